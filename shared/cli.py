@@ -1,0 +1,46 @@
+"""The ``chargeatlarge`` command. Each deployable part contributes its own commands, loaded lazily
+so that a package holding only ``shared/`` (the Function App zip) still runs the rest."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name → "module:attribute" of a click command
+COMMANDS: dict[str, str] = {
+    "db": "shared.commands:db",
+    "sites": "shared.commands:sites",
+    "observations": "shared.commands:observations",
+    "monthly": "function_app.commands:monthly",
+    "worker": "ingest_worker.commands:worker",
+    "simulate": "ingest_worker.simulator.commands:simulate",
+    "app": "report_app.commands:app",
+    "demo": "shared.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                raise click.ClickException(
+                    f"'{cmd_name}' is not available in this installation ({module_name} missing)"
+                ) from exc
+            raise
+        return getattr(module, attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="chargeatlarge")
+def main() -> None:
+    """Charge@Large: live status, uptime and utilisation of Australia's public EV charging network."""

@@ -1,0 +1,1 @@
+"""Database access: SQLAlchemy Core tables, Alembic migrations and the observation store."""

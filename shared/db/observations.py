@@ -1,0 +1,279 @@
+"""The observation store: writes observations and liveness signals as status runs, reads them back."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select
+
+from shared.db.tables import cpo, status_run
+from shared.status import STATUS_CATEGORY, Observation
+from shared.timeline import Run, merge_runs
+
+# SQL Server accepts at most 2,100 parameters in one statement.
+IN_CHUNK = 500
+
+
+def to_db_time(instant: datetime) -> datetime:
+    """Aware instant → naive UTC as stored."""
+    return instant.astimezone(UTC).replace(tzinfo=None) if instant.tzinfo else instant
+
+
+def from_db_time(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class WriteResult:
+    accepted: int = 0
+    duplicate: int = 0
+
+    def __iadd__(self, other: WriteResult) -> WriteResult:
+        self.accepted += other.accepted
+        self.duplicate += other.duplicate
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class LatestStatus:
+    cpo_id: str
+    evse_uid: str
+    status: str
+    category: str
+    observed_at: datetime
+    last_confirmed_at: datetime
+
+
+def ensure_cpo(connection: Connection, cpo_id: str, max_gap_minutes: float | None = None) -> None:
+    """Register a CPO if it is new; update its max_gap when one is given."""
+    row = connection.execute(select(cpo.c.cpo_id).where(cpo.c.cpo_id == cpo_id)).first()
+    if row is None:
+        connection.execute(
+            insert(cpo).values(
+                cpo_id=cpo_id, max_gap_minutes=max_gap_minutes, created_at=to_db_time(datetime.now(UTC))
+            )
+        )
+    elif max_gap_minutes is not None:
+        connection.execute(
+            cpo.update().where(cpo.c.cpo_id == cpo_id).values(max_gap_minutes=max_gap_minutes)
+        )
+
+
+def cpo_max_gaps(connection: Connection) -> dict[str, float | None]:
+    """Configured max_gap_minutes per CPO (None where the default applies)."""
+    return dict(connection.execute(select(cpo.c.cpo_id, cpo.c.max_gap_minutes)).all())
+
+
+class ObservationStore:
+    """Merges observations into ``status_run`` following spec section 3."""
+
+    def __init__(self, engine: Engine, default_max_gap_minutes: float = 15) -> None:
+        self.engine = engine
+        self.default_max_gap = timedelta(minutes=default_max_gap_minutes)
+
+    def max_gap(self, connection: Connection, cpo_id: str) -> timedelta:
+        minutes = connection.execute(
+            select(cpo.c.max_gap_minutes).where(cpo.c.cpo_id == cpo_id)
+        ).scalar()
+        return timedelta(minutes=minutes) if minutes else self.default_max_gap
+
+    def write(self, observations: Sequence[Observation]) -> WriteResult:
+        """Store observations (already validated) in one transaction; order = order received."""
+        with self.engine.begin() as connection:
+            return self.write_in(connection, observations)
+
+    def write_in(self, connection: Connection, observations: Sequence[Observation]) -> WriteResult:
+        by_cpo: dict[str, dict[str, list[tuple[datetime, str]]]] = defaultdict(lambda: defaultdict(list))
+        for obs in observations:
+            by_cpo[obs.cpo_id][obs.evse_uid].append((to_db_time(obs.observed_at), obs.status))
+        result = WriteResult()
+        for cpo_id, by_evse in by_cpo.items():
+            ensure_cpo(connection, cpo_id)
+            result += self._write_cpo(connection, cpo_id, by_evse, self.max_gap(connection, cpo_id))
+        return result
+
+    def _write_cpo(
+        self,
+        connection: Connection,
+        cpo_id: str,
+        by_evse: dict[str, list[tuple[datetime, str]]],
+        max_gap: timedelta,
+    ) -> WriteResult:
+        lo = min(min(t for t, _ in pts) for pts in by_evse.values()) - max_gap
+        hi = max(max(t for t, _ in pts) for pts in by_evse.values()) + max_gap
+        stored = self._runs_between(connection, cpo_id, list(by_evse), lo, hi)
+        result = WriteResult()
+        deleted: list[int] = []
+        inserted: list[dict[str, object]] = []
+        for evse_uid, points in by_evse.items():
+            first = min(t for t, _ in points) - max_gap
+            last = max(t for t, _ in points) + max_gap
+            existing = [
+                run
+                for run in stored.get(evse_uid, [])
+                if run.last_confirmed_at >= first and run.started_at <= last
+            ]
+            merged = merge_runs(existing, points, max_gap)
+            result.duplicate += merged.duplicate
+            result.accepted += len(points) - merged.duplicate
+            if not merged.changed:
+                continue
+            deleted.extend(run.run_id for run in existing if run.run_id is not None)
+            inserted.extend(
+                {
+                    "cpo_id": cpo_id,
+                    "evse_uid": evse_uid,
+                    "status": run.status,
+                    "category": STATUS_CATEGORY[run.status].value,
+                    "started_at": run.started_at,
+                    "last_confirmed_at": run.last_confirmed_at,
+                }
+                for run in merged.runs
+            )
+        for start in range(0, len(deleted), IN_CHUNK):
+            connection.execute(
+                delete(status_run).where(status_run.c.run_id.in_(deleted[start : start + IN_CHUNK]))
+            )
+        if inserted:
+            connection.execute(insert(status_run), inserted)
+        return result
+
+    def _runs_between(
+        self, connection: Connection, cpo_id: str, evse_uids: list[str], lo: datetime, hi: datetime
+    ) -> dict[str, list[Run]]:
+        query = (
+            select(
+                status_run.c.run_id,
+                status_run.c.evse_uid,
+                status_run.c.status,
+                status_run.c.started_at,
+                status_run.c.last_confirmed_at,
+            )
+            .where(
+                status_run.c.cpo_id == cpo_id,
+                status_run.c.evse_uid.in_(bindparam("evse_uids", expanding=True)),
+                status_run.c.last_confirmed_at >= lo,
+                status_run.c.started_at <= hi,
+            )
+            .order_by(status_run.c.evse_uid, status_run.c.started_at)
+        )
+        runs: dict[str, list[Run]] = defaultdict(list)
+        for start in range(0, len(evse_uids), IN_CHUNK):
+            chunk = evse_uids[start : start + IN_CHUNK]
+            for run_id, evse_uid, status, started_at, last_confirmed_at in connection.execute(
+                query, {"evse_uids": chunk}
+            ):
+                runs[evse_uid].append(Run(status, started_at, last_confirmed_at, run_id))
+        return runs
+
+    def confirm(self, cpo_id: str, at: datetime, evse_uids: Iterable[str] | None = None) -> WriteResult:
+        """A liveness signal at ``at``: re-observe the last status of the EVSEs it covers.
+
+        ``evse_uids`` None means every EVSE of the CPO (a successful OCPI poll).
+        """
+        with self.engine.begin() as connection:
+            latest = latest_statuses(connection, cpo_id=cpo_id, evse_uids=evse_uids)
+            observations = [
+                Observation(cpo_id, row.evse_uid, row.status, at.astimezone(UTC)) for row in latest
+            ]
+            if not observations:
+                return WriteResult()
+            return self.write_in(connection, observations)
+
+
+def latest_statuses(
+    connection: Connection,
+    cpo_id: str | None = None,
+    evse_uids: Iterable[str] | None = None,
+) -> list[LatestStatus]:
+    """The newest run of every EVSE (optionally of one CPO / some EVSEs): the live status."""
+    newest = (
+        select(
+            status_run.c.cpo_id,
+            status_run.c.evse_uid,
+            func.max(status_run.c.started_at).label("started_at"),
+        )
+        .group_by(status_run.c.cpo_id, status_run.c.evse_uid)
+    )
+    if cpo_id is not None:
+        newest = newest.where(status_run.c.cpo_id == cpo_id)
+    wanted = list(evse_uids) if evse_uids is not None else None
+    rows: list[LatestStatus] = []
+    chunks = (
+        [None]
+        if wanted is None
+        else [wanted[i : i + IN_CHUNK] for i in range(0, len(wanted), IN_CHUNK)]
+    )
+    for chunk in chunks:
+        sub = newest if chunk is None else newest.where(status_run.c.evse_uid.in_(chunk))
+        sub = sub.subquery()
+        query = select(
+            status_run.c.cpo_id,
+            status_run.c.evse_uid,
+            status_run.c.status,
+            status_run.c.category,
+            status_run.c.started_at,
+            status_run.c.last_confirmed_at,
+        ).join(
+            sub,
+            and_(
+                status_run.c.cpo_id == sub.c.cpo_id,
+                status_run.c.evse_uid == sub.c.evse_uid,
+                status_run.c.started_at == sub.c.started_at,
+            ),
+        )
+        rows.extend(
+            LatestStatus(c, e, s, cat, from_db_time(start), from_db_time(last))
+            for c, e, s, cat, start, last in connection.execute(query)
+        )
+    return rows
+
+
+def runs_overlapping(connection: Connection, start: datetime, end: datetime, look_back: timedelta):
+    """Runs that can shape the timeline in ``[start, end)`` (a pyarrow Table, UTC timestamps).
+
+    ``look_back`` is the largest max_gap in force, so carry-forward into the period is included.
+    """
+    import pyarrow as pa
+
+    query = (
+        select(
+            status_run.c.cpo_id,
+            status_run.c.evse_uid,
+            status_run.c.status,
+            status_run.c.category,
+            status_run.c.started_at,
+            status_run.c.last_confirmed_at,
+        )
+        .where(
+            status_run.c.started_at < to_db_time(end),
+            status_run.c.last_confirmed_at >= to_db_time(start - look_back),
+        )
+        .order_by(status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.started_at)
+    )
+    columns: dict[str, list] = {k: [] for k in ("cpo_id", "evse_uid", "status", "category", "started_at", "last_confirmed_at")}
+    for row in connection.execute(query):
+        for key, value in zip(columns, row, strict=True):
+            columns[key].append(value)
+    ts = pa.timestamp("us", tz="UTC")
+    schema = pa.schema(
+        [
+            ("cpo_id", pa.string()),
+            ("evse_uid", pa.string()),
+            ("status", pa.string()),
+            ("category", pa.string()),
+            ("started_at", ts),
+            ("last_confirmed_at", ts),
+        ]
+    )
+    return pa.table(
+        {
+            **{k: columns[k] for k in ("cpo_id", "evse_uid", "status", "category")},
+            "started_at": pa.array(columns["started_at"], pa.timestamp("us")).cast(ts),
+            "last_confirmed_at": pa.array(columns["last_confirmed_at"], pa.timestamp("us")).cast(ts),
+        },
+        schema=schema,
+    )

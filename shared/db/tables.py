@@ -1,0 +1,105 @@
+"""SQLAlchemy Core tables. The same definitions serve SQLite (embedded) and Azure SQL (mssql+pyodbc)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mssql
+
+# Stable constraint names so Alembic migrations read the same on every dialect.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# UTC instants without tz info; DATETIME2 keeps microseconds on SQL Server.
+Instant = DateTime(timezone=False).with_variant(mssql.DATETIME2(precision=6), "mssql")
+# SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Id = String(64)
+
+cpo = Table(
+    "cpo",
+    metadata,
+    Column("cpo_id", Id, primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("max_gap_minutes", Float, nullable=True, comment="null: CAL_MAX_GAP_MINUTES"),
+    Column("created_at", Instant, nullable=False),
+)
+
+feed = Table(
+    "feed",
+    metadata,
+    Column("feed_id", BigId, primary_key=True, autoincrement=True),
+    Column("cpo_id", Id, ForeignKey("cpo.cpo_id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("config", Text, nullable=True, comment="JSON, never secrets"),
+    Column("last_success_at", Instant, nullable=True),
+    Column("last_error_at", Instant, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", Instant, nullable=True),
+    UniqueConstraint("cpo_id", "kind", name="uq_feed_cpo_kind"),
+)
+
+# One row per run of identical raw status of one EVSE. Every observation inside
+# [started_at, last_confirmed_at] re-confirmed the status within max_gap of the previous one,
+# so the status is known throughout; it carries forward max_gap past last_confirmed_at.
+status_run = Table(
+    "status_run",
+    metadata,
+    Column("run_id", BigId, primary_key=True, autoincrement=True),
+    Column("cpo_id", Id, nullable=False),
+    Column("evse_uid", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("started_at", Instant, nullable=False),
+    Column("last_confirmed_at", Instant, nullable=False),
+    UniqueConstraint("cpo_id", "evse_uid", "started_at", name="uq_status_run_evse_start"),
+    Index("ix_status_run_period", "started_at", "last_confirmed_at"),
+)
+
+ingest_batch = Table(
+    "ingest_batch",
+    metadata,
+    Column("batch_id", BigId, primary_key=True, autoincrement=True),
+    Column("cpo_id", Id, nullable=True),
+    Column("source", String(32), nullable=False, comment="feed kind or 'import'"),
+    Column("sender", String(200), nullable=True, comment="remote address, charge point or file"),
+    Column("received_at", Instant, nullable=False),
+    Column("finished_at", Instant, nullable=True),
+    Column("accepted", Integer, nullable=False, default=0),
+    Column("duplicate", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=True),
+    Index("ix_ingest_batch_cpo_received", "cpo_id", "received_at"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("quarantine_id", BigId, primary_key=True, autoincrement=True),
+    Column("batch_id", BigId, ForeignKey("ingest_batch.batch_id"), nullable=True),
+    Column("cpo_id", Id, nullable=True),
+    Column("source", String(32), nullable=False),
+    Column("received_at", Instant, nullable=False),
+    Column("location", String(200), nullable=True, comment="file:line, item index or message id"),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text, nullable=True),
+    Index("ix_quarantine_cpo_received", "cpo_id", "received_at"),
+)
