@@ -9,6 +9,7 @@ the month's ``manifest.json``) last, and removes stale blobs after it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -100,7 +101,9 @@ class LocalBlobStore:
                 name = path.relative_to(self.root).as_posix()
                 if name.startswith(prefix):
                     stat = path.stat()
-                    found.append(BlobInfo(name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)))
+                    found.append(
+                        BlobInfo(name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+                    )
         return sorted(found, key=lambda blob: blob.name)
 
     def delete(self, name: str) -> None:
@@ -137,10 +140,8 @@ class AzureBlobStore:
         from azure.core.exceptions import ResourceExistsError
 
         self.container = container_client
-        try:
+        with contextlib.suppress(ResourceExistsError):
             self.container.create_container()
-        except ResourceExistsError:
-            pass
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AzureBlobStore:
@@ -151,7 +152,9 @@ class AzureBlobStore:
         else:
             from azure.identity import DefaultAzureCredential
 
-            service = BlobServiceClient(settings.blob_account_url, credential=DefaultAzureCredential())
+            service = BlobServiceClient(
+                settings.blob_account_url, credential=DefaultAzureCredential()
+            )
         return cls(service.get_container_client(settings.blob_container))
 
     def put(self, name: str, data: bytes) -> None:
@@ -183,10 +186,8 @@ class AzureBlobStore:
     def delete(self, name: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             self.container.delete_blob(check_name(name))
-        except ResourceNotFoundError:
-            pass
 
     def replace_prefix(self, prefix: str, files: Mapping[str, bytes]) -> None:
         base = prefix.rstrip("/") + "/"

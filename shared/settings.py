@@ -28,14 +28,19 @@ class Settings(BaseSettings):
         description="Azure Storage account URL used with a managed identity instead of a connection string",
     )
     blob_container: str = Field("chargeatlarge", description="container that holds every blob")
-    blob_dir: Path | None = Field(None, description="local folder backend; default $CAL_DATA_DIR/blobs")
+    blob_dir: Path | None = Field(
+        None, description="local folder backend; default $CAL_DATA_DIR/blobs"
+    )
     report_tz: str = Field("Australia/Sydney", description="report time zone")
-    max_gap_minutes: float = Field(15, gt=0, description="default carry-forward limit (spec section 3)")
+    max_gap_minutes: float = Field(
+        15, gt=0, description="default carry-forward limit (spec section 3)"
+    )
     uptime_threshold_pct: float = Field(
         98.0, ge=0, le=100, description="sites below this uptime are listed in the published report"
     )
     dev_role: Literal["public", "analyst", "government"] = Field(
-        "public", description="role given to a local developer when no Azure authentication is in front"
+        "public",
+        description="role given to a local developer when no Azure authentication is in front",
     )
     behind_azure_auth: bool = Field(
         False, description="true when App Service / Container Apps authentication fronts the app"

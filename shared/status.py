@@ -81,7 +81,9 @@ def parse_instant(value: object, field: str = "observed_at") -> datetime:
         except ValueError:
             raise InvalidObservation(f"{field}: not an ISO 8601 timestamp: {value!r}") from None
     else:
-        raise InvalidObservation(f"{field}: expected an ISO 8601 string, got {type(value).__name__}")
+        raise InvalidObservation(
+            f"{field}: expected an ISO 8601 string, got {type(value).__name__}"
+        )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidObservation(f"{field}: timestamp {value!s} has no UTC offset")
     return parsed.astimezone(UTC)
@@ -132,5 +134,7 @@ class Observation:
             raise InvalidObservation(f"status: expected a string, got {type(status).__name__}")
         category_of(status)
         instant = parse_instant(observed_at)
-        connector = None if connector_id in (None, "") else check_id(str(connector_id), "connector_id")
+        connector = (
+            None if connector_id in (None, "") else check_id(str(connector_id), "connector_id")
+        )
         return cls(cpo, evse, normalise_status(status), instant, connector)

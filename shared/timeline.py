@@ -56,7 +56,11 @@ def merge_runs(
     duplicate = 0
 
     def close(run: Run) -> None:
-        if out and out[-1].status == run.status and run.started_at - out[-1].last_confirmed_at <= max_gap:
+        if (
+            out
+            and out[-1].status == run.status
+            and run.started_at - out[-1].last_confirmed_at <= max_gap
+        ):
             out[-1].last_confirmed_at = max(out[-1].last_confirmed_at, run.last_confirmed_at)
         else:
             out.append(run)
@@ -97,14 +101,16 @@ def merge_runs(
             resume = min(at + max_gap, cur.last_confirmed_at)
             tails += 1
             heapq.heappush(
-                items, (resume, 0, tails, Run(cur.status, resume, cur.last_confirmed_at), cur.status)
+                items,
+                (resume, 0, tails, Run(cur.status, resume, cur.last_confirmed_at), cur.status),
             )
             cur = Run(status, at, at)
     if cur is not None:
         close(cur)
 
     changed = len(out) != len(existing) or any(
-        (a.status, a.started_at, a.last_confirmed_at) != (b.status, b.started_at, b.last_confirmed_at)
+        (a.status, a.started_at, a.last_confirmed_at)
+        != (b.status, b.started_at, b.last_confirmed_at)
         for a, b in zip(out, existing, strict=False)
     )
     return MergeResult(out, duplicate, changed)

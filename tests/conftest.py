@@ -62,8 +62,18 @@ def azurite_connection_string(tmp_path_factory: pytest.TempPathFactory) -> Itera
     port = free_port()
     workdir = tmp_path_factory.mktemp("azurite")
     process = subprocess.Popen(
-        [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(workdir),
-         "--silent", "--skipApiVersionCheck", "--disableTelemetry"],
+        [
+            binary,
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(workdir),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -87,7 +97,9 @@ def azurite_connection_string(tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture
-def azure_blobstore(azurite_connection_string: str, request: pytest.FixtureRequest) -> AzureBlobStore:
+def azure_blobstore(
+    azurite_connection_string: str, request: pytest.FixtureRequest
+) -> AzureBlobStore:
     from azure.storage.blob import BlobServiceClient
 
     service = BlobServiceClient.from_connection_string(azurite_connection_string)

@@ -53,7 +53,9 @@ def ensure_cpo(connection: Connection, cpo_id: str, max_gap_minutes: float | Non
     if row is None:
         connection.execute(
             insert(cpo).values(
-                cpo_id=cpo_id, max_gap_minutes=max_gap_minutes, created_at=to_db_time(datetime.now(UTC))
+                cpo_id=cpo_id,
+                max_gap_minutes=max_gap_minutes,
+                created_at=to_db_time(datetime.now(UTC)),
             )
         )
     elif max_gap_minutes is not None:
@@ -86,7 +88,9 @@ class ObservationStore:
             return self.write_in(connection, observations)
 
     def write_in(self, connection: Connection, observations: Sequence[Observation]) -> WriteResult:
-        by_cpo: dict[str, dict[str, list[tuple[datetime, str]]]] = defaultdict(lambda: defaultdict(list))
+        by_cpo: dict[str, dict[str, list[tuple[datetime, str]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         for obs in observations:
             by_cpo[obs.cpo_id][obs.evse_uid].append((to_db_time(obs.observed_at), obs.status))
         result = WriteResult()
@@ -169,7 +173,9 @@ class ObservationStore:
                 runs[evse_uid].append(Run(status, started_at, last_confirmed_at, run_id))
         return runs
 
-    def confirm(self, cpo_id: str, at: datetime, evse_uids: Iterable[str] | None = None) -> WriteResult:
+    def confirm(
+        self, cpo_id: str, at: datetime, evse_uids: Iterable[str] | None = None
+    ) -> WriteResult:
         """A liveness signal at ``at``: re-observe the last status of the EVSEs it covers.
 
         ``evse_uids`` None means every EVSE of the CPO (a successful OCPI poll).
@@ -190,14 +196,11 @@ def latest_statuses(
     evse_uids: Iterable[str] | None = None,
 ) -> list[LatestStatus]:
     """The newest run of every EVSE (optionally of one CPO / some EVSEs): the live status."""
-    newest = (
-        select(
-            status_run.c.cpo_id,
-            status_run.c.evse_uid,
-            func.max(status_run.c.started_at).label("started_at"),
-        )
-        .group_by(status_run.c.cpo_id, status_run.c.evse_uid)
-    )
+    newest = select(
+        status_run.c.cpo_id,
+        status_run.c.evse_uid,
+        func.max(status_run.c.started_at).label("started_at"),
+    ).group_by(status_run.c.cpo_id, status_run.c.evse_uid)
     if cpo_id is not None:
         newest = newest.where(status_run.c.cpo_id == cpo_id)
     wanted = list(evse_uids) if evse_uids is not None else None
@@ -254,7 +257,10 @@ def runs_overlapping(connection: Connection, start: datetime, end: datetime, loo
         )
         .order_by(status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.started_at)
     )
-    columns: dict[str, list] = {k: [] for k in ("cpo_id", "evse_uid", "status", "category", "started_at", "last_confirmed_at")}
+    columns: dict[str, list] = {
+        k: []
+        for k in ("cpo_id", "evse_uid", "status", "category", "started_at", "last_confirmed_at")
+    }
     for row in connection.execute(query):
         for key, value in zip(columns, row, strict=True):
             columns[key].append(value)
@@ -273,7 +279,9 @@ def runs_overlapping(connection: Connection, start: datetime, end: datetime, loo
         {
             **{k: columns[k] for k in ("cpo_id", "evse_uid", "status", "category")},
             "started_at": pa.array(columns["started_at"], pa.timestamp("us")).cast(ts),
-            "last_confirmed_at": pa.array(columns["last_confirmed_at"], pa.timestamp("us")).cast(ts),
+            "last_confirmed_at": pa.array(columns["last_confirmed_at"], pa.timestamp("us")).cast(
+                ts
+            ),
         },
         schema=schema,
     )

@@ -1,0 +1,350 @@
+"""Static site CSVs (spec section 5): validation, storage in the blob store, and reading back.
+
+One row per connector. A bad row is reported with file, line and reason while the good rows
+load; a file that is not a UTF-8 CSV, or lacks a required column, is refused as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import PurePosixPath
+
+import pandas as pd
+
+from shared import layout
+from shared.blobstore import BlobNotFound, BlobStore
+
+REQUIRED_COLUMNS = (
+    "cpo_id",
+    "site_id",
+    "site_name",
+    "address",
+    "suburb",
+    "state",
+    "postcode",
+    "latitude",
+    "longitude",
+    "charger_id",
+    "evse_uid",
+    "connector_id",
+    "connector_standard",
+    "power_type",
+    "max_power_kw",
+)
+OPTIONAL_COLUMNS = (
+    "ocpp_charge_point_id",
+    "ocpp_evse_id",
+    "program",
+    "commissioned_on",
+    "decommissioned_on",
+)
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+STATES = ("ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA")
+POWER_TYPES = ("AC_1_PHASE", "AC_3_PHASE", "DC")
+# OCPI 2.2.1 ConnectorType (mod_locations, 8.4.7).
+CONNECTOR_STANDARDS = (
+    "CHADEMO",
+    "CHAOJI",
+    "DOMESTIC_A",
+    "DOMESTIC_B",
+    "DOMESTIC_C",
+    "DOMESTIC_D",
+    "DOMESTIC_E",
+    "DOMESTIC_F",
+    "DOMESTIC_G",
+    "DOMESTIC_H",
+    "DOMESTIC_I",
+    "DOMESTIC_J",
+    "DOMESTIC_K",
+    "DOMESTIC_L",
+    "GBT_AC",
+    "GBT_DC",
+    "IEC_60309_2_single_16",
+    "IEC_60309_2_three_16",
+    "IEC_60309_2_three_32",
+    "IEC_60309_2_three_64",
+    "IEC_62196_T1",
+    "IEC_62196_T1_COMBO",
+    "IEC_62196_T2",
+    "IEC_62196_T2_COMBO",
+    "IEC_62196_T3A",
+    "IEC_62196_T3C",
+    "NEMA_5_20",
+    "NEMA_6_30",
+    "NEMA_6_50",
+    "NEMA_10_30",
+    "NEMA_10_50",
+    "NEMA_14_30",
+    "NEMA_14_50",
+    "PANTOGRAPH_BOTTOM_UP",
+    "PANTOGRAPH_TOP_DOWN",
+    "TESLA_R",
+    "TESLA_S",
+)
+# Mainland, Tasmania and the near islands; external territories are not in the program.
+LATITUDE_RANGE = (-44.0, -9.0)
+LONGITUDE_RANGE = (112.0, 154.0)
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_FIELD_CHARS = 500
+MAX_REPORTED_PROBLEMS = 200
+
+
+class SitesFileRefused(ValueError):
+    """The whole file cannot be read as a static site CSV."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    source: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ValidatedSites:
+    source: str
+    rows: list[dict[str, object]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StaticSites:
+    """All connectors of every stored static CSV, and what was wrong with them."""
+
+    connectors: pd.DataFrame
+    problems: list[str]
+    sources: list[str]
+
+
+def _text(row: Mapping[str, str], column: str, required: bool = True) -> str | None:
+    value = (row.get(column) or "").strip()
+    if not value:
+        if required:
+            raise ValueError(f"{column}: required, empty")
+        return None
+    if len(value) > MAX_FIELD_CHARS:
+        raise ValueError(f"{column}: longer than {MAX_FIELD_CHARS} characters")
+    if not value.isprintable():
+        raise ValueError(f"{column}: contains control characters")
+    if value[0] in "=+@" or (value[0] == "-" and not value[1:2].isdigit()):
+        raise ValueError(f"{column}: {value[:20]!r} looks like a spreadsheet formula")
+    return value
+
+
+def _number(row: Mapping[str, str], column: str, low: float, high: float) -> float:
+    raw = _text(row, column)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{column}: {raw!r} is not a number") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{column}: {raw} is outside {low}..{high}")
+    return value
+
+
+def _local_date(row: Mapping[str, str], column: str) -> date | None:
+    raw = _text(row, column, required=False)
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{column}: {raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def validate_row(row: Mapping[str, str]) -> dict[str, object]:
+    """One CSV row → a clean connector record; raises ValueError naming the column."""
+    clean: dict[str, object] = {
+        column: _text(row, column)
+        for column in (
+            "cpo_id",
+            "site_id",
+            "site_name",
+            "address",
+            "suburb",
+            "charger_id",
+            "evse_uid",
+            "connector_id",
+        )
+    }
+    for column in ("cpo_id", "site_id", "charger_id", "evse_uid", "connector_id"):
+        if len(clean[column]) > 64:  # type: ignore[arg-type]
+            raise ValueError(f"{column}: longer than 64 characters")
+    state = _text(row, "state").upper()
+    if state not in STATES:
+        raise ValueError(f"state: {state!r} is not one of {', '.join(STATES)}")
+    postcode = _text(row, "postcode")
+    if not (postcode.isdigit() and len(postcode) == 4):
+        raise ValueError(f"postcode: {postcode!r} is not a 4-digit Australian postcode")
+    standard = _text(row, "connector_standard")
+    if standard not in CONNECTOR_STANDARDS:
+        raise ValueError(f"connector_standard: {standard!r} is not an OCPI 2.2.1 ConnectorType")
+    power_type = _text(row, "power_type").upper()
+    if power_type not in POWER_TYPES:
+        raise ValueError(f"power_type: {power_type!r} is not one of {', '.join(POWER_TYPES)}")
+    clean.update(
+        state=state,
+        postcode=postcode,
+        latitude=_number(row, "latitude", *LATITUDE_RANGE),
+        longitude=_number(row, "longitude", *LONGITUDE_RANGE),
+        connector_standard=standard,
+        power_type=power_type,
+        max_power_kw=_number(row, "max_power_kw", 0.1, 2000),
+        ocpp_charge_point_id=_text(row, "ocpp_charge_point_id", required=False),
+        ocpp_evse_id=_text(row, "ocpp_evse_id", required=False),
+        program=_text(row, "program", required=False),
+        commissioned_on=_local_date(row, "commissioned_on"),
+        decommissioned_on=_local_date(row, "decommissioned_on"),
+    )
+    if clean["ocpp_evse_id"] is not None and not str(clean["ocpp_evse_id"]).isdigit():
+        raise ValueError(f"ocpp_evse_id: {clean['ocpp_evse_id']!r} is not a whole number")
+    if (
+        clean["commissioned_on"] is not None
+        and clean["decommissioned_on"] is not None
+        and clean["decommissioned_on"] <= clean["commissioned_on"]  # type: ignore[operator]
+    ):
+        raise ValueError("decommissioned_on: must be after commissioned_on")
+    return clean
+
+
+def decode_csv(data: bytes, source: str) -> str:
+    if len(data) > MAX_FILE_BYTES:
+        raise SitesFileRefused(f"{source}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+    if b"\x00" in data[:65536]:
+        raise SitesFileRefused(f"{source}: not a CSV file (binary content)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SitesFileRefused(
+            f"{source}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
+    """Check a static site CSV; good rows in ``rows``, every bad row in ``problems``."""
+    text = decode_csv(data, source)
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        raise SitesFileRefused(f"{source}:1: not a CSV header ({exc})") from None
+    if not header:
+        raise SitesFileRefused(f"{source}: empty file, expected a header row")
+    names = [name.strip() for name in header]
+    missing = [column for column in REQUIRED_COLUMNS if column not in names]
+    if missing:
+        raise SitesFileRefused(f"{source}:1: missing required column(s): {', '.join(missing)}")
+    if len(set(names)) != len(names):
+        raise SitesFileRefused(f"{source}:1: repeated column name in header")
+    reader.fieldnames = names
+    result = ValidatedSites(source)
+    seen: dict[tuple[str, str, str], int] = {}
+    evse_home: dict[tuple[str, str], tuple[str, str]] = {}
+    charger_site: dict[tuple[str, str], str] = {}
+    line = 1
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row or any(value is None for value in row.values()):
+                result.problems.append(
+                    RowProblem(source, line, f"expected {len(names)} fields, got a different count")
+                )
+                continue
+            try:
+                clean = validate_row(row)
+                key = (clean["cpo_id"], clean["evse_uid"], clean["connector_id"])
+                if key in seen:
+                    raise ValueError(
+                        f"connector {key[2]} of EVSE {key[1]} is listed twice (first on line {seen[key]})"
+                    )
+                evse_key = (clean["cpo_id"], clean["evse_uid"])
+                home = (clean["charger_id"], clean["site_id"])
+                if evse_home.setdefault(evse_key, home) != home:  # type: ignore[arg-type]
+                    raise ValueError(
+                        f"evse_uid {key[1]} already belongs to charger {evse_home[evse_key][0]}"
+                        f" at site {evse_home[evse_key][1]}"
+                    )
+                charger_key = (clean["cpo_id"], clean["charger_id"])
+                if charger_site.setdefault(charger_key, clean["site_id"]) != clean["site_id"]:  # type: ignore[arg-type]
+                    raise ValueError(
+                        f"charger_id {clean['charger_id']} already belongs to site {charger_site[charger_key]}"
+                    )
+            except ValueError as exc:
+                result.problems.append(RowProblem(source, line, str(exc)))
+                continue
+            seen[key] = line  # type: ignore[index]
+            result.rows.append(clean)
+    except csv.Error as exc:
+        raise SitesFileRefused(f"{source}:{reader.line_num}: not valid CSV ({exc})") from None
+    return result
+
+
+def write_sites_csv(rows: Iterable[Mapping[str, object]]) -> bytes:
+    """Rows → static CSV bytes with every column in the spec's order."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return buffer.getvalue().encode("utf-8")
+
+
+def store_sites(store: BlobStore, validated: ValidatedSites) -> str:
+    """Store the good rows of a validated file under ``static/sites/``; returns the blob name."""
+    name = PurePosixPath(validated.source).name
+    if not name.lower().endswith(".csv"):
+        name += ".csv"
+    blob = layout.static_sites_blob(name)
+    store.put(blob, write_sites_csv(validated.rows))
+    return blob
+
+
+def empty_connectors() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype="object") for column in COLUMNS}).astype(
+        {"latitude": "float64", "longitude": "float64", "max_power_kw": "float64"}
+    )
+
+
+def read_static_sites(store: BlobStore) -> StaticSites:
+    """Every static CSV in the blob store, re-validated, as one connector table."""
+    rows: list[dict[str, object]] = []
+    problems: list[str] = []
+    sources: list[str] = []
+    owner: dict[tuple[object, object, object], str] = {}
+    for blob in store.list(layout.STATIC_SITES_PREFIX):
+        if not blob.name.lower().endswith(".csv"):
+            continue
+        try:
+            validated = validate_sites_csv(store.get(blob.name), blob.name)
+        except (SitesFileRefused, BlobNotFound) as exc:
+            problems.append(str(exc))
+            continue
+        sources.append(blob.name)
+        problems.extend(str(problem) for problem in validated.problems)
+        for row in validated.rows:
+            key = (row["cpo_id"], row["evse_uid"], row["connector_id"])
+            if key in owner:
+                problems.append(
+                    f"{blob.name}: connector {key[2]} of EVSE {key[1]} ({key[0]}) is also in {owner[key]};"
+                    " the first file wins"
+                )
+                continue
+            owner[key] = blob.name
+            rows.append(row)
+    if not rows:
+        return StaticSites(empty_connectors(), problems, sources)
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame = frame.sort_values(["cpo_id", "evse_uid", "connector_id"], kind="stable").reset_index(
+        drop=True
+    )
+    return StaticSites(frame, problems, sources)
