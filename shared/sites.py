@@ -42,6 +42,7 @@ OPTIONAL_COLUMNS = (
     "program",
     "commissioned_on",
     "decommissioned_on",
+    "attribution",
 )
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -202,6 +203,7 @@ def validate_row(row: Mapping[str, str]) -> dict[str, object]:
         ocpp_charge_point_id=_text(row, "ocpp_charge_point_id", required=False),
         ocpp_evse_id=_text(row, "ocpp_evse_id", required=False),
         program=_text(row, "program", required=False),
+        attribution=_text(row, "attribution", required=False),
         commissioned_on=_local_date(row, "commissioned_on"),
         decommissioned_on=_local_date(row, "decommissioned_on"),
     )

@@ -101,5 +101,7 @@ quarantine = Table(
     Column("location", String(200), nullable=True, comment="file:line, item index or message id"),
     Column("reason", Text, nullable=False),
     Column("payload", Text, nullable=True),
+    Column("payload_sha256", String(64), nullable=True, comment="finds re-sent rejects"),
     Index("ix_quarantine_cpo_received", "cpo_id", "received_at"),
+    Index("ix_quarantine_payload_sha256", "payload_sha256"),
 )

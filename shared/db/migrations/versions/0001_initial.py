@@ -79,12 +79,14 @@ def upgrade() -> None:
         sa.Column("location", sa.String(200), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=True),
+        sa.Column("payload_sha256", sa.String(64), nullable=True),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["ingest_batch.batch_id"], name="fk_quarantine_batch_id_ingest_batch"
         ),
         sa.PrimaryKeyConstraint("quarantine_id", name="pk_quarantine"),
     )
     op.create_index("ix_quarantine_cpo_received", "quarantine", ["cpo_id", "received_at"])
+    op.create_index("ix_quarantine_payload_sha256", "quarantine", ["payload_sha256"])
 
 
 def downgrade() -> None:

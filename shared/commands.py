@@ -1,0 +1,155 @@
+"""CLI commands of the spine: database schema, static sites, observation import."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from shared.settings import get_settings
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group()
+def db() -> None:
+    """The SQL database."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema (Alembic) on CAL_DATABASE_URL."""
+    from shared.db.engine import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group()
+def sites() -> None:
+    """Static site CSVs (spec section 5)."""
+
+
+@sites.command("load")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def sites_load(paths: tuple[Path, ...]) -> None:
+    """Validate static site CSVs and store their good rows under static/sites/."""
+    from shared.blobstore import open_blobstore
+    from shared.sites import SitesFileRefused, store_sites, validate_sites_csv
+
+    store = open_blobstore(get_settings())
+    refused = 0
+    for path in paths:
+        try:
+            validated = validate_sites_csv(path.read_bytes(), str(path))
+        except FileNotFoundError:
+            click.echo(f"{path}: no such file", err=True)
+            refused += 1
+            continue
+        except SitesFileRefused as exc:
+            click.echo(f"refused: {exc}", err=True)
+            refused += 1
+            continue
+        for problem in validated.problems:
+            click.echo(f"bad row: {problem}", err=True)
+        if not validated.rows:
+            click.echo(f"refused: {path}: no valid rows", err=True)
+            refused += 1
+            continue
+        blob = store_sites(store, validated)
+        evses = len({(row["cpo_id"], row["evse_uid"]) for row in validated.rows})
+        sites_count = len({(row["cpo_id"], row["site_id"]) for row in validated.rows})
+        click.echo(
+            f"{path}: loaded {len(validated.rows)} connectors, {evses} EVSEs, {sites_count} sites"
+            f" → {blob}; {len(validated.problems)} bad rows"
+        )
+    if refused:
+        sys.exit(1)
+
+
+@sites.command("import-ocm")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="CSV to write"
+)
+def sites_import_ocm(source: Path, output: Path | None) -> None:
+    """Convert an Open Charge Map JSON export into a static site CSV (CC BY 4.0 attribution kept)."""
+    from shared.ocm import ATTRIBUTION, OcmExportRefused, convert_export
+    from shared.sites import write_sites_csv
+
+    try:
+        conversion = convert_export(source.read_bytes(), str(source))
+    except OcmExportRefused as exc:
+        fail(str(exc))
+    for warning in conversion.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    target = output or source.with_suffix(".csv")
+    target.write_bytes(write_sites_csv(conversion.rows))
+    click.echo(
+        f"{target}: {len(conversion.rows)} connectors from {source}"
+        f" ({conversion.skipped_pois} POIs skipped, {len(conversion.warnings)} warnings). {ATTRIBUTION}"
+    )
+
+
+@click.group()
+def observations() -> None:
+    """Observation history."""
+
+
+@observations.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cpo", "cpo_id", required=True, help="the CPO whose log this is")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="default: from the suffix"
+)
+@click.option(
+    "--max-gap-minutes", type=click.FloatRange(min=0, min_open=True), help="set the CPO's max_gap"
+)
+def observations_import(
+    source: Path, cpo_id: str, fmt: str | None, max_gap_minutes: float | None
+) -> None:
+    """Import a CPO's historical status log (CSV or JSON Lines: evse_uid, status, observed_at)."""
+    from shared.db.engine import make_engine
+    from shared.observation_import import ImportRefused, import_observations
+    from shared.status import InvalidObservation, check_id
+
+    settings = get_settings()
+    try:
+        cpo_id = check_id(cpo_id, "--cpo")
+    except InvalidObservation as exc:
+        fail(str(exc))
+    engine = make_engine(settings.database_url)
+
+    def progress(result) -> None:  # type: ignore[no-untyped-def]
+        done = result.accepted + result.duplicate + result.rejected
+        click.echo(f"  … {done:,} rows", err=True)
+
+    try:
+        result = import_observations(
+            engine,
+            source,
+            cpo_id,
+            default_max_gap_minutes=settings.max_gap_minutes,
+            max_gap_minutes=max_gap_minutes,
+            fmt=fmt,
+            progress=progress,
+        )
+    except ImportRefused as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    click.echo(
+        f"{source}: accepted {result.accepted}, duplicate {result.duplicate}, rejected {result.rejected}"
+        + (" (rejected rows are in quarantine with their reasons)" if result.rejected else "")
+    )
