@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,8 +62,9 @@ class LocalBlobStore:
 
     VERSIONS = ".versions"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, grace_seconds: float = 300) -> None:
         self.root = Path(root)
+        self.grace_seconds = grace_seconds
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, name: str) -> Path:
@@ -112,25 +114,31 @@ class LocalBlobStore:
             path.unlink()
 
     def replace_prefix(self, prefix: str, files: Mapping[str, bytes]) -> None:
-        """Make ``prefix/`` hold exactly ``files`` (names relative to it) in one atomic step."""
+        """Make ``prefix/`` hold exactly ``files`` (names relative to it) in one atomic step.
+
+        Replaced versions stay on disk for ``grace_seconds`` so that a reader in the middle of
+        the old version can finish; later swaps remove them.
+        """
         link = self._path(prefix.rstrip("/"))
         for relative in files:
             check_name(relative)
         versions = self.root / self.VERSIONS
-        version = versions / f"{prefix.strip('/').replace('/', '__')}__{uuid.uuid4().hex}"
+        stem = prefix.strip("/").replace("/", "__") + "__"
+        version = versions / f"{stem}{uuid.uuid4().hex}"
         for relative, data in files.items():
             target = version / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         link.parent.mkdir(parents=True, exist_ok=True)
-        previous = link.resolve() if link.is_symlink() else None
         if link.exists() and not link.is_symlink():
             shutil.rmtree(link)  # a plain folder from before versioning; nothing points into it
         pointer = link.parent / f".{link.name}.{uuid.uuid4().hex}.link"
         pointer.symlink_to(os.path.relpath(version, link.parent), target_is_directory=True)
         os.replace(pointer, link)
-        if previous is not None and previous.parent == versions:
-            shutil.rmtree(previous, ignore_errors=True)
+        cutoff = time.time() - self.grace_seconds
+        for old in versions.iterdir():
+            if old.name.startswith(stem) and old != version and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 class AzureBlobStore:

@@ -114,3 +114,39 @@ def merge_runs(
         for a, b in zip(out, existing, strict=False)
     )
     return MergeResult(out, duplicate, changed)
+
+
+def status_intervals(
+    runs: Sequence[Run], max_gap: timedelta, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, str]]:
+    """The timeline of one EVSE over ``[start, end)`` as (from, to, raw status or "UNKNOWN").
+
+    Each run holds its status from ``started_at`` until ``last_confirmed_at + max_gap`` or the next
+    run's start, whichever is first; everything else is UNKNOWN. Adjacent pieces with the same
+    status are joined.
+    """
+    pieces: list[tuple[datetime, datetime, str]] = []
+    ordered = sorted(runs, key=lambda run: run.started_at)
+    for index, run in enumerate(ordered):
+        until = run.last_confirmed_at + max_gap
+        if index + 1 < len(ordered):
+            until = min(until, ordered[index + 1].started_at)
+        lo, hi = max(run.started_at, start), min(until, end)
+        if lo < hi:
+            pieces.append((lo, hi, run.status))
+    timeline: list[tuple[datetime, datetime, str]] = []
+    cursor = start
+    for lo, hi, status in pieces:
+        if cursor < lo:
+            timeline.append((cursor, lo, "UNKNOWN"))
+        timeline.append((lo, hi, status))
+        cursor = hi
+    if cursor < end:
+        timeline.append((cursor, end, "UNKNOWN"))
+    joined: list[tuple[datetime, datetime, str]] = []
+    for piece in timeline:
+        if joined and joined[-1][2] == piece[2] and joined[-1][1] == piece[0]:
+            joined[-1] = (joined[-1][0], piece[1], piece[2])
+        else:
+            joined.append(piece)
+    return joined

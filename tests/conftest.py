@@ -33,12 +33,55 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(_env_file=None, data_dir=tmp_path / "var")
 
 
+class MssqlCompileCheck:
+    """Compiles every Core statement run on an engine for SQL Server (Azure SQL's dialect).
+
+    Azure SQL cannot run here, so T-SQL breakage (LIMIT, booleans, parameter limits, …)
+    shows up as a compile failure of the very statements the code issued on SQLite.
+    """
+
+    MAX_PARAMETERS = 2100
+
+    def __init__(self) -> None:
+        from sqlalchemy.dialects.mssql import pyodbc
+
+        self.dialect = pyodbc.dialect()
+        self.failures: list[str] = []
+        self.compiled = 0
+
+    def __call__(self, conn, clauseelement, multiparams, params, execution_options) -> None:  # type: ignore[no-untyped-def]
+        from sqlalchemy.sql import ClauseElement
+
+        if not isinstance(clauseelement, ClauseElement):
+            return
+        try:
+            compiled = clauseelement.compile(dialect=self.dialect)
+        except Exception as exc:  # noqa: BLE001 - every compile error is a finding
+            self.failures.append(f"{type(exc).__name__}: {exc}\n  statement: {clauseelement}")
+            return
+        self.compiled += 1
+        values = multiparams[0] if multiparams and isinstance(multiparams[0], dict) else params
+        count = sum(len(v) if isinstance(v, list | tuple) else 1 for v in (values or {}).values())
+        if count > self.MAX_PARAMETERS:
+            self.failures.append(
+                f"{count} parameters, SQL Server takes {self.MAX_PARAMETERS}: {compiled}"
+            )
+
+
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
+    """A migrated SQLite database; every statement run on it must also compile for mssql."""
+    from sqlalchemy import event
+
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    check = MssqlCompileCheck()
+    event.listen(engine, "before_execute", check)
     yield engine
     engine.dispose()
+    assert not check.failures, "statements that do not compile for SQL Server:\n" + "\n".join(
+        check.failures
+    )
 
 
 @pytest.fixture

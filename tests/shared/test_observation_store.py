@@ -1,0 +1,133 @@
+"""The observation store on a real SQLite file: runs, liveness, live status, period reads."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from shared.db.observations import (
+    ObservationStore,
+    ensure_cpo,
+    latest_statuses,
+    runs_overlapping,
+)
+from shared.db.tables import status_run
+from shared.status import Observation
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def obs(evse: str, minute: float, status: str, cpo: str = "ACME") -> Observation:
+    return Observation(cpo, evse, status, T0 + timedelta(minutes=minute))
+
+
+def stored_runs(engine: Engine) -> list[tuple]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                status_run.c.evse_uid,
+                status_run.c.status,
+                status_run.c.category,
+                status_run.c.started_at,
+                status_run.c.last_confirmed_at,
+            ).order_by(status_run.c.evse_uid, status_run.c.started_at)
+        )
+        return [
+            (
+                e,
+                s,
+                c,
+                (a - T0.replace(tzinfo=None)) / timedelta(minutes=1),
+                (b - T0.replace(tzinfo=None)) / timedelta(minutes=1),
+            )
+            for e, s, c, a, b in rows
+        ]
+
+
+def test_observations_become_runs(engine: Engine) -> None:
+    store = ObservationStore(engine, 15)
+    result = store.write(
+        [
+            obs("E1", 0, "AVAILABLE"),
+            obs("E1", 5, "AVAILABLE"),
+            obs("E1", 10, "CHARGING"),
+            obs("E2", 0, "FAULTED"),
+        ]
+    )
+    assert (result.accepted, result.duplicate) == (4, 0)
+    assert stored_runs(engine) == [
+        ("E1", "AVAILABLE", "AVAILABLE", 0, 5),
+        ("E1", "CHARGING", "IN_USE", 10, 10),
+        ("E2", "FAULTED", "OUT_OF_ORDER", 0, 0),
+    ]
+    again = store.write([obs("E1", 5, "AVAILABLE"), obs("E1", 10, "CHARGING")])
+    assert (again.accepted, again.duplicate) == (0, 2)
+    assert len(stored_runs(engine)) == 3
+
+
+def test_cpo_max_gap_splits_runs(engine: Engine) -> None:
+    with engine.begin() as connection:
+        ensure_cpo(connection, "SLOW", max_gap_minutes=60)
+    store = ObservationStore(engine, 15)
+    store.write([obs("E1", 0, "AVAILABLE", "SLOW"), obs("E1", 40, "AVAILABLE", "SLOW")])
+    store.write([obs("E1", 0, "AVAILABLE"), obs("E1", 40, "AVAILABLE")])
+    runs = stored_runs(engine)
+    # SLOW keeps one run (40 ≤ 60); ACME's default 15 minutes splits it in two.
+    assert runs.count(("E1", "AVAILABLE", "AVAILABLE", 0, 40)) == 1
+    assert runs.count(("E1", "AVAILABLE", "AVAILABLE", 0, 0)) == 1
+    assert runs.count(("E1", "AVAILABLE", "AVAILABLE", 40, 40)) == 1
+
+
+def test_liveness_confirms_the_last_status(engine: Engine) -> None:
+    store = ObservationStore(engine, 15)
+    store.write([obs("E1", 0, "AVAILABLE"), obs("E2", 0, "CHARGING"), obs("E2", 5, "FINISHING")])
+    store.confirm("ACME", T0 + timedelta(minutes=10))
+    store.confirm("ACME", T0 + timedelta(minutes=40), evse_uids=["E1"])  # 30 min later: a new run
+    assert stored_runs(engine) == [
+        ("E1", "AVAILABLE", "AVAILABLE", 0, 10),
+        ("E1", "AVAILABLE", "AVAILABLE", 40, 40),
+        ("E2", "CHARGING", "IN_USE", 0, 0),
+        ("E2", "FINISHING", "IN_USE", 5, 10),
+    ]
+    with engine.connect() as connection:
+        latest = {row.evse_uid: row for row in latest_statuses(connection, cpo_id="ACME")}
+    assert latest["E1"].status == "AVAILABLE"
+    assert latest["E1"].observed_at == T0 + timedelta(minutes=40)
+    assert latest["E2"].status == "FINISHING"
+    assert latest["E2"].last_confirmed_at == T0 + timedelta(minutes=10)
+
+
+def test_cpos_are_kept_apart(engine: Engine) -> None:
+    store = ObservationStore(engine, 15)
+    store.write([obs("E1", 0, "AVAILABLE", "ACME"), obs("E1", 0, "FAULTED", "OTHER")])
+    with engine.connect() as connection:
+        latest = {(row.cpo_id, row.evse_uid): row.status for row in latest_statuses(connection)}
+    assert latest == {("ACME", "E1"): "AVAILABLE", ("OTHER", "E1"): "FAULTED"}
+
+
+def test_many_evses_in_one_batch(engine: Engine) -> None:
+    # More EVSEs than one IN (...) list may hold on SQL Server.
+    store = ObservationStore(engine, 15)
+    batch = [obs(f"E{i:04d}", 0, "AVAILABLE") for i in range(1200)]
+    assert store.write(batch).accepted == 1200
+    later = [obs(f"E{i:04d}", 5, "AVAILABLE") for i in range(1200)]
+    assert store.write(later).accepted == 1200
+    assert len(stored_runs(engine)) == 1200
+    with engine.connect() as connection:
+        assert len(latest_statuses(connection, evse_uids=[f"E{i:04d}" for i in range(700)])) == 700
+
+
+def test_runs_overlapping_reads_the_look_back(engine: Engine) -> None:
+    store = ObservationStore(engine, 15)
+    store.write(
+        [
+            obs("E1", -100, "AVAILABLE"),  # ended long before: out
+            obs("E1", -10, "CHARGING"),  # carries into the period: in
+            obs("E1", 30, "AVAILABLE"),
+            obs("E1", 200, "FAULTED"),  # starts after the period: out
+        ]
+    )
+    with engine.connect() as connection:
+        table = runs_overlapping(connection, T0, T0 + timedelta(minutes=120), timedelta(minutes=15))
+    assert table.column("status").to_pylist() == ["CHARGING", "AVAILABLE"]
+    assert table.column("started_at").to_pylist()[0] == T0 - timedelta(minutes=10)
+    assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
