@@ -1,0 +1,135 @@
+"""Static site CSVs (spec section 5): good rows load, bad rows are reported with file and line."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.sites import (
+    REQUIRED_COLUMNS,
+    SitesFileRefused,
+    read_static_sites,
+    store_sites,
+    validate_sites_csv,
+    write_sites_csv,
+)
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "sites_small.csv"
+HEADER = ",".join(REQUIRED_COLUMNS)
+GOOD = "ACME,S1,Site,1 Main St,Goulburn,NSW,2580,-34.75,149.72,C1,E1,1,IEC_62196_T2,AC_3_PHASE,22"
+
+
+def csv_bytes(*lines: str) -> bytes:
+    return ("\n".join([HEADER, *lines]) + "\n").encode()
+
+
+def test_fixture_loads_clean() -> None:
+    result = validate_sites_csv(FIXTURE.read_bytes(), "sites_small.csv")
+    assert result.problems == []
+    assert len(result.rows) == 5
+    first = result.rows[0]
+    assert (first["latitude"], first["max_power_kw"], first["program"]) == (
+        -34.754,
+        150.0,
+        "NSW-FCG-R1",
+    )
+    assert str(result.rows[3]["commissioned_on"]) == "2026-10-10"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (GOOD.replace(",NSW,", ",XYZ,"), "state: 'XYZ' is not one of"),
+        (GOOD.replace("-34.75", "51.5"), "latitude: 51.5 is outside"),
+        (GOOD.replace("149.72", "nan"), "longitude: nan is outside"),
+        (GOOD.replace("IEC_62196_T2", "TYPE2"), "connector_standard: 'TYPE2' is not an OCPI"),
+        (GOOD.replace("AC_3_PHASE", "AC"), "power_type: 'AC' is not one of"),
+        (GOOD.replace(",22", ",lots"), "max_power_kw: 'lots' is not a number"),
+        (GOOD.replace(",2580,", ",25800,"), "postcode: '25800' is not a 4-digit"),
+        (GOOD.replace(",E1,", ",,"), "evse_uid: required, empty"),
+        (GOOD.replace("Site", "=HYPERLINK(1)"), "looks like a spreadsheet formula"),
+        (GOOD.replace("Site", "S" * 600), "site_name: longer than 500"),
+        (GOOD + ",extra", "fields, got a different count"),
+        ("ACME,S1", "fields, got a different count"),
+    ],
+)
+def test_bad_rows_are_reported_and_good_rows_kept(line: str, reason: str) -> None:
+    result = validate_sites_csv(csv_bytes(GOOD.replace("E1", "E0"), line), "upload.csv")
+    assert len(result.rows) == 1
+    assert len(result.problems) == 1
+    problem = result.problems[0]
+    assert (problem.source, problem.line) == ("upload.csv", 3)
+    assert reason in problem.reason
+    assert str(problem).startswith("upload.csv:3: ")
+
+
+def test_consistency_across_rows() -> None:
+    result = validate_sites_csv(
+        csv_bytes(
+            GOOD,
+            GOOD,  # the same connector twice
+            GOOD.replace(",C1,E1,1,", ",C2,E1,2,"),  # EVSE moved to another charger
+            GOOD.replace("ACME,S1", "ACME,S2").replace(
+                ",E1,", ",E5,"
+            ),  # charger C1 at another site
+        ),
+        "f.csv",
+    )
+    reasons = [p.reason for p in result.problems]
+    assert [p.line for p in result.problems] == [3, 4, 5]
+    assert "listed twice (first on line 2)" in reasons[0]
+    assert "already belongs to charger C1" in reasons[1]
+    assert "charger_id C1 already belongs to site S1" in reasons[2]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "not a CSV file"),
+        ("cpo_id,site_id\nÄ,B\n".encode("latin-1"), "not UTF-8"),
+        (b"", "empty file"),
+        (b"cpo_id,site_id,state\nA,B,NSW\n", "missing required column(s): site_name"),
+        ((HEADER + ",state\n").encode(), "repeated column name"),
+        ((HEADER + '\n"unterminated,' + "x" * 10 + "\n").encode(), "not valid CSV"),
+    ],
+)
+def test_files_that_are_not_site_csvs_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(SitesFileRefused, match=re.escape(message)):
+        validate_sites_csv(data, "bad.csv")
+
+
+def test_utf8_bom_and_crlf_are_fine() -> None:
+    data = "\ufeff".encode() + csv_bytes(GOOD).replace(b"\n", b"\r\n")
+    assert len(validate_sites_csv(data, "excel.csv").rows) == 1
+
+
+def test_store_and_read_back(blobstore) -> None:
+    store_sites(blobstore, validate_sites_csv(FIXTURE.read_bytes(), "/some/where/sites_small.csv"))
+    store_sites(blobstore, validate_sites_csv(csv_bytes(GOOD), "more"))
+    blobstore.put("static/sites/broken.csv", b"not,a,site,file\n")
+    sites = read_static_sites(blobstore)
+    assert sites.sources == ["static/sites/more.csv", "static/sites/sites_small.csv"]
+    assert len(sites.connectors) == 6
+    assert list(sites.connectors.columns[:15]) == list(REQUIRED_COLUMNS)
+    assert sites.connectors["latitude"].dtype == "float64"
+    assert any(
+        "broken.csv" in problem and "missing required" in problem for problem in sites.problems
+    )
+
+
+def test_same_connector_in_two_files_keeps_the_first(blobstore) -> None:
+    blobstore.put("static/sites/a.csv", csv_bytes(GOOD))
+    blobstore.put("static/sites/b.csv", csv_bytes(GOOD.replace(",22", ",7")))
+    sites = read_static_sites(blobstore)
+    assert sites.connectors["max_power_kw"].tolist() == [22.0]
+    assert any("also in static/sites/a.csv" in problem for problem in sites.problems)
+
+
+def test_empty_store_gives_an_empty_table_with_the_columns(blobstore) -> None:
+    sites = read_static_sites(blobstore)
+    assert sites.connectors.empty and "evse_uid" in sites.connectors.columns
+
+
+def test_write_round_trip() -> None:
+    rows = validate_sites_csv(FIXTURE.read_bytes(), "f").rows
+    assert validate_sites_csv(write_sites_csv(rows), "g").rows == rows
