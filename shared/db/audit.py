@@ -60,7 +60,8 @@ def quarantine_rows(
     hashes = sorted({row["payload_sha256"] for row in rows})
     for start in range(0, len(hashes), IN_CHUNK):
         known.update(
-            (tuple(row) for row in connection.execute(query, {"hashes": hashes[start : start + IN_CHUNK]}))
+            tuple(row)
+            for row in connection.execute(query, {"hashes": hashes[start : start + IN_CHUNK]})
         )
     fresh = [row for row in rows if (row["payload_sha256"], row["location"]) not in known]
     if fresh:
