@@ -1,0 +1,181 @@
+"""`chargeatlarge demo`: the whole platform on embedded defaults, driven like a user would.
+
+Each part runs through its own command (`monthly`, `worker`, `simulate`, `app`) in a child
+process, so this module needs nothing but the shared library and the installed CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from shared.settings import Settings, get_settings
+
+
+def cli_executable() -> list[str]:
+    """How to run ``chargeatlarge`` from here: the installed script beside this Python."""
+    script = Path(sys.executable).with_name("chargeatlarge")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("chargeatlarge")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from shared.cli import main; main()"]
+
+
+def month_starts(today: date, months: int) -> list[str]:
+    """The ``months`` whole calendar months before ``today``'s month, oldest first (YYYY-MM)."""
+    out: list[str] = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        out.append(f"{year:04d}-{month:02d}")
+    return sorted(out)
+
+
+def step(message: str) -> float:
+    click.secho(f"▸ {message}", fg="cyan")
+    return time.perf_counter()
+
+
+def done(started: float, detail: str = "") -> None:
+    click.echo(f"  done in {time.perf_counter() - started:.1f} s{' — ' + detail if detail else ''}")
+
+
+def prepare(settings: Settings, sites_csv: Path, months: int, seed: int, now: datetime) -> list[str]:
+    """Schema, static sites, backfilled history and monthly results; returns the months done."""
+    from shared.blobstore import open_blobstore
+    from shared.db.engine import make_engine, upgrade
+    from shared.observation_import import import_observations
+    from shared.sites import SitesFileRefused, store_sites, validate_sites_csv
+    from shared.synthetic import generate_history, write_observations_csv
+
+    started = step(f"database schema ({settings.database_url})")
+    upgrade(settings.database_url)
+    done(started)
+
+    started = step(f"static sites from {sites_csv}")
+    try:
+        validated = validate_sites_csv(sites_csv.read_bytes(), str(sites_csv))
+    except SitesFileRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in validated.problems[:20]:
+        click.echo(f"  bad row: {problem}", err=True)
+    if not validated.rows:
+        raise click.ClickException(f"{sites_csv}: no valid rows")
+    store = open_blobstore(settings)
+    blob = store_sites(store, validated)
+    evses = sorted({(str(r["cpo_id"]), str(r["evse_uid"])) for r in validated.rows})
+    sites = {(r["cpo_id"], r["site_id"]) for r in validated.rows}
+    done(started, f"{len(sites)} sites, {len(evses)} EVSEs → {blob}")
+
+    month_list = month_starts(now.astimezone(settings.tz).date(), months)
+    if not month_list:
+        return []
+    first = date.fromisoformat(month_list[0] + "-01")
+    start = datetime(first.year, first.month, 1, tzinfo=settings.tz).astimezone(UTC)
+    started = step(f"backfilling history {month_list[0]} … now through the import path")
+    engine = make_engine(settings.database_url)
+    total = 0
+    try:
+        with tempfile.TemporaryDirectory(prefix="cal-demo-") as tmp:
+            for cpo_id in sorted({cpo for cpo, _ in evses}):
+                mine = [evse for evse in evses if evse[0] == cpo_id]
+                path = Path(tmp) / f"{cpo_id}.csv"
+                rows = generate_history(mine, start, now, seed=seed, confirm_every=timedelta(minutes=10))
+                write_observations_csv(rows, path)
+                result = import_observations(
+                    engine, path, cpo_id, default_max_gap_minutes=settings.max_gap_minutes
+                )
+                total += result.accepted + result.duplicate
+                click.echo(
+                    f"  {cpo_id}: {len(mine)} EVSEs, accepted {result.accepted:,},"
+                    f" duplicate {result.duplicate:,}, rejected {result.rejected:,}"
+                )
+    finally:
+        engine.dispose()
+    done(started, f"{total:,} observations")
+
+    for month in month_list:
+        started = step(f"monthly job for {month}")
+        run([*cli_executable(), "monthly", "--month", month])
+        done(started)
+    return month_list
+
+
+def run(command: Sequence[str]) -> None:
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise click.ClickException(
+            f"{' '.join(command[-3:])} failed:\n{completed.stdout[-2000:]}{completed.stderr[-2000:]}"
+        )
+    for line in completed.stdout.strip().splitlines()[-6:]:
+        click.echo(f"  {line}")
+
+
+class Children:
+    """Child processes that stop together, on Ctrl-C or when one of them dies."""
+
+    def __init__(self) -> None:
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, command: Sequence[str], env: dict[str, str], log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        handle = log.open("ab")
+        process = subprocess.Popen(
+            list(command), env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes.append((name, process))
+
+    def first_exit(self) -> tuple[str, int] | None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                return name, process.returncode
+        return None
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@click.command()
+@click.option("--sites", "sites_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="static site CSV to run on (default: the shipped Australian site set)")
+@click.option("--months", default=2, show_default=True, type=click.IntRange(0, 24),
+              help="whole months of history to backfill and report")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--app-port", default=8000, show_default=True, type=int)
+@click.option("--worker-port", default=8080, show_default=True, type=int)
+@click.option("--seed", default=2026, show_default=True, type=int)
+@click.option("--prepare-only", is_flag=True, help="set everything up, start nothing")
+def demo(sites_csv: Path | None, months: int, host: str, app_port: int, worker_port: int,
+         seed: int, prepare_only: bool) -> None:
+    """Run the whole platform locally on embedded defaults (files under CAL_DATA_DIR)."""
+    from shared.sample_data import DEFAULT_SITES_CSV
+
+    settings = get_settings()
+    sites_csv = sites_csv or DEFAULT_SITES_CSV
+    click.secho(f"Charge@Large demo — files under {settings.data_dir}", bold=True)
+    prepare(settings, sites_csv, months, seed, datetime.now(UTC))
+    if prepare_only:
+        return
+    start_services(settings, sites_csv, host, app_port, worker_port, seed)

@@ -1,0 +1,338 @@
+"""The metrics engine: stored status runs + static sites → every monthly table of spec section 4.
+
+Pure: it takes tables and returns tables (no settings, no clients). The heart is the SQL in
+``sql/`` (window functions over the runs), run here on DuckDB; the same statements port to a
+distributed SQL engine. Durations are summed as exact integer microseconds, so the figures
+are identical run after run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from shared.metrics import schema
+from shared.metrics.formulas import figure_columns, minute_columns, minutes, pct, summed
+from shared.metrics.period import Period, local_midnight_utc
+
+SQL_DIR = Path(__file__).parent / "sql"
+STEPS = sorted(SQL_DIR.glob("*.sql"))
+RUN_COLUMNS = ("cpo_id", "evse_uid", "status", "category", "started_at", "last_confirmed_at")
+
+
+@dataclass(frozen=True, slots=True)
+class MonthInputs:
+    period: Period
+    runs: pa.Table  # RUN_COLUMNS; timestamps UTC
+    connectors: pd.DataFrame  # shared.sites.StaticSites.connectors
+    default_max_gap_minutes: float
+    max_gap_minutes: Mapping[str, float | None]  # per CPO, None → default
+
+
+def evse_static(connectors: pd.DataFrame, tz: str) -> pa.Table:
+    """One row per listed EVSE with its static attributes and in-service window (UTC)."""
+    columns = [
+        "cpo_id", "evse_uid", "charger_id", "site_id", "state", "site_name", "address", "suburb",
+        "postcode", "latitude", "longitude", "program", "power_type", "max_power_kw",
+        "connector_standards", "service_from", "service_until",
+    ]  # fmt: skip
+    if connectors.empty:
+        return pa.Table.from_pandas(
+            pd.DataFrame({c: pd.Series(dtype="object") for c in columns}), preserve_index=False
+        ).cast(_static_schema())
+    frame = connectors.sort_values(["cpo_id", "evse_uid", "connector_id"], kind="stable")
+    grouped = frame.groupby(["cpo_id", "evse_uid"], sort=True, dropna=False)
+    first = grouped.first()
+    result = pd.DataFrame(
+        {
+            "charger_id": first["charger_id"],
+            "site_id": first["site_id"],
+            "state": first["state"],
+            "site_name": first["site_name"],
+            "address": first["address"],
+            "suburb": first["suburb"],
+            "postcode": first["postcode"],
+            "latitude": first["latitude"].astype(float),
+            "longitude": first["longitude"].astype(float),
+            "program": grouped["program"].agg(_joined),
+            "power_type": grouped["power_type"].agg(
+                lambda s: s.iloc[0] if s.nunique() == 1 else "mixed"
+            ),
+            "max_power_kw": grouped["max_power_kw"].max().astype(float),
+            "connector_standards": grouped["connector_standard"].agg(_joined),
+            "service_from": grouped["commissioned_on"].agg(
+                lambda s: _midnight(s.dropna().min(), tz)
+            ),
+            "service_until": grouped["decommissioned_on"].agg(
+                lambda s: None if s.isna().any() else _midnight(s.max(), tz)
+            ),
+        }
+    ).reset_index()
+    return pa.Table.from_pandas(result[columns], preserve_index=False).cast(_static_schema())
+
+
+def _joined(values: pd.Series) -> str | None:
+    distinct = sorted({str(v) for v in values.dropna()})
+    return ",".join(distinct) if distinct else None
+
+
+def _midnight(day: date | None, tz: str) -> datetime | None:
+    if day is None or (isinstance(day, float) and pd.isna(day)) or day is pd.NaT:
+        return None
+    return local_midnight_utc(day, tz).replace(tzinfo=None)
+
+
+def _static_schema() -> pa.Schema:
+    text = pa.string()
+    return pa.schema(
+        [("cpo_id", text), ("evse_uid", text), ("charger_id", text), ("site_id", text),
+         ("state", text), ("site_name", text), ("address", text), ("suburb", text),
+         ("postcode", text), ("latitude", pa.float64()), ("longitude", pa.float64()),
+         ("program", text), ("power_type", text), ("max_power_kw", pa.float64()),
+         ("connector_standards", text), ("service_from", pa.timestamp("us")),
+         ("service_until", pa.timestamp("us"))]
+    )  # fmt: skip
+
+
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """Timestamps as naive UTC microseconds: the engine's SQL works in UTC without zones."""
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def _buckets_table(buckets, kind: str) -> pa.Table:
+    if kind == "days":
+        return pa.table(
+            {
+                "day": pa.array([b.day for b in buckets], pa.date32()),
+                "f": pa.array([b.start.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
+                "t": pa.array([b.end.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
+            }
+        )
+    return pa.table(
+        {
+            "hour_of_week": pa.array([b.weekday * 24 + b.hour for b in buckets], pa.int64()),
+            "f": pa.array([b.start.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
+            "t": pa.array([b.end.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
+        }
+    )
+
+
+def compute_month(inputs: MonthInputs, threads: int | None = None) -> dict[str, pa.Table]:
+    """Every table of ``shared.metrics.schema.TABLES`` for one month."""
+    period = inputs.period
+    runs = _naive_utc(inputs.runs.select(list(RUN_COLUMNS)))
+    cpos = sorted(set(runs.column("cpo_id").to_pylist()))
+    gaps = pa.table(
+        {
+            "cpo_id": pa.array(cpos, pa.string()),
+            "max_gap_us": pa.array(
+                [
+                    round((inputs.max_gap_minutes.get(c) or inputs.default_max_gap_minutes) * 60e6)
+                    for c in cpos
+                ],
+                pa.int64(),
+            ),
+        }
+    )
+    static = evse_static(inputs.connectors, period.tz)
+    bounds = pa.table(
+        {
+            "ps": pa.array([period.start.replace(tzinfo=None)], pa.timestamp("us")),
+            "pe": pa.array([period.end.replace(tzinfo=None)], pa.timestamp("us")),
+        }
+    )
+    con = duckdb.connect(config={"threads": threads} if threads else {})
+    try:
+        for name, table in (
+            ("runs", runs),
+            ("gaps", gaps),
+            ("evse_static", static),
+            ("period", bounds),
+            ("days", _buckets_table(period.days(), "days")),
+            ("hours", _buckets_table(period.hours(), "hours")),
+        ):
+            con.register(f"{name}_arrow", table)
+            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+            con.unregister(f"{name}_arrow")
+        for step in STEPS:
+            con.execute(step.read_text())
+        return _outputs(con, inputs)
+    finally:
+        con.close()
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, table: str) -> pa.Table:
+    result = con.sql(sql).to_arrow_table()
+    target = schema.TABLES[table]
+    if result.num_rows == 0:
+        return target.empty_table()
+    result = result.select(target.names)
+    columns = []
+    for field in target:
+        column = result.column(field.name)
+        if pa.types.is_timestamp(field.type) and column.type.tz is None:
+            column = column.cast(pa.timestamp("us")).cast(field.type)
+        columns.append(column.cast(field.type))
+    return pa.table(columns, schema=target)
+
+
+def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, pa.Table]:
+    gap_default = inputs.default_max_gap_minutes
+    con.execute(
+        f"""
+        CREATE TEMP TABLE evse_full AS
+        SELECT u.cpo_id, u.evse_uid, u.matched,
+               s.charger_id, s.site_id, s.state, s.site_name, s.address, s.suburb, s.postcode,
+               s.latitude, s.longitude, s.program, s.power_type, s.max_power_kw,
+               s.connector_standards,
+               e.* EXCLUDE (cpo_id, evse_uid),
+               COALESCE(g.max_gap_us / 60e6, {gap_default}) AS max_gap_minutes
+        FROM universe AS u
+        JOIN evse_us AS e ON e.cpo_id = u.cpo_id AND e.evse_uid = u.evse_uid
+        LEFT JOIN evse_static AS s ON s.cpo_id = u.cpo_id AND s.evse_uid = u.evse_uid
+        LEFT JOIN gaps AS g ON g.cpo_id = u.cpo_id
+        """
+    )
+    figures = ", ".join(figure_columns("x"))
+    tables: dict[str, pa.Table] = {}
+    tables["evse"] = _fetch(
+        con,
+        f"""
+        SELECT x.cpo_id, x.evse_uid, x.charger_id, x.site_id, x.state, x.site_name, x.address,
+               x.suburb, x.postcode, x.latitude, x.longitude, x.program, x.power_type,
+               x.max_power_kw, x.connector_standards, x.matched, x.max_gap_minutes, {figures}
+        FROM evse_full AS x ORDER BY x.cpo_id, x.evse_uid
+        """,
+        "evse",
+    )
+    connectors = inputs.connectors[
+        ["cpo_id", "evse_uid", "connector_id", "connector_standard", "power_type", "max_power_kw"]
+    ]
+    con.register(
+        "connectors_df",
+        pa.Table.from_pandas(connectors.astype({"max_power_kw": "float64"}), preserve_index=False),
+    )
+    tables["connector"] = _fetch(
+        con,
+        f"""
+        SELECT c.cpo_id, c.evse_uid, CAST(c.connector_id AS VARCHAR) AS connector_id, x.charger_id,
+               x.site_id, x.state, x.program, c.connector_standard, c.power_type, c.max_power_kw,
+               {figures}
+        FROM connectors_df AS c
+        JOIN evse_full AS x ON x.cpo_id = c.cpo_id AND x.evse_uid = c.evse_uid
+        ORDER BY c.cpo_id, c.evse_uid, connector_id
+        """,
+        "connector",
+    )
+    sums = ", ".join(summed("x"))
+    group_figures = ", ".join(figure_columns("g"))
+    tables["charger"] = _fetch(
+        con,
+        f"""
+        WITH g AS (
+            SELECT x.cpo_id, x.charger_id, MIN(x.site_id) AS site_id, MIN(x.state) AS state,
+                   string_agg(DISTINCT x.program, ',' ORDER BY x.program) AS program,
+                   MAX(x.max_power_kw) AS max_power_kw, COUNT(*) AS evse_count, {sums}
+            FROM evse_full AS x WHERE x.matched GROUP BY x.cpo_id, x.charger_id
+        )
+        SELECT g.cpo_id, g.charger_id, g.site_id, g.state, g.program, g.max_power_kw,
+               g.evse_count, {group_figures}
+        FROM g ORDER BY g.cpo_id, g.charger_id
+        """,
+        "charger",
+    )
+    tables["site"] = _fetch(
+        con,
+        f"""
+        WITH g AS (
+            SELECT x.cpo_id, x.site_id, MIN(x.state) AS state, MIN(x.site_name) AS site_name,
+                   MIN(x.address) AS address, MIN(x.suburb) AS suburb, MIN(x.postcode) AS postcode,
+                   MIN(x.latitude) AS latitude, MIN(x.longitude) AS longitude,
+                   string_agg(DISTINCT x.program, ',' ORDER BY x.program) AS program,
+                   MAX(x.max_power_kw) AS max_power_kw, COUNT(*) AS evse_count, {sums}
+            FROM evse_full AS x WHERE x.matched GROUP BY x.cpo_id, x.site_id
+        )
+        SELECT g.cpo_id, g.site_id, g.state, g.site_name, g.address, g.suburb, g.postcode,
+               g.latitude, g.longitude, g.program, g.max_power_kw, g.evse_count, {group_figures},
+               {pct("a.any_up_us", "a.any_known_us")} AS any_up_pct
+        FROM g LEFT JOIN site_any_up_us AS a ON a.cpo_id = g.cpo_id AND a.site_id = g.site_id
+        ORDER BY g.cpo_id, g.site_id
+        """,
+        "site",
+    )
+    for level, key in (("network", "cpo_id"), ("state", "state")):
+        tables[level] = _fetch(
+            con,
+            f"""
+            WITH g AS (
+                SELECT x.{key}, COUNT(DISTINCT x.cpo_id || '/' || x.site_id) AS site_count,
+                       COUNT(*) AS evse_count, {sums}
+                FROM evse_full AS x WHERE x.matched GROUP BY x.{key}
+            )
+            SELECT g.{key}, g.site_count, g.evse_count, {group_figures} FROM g ORDER BY g.{key}
+            """,
+            level,
+        )
+    tables["unmatched"] = _fetch(
+        con,
+        f"""
+        SELECT x.cpo_id, x.evse_uid, r.first_observed_at, r.last_confirmed_at,
+               {minutes("x.period_us - x.not_in_service_us - x.unknown_us")} AS known_minutes
+        FROM evse_full AS x
+        JOIN (SELECT cpo_id, evse_uid, MIN(started_at) AS first_observed_at,
+                     MAX(last_confirmed_at) AS last_confirmed_at
+              FROM runs GROUP BY cpo_id, evse_uid) AS r
+          ON r.cpo_id = x.cpo_id AND r.evse_uid = x.evse_uid
+        WHERE NOT x.matched ORDER BY x.cpo_id, x.evse_uid
+        """,
+        "unmatched",
+    )
+    tables["outages"] = _fetch(
+        con,
+        f"""
+        SELECT o.cpo_id, o.evse_uid, s.charger_id, s.site_id, s.state, o.category,
+               o.started_at, o.ended_at, {minutes("o.us_in_period")} AS minutes_in_period
+        FROM outages_us AS o
+        LEFT JOIN evse_static AS s ON s.cpo_id = o.cpo_id AND s.evse_uid = o.evse_uid
+        ORDER BY o.cpo_id, o.evse_uid, o.started_at
+        """,
+        "outages",
+    )
+    tables["daily"] = _fetch(
+        con,
+        f"""
+        SELECT d.cpo_id, d.evse_uid, s.charger_id, s.site_id, s.state, d.day AS date,
+               {", ".join(minute_columns("d"))}
+        FROM daily_us AS d
+        LEFT JOIN evse_static AS s ON s.cpo_id = d.cpo_id AND s.evse_uid = d.evse_uid
+        ORDER BY d.cpo_id, d.evse_uid, d.day
+        """,
+        "daily",
+    )
+    tables["hour_of_week"] = _fetch(
+        con,
+        f"""
+        SELECT h.cpo_id, h.site_id, st.state, h.hour_of_week,
+               h.hour_of_week // 24 AS day_of_week, h.hour_of_week % 24 AS hour,
+               {minutes("h.in_use_us")} AS in_use_minutes, {minutes("h.known_us")} AS known_minutes,
+               {pct("h.in_use_us", "h.known_us")} AS utilisation_pct
+        FROM hour_of_week_us AS h
+        JOIN (SELECT cpo_id, site_id, MIN(state) AS state FROM evse_static GROUP BY cpo_id, site_id) AS st
+          ON st.cpo_id = h.cpo_id AND st.site_id = h.site_id
+        ORDER BY h.cpo_id, h.site_id, h.hour_of_week
+        """,
+        "hour_of_week",
+    )
+    return tables

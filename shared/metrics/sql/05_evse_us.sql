@@ -1,0 +1,51 @@
+-- Per EVSE: microseconds in each category, and the run counts of spec section 4.
+-- A run "begins inside the period" when it starts inside the in-service window, or when the
+-- window itself opens mid-period (commissioning) while the run is under way.
+CREATE OR REPLACE TEMP TABLE evse_us AS
+WITH durations AS (
+    SELECT
+        cpo_id,
+        evse_uid,
+        SUM(date_diff('microsecond', f, t)) AS period_us,
+        SUM(CASE WHEN category = 'NOT_IN_SERVICE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS not_in_service_us,
+        SUM(CASE WHEN category = 'AVAILABLE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS available_us,
+        SUM(CASE WHEN category = 'IN_USE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS in_use_us,
+        SUM(CASE WHEN category = 'RESERVED' THEN date_diff('microsecond', f, t) ELSE 0 END) AS reserved_us,
+        SUM(CASE WHEN category = 'OUT_OF_ORDER' THEN date_diff('microsecond', f, t) ELSE 0 END) AS out_of_order_us,
+        SUM(CASE WHEN category = 'UNAVAILABLE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS unavailable_us,
+        SUM(CASE WHEN category = 'UNKNOWN' THEN date_diff('microsecond', f, t) ELSE 0 END) AS unknown_us
+    FROM pieces
+    GROUP BY cpo_id, evse_uid
+),
+runs_in_window AS (
+    SELECT
+        i.cpo_id,
+        i.evse_uid,
+        i.category,
+        (i.f >= u.svc_f AND i.f < u.svc_t)
+            OR (i.f < u.svc_f AND i.t > u.svc_f AND u.svc_f > p.ps AND u.svc_f < u.svc_t) AS begins_inside,
+        GREATEST(
+            date_diff('microsecond', GREATEST(i.f, u.svc_f), LEAST(i.t, u.svc_t)), 0
+        ) AS us_inside
+    FROM islands AS i
+    JOIN universe AS u ON u.cpo_id = i.cpo_id AND u.evse_uid = i.evse_uid
+    CROSS JOIN period AS p
+    WHERE i.category IN ('IN_USE', 'OUT_OF_ORDER')
+),
+counts AS (
+    SELECT
+        cpo_id,
+        evse_uid,
+        SUM(CASE WHEN category = 'IN_USE' AND begins_inside THEN 1 ELSE 0 END) AS in_use_sessions,
+        SUM(CASE WHEN category = 'OUT_OF_ORDER' AND begins_inside THEN 1 ELSE 0 END) AS outage_count,
+        MAX(CASE WHEN category = 'OUT_OF_ORDER' THEN us_inside ELSE 0 END) AS longest_outage_us
+    FROM runs_in_window
+    GROUP BY cpo_id, evse_uid
+)
+SELECT
+    d.*,
+    COALESCE(c.in_use_sessions, 0) AS in_use_sessions,
+    COALESCE(c.outage_count, 0) AS outage_count,
+    COALESCE(c.longest_outage_us, 0) AS longest_outage_us
+FROM durations AS d
+LEFT JOIN counts AS c ON c.cpo_id = d.cpo_id AND c.evse_uid = d.evse_uid;
