@@ -12,7 +12,7 @@ COMMANDS: dict[str, str] = {
     "db": "shared.commands:db",
     "sites": "shared.commands:sites",
     "observations": "shared.commands:observations",
-    "monthly": "function_app.commands:monthly",
+    "monthly": "shared.commands:monthly",
     "worker": "ingest_worker.commands:worker",
     "simulate": "ingest_worker.simulator.commands:simulate",
     "app": "report_app.commands:app",

@@ -153,3 +153,25 @@ def observations_import(
         f"{source}: accepted {result.accepted}, duplicate {result.duplicate}, rejected {result.rejected}"
         + (" (rejected rows are in quarantine with their reasons)" if result.rejected else "")
     )
+
+
+@click.command()
+@click.option("--month", required=True, help="the calendar month in CAL_REPORT_TZ, YYYY-MM")
+def monthly(month: str) -> None:
+    """Compute a month's figures and write processed/monthly/YYYY-MM/ and reports/YYYY-MM/."""
+    import logging
+
+    from shared.metrics.period import InvalidMonth
+    from shared.monthly.job import MonthNotReady
+    from shared.monthly.run import run_month_with_settings
+
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(message)s")
+    try:
+        result = run_month_with_settings(month, get_settings())
+    except (InvalidMonth, MonthNotReady) as exc:
+        fail(str(exc))
+    counts = ", ".join(f"{name} {count}" for name, count in result.row_counts.items())
+    click.echo(f"{month}: {counts}")
+    click.echo(f"wrote {result.prefix}/ and {result.report_prefix}/report.html")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)

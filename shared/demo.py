@@ -54,7 +54,9 @@ def done(started: float, detail: str = "") -> None:
     click.echo(f"  done in {time.perf_counter() - started:.1f} s{' — ' + detail if detail else ''}")
 
 
-def prepare(settings: Settings, sites_csv: Path, months: int, seed: int, now: datetime) -> list[str]:
+def prepare(
+    settings: Settings, sites_csv: Path, months: int, seed: int, now: datetime
+) -> list[str]:
     """Schema, static sites, backfilled history and monthly results; returns the months done."""
     from shared.blobstore import open_blobstore
     from shared.db.engine import make_engine, upgrade
@@ -94,7 +96,9 @@ def prepare(settings: Settings, sites_csv: Path, months: int, seed: int, now: da
             for cpo_id in sorted({cpo for cpo, _ in evses}):
                 mine = [evse for evse in evses if evse[0] == cpo_id]
                 path = Path(tmp) / f"{cpo_id}.csv"
-                rows = generate_history(mine, start, now, seed=seed, confirm_every=timedelta(minutes=10))
+                rows = generate_history(
+                    mine, start, now, seed=seed, confirm_every=timedelta(minutes=10)
+                )
                 write_observations_csv(rows, path)
                 result = import_observations(
                     engine, path, cpo_id, default_max_gap_minutes=settings.max_gap_minutes
@@ -158,17 +162,33 @@ class Children:
 
 
 @click.command()
-@click.option("--sites", "sites_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="static site CSV to run on (default: the shipped Australian site set)")
-@click.option("--months", default=2, show_default=True, type=click.IntRange(0, 24),
-              help="whole months of history to backfill and report")
+@click.option(
+    "--sites",
+    "sites_csv",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="static site CSV to run on (default: the shipped Australian site set)",
+)
+@click.option(
+    "--months",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 24),
+    help="whole months of history to backfill and report",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--app-port", default=8000, show_default=True, type=int)
 @click.option("--worker-port", default=8080, show_default=True, type=int)
 @click.option("--seed", default=2026, show_default=True, type=int)
 @click.option("--prepare-only", is_flag=True, help="set everything up, start nothing")
-def demo(sites_csv: Path | None, months: int, host: str, app_port: int, worker_port: int,
-         seed: int, prepare_only: bool) -> None:
+def demo(
+    sites_csv: Path | None,
+    months: int,
+    host: str,
+    app_port: int,
+    worker_port: int,
+    seed: int,
+    prepare_only: bool,
+) -> None:
     """Run the whole platform locally on embedded defaults (files under CAL_DATA_DIR)."""
     from shared.sample_data import DEFAULT_SITES_CSV
 
@@ -179,3 +199,113 @@ def demo(sites_csv: Path | None, months: int, host: str, app_port: int, worker_p
     if prepare_only:
         return
     start_services(settings, sites_csv, host, app_port, worker_port, seed)
+
+
+def wait_for_port(host: str, port: int, timeout: float, children: Children) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if children.first_exit() is not None:
+            return False
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return True
+        time.sleep(0.3)
+    return False
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def start_services(
+    settings: Settings, sites_csv: Path, host: str, app_port: int, worker_port: int, seed: int
+) -> None:
+    """Worker, simulator (every feed kind) and dashboard, until Ctrl-C or until one stops."""
+    cli = cli_executable()
+    demo_dir = settings.data_dir / "demo"
+    feeds = demo_dir / "feeds.toml"
+    secrets = demo_dir / "feeds.env"
+    worker_url = f"http://{host}:{worker_port}"
+    started = step("simulated CPOs: feeds file and secrets")
+    run(
+        [
+            *cli,
+            "simulate",
+            "--sites",
+            str(sites_csv),
+            "--write-feeds",
+            str(feeds),
+            "--secrets",
+            str(secrets),
+            "--worker-url",
+            worker_url,
+            "--seed",
+            str(seed),
+        ]
+    )
+    done(started, f"{feeds}")
+    env = {**os.environ, **read_env_file(secrets)}
+    children = Children()
+    logs = settings.data_dir / "logs"
+    try:
+        started = step(f"ingest worker on {worker_url}")
+        children.start(
+            "worker",
+            [*cli, "worker", "--feeds", str(feeds), "--host", host, "--port", str(worker_port)],
+            env,
+            logs / "worker.log",
+        )
+        if not wait_for_port(host, worker_port, 60, children):
+            raise click.ClickException(f"the worker did not start; see {logs / 'worker.log'}")
+        done(started)
+        started = step("CPO simulator: OCPI pull and push, OCPP 1.6J and 2.0.1, REST, WebSocket")
+        children.start(
+            "simulator",
+            [
+                *cli,
+                "simulate",
+                "--sites",
+                str(sites_csv),
+                "--feeds",
+                str(feeds),
+                "--worker-url",
+                worker_url,
+                "--seed",
+                str(seed),
+            ],
+            env,
+            logs / "simulator.log",
+        )
+        done(started)
+        started = step(f"dashboard on http://{host}:{app_port}")
+        children.start(
+            "app", [*cli, "app", "--host", host, "--port", str(app_port)], env, logs / "app.log"
+        )
+        if not wait_for_port(host, app_port, 90, children):
+            raise click.ClickException(f"the dashboard did not start; see {logs / 'app.log'}")
+        done(started)
+        click.secho("\nCharge@Large is running:", bold=True)
+        click.echo(f"  dashboard       http://{host}:{app_port}")
+        click.echo(
+            f"  ingest worker   {worker_url}  (health: {worker_url}/healthz, API: {worker_url}/docs)"
+        )
+        click.echo(f"  files           {settings.data_dir}  (logs in {logs})")
+        click.echo("Press Ctrl-C to stop.")
+        while (ended := children.first_exit()) is None:
+            time.sleep(0.5)
+        name, code = ended
+        raise click.ClickException(
+            f"{name} stopped (exit code {code}); see {logs / (name + '.log')}"
+        )
+    except KeyboardInterrupt:
+        click.echo("\nstopping …")
+    finally:
+        children.stop()

@@ -235,10 +235,17 @@ def latest_statuses(
     return rows
 
 
-def runs_overlapping(connection: Connection, start: datetime, end: datetime, look_back: timedelta):
+def runs_overlapping(
+    connection: Connection,
+    start: datetime,
+    end: datetime,
+    look_back: timedelta,
+    look_ahead: timedelta = timedelta(0),
+):
     """Runs that can shape the timeline in ``[start, end)`` (a pyarrow Table, UTC timestamps).
 
-    ``look_back`` is the largest max_gap in force, so carry-forward into the period is included.
+    ``look_back`` is the largest max_gap in force, so carry-forward into the period is included;
+    ``look_ahead`` (the same) brings the runs that cut a carry-forward off right after the end.
     """
     import pyarrow as pa
 
@@ -252,7 +259,7 @@ def runs_overlapping(connection: Connection, start: datetime, end: datetime, loo
             status_run.c.last_confirmed_at,
         )
         .where(
-            status_run.c.started_at < to_db_time(end),
+            status_run.c.started_at < to_db_time(end + look_ahead),
             status_run.c.last_confirmed_at >= to_db_time(start - look_back),
         )
         .order_by(status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.started_at)

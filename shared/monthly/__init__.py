@@ -1,0 +1,1 @@
+"""The monthly job: read a month of runs and the static sites, compute, write blobs and the report."""

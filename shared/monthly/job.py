@@ -1,0 +1,146 @@
+"""One month, end to end: SQL runs + static sites → processed Parquet, manifest, published report.
+
+The Azure Function's triggers and the ``chargeatlarge monthly`` command both call ``run_month``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Engine
+
+from shared import __version__, layout
+from shared.blobstore import BlobStore
+from shared.db.observations import cpo_max_gaps, runs_overlapping
+from shared.metrics.engine import MonthInputs, compute_month
+from shared.metrics.period import Period
+from shared.monthly.report import build_report
+from shared.sites import read_static_sites
+
+log = logging.getLogger("chargeatlarge.monthly")
+JOB_VERSION = f"chargeatlarge-monthly/{__version__}"
+
+
+class MonthNotReady(ValueError):
+    """The month has not started yet, so there is nothing to report."""
+
+
+@dataclass(slots=True)
+class MonthResult:
+    month: str
+    prefix: str
+    report_prefix: str
+    row_counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    manifest: dict[str, object] = field(default_factory=dict)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """Parquet with fixed settings, so the same table always gives the same bytes."""
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd", use_dictionary=True, write_statistics=True)
+    return buffer.getvalue()
+
+
+def run_month(
+    month: str,
+    *,
+    engine: Engine,
+    store: BlobStore,
+    tz: str,
+    default_max_gap_minutes: float,
+    uptime_threshold_pct: float,
+    now: datetime | None = None,
+) -> MonthResult:
+    """Compute ``month`` (YYYY-MM in ``tz``) and replace its processed folder and report."""
+    now = now or datetime.now(UTC)
+    period = Period.for_month(month, tz)
+    if period.start > now:
+        raise MonthNotReady(
+            f"month {month} has not started yet (it starts {period.start:%Y-%m-%d %H:%M} UTC)"
+        )
+    warnings: list[str] = []
+    if period.end > now:
+        warnings.append(
+            f"month {month} is not over yet: the figures cover it only up to {now:%Y-%m-%d %H:%M} UTC"
+        )
+
+    static = read_static_sites(store)
+    if not static.sources:
+        warnings.append(
+            f"no static site CSV in {layout.STATIC_SITES_PREFIX}: every observed EVSE is unmatched"
+            " and no site, charger, network or state figures can be made"
+        )
+    warnings.extend(f"static sites: {problem}" for problem in static.problems[:200])
+    if len(static.problems) > 200:
+        warnings.append(f"static sites: {len(static.problems) - 200} more problems not listed")
+
+    with engine.connect() as connection:
+        gaps = cpo_max_gaps(connection)
+        widest = max([default_max_gap_minutes, *[g for g in gaps.values() if g]])
+        runs = runs_overlapping(
+            connection,
+            period.start,
+            period.end,
+            timedelta(minutes=widest),
+            timedelta(minutes=widest),
+        )
+    if runs.num_rows == 0:
+        warnings.append(f"no observations for {month}: every listed EVSE is 100 % unknown")
+
+    tables = compute_month(
+        MonthInputs(
+            period=period,
+            runs=runs,
+            connectors=static.connectors,
+            default_max_gap_minutes=default_max_gap_minutes,
+            max_gap_minutes=gaps,
+        )
+    )
+    unmatched = tables["unmatched"].num_rows
+    if unmatched:
+        warnings.append(
+            f"{unmatched} observed EVSE(s) are not in any static site CSV; they are listed in"
+            " unmatched.parquet and left out of the site, network and state figures"
+        )
+    for warning in warnings:
+        log.warning("%s: %s", month, warning)
+
+    files = {f"{name}.parquet": parquet_bytes(table) for name, table in tables.items()}
+    row_counts = {name: table.num_rows for name, table in tables.items()}
+    manifest = {
+        "month": month,
+        "report_tz": tz,
+        "period_start": period.start.isoformat(),
+        "period_end": period.end.isoformat(),
+        "period_minutes": period.minutes,
+        "job_version": JOB_VERSION,
+        "run_at": now.isoformat(),
+        "inputs": {
+            "static_site_csvs": static.sources,
+            "static_connectors": len(static.connectors),
+            "status_runs": runs.num_rows,
+            "default_max_gap_minutes": default_max_gap_minutes,
+            "cpo_max_gap_minutes": {k: v for k, v in sorted(gaps.items()) if v},
+        },
+        "row_counts": row_counts,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+        "warnings": warnings,
+    }
+    prefix = layout.monthly_prefix(month)
+    # manifest.json goes last: on Azure it is the commit marker of the folder.
+    store.replace_prefix(
+        prefix, {**files, "manifest.json": json.dumps(manifest, indent=2).encode()}
+    )
+
+    report_files = build_report(tables, manifest, uptime_threshold_pct)
+    store.replace_prefix(layout.report_prefix(month), report_files)
+    log.info("%s: wrote %s and %s", month, prefix, layout.report_prefix(month))
+    return MonthResult(month, prefix, layout.report_prefix(month), row_counts, warnings, manifest)

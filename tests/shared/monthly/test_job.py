@@ -1,0 +1,118 @@
+"""End to end: import → `chargeatlarge monthly` → Parquet and HTML in the blob store."""
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from shared import layout
+from shared.blobstore import open_blobstore
+from shared.cli import main
+from shared.metrics.schema import TABLES
+from shared.settings import get_settings
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+LOG = """evse_uid,status,observed_at
+AU*TST*E1,AVAILABLE,2026-08-31T23:55:00+10:00
+AU*TST*E1,AVAILABLE,2026-09-01T00:05:00+10:00
+AU*TST*E1,CHARGING,2026-09-01T00:15:00+10:00
+AU*TST*E1,AVAILABLE,2026-09-01T00:25:00+10:00
+AU*TST*E2,FAULTED,2026-09-02T10:00:00+10:00
+AU*TST*E2,FAULTED,2026-09-02T10:10:00+10:00
+AU*TST*GHOST,AVAILABLE,2026-09-03T00:00:00+10:00
+AU*TST*E2,NONSENSE,2026-09-03T00:00:00+10:00
+"""
+
+
+@pytest.fixture(params=["local", "azurite"])
+def cli_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CAL_DATA_DIR", str(tmp_path / "var"))
+    if request.param == "azurite":
+        monkeypatch.setenv(
+            "CAL_BLOB_CONNECTION_STRING", request.getfixturevalue("azurite_connection_string")
+        )
+        monkeypatch.setenv("CAL_BLOB_CONTAINER", f"e2e{abs(hash(str(tmp_path))) % 10**8}")
+    else:
+        monkeypatch.delenv("CAL_BLOB_CONNECTION_STRING", raising=False)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def invoke(runner: CliRunner, *args: str) -> str:
+    result = runner.invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_import_then_monthly(cli_env: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text(LOG)
+    invoke(cli_env, "db", "upgrade")
+    invoke(cli_env, "sites", "load", str(FIXTURES / "sites_small.csv"))
+    assert "accepted 7, duplicate 0, rejected 1" in invoke(
+        cli_env, "observations", "import", str(log), "--cpo", "TESTCPO"
+    )
+    output = invoke(cli_env, "monthly", "--month", "2026-09")
+    assert "unmatched 1" in output and "wrote processed/monthly/2026-09/" in output
+
+    store = open_blobstore(get_settings())
+    names = sorted(b.name for b in store.list(layout.monthly_prefix("2026-09") + "/"))
+    assert names == sorted(
+        [f"processed/monthly/2026-09/{t}.parquet" for t in TABLES]
+        + ["processed/monthly/2026-09/manifest.json"]
+    )
+    tables = {
+        t: pq.read_table(io.BytesIO(store.get(layout.monthly_table_blob("2026-09", t))))
+        for t in TABLES
+    }
+    for name, table in tables.items():
+        assert table.schema.equals(TABLES[name]), name
+    evse = {r["evse_uid"]: r for r in tables["evse"].to_pylist()}
+    # E1: AVAILABLE carried in from 23:55 → 00:15, CHARGING 00:15–00:25, AVAILABLE 00:25–00:40.
+    assert (evse["AU*TST*E1"]["available_minutes"], evse["AU*TST*E1"]["in_use_minutes"]) == (
+        30.0,
+        10.0,
+    )
+    assert evse["AU*TST*E2"]["out_of_order_minutes"] == 25.0
+    assert evse["AU*TST*GHOST"]["matched"] is False
+    network = {r["cpo_id"]: r for r in tables["network"].to_pylist()}
+    assert network["TESTCPO"]["evse_count"] == 3  # E1, E2 and E3 of the fixture; not the ghost
+    # E3 is commissioned on 2026-10-10: not in service for the whole of September.
+    assert evse["AU*TST*E3"]["not_in_service_minutes"] == 30 * 1440
+    manifest = json.loads(store.get(layout.monthly_manifest_blob("2026-09")))
+    assert manifest["row_counts"]["unmatched"] == 1 and manifest["inputs"]["static_site_csvs"] == [
+        "static/sites/sites_small.csv"
+    ]
+    html = store.get("reports/2026-09/report.html").decode()
+    assert "Public EV charging reliability — 2026-09" in html
+    # plotly.js is embedded and nothing is loaded from elsewhere: the file opens offline.
+    assert "Plotly.newPlot" in html and "<script src=" not in html and len(html) > 3_000_000
+    # Goulburn (S1): up 40 of 65 known minutes → 61.5 %, below 98 %; Hobart has no uptime at all.
+    assert "Sites below 98.0 % uptime" in html and "Goulburn Highway Stop" in html and "61.54" in html
+    network_csv = store.get("reports/2026-09/network.csv").decode().splitlines()
+    assert network_csv[0].startswith("cpo_id,site_count,evse_count,period_minutes")
+
+    before = {t: store.get(layout.monthly_table_blob("2026-09", t)) for t in TABLES}
+    invoke(cli_env, "monthly", "--month", "2026-09")
+    after = {t: store.get(layout.monthly_table_blob("2026-09", t)) for t in TABLES}
+    assert before == after  # same inputs, byte-identical tables
+
+
+def test_bad_inputs_are_reported_not_fatal(cli_env: CliRunner, tmp_path: Path) -> None:
+    invoke(cli_env, "db", "upgrade")
+    store = open_blobstore(get_settings())
+    store.put("static/sites/broken.csv", b"this,is,not\na,site,file\n")
+    output = cli_env.invoke(main, ["monthly", "--month", "2026-09"]).output
+    assert "static sites: static/sites/broken.csv:1: missing required column(s)" in output
+    assert "no observations for 2026-09" in output
+    manifest = json.loads(store.get(layout.monthly_manifest_blob("2026-09")))
+    assert any("broken.csv" in w for w in manifest["warnings"])
+    future = cli_env.invoke(main, ["monthly", "--month", "2999-01"])
+    assert future.exit_code != 0 and "has not started yet" in future.output
+    bad = cli_env.invoke(main, ["monthly", "--month", "2026-1"])
+    assert bad.exit_code != 0 and "expected YYYY-MM" in bad.output
