@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -35,69 +35,47 @@ class MonthInputs:
     max_gap_minutes: Mapping[str, float | None]  # per CPO, None → default
 
 
-def evse_static(connectors: pd.DataFrame, tz: str) -> pa.Table:
-    """One row per listed EVSE with its static attributes and in-service window (UTC)."""
-    columns = [
-        "cpo_id", "evse_uid", "charger_id", "site_id", "state", "site_name", "address", "suburb",
-        "postcode", "latitude", "longitude", "program", "power_type", "max_power_kw",
-        "connector_standards", "service_from", "service_until",
-    ]  # fmt: skip
-    if connectors.empty:
-        return pa.Table.from_pandas(
-            pd.DataFrame({c: pd.Series(dtype="object") for c in columns}), preserve_index=False
-        ).cast(_static_schema())
-    frame = connectors.sort_values(["cpo_id", "evse_uid", "connector_id"], kind="stable")
-    grouped = frame.groupby(["cpo_id", "evse_uid"], sort=True, dropna=False)
-    first = grouped.first()
-    result = pd.DataFrame(
+CONNECTOR_SCHEMA = pa.schema(
+    [("cpo_id", pa.string()), ("evse_uid", pa.string()), ("connector_id", pa.string()),
+     ("charger_id", pa.string()), ("site_id", pa.string()), ("state", pa.string()),
+     ("site_name", pa.string()), ("address", pa.string()), ("suburb", pa.string()),
+     ("postcode", pa.string()), ("latitude", pa.float64()), ("longitude", pa.float64()),
+     ("program", pa.string()), ("connector_standard", pa.string()), ("power_type", pa.string()),
+     ("max_power_kw", pa.float64()), ("commissioned_on", pa.date32()),
+     ("decommissioned_on", pa.date32())]
+)  # fmt: skip
+
+
+def connectors_table(connectors: pd.DataFrame) -> pa.Table:
+    """The static connectors with the columns and types the SQL expects."""
+    columns = {}
+    for field in CONNECTOR_SCHEMA:
+        values = connectors[field.name] if field.name in connectors else [None] * len(connectors)
+        values = [None if v is None or (isinstance(v, float) and pd.isna(v)) else v for v in values]
+        if pa.types.is_string(field.type):
+            values = [None if v is None else str(v) for v in values]
+        columns[field.name] = pa.array(values, field.type)
+    return pa.table(columns, schema=CONNECTOR_SCHEMA)
+
+
+def midnights_table(connectors: pa.Table, tz: str) -> pa.Table:
+    """Local midnight (as naive UTC) of every commissioning date that occurs."""
+    days = sorted(
         {
-            "charger_id": first["charger_id"],
-            "site_id": first["site_id"],
-            "state": first["state"],
-            "site_name": first["site_name"],
-            "address": first["address"],
-            "suburb": first["suburb"],
-            "postcode": first["postcode"],
-            "latitude": first["latitude"].astype(float),
-            "longitude": first["longitude"].astype(float),
-            "program": grouped["program"].agg(_joined),
-            "power_type": grouped["power_type"].agg(
-                lambda s: s.iloc[0] if s.nunique() == 1 else "mixed"
-            ),
-            "max_power_kw": grouped["max_power_kw"].max().astype(float),
-            "connector_standards": grouped["connector_standard"].agg(_joined),
-            "service_from": grouped["commissioned_on"].agg(
-                lambda s: _midnight(s.dropna().min(), tz)
-            ),
-            "service_until": grouped["decommissioned_on"].agg(
-                lambda s: None if s.isna().any() else _midnight(s.max(), tz)
+            d
+            for name in ("commissioned_on", "decommissioned_on")
+            for d in connectors.column(name).to_pylist()
+            if d
+        }
+    )
+    return pa.table(
+        {
+            "day": pa.array(days, pa.date32()),
+            "utc": pa.array(
+                [local_midnight_utc(d, tz).replace(tzinfo=None) for d in days], pa.timestamp("us")
             ),
         }
-    ).reset_index()
-    return pa.Table.from_pandas(result[columns], preserve_index=False).cast(_static_schema())
-
-
-def _joined(values: pd.Series) -> str | None:
-    distinct = sorted({str(v) for v in values.dropna()})
-    return ",".join(distinct) if distinct else None
-
-
-def _midnight(day: date | None, tz: str) -> datetime | None:
-    if day is None or (isinstance(day, float) and pd.isna(day)) or day is pd.NaT:
-        return None
-    return local_midnight_utc(day, tz).replace(tzinfo=None)
-
-
-def _static_schema() -> pa.Schema:
-    text = pa.string()
-    return pa.schema(
-        [("cpo_id", text), ("evse_uid", text), ("charger_id", text), ("site_id", text),
-         ("state", text), ("site_name", text), ("address", text), ("suburb", text),
-         ("postcode", text), ("latitude", pa.float64()), ("longitude", pa.float64()),
-         ("program", text), ("power_type", text), ("max_power_kw", pa.float64()),
-         ("connector_standards", text), ("service_from", pa.timestamp("us")),
-         ("service_until", pa.timestamp("us"))]
-    )  # fmt: skip
+    )
 
 
 def _naive_utc(table: pa.Table) -> pa.Table:
@@ -120,8 +98,16 @@ def _buckets_table(buckets, kind: str) -> pa.Table:
                 "t": pa.array([b.end.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
             }
         )
+    first = buckets[0].start if buckets else None
+    if any(b.end - b.start != timedelta(hours=1) for b in buckets):
+        raise ValueError(
+            "report time zones whose clock shifts by part of an hour are not supported"
+        )
     return pa.table(
         {
+            "idx": pa.array(
+                [round((b.start - first).total_seconds()) // 3600 for b in buckets], pa.int64()
+            ),
             "hour_of_week": pa.array([b.weekday * 24 + b.hour for b in buckets], pa.int64()),
             "f": pa.array([b.start.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
             "t": pa.array([b.end.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
@@ -146,7 +132,7 @@ def compute_month(inputs: MonthInputs, threads: int | None = None) -> dict[str, 
             ),
         }
     )
-    static = evse_static(inputs.connectors, period.tz)
+    connectors = connectors_table(inputs.connectors)
     bounds = pa.table(
         {
             "ps": pa.array([period.start.replace(tzinfo=None)], pa.timestamp("us")),
@@ -158,7 +144,8 @@ def compute_month(inputs: MonthInputs, threads: int | None = None) -> dict[str, 
         for name, table in (
             ("runs", runs),
             ("gaps", gaps),
-            ("evse_static", static),
+            ("connectors", connectors),
+            ("midnights", midnights_table(connectors, period.tz)),
             ("period", bounds),
             ("days", _buckets_table(period.days(), "days")),
             ("hours", _buckets_table(period.hours(), "hours")),
@@ -217,20 +204,13 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
         """,
         "evse",
     )
-    connectors = inputs.connectors[
-        ["cpo_id", "evse_uid", "connector_id", "connector_standard", "power_type", "max_power_kw"]
-    ]
-    con.register(
-        "connectors_df",
-        pa.Table.from_pandas(connectors.astype({"max_power_kw": "float64"}), preserve_index=False),
-    )
     tables["connector"] = _fetch(
         con,
         f"""
         SELECT c.cpo_id, c.evse_uid, CAST(c.connector_id AS VARCHAR) AS connector_id, x.charger_id,
                x.site_id, x.state, x.program, c.connector_standard, c.power_type, c.max_power_kw,
                {figures}
-        FROM connectors_df AS c
+        FROM connectors AS c
         JOIN evse_full AS x ON x.cpo_id = c.cpo_id AND x.evse_uid = c.evse_uid
         ORDER BY c.cpo_id, c.evse_uid, connector_id
         """,

@@ -37,12 +37,13 @@ FROM timeline AS tl
 JOIN universe AS u ON u.cpo_id = tl.cpo_id AND u.evse_uid = tl.evse_uid
 WHERE GREATEST(tl.f, u.svc_f) < LEAST(tl.t, u.svc_t)
 UNION ALL
-SELECT tl.cpo_id, tl.evse_uid, 'NOT_IN_SERVICE', tl.f, LEAST(tl.t, u.svc_f)
-FROM timeline AS tl
-JOIN universe AS u ON u.cpo_id = tl.cpo_id AND u.evse_uid = tl.evse_uid
-WHERE tl.f < LEAST(tl.t, u.svc_f)
+-- Outside the in-service window the EVSE is NOT_IN_SERVICE, whatever its timeline says.
+SELECT u.cpo_id, u.evse_uid, 'NOT_IN_SERVICE', p.ps, u.svc_f
+FROM universe AS u
+CROSS JOIN period AS p
+WHERE p.ps < u.svc_f
 UNION ALL
-SELECT tl.cpo_id, tl.evse_uid, 'NOT_IN_SERVICE', GREATEST(tl.f, u.svc_t), tl.t
-FROM timeline AS tl
-JOIN universe AS u ON u.cpo_id = tl.cpo_id AND u.evse_uid = tl.evse_uid
-WHERE GREATEST(tl.f, u.svc_t) < tl.t;
+SELECT u.cpo_id, u.evse_uid, 'NOT_IN_SERVICE', u.svc_t, p.pe
+FROM universe AS u
+CROSS JOIN period AS p
+WHERE u.svc_t < p.pe;

@@ -1,16 +1,35 @@
 -- Per site and local hour of the week: in-use and known time of its in-service EVSEs.
+-- Local clock hours are 60 minutes of UTC each (a DST change skips or repeats a label), so
+-- every piece is spread over the hours it touches by number (hours.idx) rather than by a
+-- range join.
 CREATE OR REPLACE TEMP TABLE hour_of_week_us AS
-WITH clipped AS (
+WITH known AS (
     SELECT
         s.cpo_id,
         s.site_id,
-        h.hour_of_week,
         pc.category,
-        date_diff('microsecond', GREATEST(pc.f, h.f), LEAST(pc.t, h.t)) AS us
+        pc.f,
+        pc.t,
+        date_diff('microsecond', p.hs, pc.f) // 3600000000 AS first_idx,
+        (date_diff('microsecond', p.hs, pc.t) - 1) // 3600000000 AS last_idx
     FROM pieces AS pc
     JOIN evse_static AS s ON s.cpo_id = pc.cpo_id AND s.evse_uid = pc.evse_uid
-    JOIN hours AS h ON pc.f < h.t AND pc.t > h.f
+    CROSS JOIN (SELECT MIN(f) AS hs FROM hours) AS p
     WHERE pc.category NOT IN ('UNKNOWN', 'NOT_IN_SERVICE')
+),
+spread AS (
+    SELECT cpo_id, site_id, category, f, t, UNNEST(range(first_idx, last_idx + 1)) AS idx
+    FROM known
+),
+clipped AS (
+    SELECT
+        sp.cpo_id,
+        sp.site_id,
+        h.hour_of_week,
+        sp.category,
+        date_diff('microsecond', GREATEST(sp.f, h.f), LEAST(sp.t, h.t)) AS us
+    FROM spread AS sp
+    JOIN hours AS h ON h.idx = sp.idx
 ),
 sums AS (
     SELECT

@@ -1,0 +1,33 @@
+-- One row per EVSE of the static CSVs (input: connectors, one row per connector) with its
+-- attributes and in-service window: local midnight of commissioned_on / decommissioned_on, in
+-- UTC (input: midnights). An EVSE is decommissioned only when all its connectors are.
+CREATE OR REPLACE TEMP TABLE evse_static AS
+WITH per_evse AS (
+    SELECT
+        cpo_id,
+        evse_uid,
+        MIN(charger_id) AS charger_id,
+        MIN(site_id) AS site_id,
+        MIN(state) AS state,
+        MIN(site_name) AS site_name,
+        MIN(address) AS address,
+        MIN(suburb) AS suburb,
+        MIN(postcode) AS postcode,
+        MIN(latitude) AS latitude,
+        MIN(longitude) AS longitude,
+        string_agg(DISTINCT program, ',' ORDER BY program) AS program,
+        CASE WHEN COUNT(DISTINCT power_type) = 1 THEN MIN(power_type) ELSE 'mixed' END AS power_type,
+        MAX(max_power_kw) AS max_power_kw,
+        string_agg(DISTINCT connector_standard, ',' ORDER BY connector_standard) AS connector_standards,
+        MIN(commissioned_on) AS commissioned_on,
+        CASE WHEN COUNT(decommissioned_on) = COUNT(*) THEN MAX(decommissioned_on) END AS decommissioned_on
+    FROM connectors
+    GROUP BY cpo_id, evse_uid
+)
+SELECT
+    e.* EXCLUDE (commissioned_on, decommissioned_on),
+    mc.utc AS service_from,
+    md.utc AS service_until
+FROM per_evse AS e
+LEFT JOIN midnights AS mc ON mc.day = e.commissioned_on
+LEFT JOIN midnights AS md ON md.day = e.decommissioned_on;
