@@ -11,11 +11,13 @@ implementation of the EVSE figures on the same runs, checks that both agree, and
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
-import tracemalloc
 from datetime import UTC, datetime
 
 import numpy as np
@@ -133,56 +135,82 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child(kind: str, folder: str, memory_limit: str | None) -> None:
+    """Run one side in a fresh process, reading the month from Parquet as the job would."""
+    import pyarrow.parquet as pq
+
+    period = Period.for_month("2026-11", "Australia/Sydney")
+    began = time.perf_counter()
+    runs = pq.read_table(f"{folder}/runs.parquet")
+    if kind == "engine":
+        connectors = pq.read_table(f"{folder}/connectors.parquet").to_pandas()
+        inputs = MonthInputs(period, runs, connectors, 15, {})
+        tables = compute_month(inputs, memory_limit=memory_limit)
+        for name, table in tables.items():
+            pq.write_table(table, f"{folder}/{name}.parquet")
+        detail = ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items())
+    else:
+        pandas_evse_figures(runs, period, 15).to_parquet(f"{folder}/pandas_evse.parquet")
+        detail = "EVSE minute figures"
+    print(
+        json.dumps(
+            {"seconds": time.perf_counter() - began, "peak_mib": peak_rss_mib(), "detail": detail}
+        )
+    )
+
+
+def run_child(kind: str, folder: str, memory_limit: str | None) -> dict:
+    command = [sys.executable, __file__, "--child", kind, "--folder", folder]
+    if memory_limit:
+        command += ["--memory-limit", memory_limit]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evses", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--memory-limit", default="1200MB", help="DuckDB working-memory cap")
+    parser.add_argument("--child", choices=["engine", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child, args.folder, args.memory_limit)
+        return
+    import pyarrow.parquet as pq
+
     period = Period.for_month("2026-11", "Australia/Sydney")
-    began = time.perf_counter()
-    runs, connectors = synthesise(args.evses, period, args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        began = time.perf_counter()
+        runs, connectors = synthesise(args.evses, period, args.seed)
+        pq.write_table(runs, f"{folder}/runs.parquet")
+        pq.write_table(
+            pa.Table.from_pandas(connectors, preserve_index=False), f"{folder}/connectors.parquet"
+        )
+        print(
+            f"synthesised {runs.num_rows:,} status runs for {args.evses:,} EVSEs ({runs.num_rows / args.evses:.0f}"
+            f" per EVSE) in {time.perf_counter() - began:.1f} s"
+        )
+        del runs, connectors
+        engine = run_child("engine", folder, args.memory_limit)
+        print(
+            f"engine (DuckDB, all ten tables, memory_limit {args.memory_limit}): {engine['seconds']:.1f} s,"
+            f" peak {engine['peak_mib']:.0f} MiB — {engine['detail']}"
+        )
+        baseline = run_child("pandas", folder, None)
+        print(
+            f"pandas (EVSE minute figures only): {baseline['seconds']:.1f} s, peak {baseline['peak_mib']:.0f} MiB"
+        )
+        ours = pq.read_table(f"{folder}/evse.parquet").to_pandas().set_index(["cpo_id", "evse_uid"])
+        theirs = pd.read_parquet(f"{folder}/pandas_evse.parquet").set_index(["cpo_id", "evse_uid"])
+        diff = (theirs["unknown_minutes"] - ours.loc[theirs.index, "unknown_minutes"]).abs().max()
+        print(f"largest difference in unknown_minutes between the two: {diff:.6f} minutes")
+        print(
+            f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} × (the engine also builds nine more tables)"
+        )
     print(
-        f"synthesised {runs.num_rows:,} status runs for {args.evses:,} EVSEs in {time.perf_counter() - began:.1f} s"
-        f" (process peak so far {peak_rss_mib():.0f} MiB)"
-    )
-    inputs = MonthInputs(
-        period=period,
-        runs=runs,
-        connectors=connectors,
-        default_max_gap_minutes=15,
-        max_gap_minutes={},
-    )
-
-    before = peak_rss_mib()
-    began = time.perf_counter()
-    tables = compute_month(inputs)
-    engine_s = time.perf_counter() - began
-    engine_peak = peak_rss_mib()
-    rows = ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items())
-    print(
-        f"engine (DuckDB, all ten tables): {engine_s:.1f} s; process peak {engine_peak:.0f} MiB"
-        f" (was {before:.0f} MiB before the engine) — {rows}"
-    )
-
-    tracemalloc.start()
-    began = time.perf_counter()
-    baseline = pandas_evse_figures(runs, period, 15)
-    pandas_s = time.perf_counter() - began
-    pandas_peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    print(
-        f"pandas (EVSE minute figures only): {pandas_s:.1f} s; {pandas_peak:.0f} MiB allocated at peak"
-    )
-
-    evse = tables["evse"].to_pandas().set_index(["cpo_id", "evse_uid"])
-    joined = baseline.set_index(["cpo_id", "evse_uid"]).join(evse.add_suffix("_engine"))
-    diff = (joined["unknown_minutes"] - joined["unknown_minutes_engine"]).abs().max()
-    print(f"largest difference in unknown_minutes between the two: {diff:.6f} minutes")
-    print(
-        f"ratio pandas / engine: {pandas_s / engine_s:.2f} × (the engine also builds nine more tables)"
-    )
-    print(
-        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
 
 

@@ -181,13 +181,20 @@ class ObservationStore:
         ``evse_uids`` None means every EVSE of the CPO (a successful OCPI poll).
         """
         with self.engine.begin() as connection:
-            latest = latest_statuses(connection, cpo_id=cpo_id, evse_uids=evse_uids)
-            observations = [
-                Observation(cpo_id, row.evse_uid, row.status, at.astimezone(UTC)) for row in latest
-            ]
-            if not observations:
-                return WriteResult()
-            return self.write_in(connection, observations)
+            return self.confirm_in(connection, cpo_id, at, evse_uids)
+
+    def confirm_in(
+        self,
+        connection: Connection,
+        cpo_id: str,
+        at: datetime,
+        evse_uids: Iterable[str] | None = None,
+    ) -> WriteResult:
+        latest = latest_statuses(connection, cpo_id=cpo_id, evse_uids=evse_uids)
+        observations = [
+            Observation(cpo_id, row.evse_uid, row.status, at.astimezone(UTC)) for row in latest
+        ]
+        return self.write_in(connection, observations) if observations else WriteResult()
 
 
 def latest_statuses(

@@ -115,8 +115,14 @@ def _buckets_table(buckets, kind: str) -> pa.Table:
     )
 
 
-def compute_month(inputs: MonthInputs, threads: int | None = None) -> dict[str, pa.Table]:
-    """Every table of ``shared.metrics.schema.TABLES`` for one month."""
+def compute_month(
+    inputs: MonthInputs, threads: int | None = None, memory_limit: str | None = None
+) -> dict[str, pa.Table]:
+    """Every table of ``shared.metrics.schema.TABLES`` for one month.
+
+    ``memory_limit`` (e.g. "1GB") caps DuckDB's working memory; beyond it DuckDB spills to a
+    temporary folder instead of growing.
+    """
     period = inputs.period
     runs = _naive_utc(inputs.runs.select(list(RUN_COLUMNS)))
     cpos = sorted(set(runs.column("cpo_id").to_pylist()))
@@ -139,7 +145,12 @@ def compute_month(inputs: MonthInputs, threads: int | None = None) -> dict[str, 
             "pe": pa.array([period.end.replace(tzinfo=None)], pa.timestamp("us")),
         }
     )
-    con = duckdb.connect(config={"threads": threads} if threads else {})
+    config: dict[str, object] = {"preserve_insertion_order": False}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(config=config)
     try:
         for name, table in (
             ("runs", runs),
@@ -150,9 +161,7 @@ def compute_month(inputs: MonthInputs, threads: int | None = None) -> dict[str, 
             ("days", _buckets_table(period.days(), "days")),
             ("hours", _buckets_table(period.hours(), "hours")),
         ):
-            con.register(f"{name}_arrow", table)
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-            con.unregister(f"{name}_arrow")
+            con.register(name, table)  # read in place, no copy
         for step in STEPS:
             con.execute(step.read_text())
         return _outputs(con, inputs)

@@ -1,24 +1,27 @@
--- Category runs ("islands"): adjacent segments of one category with no unknown time between
--- them are one run. A run ends where the category changes, UNKNOWN included (spec section 4).
+-- Category runs: adjacent segments of one category with no unknown time between them are one
+-- run. A run ends where the category changes, UNKNOWN included (spec section 4). Sessions and
+-- outages only need where runs begin; the extent of a run is built for down runs only (outages).
+CREATE OR REPLACE TEMP TABLE run_starts AS
+SELECT
+    cpo_id,
+    evse_uid,
+    category,
+    f,
+    t,
+    COALESCE(LAG(category) OVER w <> category OR LAG(t) OVER w <> f, TRUE) AS starts_run
+FROM segments
+WINDOW w AS (PARTITION BY cpo_id, evse_uid ORDER BY f);
+
 CREATE OR REPLACE TEMP TABLE islands AS
-WITH marked AS (
+WITH down AS (
     SELECT
         *,
-        CASE
-            WHEN LAG(category) OVER w = category AND LAG(t) OVER w = f THEN 0
-            ELSE 1
-        END AS starts_island
-    FROM segments
-    WINDOW w AS (PARTITION BY cpo_id, evse_uid ORDER BY f)
-),
-numbered AS (
-    SELECT
-        *,
-        SUM(starts_island) OVER (
+        SUM(CASE WHEN starts_run THEN 1 ELSE 0 END) OVER (
             PARTITION BY cpo_id, evse_uid ORDER BY f ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS island
-    FROM marked
+    FROM run_starts
+    WHERE category IN ('OUT_OF_ORDER', 'UNAVAILABLE')
 )
 SELECT cpo_id, evse_uid, island, MIN(category) AS category, MIN(f) AS f, MAX(t) AS t
-FROM numbered
+FROM down
 GROUP BY cpo_id, evse_uid, island;

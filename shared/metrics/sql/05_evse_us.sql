@@ -17,35 +17,42 @@ WITH durations AS (
     FROM pieces
     GROUP BY cpo_id, evse_uid
 ),
-runs_in_window AS (
+starts AS (
     SELECT
-        i.cpo_id,
-        i.evse_uid,
-        i.category,
-        (i.f >= u.svc_f AND i.f < u.svc_t)
-            OR (i.f < u.svc_f AND i.t > u.svc_f AND u.svc_f > p.ps AND u.svc_f < u.svc_t) AS begins_inside,
-        GREATEST(
-            date_diff('microsecond', GREATEST(i.f, u.svc_f), LEAST(i.t, u.svc_t)), 0
-        ) AS us_inside
-    FROM islands AS i
-    JOIN universe AS u ON u.cpo_id = i.cpo_id AND u.evse_uid = i.evse_uid
+        r.cpo_id,
+        r.evse_uid,
+        r.category,
+        (r.f >= u.svc_f AND r.f < u.svc_t)
+            OR (r.f < u.svc_f AND r.t > u.svc_f AND u.svc_f > p.ps AND u.svc_f < u.svc_t) AS begins_inside
+    FROM run_starts AS r
+    JOIN universe AS u ON u.cpo_id = r.cpo_id AND u.evse_uid = r.evse_uid
     CROSS JOIN period AS p
-    WHERE i.category IN ('IN_USE', 'OUT_OF_ORDER')
+    WHERE r.starts_run AND r.category IN ('IN_USE', 'OUT_OF_ORDER') AND r.f < p.pe
 ),
 counts AS (
     SELECT
         cpo_id,
         evse_uid,
         SUM(CASE WHEN category = 'IN_USE' AND begins_inside THEN 1 ELSE 0 END) AS in_use_sessions,
-        SUM(CASE WHEN category = 'OUT_OF_ORDER' AND begins_inside THEN 1 ELSE 0 END) AS outage_count,
-        MAX(CASE WHEN category = 'OUT_OF_ORDER' THEN us_inside ELSE 0 END) AS longest_outage_us
-    FROM runs_in_window
+        SUM(CASE WHEN category = 'OUT_OF_ORDER' AND begins_inside THEN 1 ELSE 0 END) AS outage_count
+    FROM starts
     GROUP BY cpo_id, evse_uid
+),
+longest AS (
+    SELECT
+        i.cpo_id,
+        i.evse_uid,
+        MAX(GREATEST(date_diff('microsecond', GREATEST(i.f, u.svc_f), LEAST(i.t, u.svc_t)), 0)) AS longest_outage_us
+    FROM islands AS i
+    JOIN universe AS u ON u.cpo_id = i.cpo_id AND u.evse_uid = i.evse_uid
+    WHERE i.category = 'OUT_OF_ORDER'
+    GROUP BY i.cpo_id, i.evse_uid
 )
 SELECT
     d.*,
     COALESCE(c.in_use_sessions, 0) AS in_use_sessions,
     COALESCE(c.outage_count, 0) AS outage_count,
-    COALESCE(c.longest_outage_us, 0) AS longest_outage_us
+    COALESCE(l.longest_outage_us, 0) AS longest_outage_us
 FROM durations AS d
-LEFT JOIN counts AS c ON c.cpo_id = d.cpo_id AND c.evse_uid = d.evse_uid;
+LEFT JOIN counts AS c ON c.cpo_id = d.cpo_id AND c.evse_uid = d.evse_uid
+LEFT JOIN longest AS l ON l.cpo_id = d.cpo_id AND l.evse_uid = d.evse_uid;

@@ -1,18 +1,55 @@
 -- Sites: over the instants at which at least one in-service EVSE has a known status, the time
 -- at which at least one of them is up (a sweep over the start and end of every known piece).
 CREATE OR REPLACE TEMP TABLE site_any_up_us AS
-WITH events AS (
-    SELECT s.cpo_id, s.site_id, pc.f AS moment, 1 AS d_known,
-           CASE WHEN pc.category IN ('AVAILABLE', 'IN_USE', 'RESERVED') THEN 1 ELSE 0 END AS d_up
+WITH known AS (
+    SELECT
+        s.cpo_id,
+        s.site_id,
+        pc.evse_uid,
+        pc.f,
+        pc.t,
+        pc.category IN ('AVAILABLE', 'IN_USE', 'RESERVED') AS up
     FROM pieces AS pc
     JOIN evse_static AS s ON s.cpo_id = pc.cpo_id AND s.evse_uid = pc.evse_uid
     WHERE pc.category NOT IN ('UNKNOWN', 'NOT_IN_SERVICE')
+),
+-- Per EVSE, merge touching known pieces into known blocks and touching up pieces into up
+-- blocks first: the sweep below then runs over few intervals instead of every piece.
+marked AS (
+    SELECT
+        *,
+        COALESCE(LAG(t) OVER w <> f, TRUE) AS new_known,
+        COALESCE(LAG(t) OVER w <> f OR NOT LAG(up) OVER w, TRUE) AS new_up
+    FROM known
+    WINDOW w AS (PARTITION BY cpo_id, evse_uid ORDER BY f)
+),
+numbered AS (
+    SELECT
+        *,
+        SUM(CASE WHEN new_known THEN 1 ELSE 0 END) OVER w AS known_block,
+        SUM(CASE WHEN new_up THEN 1 ELSE 0 END) OVER w AS up_block
+    FROM marked
+    WINDOW w AS (PARTITION BY cpo_id, evse_uid ORDER BY f ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+known_blocks AS (
+    SELECT cpo_id, site_id, MIN(f) AS f, MAX(t) AS t
+    FROM numbered
+    GROUP BY cpo_id, site_id, evse_uid, known_block
+),
+up_blocks AS (
+    SELECT cpo_id, site_id, MIN(f) AS f, MAX(t) AS t
+    FROM numbered
+    WHERE up
+    GROUP BY cpo_id, site_id, evse_uid, up_block
+),
+events AS (
+    SELECT cpo_id, site_id, f AS moment, 1 AS d_known, 0 AS d_up FROM known_blocks
     UNION ALL
-    SELECT s.cpo_id, s.site_id, pc.t, -1,
-           CASE WHEN pc.category IN ('AVAILABLE', 'IN_USE', 'RESERVED') THEN -1 ELSE 0 END
-    FROM pieces AS pc
-    JOIN evse_static AS s ON s.cpo_id = pc.cpo_id AND s.evse_uid = pc.evse_uid
-    WHERE pc.category NOT IN ('UNKNOWN', 'NOT_IN_SERVICE')
+    SELECT cpo_id, site_id, t, -1, 0 FROM known_blocks
+    UNION ALL
+    SELECT cpo_id, site_id, f, 0, 1 FROM up_blocks
+    UNION ALL
+    SELECT cpo_id, site_id, t, 0, -1 FROM up_blocks
 ),
 steps AS (
     SELECT cpo_id, site_id, moment, SUM(d_known) AS d_known, SUM(d_up) AS d_up
