@@ -105,3 +105,17 @@ quarantine = Table(
     Index("ix_quarantine_cpo_received", "cpo_id", "received_at"),
     Index("ix_quarantine_payload_sha256", "payload_sha256"),
 )
+
+# An OCPI party registered through the credentials handshake (ocpi_push feeds).
+ocpi_party = Table(
+    "ocpi_party",
+    metadata,
+    Column("cpo_id", Id, primary_key=True),
+    Column("country_code", String(2), nullable=False),
+    Column("party_id", String(3), nullable=False),
+    Column("token_b", String(255), nullable=False, comment="the CPO's token for calling it"),
+    Column("token_c_sha256", String(64), nullable=False, comment="hash of the token we issued"),
+    Column("versions_url", String(255), nullable=True),
+    Column("registered_at", Instant, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+)

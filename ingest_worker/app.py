@@ -1,0 +1,109 @@
+"""The worker's ASGI app: every push feed's routes, health, and the background tasks
+(spool writer, live snapshot, OCPI pollers) that live as long as the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from ingest_worker.feeds import ocpi_push, rest_push, ws_push
+from ingest_worker.feeds.ocpi_pull import OcpiPuller
+from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.live import run_snapshots
+from ingest_worker.pipeline import Ingest
+from ingest_worker.spool import Spool
+from shared.blobstore import BlobStore, open_blobstore
+from shared.db.engine import make_engine
+from shared.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    snapshot_seconds: float = 5.0
+    spool_path: Path | None = None
+
+
+def create_app(
+    settings: Settings,
+    feeds: list[FeedConfig],
+    options: WorkerOptions = WorkerOptions(),
+    store: BlobStore | None = None,
+) -> FastAPI:
+    engine = make_engine(settings.database_url)
+    store = store or open_blobstore(settings)
+    spool = Spool(options.spool_path or settings.data_dir / "spool" / "worker-spool.db")
+    ingest = Ingest(feeds, engine, store, spool, settings.max_gap_minutes)
+    parties = ocpi_push.Parties(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        with contextlib.suppress(Exception):  # the database may be down at start; the spool waits
+            await asyncio.to_thread(parties.load)
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False
+        ) as client:
+            tasks = [
+                asyncio.create_task(ingest.run_writer(stop), name="writer"),
+                asyncio.create_task(
+                    run_snapshots(
+                        ingest, store, settings.max_gap_minutes, options.snapshot_seconds, stop
+                    ),
+                    name="live",
+                ),
+            ]
+            tasks += [
+                asyncio.create_task(
+                    OcpiPuller(feed, ingest, client).run(stop), name=f"poll {feed.name}"
+                )
+                for feed in feeds
+                if feed.kind == "ocpi_pull"
+            ]
+            app.state.stop = stop
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                # Commit what is still spooled before the process ends (best effort; it stays spooled).
+                with contextlib.suppress(Exception):
+                    while await asyncio.to_thread(ingest.drain_once):
+                        pass
+                spool.close()
+                engine.dispose()
+
+    app = FastAPI(
+        title="Charge@Large ingest worker",
+        version="1.0",
+        description="Status feeds from Charge Point Operators: REST and WebSocket push, OCPI 2.2.1, OCPP.",
+        lifespan=lifespan,
+    )
+    app.state.ingest = ingest
+    app.include_router(rest_push.router(ingest))
+    app.include_router(ws_push.router(ingest))
+    app.include_router(ocpi_push.router(ingest, parties))
+    if any(feed.kind == "ocpp" for feed in feeds):
+        from ingest_worker.feeds import ocpp
+
+        ocpp.register(app, feeds, ingest, store)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        health = await asyncio.to_thread(ingest.health_json)
+        ok = health["database"] == "ok"
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", **health}, status_code=200 if ok else 503
+        )
+
+    @app.get("/feeds", tags=["operations"])
+    async def feed_status() -> JSONResponse:
+        return JSONResponse([h.as_json() for h in ingest.health.values()])
+
+    return app

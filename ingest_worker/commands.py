@@ -1,0 +1,50 @@
+"""``chargeatlarge worker``: serve every configured feed with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from shared.settings import get_settings
+
+
+@click.command()
+@click.option(
+    "--feeds",
+    "feeds_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FEEDS.toml: one [[feed]] table per CPO feed",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--snapshot-seconds", default=5.0, show_default=True, type=float)
+def worker(feeds_path: Path, host: str, port: int, snapshot_seconds: float) -> None:
+    """Collect CPO status feeds into the database and keep the live snapshot fresh."""
+    import uvicorn
+
+    from ingest_worker.app import WorkerOptions, create_app
+    from ingest_worker.feeds_config import FeedsFileError, load_feeds
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        feeds = load_feeds(feeds_path)
+    except FeedsFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = get_settings()
+    from shared.db.engine import upgrade
+
+    upgrade(settings.database_url)
+    app = create_app(settings, feeds, WorkerOptions(snapshot_seconds=snapshot_seconds))
+    click.echo(f"worker: {len(feeds)} feed(s) on http://{host}:{port}")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ws_max_size=1024 * 1024,
+        proxy_headers=True,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,1 @@
+"""One module per feed kind; each turns its protocol into shared.status.Observation."""

@@ -1,0 +1,114 @@
+"""``POST /api/v1/observations``: a CPO pushes batches of observations with its bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ingest_worker.auth import bearer_token, feed_for_secret
+from ingest_worker.feeds.push_common import MAX_BODY_BYTES, BadPayload, parse_items
+from ingest_worker.pipeline import Ingest
+
+
+class ObservationIn(BaseModel):
+    evse_uid: str = Field(max_length=64, examples=["AU*VOL*E1234*1"])
+    status: str = Field(max_length=40, examples=["CHARGING"])
+    observed_at: str = Field(
+        description="ISO 8601 with an offset", examples=["2026-11-23T10:15:00+11:00"]
+    )
+    connector_id: str | None = None
+    cpo_id: str | None = Field(None, description="if present, must be the token's CPO")
+
+
+class ObservationsIn(BaseModel):
+    observations: list[ObservationIn]
+
+
+class Rejected(BaseModel):
+    index: int
+    error: str
+
+
+class PushResult(BaseModel):
+    accepted: int
+    rejected: list[Rejected]
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+def router(ingest: Ingest) -> APIRouter:
+    api = APIRouter()
+
+    @api.post(
+        "/api/v1/observations",
+        status_code=202,
+        response_model=PushResult,
+        responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ObservationsIn.model_json_schema()}},
+            }
+        },
+        summary="Push status observations",
+    )
+    async def push_observations(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> JSONResponse:
+        feed = feed_for_secret(ingest.feeds, bearer_token(authorization), ("rest_push",))
+        if feed is None:
+            return JSONResponse(
+                {"error": "missing or unknown bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await ingest.reject(
+                feed,
+                source="rest_push",
+                location="body",
+                reason=f"body of {declared} bytes is too large",
+                payload=b"",
+            )
+            return JSONResponse(
+                {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
+            )
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_BODY_BYTES:
+                await ingest.reject(
+                    feed,
+                    source="rest_push",
+                    location="body",
+                    reason="body too large",
+                    payload=bytes(body[:65536]),
+                )
+                return JSONResponse(
+                    {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
+                )
+        sender = request.client.host if request.client else "unknown"
+        try:
+            batch = parse_items(bytes(body), feed.cpo_id, single_allowed=False)
+        except BadPayload as exc:
+            await ingest.reject(
+                feed, source="rest_push", location="body", reason=str(exc), payload=bytes(body)
+            )
+            ingest.mark_error(feed, str(exc))
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if batch.observations:
+            await ingest.accept(feed, batch.observations, raw=bytes(body), sender=sender)
+        if batch.rejected:
+            location, reason, payload = batch.quarantine_entry()
+            await ingest.reject(
+                feed, source="rest_push", location=location, reason=reason, payload=payload
+            )
+        return JSONResponse(batch.result(), status_code=202)
+
+    return api

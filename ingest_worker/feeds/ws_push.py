@@ -1,0 +1,85 @@
+"""``/ws/v1/observations``: a CPO streams observations over a WebSocket with its bearer token.
+
+Each text message is one observation object or a batch ``{"observations": [...]}`` and is
+answered with the same result object as the REST API. Every message, and an application-level
+``{"type": "ping"}`` (answered ``{"type": "pong"}``), is a liveness signal for all EVSEs of the CPO.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from ingest_worker.auth import bearer_token, feed_for_secret
+from ingest_worker.feeds.push_common import BadPayload, parse_items
+from ingest_worker.pipeline import Ingest
+
+POLICY_VIOLATION = 1008
+
+
+def router(ingest: Ingest) -> APIRouter:
+    api = APIRouter()
+
+    @api.websocket("/ws/v1/observations")
+    async def observations_socket(websocket: WebSocket) -> None:
+        feed = feed_for_secret(
+            ingest.feeds, bearer_token(websocket.headers.get("authorization")), ("ws_push",)
+        )
+        if feed is None:
+            await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown bearer token")
+            return
+        await websocket.accept()
+        sender = websocket.client.host if websocket.client else "unknown"
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    await ingest.reject(
+                        feed,
+                        source="ws_push",
+                        location="message",
+                        reason="binary frame; send JSON text",
+                        payload=message.get("bytes") or b"",
+                    )
+                    await websocket.send_json(
+                        {"error": "binary frames are not accepted; send JSON text"}
+                    )
+                    continue
+                await ingest.liveness(feed, datetime.now(UTC))
+                if _is_ping(text):
+                    await websocket.send_json({"type": "pong"})
+                    continue
+                try:
+                    batch = parse_items(text, feed.cpo_id, single_allowed=True)
+                except BadPayload as exc:
+                    await ingest.reject(
+                        feed, source="ws_push", location="message", reason=str(exc), payload=text
+                    )
+                    await websocket.send_json({"error": str(exc)})
+                    continue
+                if batch.observations:
+                    await ingest.accept(feed, batch.observations, raw=text, sender=sender)
+                if batch.rejected:
+                    location, reason, payload = batch.quarantine_entry()
+                    await ingest.reject(
+                        feed, source="ws_push", location=location, reason=reason, payload=payload
+                    )
+                await websocket.send_json(batch.result())
+        except WebSocketDisconnect:
+            return
+
+    return api
+
+
+def _is_ping(text: str) -> bool:
+    if len(text) > 64:
+        return False
+    try:
+        return json.loads(text) == {"type": "ping"}
+    except json.JSONDecodeError:
+        return False

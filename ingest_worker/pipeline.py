@@ -1,0 +1,297 @@
+"""The one path every feed uses: spool durably, then write to the database in order.
+
+Contract for feed modules (``ingest_worker/feeds/*``):
+- ``await ingest.accept(feed, observations, raw=…, sender=…)`` returns once the observations
+  are durable (in the local spool); the writer commits them to SQL in arrival order.
+- ``await ingest.liveness(feed, at, evse_uids=None)`` records a liveness signal (spec section 3);
+  ``None`` covers every EVSE of the feed's CPO.
+- ``await ingest.reject(feed, source=…, location=…, reason=…, payload=…)`` quarantines input.
+- ``ingest.mark_success(feed)`` / ``ingest.mark_error(feed, message)`` keep feed health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.spool import Spool, SpoolRecord
+from shared import layout
+from shared.blobstore import BlobStore
+from shared.db.audit import quarantine_rows
+from shared.db.observations import ObservationStore, ensure_cpo, to_db_time
+from shared.db.tables import ingest_batch
+from shared.status import Observation
+
+log = logging.getLogger("chargeatlarge.worker")
+BATCH_RECORDS = 500
+
+
+@dataclass(slots=True)
+class FeedHealth:
+    cpo_id: str
+    kind: str
+    last_success_at: datetime | None = None
+    last_error_at: datetime | None = None
+    last_error: str | None = None
+    accepted: int = 0
+    rejected: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        now = datetime.now(UTC)
+        return {
+            "cpo_id": self.cpo_id,
+            "kind": self.kind,
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+            "last_error_at": self.last_error_at.isoformat() if self.last_error_at else None,
+            "last_error": self.last_error,
+            "lag_seconds": (now - self.last_success_at).total_seconds()
+            if self.last_success_at
+            else None,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(slots=True)
+class WriterState:
+    db_ok: bool = True
+    last_error: str | None = None
+    committed_records: int = 0
+    changes: int = 0  # bumped whenever stored statuses may have changed
+    commit_latencies: list[float] = field(default_factory=list)
+
+
+class Ingest:
+    def __init__(
+        self,
+        feeds: list[FeedConfig],
+        engine: Engine,
+        store: BlobStore,
+        spool: Spool,
+        default_max_gap_minutes: float,
+    ) -> None:
+        self.feeds = feeds
+        self.engine = engine
+        self.blobs = store
+        self.spool = spool
+        self.observations = ObservationStore(engine, default_max_gap_minutes)
+        self.health = {feed.name: FeedHealth(feed.cpo_id, feed.kind) for feed in feeds}
+        self.state = WriterState()
+        self._wake = asyncio.Event()
+        self._registered: set[str] = set()
+
+    # ---- called by feeds -------------------------------------------------------------------
+
+    async def accept(
+        self, feed: FeedConfig, observations: list[Observation], *, raw: bytes | str, sender: str
+    ) -> None:
+        if any(obs.cpo_id != feed.cpo_id for obs in observations):
+            raise ValueError("an observation of another CPO reached a feed's accept()")
+        raw_text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        body = {
+            "cpo": feed.cpo_id,
+            "source": feed.kind,
+            "sender": sender[:200],
+            "received_at": datetime.now(UTC).isoformat(),
+            "items": [[o.evse_uid, o.status, o.observed_at.isoformat()] for o in observations],
+            "raw": base64.b64encode(gzip.compress(raw_text.encode("utf-8"), 1)).decode("ascii"),
+        }
+        await asyncio.to_thread(self.spool.append, "obs", body, time.time())
+        health = self.health.get(feed.name)
+        if health is not None:
+            health.accepted += len(observations)
+        self.mark_success(feed)
+        self._wake.set()
+
+    async def liveness(
+        self, feed: FeedConfig, at: datetime, evse_uids: list[str] | None = None
+    ) -> None:
+        body = {"cpo": feed.cpo_id, "at": at.astimezone(UTC).isoformat(), "evses": evse_uids}
+        await asyncio.to_thread(self.spool.append, "live", body, time.time())
+        self._wake.set()
+
+    async def reject(
+        self,
+        feed: FeedConfig | None,
+        *,
+        source: str,
+        location: str,
+        reason: str,
+        payload: bytes | str,
+    ) -> None:
+        text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
+        body = {
+            "cpo": feed.cpo_id if feed else None,
+            "source": source,
+            "location": location,
+            "reason": reason,
+            "payload": text[:1_000_000],
+            "received_at": datetime.now(UTC).isoformat(),
+        }
+        await asyncio.to_thread(self.spool.append, "reject", body, time.time())
+        if feed is not None and feed.name in self.health:
+            self.health[feed.name].rejected += 1
+        self._wake.set()
+
+    def mark_success(self, feed: FeedConfig) -> None:
+        health = self.health.setdefault(feed.name, FeedHealth(feed.cpo_id, feed.kind))
+        health.last_success_at = datetime.now(UTC)
+
+    def mark_error(self, feed: FeedConfig, message: str) -> None:
+        health = self.health.setdefault(feed.name, FeedHealth(feed.cpo_id, feed.kind))
+        health.last_error_at = datetime.now(UTC)
+        health.last_error = message[:500]
+
+    # ---- the writer ------------------------------------------------------------------------
+
+    async def run_writer(self, stop: asyncio.Event) -> None:
+        """Drain the spool into the database until ``stop``; back off while the database fails."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                drained = await asyncio.to_thread(self.drain_once)
+                self.state.db_ok, self.state.last_error, delay = True, None, 0.5
+            except (SQLAlchemyError, OSError) as exc:
+                self.state.db_ok, self.state.last_error = (
+                    False,
+                    f"{type(exc).__name__}: {exc}"[:500],
+                )
+                log.warning("database write failed, keeping the spool: %s", self.state.last_error)
+                await _wait(stop, delay)
+                delay = min(delay * 2, 30)
+                continue
+            if not drained:
+                self._wake.clear()
+                await _wait(self._wake, 0.5, also=stop)
+
+    def drain_once(self) -> int:
+        """Commit the oldest spooled records (in order) and remove them; returns how many."""
+        records = self.spool.head(BATCH_RECORDS)
+        if not records:
+            return 0
+        self._archive_raw(records)
+        with self.engine.begin() as connection:
+            for cpo_id in {r.body["cpo"] for r in records if r.body.get("cpo")} - self._registered:
+                feed_gap = next(
+                    (
+                        f.max_gap_minutes
+                        for f in self.feeds
+                        if f.cpo_id == cpo_id and f.max_gap_minutes
+                    ),
+                    None,
+                )
+                ensure_cpo(connection, cpo_id, feed_gap)
+                self._registered.add(cpo_id)
+            pending: list[Observation] = []
+            for record in records:
+                if record.kind == "obs":
+                    pending.extend(_observations(record))
+                    self._audit(connection, record)
+                    continue
+                if pending:
+                    self.observations.write_in(connection, pending)
+                    pending = []
+                if record.kind == "live":
+                    at = datetime.fromisoformat(record.body["at"])
+                    self.observations.confirm_in(
+                        connection, record.body["cpo"], at, record.body["evses"]
+                    )
+                elif record.kind == "reject":
+                    body = record.body
+                    quarantine_rows(
+                        connection,
+                        source=body["source"],
+                        received_at=to_db_time(datetime.fromisoformat(body["received_at"])),
+                        items=[(body["cpo"], body["location"], body["reason"], body["payload"])],
+                    )
+            if pending:
+                self.observations.write_in(connection, pending)
+        self.spool.remove_through(records[-1].id)
+        now = time.time()
+        self.state.commit_latencies.extend(now - r.spooled_at for r in records if r.kind == "obs")
+        del self.state.commit_latencies[:-10_000]
+        self.state.committed_records += len(records)
+        self.state.changes += 1
+        return len(records)
+
+    def _audit(self, connection, record: SpoolRecord) -> None:  # type: ignore[no-untyped-def]
+        body = record.body
+        connection.execute(
+            insert(ingest_batch).values(
+                cpo_id=body["cpo"],
+                source=body["source"],
+                sender=body["sender"],
+                received_at=to_db_time(datetime.fromisoformat(body["received_at"])),
+                finished_at=to_db_time(datetime.now(UTC)),
+                accepted=len(body["items"]),
+                duplicate=0,
+                rejected=0,
+                detail=json.dumps({"spool_id": record.id}),
+            )
+        )
+
+    def _archive_raw(self, records: list[SpoolRecord]) -> None:
+        by_cpo_day: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for record in records:
+            if record.kind != "obs":
+                continue
+            day = record.body["received_at"][:10]
+            line = json.dumps(
+                {
+                    "spool_id": record.id,
+                    "received_at": record.body["received_at"],
+                    "source": record.body["source"],
+                    "sender": record.body["sender"],
+                    "payload": gzip.decompress(base64.b64decode(record.body["raw"])).decode(
+                        "utf-8"
+                    ),
+                }
+            )
+            by_cpo_day[(record.body["cpo"], day)].append(line)
+        first, last = records[0].id, records[-1].id
+        for (cpo_id, day), lines in by_cpo_day.items():
+            name = layout.raw_archive_blob(
+                cpo_id, datetime.fromisoformat(day).date(), f"{first:012d}-{last:012d}.jsonl.gz"
+            )
+            self.blobs.put(name, gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), 6))
+
+    def health_json(self) -> dict[str, object]:
+        backlog, oldest = self.spool.backlog()
+        return {
+            "database": "ok" if self.state.db_ok else "unreachable",
+            "database_error": self.state.last_error,
+            "spool_backlog": backlog,
+            "spool_oldest_age_seconds": round(time.time() - oldest, 3) if oldest else None,
+            "committed_records": self.state.committed_records,
+            "feeds": [h.as_json() for h in self.health.values()],
+        }
+
+
+def _observations(record: SpoolRecord) -> list[Observation]:
+    cpo_id = record.body["cpo"]
+    return [
+        Observation(cpo_id, evse, status, datetime.fromisoformat(at))
+        for evse, status, at in record.body["items"]
+    ]
+
+
+async def _wait(event: asyncio.Event, seconds: float, also: asyncio.Event | None = None) -> None:
+    waiters = [asyncio.ensure_future(event.wait())]
+    if also is not None:
+        waiters.append(asyncio.ensure_future(also.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

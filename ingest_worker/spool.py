@@ -1,0 +1,69 @@
+"""A durable local queue between the feeds and the database.
+
+Every accepted message is written here first (SQLite in WAL mode: it survives a crash of the
+process), so a feed is answered only once its data is safe, and nothing is lost while the
+database is unreachable. The writer drains it in order and deletes what it has committed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolRecord:
+    id: int
+    kind: str  # "obs" | "live" | "reject"
+    body: dict[str, Any]
+    spooled_at: float
+
+
+class Spool:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " kind TEXT NOT NULL, body TEXT NOT NULL, spooled_at REAL NOT NULL)"
+        )
+
+    def append(self, kind: str, body: dict[str, Any], spooled_at: float) -> int:
+        text = json.dumps(body, separators=(",", ":"))
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO spool (kind, body, spooled_at) VALUES (?, ?, ?)",
+                (kind, text, spooled_at),
+            )
+            return int(cursor.lastrowid)
+
+    def head(self, limit: int) -> list[SpoolRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, body, spooled_at FROM spool ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+        return [SpoolRecord(i, k, json.loads(b), t) for i, k, b, t in rows]
+
+    def remove_through(self, last_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM spool WHERE id <= ?", (last_id,))
+
+    def backlog(self) -> tuple[int, float | None]:
+        """(records waiting, spooled_at of the oldest)."""
+        with self._lock:
+            count, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(spooled_at) FROM spool"
+            ).fetchone()
+        return int(count), oldest
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
