@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import httpx
 
 from ingest_worker.feeds.ocpi_common import location_observations, token_header
+from ingest_worker.feeds.push_common import BadPayload, loads_json
 from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 from shared.status import InvalidObservation
@@ -83,9 +84,9 @@ class OcpiPuller:
     @staticmethod
     def _data(response: httpx.Response, what: str) -> object:
         try:
-            document = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise OcpiError(f"{what}: not JSON ({exc})") from None
+            document = loads_json(response.content)
+        except BadPayload as exc:
+            raise OcpiError(f"{what}: {exc}") from None
         if not isinstance(document, dict) or "status_code" not in document:
             raise OcpiError(f"{what}: not an OCPI response envelope")
         if document["status_code"] != 1000:

@@ -28,7 +28,7 @@ from ingest_worker.feeds.ocpi_common import (
     location_observations,
     token_candidates,
 )
-from ingest_worker.feeds.push_common import MAX_BODY_BYTES
+from ingest_worker.feeds.push_common import MAX_BODY_BYTES, loads_json
 from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 from shared.db.observations import to_db_time
@@ -165,7 +165,7 @@ def router(ingest: Ingest, parties: Parties) -> APIRouter:
                 None, INVALID_PARAMETERS, f"body larger than {MAX_BODY_BYTES} bytes", 413
             )
         try:
-            credentials = json.loads(raw)
+            credentials = loads_json(raw)
             token_b = credentials["token"]
             url = credentials.get("url")
             role = next(r for r in credentials["roles"] if r.get("role") == "CPO")
@@ -302,7 +302,7 @@ def router(ingest: Ingest, parties: Parties) -> APIRouter:
             )
         where = request.url.path[:200]
         try:
-            document = json.loads(raw)
+            document = loads_json(raw)
             if not isinstance(document, dict):
                 raise InvalidObservation("body: expected a JSON object")
             if request.method == "PATCH" and "last_updated" not in document:

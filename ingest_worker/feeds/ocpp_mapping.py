@@ -23,6 +23,10 @@ import pandas as pd
 # any other whole-charge-point status ("Available") hands each connector back its own status.
 WHOLE_DOWN = frozenset({"FAULTED", "UNAVAILABLE"})
 
+# 2.0.1 reports each connector of an EVSE; the EVSE (one vehicle at a time) is in use when any
+# connector is, usable when any connector is, and down only when every connector is.
+CONNECTOR_PRECEDENCE = ("OCCUPIED", "RESERVED", "AVAILABLE", "UNAVAILABLE", "FAULTED")
+
 
 @dataclass(frozen=True, slots=True)
 class ClockPolicy:
@@ -98,6 +102,7 @@ class ChargePointStatuses:
 
     whole: str | None = None
     own: dict[int, str] = field(default_factory=dict)
+    connectors: dict[int, dict[int, str]] = field(default_factory=dict)
 
     def effective(self, number: int) -> str | None:
         if self.whole in WHOLE_DOWN:
@@ -117,5 +122,23 @@ class ChargePointStatuses:
         targets = sorted(set(self.own) | set(known))
         return [(n, self.effective(n) or status) for n in targets]
 
+    def report_connector(
+        self, evse_id: int, connector_id: int, status: str, known: Iterable[int] = ()
+    ) -> list[tuple[int, str]]:
+        """2.0.1: one connector's status; the EVSE's status combines its connectors'."""
+        if evse_id == 0:
+            return self.report(0, status, known)
+        statuses = self.connectors.setdefault(evse_id, {})
+        statuses[connector_id] = status.upper()
+        combined = min(statuses.values(), key=_precedence)
+        return self.report(evse_id, combined, known)
+
     def numbers(self, known: Iterable[int] = ()) -> list[int]:
         return sorted((set(self.own) | set(known)) - {0})
+
+
+def _precedence(status: str) -> int:
+    try:
+        return CONNECTOR_PRECEDENCE.index(status)
+    except ValueError:
+        return len(CONNECTOR_PRECEDENCE)

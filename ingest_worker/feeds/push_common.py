@@ -35,15 +35,22 @@ class ParsedBatch:
         return {"accepted": len(self.observations), "rejected": self.rejected}
 
 
+def loads_json(body: bytes | str) -> object:
+    """JSON from an untrusted peer; any failure, deep nesting included, is a BadPayload."""
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadPayload(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise BadPayload("not JSON we accept: nested too deeply") from None
+
+
 def parse_items(body: bytes | str, cpo_id: str, *, single_allowed: bool) -> ParsedBatch:
     """Validate a push body for ``cpo_id``: good items become observations, bad ones say why."""
     size = len(body.encode() if isinstance(body, str) else body)
     if size > MAX_BODY_BYTES:
         raise BadPayload(f"payload of {size} bytes is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadPayload(f"not JSON: {exc}") from None
+    document = loads_json(body)
     if isinstance(document, dict) and "observations" in document:
         items = document["observations"]
         if not isinstance(items, list):
