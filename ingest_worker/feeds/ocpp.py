@@ -35,8 +35,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -185,8 +185,8 @@ class OcppFeed:
             return
         mapping = await self.evse_map()
         listed = feed.options.get("charge_points")
-        others = mapping.other_owners(feed.cpo_id, charge_point_id)
-        if (others and charge_point_id not in (listed or ())) or (
+        owners = mapping.owners.get(charge_point_id, set())
+        if (owners and feed.cpo_id not in owners) or (
             isinstance(listed, list) and charge_point_id not in listed
         ):
             reason = f"charge point {charge_point_id} is not one of {feed.cpo_id}'s charge points"
@@ -254,6 +254,11 @@ class ObservingSession:
         self.heartbeat_seconds = int(options.get("heartbeat_seconds", 60))
         key = (feed.cpo_id, charge_point_id)
         self.statuses = owner.states.setdefault(key, ChargePointStatuses())
+
+    async def start(self) -> None:
+        # The library's loop logs every frame at INFO; thousands of charge points make that noise.
+        while True:
+            await self.route_message(await self._connection.recv())  # type: ignore[attr-defined]
 
     async def route_message(self, raw_msg: str | bytes) -> None:
         if isinstance(raw_msg, bytes):
@@ -477,11 +482,5 @@ async def _deny(
 
 
 async def _close_quietly(websocket: WebSocket, reason: str) -> None:
-    try:
+    with contextlib.suppress(RuntimeError, OSError):
         await websocket.close(code=1000, reason=reason)
-    except (RuntimeError, OSError):
-        pass
-
-
-def dumps(payload: Any) -> str:
-    return json.dumps(payload, separators=(",", ":"))

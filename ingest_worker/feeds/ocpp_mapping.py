@@ -91,10 +91,6 @@ class EvseMap:
         """The OCPP connector/EVSE numbers the static CSVs list for one charge point."""
         return {n for c, cp, n in self.evse_uids if c == cpo_id and cp == charge_point_id}
 
-    def other_owners(self, cpo_id: str, charge_point_id: str) -> set[str]:
-        """CPOs other than ``cpo_id`` whose static sites list this charge point id."""
-        return self.owners.get(charge_point_id, set()) - {cpo_id}
-
 
 @dataclass
 class ChargePointStatuses:
