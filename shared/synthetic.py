@@ -72,7 +72,7 @@ def _iso(seconds: float) -> str:
 
 
 def feed_dropouts(cpo_id: str, start: float, end: float, seed: int) -> list[tuple[float, float]]:
-    """The CPO feed's silent windows ``[from, to)`` in epoch seconds, sorted, not overlapping."""
+    """The CPO feed's silent windows ``[from, to)`` in whole epoch seconds, sorted, apart."""
     rng = random.Random(f"{seed}|feed|{cpo_id}")
     windows: list[tuple[float, float]] = []
     t = start
@@ -80,9 +80,9 @@ def feed_dropouts(cpo_id: str, start: float, end: float, seed: int) -> list[tupl
         t += rng.expovariate(1.0 / (DAYS_BETWEEN_DROPOUTS * DAY))
         if t >= end:
             return windows
-        length = _log_uniform(rng, *DROPOUT_SECONDS)
-        windows.append((t, t + length))
-        t += length
+        begin = float(math.ceil(t))
+        t = begin + round(_log_uniform(rng, *DROPOUT_SECONDS))
+        windows.append((begin, t))
 
 
 def _local_weight(seconds: float) -> float:
@@ -109,6 +109,8 @@ def _segments(rng: random.Random, start: float, end: float, dc: bool) -> Iterato
                 return candidate
 
     while t < end:
+        # A fault or maintenance due during a session happens when the session ends.
+        next_fault, next_maintenance = max(next_fault, t), max(next_maintenance, t)
         arrival = next_arrival(t)
         if min(next_fault, next_maintenance) < arrival:
             if next_fault <= next_maintenance:
@@ -124,8 +126,6 @@ def _segments(rng: random.Random, start: float, end: float, dc: bool) -> Iterato
                 yield ("UNAVAILABLE", next_maintenance, next_maintenance + length)
                 t = next_maintenance + length
                 next_maintenance = t + rng.expovariate(maintenance_rate)
-            next_fault = max(next_fault, t)
-            next_maintenance = max(next_maintenance, t)
             continue
         yield ("AVAILABLE", t, arrival)
         t = arrival
@@ -153,12 +153,12 @@ def _session(rng: random.Random, dc: bool) -> list[tuple[str, float]]:
 
 
 def _merged(segments: Iterable[Segment], end: float) -> Iterator[Segment]:
-    """Drop empty segments, clip to ``end``, and join neighbours of the same status."""
+    """Round to whole seconds, clip to ``end``, drop empty segments, join equal neighbours."""
     current: Segment | None = None
-    for status, a, b in segments:
+    for status, start, stop in segments:
+        a, b = float(round(start)), float(min(round(stop), end))
         if a >= end:
             break
-        b = min(b, end)
         if b <= a:
             continue
         if current is not None and current[0] == status:
@@ -186,7 +186,6 @@ def _evse_observations(
     if dc is None:
         dc = rng.random() < DC_SHARE_WHEN_UNKNOWN
     window = 0
-    last = -1
     for status, a, b in _merged(_segments(rng, start, end, dc), end):
         t = a
         while t < b:
@@ -195,12 +194,8 @@ def _evse_observations(
             if window < len(dropouts) and dropouts[window][0] <= t:
                 t = dropouts[window][1]  # silent until the feed is back
                 continue
-            second = max(int(t), last + 1)
-            if second >= end:
-                return
-            if second < b:
-                yield second, status
-                last = second
+            if t < b:
+                yield int(t), status
             t += confirm
 
 
