@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from ingest_worker.feeds.ocpi_common import (
     location_observations,
     token_candidates,
 )
-from ingest_worker.feeds.push_common import MAX_BODY_BYTES, loads_json
+from ingest_worker.feeds.push_common import MAX_BODY_BYTES, BadPayload, loads_json
 from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 from shared.db.observations import to_db_time
@@ -177,7 +176,7 @@ def router(ingest: Ingest, parties: Parties) -> APIRouter:
                 raise ValueError("token: 1 to 255 characters")
             if len(country_code) != 2 or len(party_id) != 3:
                 raise ValueError("roles: country_code has 2 and party_id 3 characters")
-        except (ValueError, KeyError, TypeError, StopIteration) as exc:
+        except (BadPayload, ValueError, KeyError, TypeError, AttributeError, StopIteration) as exc:
             await ingest.reject(
                 feed,
                 source="ocpi_push",
@@ -218,31 +217,18 @@ def router(ingest: Ingest, parties: Parties) -> APIRouter:
         await asyncio.to_thread(parties.unregister, found[0])
         return envelope(None)
 
-    @api.api_route(
-        f"/ocpi/emsp/{VERSION}/locations/{{country_code}}/{{party_id}}/{{location_id}}",
-        methods=["PUT", "PATCH"],
-        tags=["ocpi"],
-    )
+    prefix = f"/ocpi/emsp/{VERSION}/locations/{{country_code}}/{{party_id}}/{{location_id}}"
+
     async def location(
         request: Request, country_code: str, party_id: str, location_id: str
     ) -> JSONResponse:
         return await _locations(request, country_code, party_id, location_id, None, None)
 
-    @api.api_route(
-        f"/ocpi/emsp/{VERSION}/locations/{{country_code}}/{{party_id}}/{{location_id}}/{{evse_uid}}",
-        methods=["PUT", "PATCH"],
-        tags=["ocpi"],
-    )
     async def evse(
         request: Request, country_code: str, party_id: str, location_id: str, evse_uid: str
     ) -> JSONResponse:
         return await _locations(request, country_code, party_id, location_id, evse_uid, None)
 
-    @api.api_route(
-        f"/ocpi/emsp/{VERSION}/locations/{{country_code}}/{{party_id}}/{{location_id}}/{{evse_uid}}/{{connector_id}}",
-        methods=["PUT", "PATCH"],
-        tags=["ocpi"],
-    )
     async def connector(
         request: Request,
         country_code: str,
@@ -254,6 +240,20 @@ def router(ingest: Ingest, parties: Parties) -> APIRouter:
         return await _locations(
             request, country_code, party_id, location_id, evse_uid, connector_id
         )
+
+    for path, endpoint in (
+        (prefix, location),
+        (prefix + "/{evse_uid}", evse),
+        (prefix + "/{evse_uid}/{connector_id}", connector),
+    ):
+        for method in ("PUT", "PATCH"):
+            api.add_api_route(
+                path,
+                endpoint,
+                methods=[method],
+                tags=["ocpi"],
+                name=f"{method.lower()}_{endpoint.__name__}",
+            )
 
     async def _locations(
         request: Request,
@@ -323,12 +323,12 @@ def router(ingest: Ingest, parties: Parties) -> APIRouter:
                         f"id: {document.get('id')!r} differs from the URL's {location_id!r}"
                     )
                 observations, problems = location_observations(feed.cpo_id, document)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except BadPayload as exc:
             await ingest.reject(
-                feed, source="ocpi_push", location=where, reason=f"not JSON: {exc}", payload=raw
+                feed, source="ocpi_push", location=where, reason=str(exc), payload=raw
             )
-            ingest.mark_error(feed, f"not JSON at {where}")
-            return envelope(None, INVALID_PARAMETERS, f"not JSON: {exc}", 400)
+            ingest.mark_error(feed, f"{exc} at {where}")
+            return envelope(None, INVALID_PARAMETERS, str(exc), 400)
         except InvalidObservation as exc:
             await ingest.reject(
                 feed, source="ocpi_push", location=where, reason=str(exc), payload=raw

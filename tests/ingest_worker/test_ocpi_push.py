@@ -1,0 +1,237 @@
+"""OCPI 2.2.1 eMSP receiver: the credentials handshake, then PUT/PATCH of Locations and EVSEs."""
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingest_worker.feeds.ocpi_common import evse_observation, location_observations, token_header
+from shared.status import InvalidObservation
+from tests.conftest import shared_data
+from tests.ingest_worker.conftest import quarantined, stored_runs, wait_for
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ocpi" / "location_two_evses.json"
+
+
+def handshake(url: str, token_a: str, country: str = "AU", party: str = "ACM") -> str:
+    versions = httpx.get(f"{url}/ocpi/versions", headers={"Authorization": token_header(token_a)})
+    assert versions.status_code == 200 and versions.json()["status_code"] == 1000
+    details_url = versions.json()["data"][0]["url"]
+    details = httpx.get(details_url, headers={"Authorization": token_header(token_a)}).json()[
+        "data"
+    ]
+    credentials_url = next(
+        e["url"] for e in details["endpoints"] if e["identifier"] == "credentials"
+    )
+    response = httpx.post(
+        credentials_url,
+        headers={"Authorization": token_header(token_a)},
+        json={
+            "token": "token-b-of-the-cpo",
+            "url": "https://cpo.example/ocpi/versions",
+            "roles": [
+                {
+                    "role": "CPO",
+                    "party_id": party,
+                    "country_code": country,
+                    "business_details": {"name": "Acme"},
+                }
+            ],
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status_code"] == 1000 and body["data"]["roles"][0]["role"] == "EMSP"
+    return body["data"]["token"]
+
+
+def test_handshake_then_push(worker) -> None:
+    url, settings = worker
+    token_c = handshake(url, "acme-token-a")
+    auth = {"Authorization": token_header(token_c)}
+    base = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/LOC-GOULBURN-1"
+    put = httpx.put(base, headers=auth, content=FIXTURE.read_bytes())
+    assert put.status_code == 200 and put.json()["status_code"] == 1000
+    patch = httpx.patch(
+        f"{base}/AU*ACM*E1",
+        headers=auth,
+        json={"status": "OUTOFORDER", "last_updated": "2026-11-20T00:05:00Z"},
+    )
+    assert patch.json()["status_code"] == 1000
+    connector = httpx.patch(
+        f"{base}/AU*ACM*E1/1",
+        headers=auth,
+        json={"max_amperage": 100, "last_updated": "2026-11-20T00:06:00Z"},
+    )
+    assert connector.json()["status_code"] == 1000
+    wait_for(lambda: len(stored_runs(settings)) == 3)
+    assert stored_runs(settings) == [
+        ("ACME", "AU*ACM*E1", "AVAILABLE"),
+        ("ACME", "AU*ACM*E1", "OUTOFORDER"),
+        ("ACME", "AU*ACM*E2", "CHARGING"),
+    ]
+    # Token A is not valid for the Locations module once the party uses token C.
+    assert (
+        httpx.put(
+            base,
+            headers={"Authorization": token_header("acme-token-a")},
+            content=FIXTURE.read_bytes(),
+        ).status_code
+        == 401
+    )
+    # Raw (not Base64) tokens of OCPI 2.1.1 implementations are understood too.
+    assert (
+        httpx.patch(
+            f"{base}/AU*ACM*E2",
+            headers={"Authorization": f"Token {token_c}"},
+            json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:07:00Z"},
+        ).json()["status_code"]
+        == 1000
+    )
+
+
+def test_party_binding_and_bad_input(worker) -> None:
+    url, settings = worker
+    token_c = handshake(url, "acme-token-a")
+    other_c = handshake(url, "other-token-a", "AU", "OTH")
+    auth = {"Authorization": token_header(token_c)}
+    # ACME's token cannot write under OTHER's party, and OTHER's token cannot write under ACME's.
+    crossed = httpx.patch(
+        f"{url}/ocpi/emsp/2.2.1/locations/AU/OTH/L1/E1",
+        headers=auth,
+        json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
+    )
+    assert crossed.status_code == 403 and crossed.json()["status_code"] == 2001
+    crossed = httpx.patch(
+        f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/L1/E1",
+        headers={"Authorization": token_header(other_c)},
+        json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
+    )
+    assert crossed.status_code == 403
+    base = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/L1"
+    cases = [
+        (httpx.patch, f"{base}/E1", {"status": "AVAILABLE"}, 2002, "last_updated: required"),
+        (
+            httpx.patch,
+            f"{base}/E1",
+            {"status": "EXPLODED", "last_updated": "2026-11-20T00:00:00Z"},
+            2001,
+            "unknown raw status",
+        ),
+        (
+            httpx.put,
+            f"{base}/E1",
+            {"uid": "E2", "status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
+            2001,
+            "differs from the URL",
+        ),
+        (httpx.put, base, {"id": "L2", "evses": []}, 2001, "differs from the URL"),
+        (httpx.put, base, ["not", "an", "object"], 2001, "expected a JSON object"),
+    ]
+    for method, target, body, code, message in cases:
+        response = method(target, headers=auth, json=body)
+        assert response.status_code == 400 and response.json()["status_code"] == code, (
+            target,
+            response.text,
+        )
+        assert message in response.json()["status_message"]
+    too_long = httpx.patch(
+        f"{base}/{'E' * 40}",
+        headers=auth,
+        json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
+    )
+    assert too_long.json()["status_code"] == 2001
+    assert httpx.put(base, headers=auth, content=b"{broken").json()["status_code"] == 2001
+    assert httpx.put(base, headers=auth, content=b"[" * 200_000).status_code == 400
+    assert httpx.put(base, headers=auth, content=b" " * (2 * 1024 * 1024)).status_code == 413
+    # A Location with one bad EVSE keeps the good one and says what was wrong.
+    mixed = {
+        "id": "L1",
+        "last_updated": "2026-11-20T00:00:00Z",
+        "evses": [
+            {"uid": "G1", "status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
+            {"uid": "B1", "status": "NOPE", "last_updated": "2026-11-20T00:00:00Z"},
+        ],
+    }
+    partial = httpx.put(base, headers=auth, json=mixed)
+    assert partial.json()["status_code"] == 2001 and "NOPE" in partial.json()["status_message"]
+    wait_for(lambda: stored_runs(settings) == [("ACME", "G1", "AVAILABLE")])
+    reasons = " | ".join(
+        r[3] for r in wait_for(lambda: len(quarantined(settings)) >= 8 and quarantined(settings))
+    )
+    assert "EXPLODED" in reasons and "NOPE" in reasons and "not this token's party" in reasons
+
+
+def test_credentials_refused(worker) -> None:
+    url, _ = worker
+    assert httpx.get(f"{url}/ocpi/versions").status_code == 401
+    assert (
+        httpx.get(
+            f"{url}/ocpi/versions", headers={"Authorization": token_header("guess")}
+        ).status_code
+        == 401
+    )
+    bad = httpx.post(
+        f"{url}/ocpi/2.2.1/credentials",
+        headers={"Authorization": token_header("acme-token-a")},
+        json={"token": "b"},
+    )
+    assert bad.status_code == 400 and bad.json()["status_code"] == 2001
+    wrong_party = httpx.post(
+        f"{url}/ocpi/2.2.1/credentials",
+        headers={"Authorization": token_header("acme-token-a")},
+        json={
+            "token": "b",
+            "url": "https://x/versions",
+            "roles": [{"role": "CPO", "party_id": "XYZ", "country_code": "AU"}],
+        },
+    )
+    assert wrong_party.status_code == 403
+
+
+def test_own_fixture_parses() -> None:
+    observations, problems = location_observations("ACME", json.loads(FIXTURE.read_text()))
+    assert problems == [] and [(o.evse_uid, o.status) for o in observations] == [
+        ("AU*ACM*E1", "AVAILABLE"),
+        ("AU*ACM*E2", "CHARGING"),
+    ]
+    with pytest.raises(InvalidObservation, match="evse.uid: required"):
+        evse_observation(
+            "ACME", {"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"}, "evse"
+        )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "location_example.json",
+        "location_example_uc2_destination_charger.json",
+        "location_example_uc4_limited_visibility.json",
+        "location_example_uc5_home_charge_point.json",
+        "location_example_parking_garage_opening_hours.json",
+        "location_energymix_example_complete.json",
+        "location_put_example_add_evse.json",
+    ],
+)
+def test_official_location_examples_parse(name: str) -> None:
+    document = json.loads(shared_data("ocpi-2.2.1", "examples", name).read_text())
+    location = document.get("data", document) if isinstance(document, dict) else document
+    observations, problems = location_observations("EXA", location)
+    assert problems == []
+    assert all(o.cpo_id == "EXA" and o.observed_at.tzinfo is not None for o in observations)
+    assert len(observations) == len([e for e in location.get("evses", []) if "status" in e])
+
+
+def test_official_patch_examples_parse() -> None:
+    status = json.loads(
+        shared_data("ocpi-2.2.1", "examples", "location_patch_example_status.json").read_text()
+    )
+    observation = evse_observation("EXA", {**status, "uid": "3256"}, "evse")
+    assert observation is not None and observation.status == "CHARGING"
+    credentials = json.loads(
+        shared_data("ocpi-2.2.1", "examples", "credentials_example.json").read_text()
+    )
+    assert (
+        credentials["roles"][0]["role"] == "CPO" and len(credentials["roles"][0]["party_id"]) == 3
+    )
