@@ -97,7 +97,7 @@ def register(
 ) -> OcppFeed:
     """Add ``/ocpp/{charge_point_id}`` for the ``ocpp`` feeds to the worker's app."""
     feed = OcppFeed([f for f in feeds if f.kind == "ocpp"], ingest, store or ingest.blobs)
-    app.add_websocket_route("/ocpp/{charge_point_id}", feed.endpoint)
+    app.router.add_websocket_route("/ocpp/{charge_point_id}", feed.endpoint)
     app.state.ocpp = feed
     return feed
 
