@@ -194,8 +194,7 @@ def _evse_observations(
             if window < len(dropouts) and dropouts[window][0] <= t:
                 t = dropouts[window][1]  # silent until the feed is back
                 continue
-            if t < b:
-                yield int(t), status
+            yield int(t), status
             t += confirm
 
 
@@ -211,15 +210,16 @@ def generate_history(
 ) -> Iterator[dict[str, str]]:
     """Observation rows ``{cpo_id, evse_uid, status, observed_at}`` in ``[start, end)``.
 
-    ``observed_at`` is ISO 8601 in UTC with offset, at whole seconds. ``order="time"`` yields
+    ``observed_at`` is ISO 8601 in UTC with offset, at whole seconds (the first at ``start``
+    rounded up to a whole second). ``order="time"`` yields
     all EVSEs merged in ``observed_at`` order (ties in the order ``evses`` lists them);
     ``order="evse"`` yields each EVSE's rows, in time order, one EVSE after another.
     ``dc_evses`` says which EVSEs are DC (busier, shorter sessions); when ``None`` each EVSE is
     DC or AC at random (seeded). Each EVSE's history depends only on the seed, its keys, the
     period and ``confirm_every``, not on the other EVSEs listed.
     """
-    start_s, end_s = _epoch(start, "start"), _epoch(end, "end")
-    if end_s < start_s:
+    start_s, end_s = float(math.ceil(_epoch(start, "start"))), _epoch(end, "end")
+    if end_s < _epoch(start, "start"):
         raise ValueError(f"end: {end.isoformat()} is before start {start.isoformat()}")
     confirm = confirm_every.total_seconds()
     if confirm <= 0:

@@ -182,6 +182,14 @@ def test_bad_arguments_are_refused(kwargs: dict, message: str) -> None:
         list(generate_history(EVSES, seed=1, **arguments))
 
 
+def test_fractional_start_and_end_stay_inside_the_period() -> None:
+    start = START + timedelta(seconds=0.6)
+    end = START + timedelta(hours=6, seconds=0.4)
+    rows = list(generate_history(EVSES[:3], start, end, seed=1))
+    assert rows[0]["observed_at"] == "2026-10-01T00:00:01+00:00"
+    assert all(start <= parse_instant(row["observed_at"]) < end for row in rows)
+
+
 def test_empty_inputs_give_no_rows() -> None:
     assert list(generate_history([], START, START + timedelta(days=1), seed=1)) == []
     assert list(generate_history(EVSES, START, START, seed=1)) == []
