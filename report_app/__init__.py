@@ -1,0 +1,1 @@
+"""The Shiny dashboard: live map, uptime and utilisation, data quality, published reports."""

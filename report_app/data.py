@@ -1,0 +1,729 @@
+"""Data preparation for the dashboard: plain typed functions over blobs and tables, no Shiny.
+
+Readers turn a missing or corrupt blob into a ``DataProblem`` whose message the page shows as
+its empty state; transforms take DataFrames and return DataFrames.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shared import layout
+from shared.blobstore import BlobNotFound, BlobStore
+from shared.metrics import schema
+
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MAX_FEEDS_JSON_BYTES = 5_000_000
+
+# Site colour classes of the live map, in legend order: (key, label, colour).
+SITE_STATUSES: tuple[tuple[str, str, str], ...] = (
+    ("all_available", "All available", "#1a9850"),
+    ("some_in_use", "Some in use", "#91cf60"),
+    ("all_in_use", "All in use", "#2166ac"),
+    ("some_down", "Some down", "#fc8d59"),
+    ("all_down", "All down", "#d73027"),
+    ("unknown", "Unknown or stale", "#8c8c8c"),
+)
+SITE_STATUS_LABELS = {key: label for key, label, _ in SITE_STATUSES}
+SITE_STATUS_COLOURS = {key: colour for key, _, colour in SITE_STATUSES}
+
+UP = ("AVAILABLE", "IN_USE", "RESERVED")
+DOWN = ("OUT_OF_ORDER", "UNAVAILABLE")
+OCCUPIED = ("IN_USE", "RESERVED")
+
+LEVELS = ("network", "state", "site", "charger", "connector")
+LEVEL_KEYS = {
+    "network": ["cpo_id"],
+    "state": ["state"],
+    "site": ["cpo_id", "site_id", "site_name", "state", "program"],
+    "charger": ["cpo_id", "charger_id", "site_id", "state", "program"],
+    "connector": ["cpo_id", "evse_uid", "connector_id", "site_id", "state", "program"],
+}
+# Coverage sits right beside uptime in every table (how much of the period we know about).
+SHOWN_FIGURES = [
+    "uptime_pct",
+    "coverage_pct",
+    "uptime_strict_pct",
+    "utilisation_pct",
+    "in_use_sessions",
+    "outage_count",
+    "longest_outage_minutes",
+    "known_minutes",
+    "in_service_minutes",
+]
+
+
+class DataProblem(Exception):
+    """A blob the page needs is missing or unreadable; the message is shown to the user."""
+
+
+# ---------------------------------------------------------------- reading blobs
+
+
+def _read_parquet(store: BlobStore, name: str, expected: pa.Schema, what: str) -> pd.DataFrame:
+    try:
+        data = store.get(name)
+    except BlobNotFound:
+        raise DataProblem(f"No {what} yet: {name} has not been written.") from None
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataProblem(f"{name} is not a readable Parquet file ({exc}).") from None
+    missing = [f.name for f in expected if f.name not in table.column_names]
+    if missing:
+        raise DataProblem(f"{name} lacks the columns {', '.join(missing)}.")
+    try:
+        table = table.select([f.name for f in expected]).cast(expected)
+    except (pa.ArrowException, ValueError) as exc:
+        raise DataProblem(f"{name} has columns of the wrong type ({exc}).") from None
+    return table.to_pandas(types_mapper=None)
+
+
+def read_live_status(store: BlobStore) -> pd.DataFrame:
+    """``live/status.parquet``, one row per EVSE, checked against ``schema.LIVE_STATUS``."""
+    return _read_parquet(store, layout.LIVE_STATUS, schema.LIVE_STATUS, "live data")
+
+
+def live_signature(store: BlobStore) -> tuple[object, ...]:
+    """Cheap check for the live poll: when the snapshot or a static site file last changed."""
+    live = store.info(layout.LIVE_STATUS)
+    sites = tuple((b.name, b.size, b.last_modified) for b in store.list(layout.STATIC_SITES_PREFIX))
+    return (live.last_modified, live.size) if live else None, sites
+
+
+def available_months(store: BlobStore) -> list[str]:
+    """Months with a committed ``manifest.json`` under ``processed/monthly/``, newest first."""
+    months = set()
+    for blob in store.list(layout.PROCESSED_MONTHLY_PREFIX):
+        rest = blob.name[len(layout.PROCESSED_MONTHLY_PREFIX) :]
+        month, _, name = rest.partition("/")
+        if name == "manifest.json" and MONTH_RE.match(month):
+            months.add(month)
+    return sorted(months, reverse=True)
+
+
+def check_month(month: str) -> str:
+    if not isinstance(month, str) or not MONTH_RE.match(month):
+        raise DataProblem(f"{str(month)[:20]!r} is not a month (YYYY-MM).")
+    return month
+
+
+def read_month_table(store: BlobStore, month: str, table: str) -> pd.DataFrame:
+    """One monthly table, checked against its schema in ``shared.metrics.schema``."""
+    check_month(month)
+    if table not in schema.TABLES:
+        raise DataProblem(f"{table!r} is not a monthly table.")
+    return _read_parquet(
+        store, layout.monthly_table_blob(month, table), schema.TABLES[table], f"{table} figures"
+    )
+
+
+class MonthlyTables:
+    """Monthly tables read once per (month, table, manifest version) and kept for every session."""
+
+    def __init__(self, store: BlobStore, size: int = 48) -> None:
+        self.store = store
+        self.size = size
+        self._cache: dict[tuple[str, str, object], pd.DataFrame] = {}
+
+    def get(self, month: str, table: str) -> pd.DataFrame:
+        check_month(month)
+        info = self.store.info(layout.monthly_manifest_blob(month))
+        if info is None:
+            raise DataProblem(f"Month {month} has not been processed (no manifest.json).")
+        key = (month, table, info.last_modified)
+        if key not in self._cache:
+            if len(self._cache) >= self.size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = read_month_table(self.store, month, table)
+        return self._cache[key]
+
+
+def read_feed_health(store: BlobStore) -> pd.DataFrame:
+    """``live/feeds.json`` from the worker as one row per feed; unknown fields are ignored."""
+    columns = ["cpo_id", "kind", "last_success_at", "last_error_at", "last_error", "lag_seconds"]
+    info = store.info(layout.FEED_HEALTH)
+    if info is None:
+        raise DataProblem(f"No feed health yet: {layout.FEED_HEALTH} has not been written.")
+    if info.size > MAX_FEEDS_JSON_BYTES:
+        raise DataProblem(f"{layout.FEED_HEALTH} is {info.size} bytes, over the 5 MB limit.")
+    try:
+        payload = json.loads(store.get(layout.FEED_HEALTH))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataProblem(f"{layout.FEED_HEALTH} is not valid JSON ({exc}).") from None
+    except BlobNotFound:
+        raise DataProblem(
+            f"No feed health yet: {layout.FEED_HEALTH} has not been written."
+        ) from None
+    feeds = payload.get("feeds") if isinstance(payload, dict) else payload
+    if not isinstance(feeds, list):
+        raise DataProblem(f"{layout.FEED_HEALTH} has no list of feeds.")
+    rows = []
+    for feed in feeds:
+        if not isinstance(feed, dict):
+            continue
+        row = {c: feed.get(c) for c in columns}
+        row = {
+            c: v if isinstance(v, str | int | float) or v is None else str(v)
+            for c, v in row.items()
+        }
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["lag_seconds"] = pd.to_numeric(frame["lag_seconds"], errors="coerce")
+    for column in ("cpo_id", "kind", "last_error", "last_success_at", "last_error_at"):
+        frame[column] = frame[column].astype("string").str.slice(0, 300)
+    return frame
+
+
+def quarantine_counts(database_url: str | None) -> pd.DataFrame:
+    """Quarantined inputs per CPO and source: total and the newest ``received_at``."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.db.engine import make_engine
+    from shared.db.tables import quarantine
+
+    if not database_url:
+        raise DataProblem("No database is configured, so quarantine counts are unavailable.")
+    try:
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(
+                        quarantine.c.cpo_id,
+                        quarantine.c.source,
+                        func.count().label("quarantined"),
+                        func.max(quarantine.c.received_at).label("last_received_at"),
+                    )
+                    .group_by(quarantine.c.cpo_id, quarantine.c.source)
+                    .order_by(quarantine.c.cpo_id, quarantine.c.source)
+                ).all()
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise DataProblem(
+            f"The database cannot be read for quarantine counts ({reason})."
+        ) from None
+    frame = pd.DataFrame(
+        [tuple(r) for r in rows], columns=["cpo_id", "source", "quarantined", "last_received_at"]
+    )
+    frame["cpo_id"] = frame["cpo_id"].fillna("(unknown)")
+    return frame
+
+
+@dataclass(frozen=True)
+class PublishedReport:
+    month: str
+    files: tuple[str, ...]  # names under reports/YYYY-MM/, report.html first
+
+
+def published_reports(store: BlobStore) -> list[PublishedReport]:
+    """Months under ``reports/`` that hold a ``report.html``, newest first."""
+    found: dict[str, list[str]] = {}
+    for blob in store.list(layout.REPORTS_PREFIX):
+        month, _, name = blob.name[len(layout.REPORTS_PREFIX) :].partition("/")
+        if MONTH_RE.match(month) and name and "/" not in name:
+            found.setdefault(month, []).append(name)
+    reports = []
+    for month in sorted(found, reverse=True):
+        names = found[month]
+        if "report.html" in names:
+            rest = sorted(n for n in names if n.endswith(".csv"))
+            reports.append(PublishedReport(month, ("report.html", *rest)))
+    return reports
+
+
+REPORT_FILE_RE = re.compile(r"^(report\.html|[a-z_]{1,40}\.csv)$")
+
+
+def report_blob(month: str, name: str) -> str:
+    """The blob name of a published report file, refusing anything but ``report.html``/``x.csv``."""
+    if not MONTH_RE.match(month or "") or not REPORT_FILE_RE.match(name or ""):
+        raise DataProblem("No such report file.")
+    return f"{layout.report_prefix(month)}/{name}"
+
+
+# ---------------------------------------------------------------- live map
+
+
+@dataclass
+class LiveData:
+    """The live snapshot joined to static sites, shared by every session."""
+
+    evses: pd.DataFrame  # one row per placed EVSE (static sites ∩ anything live)
+    connectors: pd.DataFrame  # static connectors of those EVSEs
+    unplaced: int = 0  # live EVSEs no static site CSV lists
+    newest_confirmed_at: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+EVSE_COLUMNS = [
+    "cpo_id",
+    "evse_uid",
+    "site_id",
+    "site_name",
+    "address",
+    "suburb",
+    "state",
+    "latitude",
+    "longitude",
+    "program",
+    "power_type",
+    "max_power_kw",
+    "connector_standards",
+    "status",
+    "category",
+    "observed_at",
+    "last_confirmed_at",
+    "stale",
+    "map_category",
+]
+
+
+def _joined(values: Iterable[object]) -> str:
+    return ", ".join(sorted({str(v) for v in values if v is not None and v == v}))
+
+
+def live_evses(status: pd.DataFrame | None, connectors: pd.DataFrame) -> LiveData:
+    """Every statically listed EVSE with its live status (``UNKNOWN`` when none or stale)."""
+    if connectors.empty:
+        evses = pd.DataFrame({c: pd.Series(dtype="object") for c in EVSE_COLUMNS})
+        unplaced = 0 if status is None else len(status)
+        return LiveData(evses, connectors, unplaced)
+    keys = ["cpo_id", "evse_uid"]
+    grouped = connectors.groupby(keys, sort=False)
+    evses = grouped.agg(
+        site_id=("site_id", "first"),
+        site_name=("site_name", "first"),
+        address=("address", "first"),
+        suburb=("suburb", "first"),
+        state=("state", "first"),
+        latitude=("latitude", "first"),
+        longitude=("longitude", "first"),
+        program=("program", "first"),
+        max_power_kw=("max_power_kw", "max"),
+    ).reset_index()
+    kinds = grouped["power_type"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else "mixed")
+    standards = grouped["connector_standard"].agg(_joined)
+    evses["power_type"] = kinds.to_numpy()
+    evses["connector_standards"] = standards.to_numpy()
+    if status is None or status.empty:
+        live = pd.DataFrame(
+            columns=[*keys, "status", "category", "observed_at", "last_confirmed_at", "stale"]
+        )
+        unplaced = 0
+    else:
+        live = status.drop_duplicates(keys, keep="last")
+        placed = live.set_index(keys).index.isin(evses.set_index(keys).index)
+        unplaced = int((~placed).sum())
+    evses = evses.merge(live, on=keys, how="left")
+    evses["stale"] = evses["stale"].astype("boolean").fillna(False).astype(bool)
+    category = evses["category"].astype("object").where(evses["category"].notna(), "UNKNOWN")
+    evses["category"] = category
+    evses["map_category"] = np.where(evses["stale"], "UNKNOWN", category)
+    newest = None
+    if status is not None and not status.empty and status["last_confirmed_at"].notna().any():
+        newest = pd.Timestamp(status["last_confirmed_at"].max()).to_pydatetime()
+    return LiveData(evses[EVSE_COLUMNS], connectors, unplaced, newest)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user picked; empty means no restriction."""
+
+    cpo_ids: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    power_types: tuple[str, ...] = ()
+    min_kw: float = 0.0
+    connector_standards: tuple[str, ...] = ()
+    site_statuses: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()
+
+    @property
+    def connector_level(self) -> bool:
+        """True when a filter needs connector attributes that group tables do not carry."""
+        return bool(
+            self.power_types or self.min_kw > 0 or self.connector_standards or self.programs
+        )
+
+
+def matching_evses(connectors: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """(cpo_id, evse_uid) of EVSEs with at least one connector passing the connector filters."""
+    mask = pd.Series(True, index=connectors.index)
+    if filters.cpo_ids:
+        mask &= connectors["cpo_id"].isin(filters.cpo_ids)
+    if filters.states:
+        mask &= connectors["state"].isin(filters.states)
+    if filters.power_types:
+        mask &= connectors["power_type"].isin(filters.power_types)
+    if filters.min_kw > 0:
+        mask &= connectors["max_power_kw"] >= filters.min_kw
+    if filters.connector_standards:
+        mask &= connectors["connector_standard"].isin(filters.connector_standards)
+    if filters.programs:
+        mask &= connectors["program"].isin(filters.programs)
+    return connectors.loc[mask, ["cpo_id", "evse_uid"]].drop_duplicates()
+
+
+def filter_live(data: LiveData, filters: Filters) -> pd.DataFrame:
+    """EVSEs of the live data that pass the filters (site status is applied to sites later)."""
+    if data.evses.empty:
+        return data.evses
+    keep = matching_evses(data.connectors, filters)
+    return data.evses.merge(keep, on=["cpo_id", "evse_uid"], how="inner")
+
+
+def site_status(available: int, occupied: int, down: int, known: int) -> str:
+    """The colour class of a site from the counts of its EVSEs with a known status."""
+    if known == 0:
+        return "unknown"
+    if down == known:
+        return "all_down"
+    if down > 0:
+        return "some_down"
+    if occupied == known:
+        return "all_in_use"
+    if occupied > 0:
+        return "some_in_use"
+    return "all_available"
+
+
+SITE_COLUMNS = [
+    "cpo_id",
+    "site_id",
+    "site_name",
+    "state",
+    "latitude",
+    "longitude",
+    "evse_count",
+    "available",
+    "occupied",
+    "down",
+    "unknown",
+    "max_power_kw",
+    "last_confirmed_at",
+    "site_status",
+]
+
+
+def live_sites(evses: pd.DataFrame, site_statuses: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per site with EVSE counts and its colour class.
+
+    Counted over in-service EVSEs: ``NOT_IN_SERVICE`` ones are left out, stale ones are unknown.
+    """
+    if evses.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in SITE_COLUMNS})
+    category = evses["map_category"]
+    frame = evses.assign(
+        available=(category == "AVAILABLE").astype(int),
+        occupied=category.isin(OCCUPIED).astype(int),
+        down=category.isin(DOWN).astype(int),
+        unknown=(category == "UNKNOWN").astype(int),
+        in_service=(category != "NOT_IN_SERVICE").astype(int),
+    )
+    sites = (
+        frame.groupby(["cpo_id", "site_id"], sort=True)
+        .agg(
+            site_name=("site_name", "first"),
+            state=("state", "first"),
+            latitude=("latitude", "first"),
+            longitude=("longitude", "first"),
+            evse_count=("in_service", "sum"),
+            available=("available", "sum"),
+            occupied=("occupied", "sum"),
+            down=("down", "sum"),
+            unknown=("unknown", "sum"),
+            max_power_kw=("max_power_kw", "max"),
+            last_confirmed_at=("last_confirmed_at", "max"),
+        )
+        .reset_index()
+    )
+    known = sites["available"] + sites["occupied"] + sites["down"]
+    sites["site_status"] = np.select(
+        [
+            known == 0,
+            sites["down"] == known,
+            sites["down"] > 0,
+            sites["occupied"] == known,
+            sites["occupied"] > 0,
+        ],
+        ["unknown", "all_down", "some_down", "all_in_use", "some_in_use"],
+        default="all_available",
+    )
+    if site_statuses:
+        sites = sites[sites["site_status"].isin(site_statuses)].reset_index(drop=True)
+    return sites[SITE_COLUMNS]
+
+
+def status_counts(sites: pd.DataFrame) -> pd.DataFrame:
+    """Sites per colour class, every class listed (zero included), in legend order."""
+    counts = sites["site_status"].value_counts() if not sites.empty else pd.Series(dtype=int)
+    return pd.DataFrame(
+        {
+            "site_status": [key for key, _, _ in SITE_STATUSES],
+            "label": [label for _, label, _ in SITE_STATUSES],
+            "sites": [int(counts.get(key, 0)) for key, _, _ in SITE_STATUSES],
+        }
+    )
+
+
+def site_geojson(sites: pd.DataFrame) -> dict:
+    """Sites as one GeoJSON FeatureCollection; each point carries its key and style."""
+    features = []
+    names = sites["site_name"].fillna("").to_numpy()
+    for cpo_id, site_id, lat, lon, status, name in zip(
+        sites["cpo_id"].to_numpy(),
+        sites["site_id"].to_numpy(),
+        sites["latitude"].to_numpy(),
+        sites["longitude"].to_numpy(),
+        sites["site_status"].to_numpy(),
+        names,
+        strict=True,
+    ):
+        colour = SITE_STATUS_COLOURS[status]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(lon), 6), round(float(lat), 6)],
+                },
+                "properties": {
+                    "cpo_id": cpo_id,
+                    "site_id": site_id,
+                    "name": name,
+                    "site_status": status,
+                    "style": {
+                        "color": colour,
+                        "fillColor": colour,
+                        "className": f"site-marker {status}",
+                    },
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def site_details(data: LiveData, cpo_id: str, site_id: str) -> pd.DataFrame:
+    """The EVSEs of one site with their connectors, power and last update."""
+    evses = data.evses[(data.evses["cpo_id"] == cpo_id) & (data.evses["site_id"] == site_id)]
+    conns = data.connectors[
+        (data.connectors["cpo_id"] == cpo_id) & (data.connectors["site_id"] == site_id)
+    ]
+    per_evse = (
+        conns.assign(
+            connector=conns["connector_id"].astype(str)
+            + ": "
+            + conns["connector_standard"].astype(str)
+            + " "
+            + conns["power_type"].astype(str)
+            + " "
+            + conns["max_power_kw"].map(lambda kw: f"{kw:g} kW")
+        )
+        .groupby("evse_uid")["connector"]
+        .agg("; ".join)
+        .rename("connectors")
+    )
+    out = evses.merge(per_evse, left_on="evse_uid", right_index=True, how="left")
+    out = out.assign(stale=out["stale"].map({True: "yes", False: "no"}))
+    columns = ["evse_uid", "status", "category", "stale", "connectors", "max_power_kw",
+               "observed_at", "last_confirmed_at"]  # fmt: skip
+    return out[columns].sort_values("evse_uid").reset_index(drop=True)
+
+
+def data_age(newest: datetime | None, now: datetime) -> str:
+    """How old the newest confirmation is, in words."""
+    if newest is None:
+        return "no status received yet"
+    seconds = max(0.0, (now - newest).total_seconds())
+    if seconds < 90:
+        return f"{seconds:.0f} s old"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min old"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h old"
+    return f"{seconds / 86400:.0f} days old"
+
+
+# ---------------------------------------------------------------- monthly figures
+
+SUMMED = [*schema.MINUTE_FIGURES, "in_use_sessions", "outage_count"]
+
+
+def with_figures(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spec section 4's percentages from summed minutes; null where the denominator is 0."""
+    up = frame["available_minutes"] + frame["in_use_minutes"] + frame["reserved_minutes"]
+    known = frame["known_minutes"]
+    in_service = frame["in_service_minutes"]
+
+    def pct(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+        return (100.0 * numerator / denominator).where(denominator > 0)
+
+    return frame.assign(
+        coverage_pct=pct(known, in_service),
+        uptime_pct=pct(up, known),
+        uptime_strict_pct=pct(up, in_service),
+        utilisation_pct=pct(frame["in_use_minutes"], known),
+    )
+
+
+def aggregate(evse: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Port-weighted roll-up of EVSE rows to ``keys`` (sums of minutes and counts)."""
+    matched = evse[evse["matched"].astype(bool)]
+    if matched.empty:
+        return pd.DataFrame(columns=[*keys, "site_count", "evse_count", *schema.FIGURES])
+    grouped = matched.groupby(keys, sort=True, dropna=False)
+    out = grouped[SUMMED].sum()
+    out["longest_outage_minutes"] = grouped["longest_outage_minutes"].max()
+    out["evse_count"] = grouped["evse_uid"].nunique()
+    out["site_count"] = grouped.apply(
+        lambda g: g[["cpo_id", "site_id"]].drop_duplicates().shape[0], include_groups=False
+    )
+    return with_figures(out.reset_index())
+
+
+def filter_level(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """Rows of a level table passing the filters on the columns it has."""
+    mask = pd.Series(True, index=frame.index)
+    if filters.cpo_ids and "cpo_id" in frame:
+        mask &= frame["cpo_id"].isin(filters.cpo_ids)
+    if filters.states and "state" in frame:
+        mask &= frame["state"].isin(filters.states)
+    return frame[mask]
+
+
+def level_table(
+    level: str, tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
+) -> pd.DataFrame:
+    """The rows of ``level`` that pass ``filters``, with the columns the page shows.
+
+    ``tables`` holds the month's ``evse`` table and the table of ``level``. When a filter needs
+    connector attributes (power, standard, kW, program), site and coarser rows are rolled up
+    again from the EVSEs whose connectors pass it; connector rows are filtered directly.
+    """
+    if level not in LEVELS:
+        raise DataProblem(f"{level!r} is not a level ({', '.join(LEVELS)}).")
+    keys = LEVEL_KEYS[level]
+    if level == "connector":
+        frame = filter_level(tables["connector"], filters)
+        if filters.power_types:
+            frame = frame[frame["power_type"].isin(filters.power_types)]
+        if filters.min_kw > 0:
+            frame = frame[frame["max_power_kw"] >= filters.min_kw]
+        if filters.connector_standards:
+            frame = frame[frame["connector_standard"].isin(filters.connector_standards)]
+        if filters.programs:
+            frame = frame[frame["program"].isin(filters.programs)]
+        keys = [*keys, "connector_standard", "power_type", "max_power_kw"]
+    elif filters.connector_level:
+        evse = filter_level(tables["evse"], filters)
+        evse = evse.merge(matching_evses(connectors, filters), on=["cpo_id", "evse_uid"])
+        if level in ("network", "state"):
+            frame = aggregate(evse, keys)
+        else:
+            frame = tables[level].merge(
+                evse[["cpo_id", f"{level}_id"]].drop_duplicates(), on=["cpo_id", f"{level}_id"]
+            )
+            frame = filter_level(frame, filters)
+            rolled = aggregate(evse, ["cpo_id", f"{level}_id"])
+            # any_up_pct cannot be rolled up from EVSE sums, so it is not shown for a subset
+            kept = [c for c in frame.columns if c not in rolled.columns or c in keys]
+            frame = frame[[c for c in kept if c != "any_up_pct"]]
+            frame = frame.merge(rolled, on=["cpo_id", f"{level}_id"])
+    else:
+        frame = filter_level(tables[level], filters)
+    columns = [c for c in keys if c in frame.columns]
+    columns += [c for c in ("site_count", "evse_count") if c in frame.columns]
+    columns += SHOWN_FIGURES
+    if level == "site" and "any_up_pct" in frame.columns:
+        columns.insert(columns.index("uptime_strict_pct"), "any_up_pct")
+    shown = frame[[c for c in columns if c in frame.columns]]
+    return shown.sort_values(keys[: 2 if level != "state" else 1]).reset_index(drop=True)
+
+
+def rounded(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Figures rounded for display and for the CSV that mirrors the display."""
+    floats = frame.select_dtypes("float").columns
+    return frame.assign(**{c: frame[c].round(digits) for c in floats})
+
+
+def network_history(tables: MonthlyTables, months: Sequence[str], filters: Filters) -> pd.DataFrame:
+    """Uptime, coverage and utilisation per network for each month (oldest first)."""
+    frames = []
+    for month in sorted(months):
+        try:
+            network = tables.get(month, "network")
+        except DataProblem:
+            continue
+        network = filter_level(network, filters)
+        frames.append(network.assign(month=month))
+    if not frames:
+        return pd.DataFrame(
+            columns=["month", "cpo_id", "uptime_pct", "coverage_pct", "utilisation_pct"]
+        )
+    history = pd.concat(frames, ignore_index=True)
+    return history[
+        ["month", "cpo_id", "uptime_pct", "coverage_pct", "utilisation_pct", "evse_count"]
+    ]
+
+
+def daily_trend(daily: pd.DataFrame, evses: pd.DataFrame) -> pd.DataFrame:
+    """Uptime, coverage and utilisation per local day over the given EVSEs."""
+    keep = daily.merge(evses[["cpo_id", "evse_uid"]].drop_duplicates(), on=["cpo_id", "evse_uid"])
+    if keep.empty:
+        return pd.DataFrame(columns=["date", "uptime_pct", "coverage_pct", "utilisation_pct"])
+    summed = keep.groupby("date", sort=True)[list(schema.MINUTE_FIGURES)].sum().reset_index()
+    return with_figures(summed)[["date", "uptime_pct", "coverage_pct", "utilisation_pct"]]
+
+
+def hour_of_week_grid(profile: pd.DataFrame, cpo_id: str, site_id: str) -> pd.DataFrame:
+    """A 7 × 24 grid (rows Monday…Sunday, columns hour 0…23) of a site's utilisation %."""
+    site = profile[(profile["cpo_id"] == cpo_id) & (profile["site_id"] == site_id)]
+    grid = site.pivot_table(
+        index="day_of_week", columns="hour", values="utilisation_pct", aggfunc="first"
+    )
+    return grid.reindex(index=range(7), columns=range(24))
+
+
+def coverage_note(frame: pd.DataFrame) -> str:
+    """One line on how much of the period the figures rest on (shown beside each uptime chart)."""
+    if frame.empty or frame["coverage_pct"].isna().all():
+        return "Coverage: no known time."
+    low = int((frame["coverage_pct"] < 90).sum())
+    return (
+        f"Coverage: median {frame['coverage_pct'].median():.1f} %, "
+        f"{low} of {len(frame)} below 90 %."
+    )
+
+
+def load_live(store: BlobStore) -> LiveData:
+    """Read the live snapshot and the static sites and join them; problems become messages."""
+    from shared.sites import read_static_sites
+
+    problems: list[str] = []
+    try:
+        status = read_live_status(store)
+    except DataProblem as exc:
+        status = None
+        problems.append(str(exc))
+    static = read_static_sites(store)
+    if static.connectors.empty:
+        problems.append(
+            f"No static site lists under {layout.STATIC_SITES_PREFIX}: sites cannot be placed."
+        )
+    data = live_evses(status, static.connectors)
+    data.problems = problems + [f"Static sites: {p}" for p in static.problems[:20]]
+    return data

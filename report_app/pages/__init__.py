@@ -1,0 +1,1 @@
+"""One module per page, each a ``*_ui`` / ``*_server`` pair."""

@@ -1,0 +1,219 @@
+"""Live status: every site on one map layer, coloured by the state of its EVSEs.
+
+The map widget is rendered once; filter changes and new snapshots replace the data of its one
+GeoJSON layer in place, which keeps tens of thousands of EVSEs fluid.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ipyleaflet import GeoJSON, LegendControl, Map
+from shiny import module, reactive, render, ui
+from shinywidgets import output_widget, render_widget
+
+from report_app import context
+from report_app.data import (
+    SITE_STATUS_LABELS,
+    SITE_STATUSES,
+    Filters,
+    data_age,
+    filter_live,
+    live_sites,
+    site_details,
+    site_geojson,
+    status_counts,
+)
+from shared.sites import CONNECTOR_STANDARDS, POWER_TYPES, STATES
+
+AUSTRALIA = (-27.5, 134.0)
+POINT_STYLE = {"radius": 5, "weight": 1, "opacity": 0.9, "fillOpacity": 0.8}
+
+
+def filter_inputs(with_status: bool) -> list:
+    """The filter controls both pages share (ids are the same words on both)."""
+    inputs = [
+        ui.input_selectize("cpo_ids", "CPO", choices=[], multiple=True),
+        ui.input_selectize("states", "State", choices=list(STATES), multiple=True),
+        ui.input_selectize("power_types", "Power type", choices=list(POWER_TYPES), multiple=True),
+        ui.input_numeric("min_kw", "Minimum kW", value=0, min=0, step=7),
+        ui.input_selectize(
+            "connector_standards",
+            "Connector standard",
+            choices=list(CONNECTOR_STANDARDS),
+            multiple=True,
+        ),  # fmt: skip
+    ]
+    if with_status:
+        inputs.append(
+            ui.input_checkbox_group(
+                "site_statuses", "Status", choices={k: label for k, label, _ in SITE_STATUSES}
+            )
+        )
+    return inputs
+
+
+def filters_from(input, with_status: bool, with_programs: bool = False) -> Filters:  # noqa: ANN001
+    """The ``Filters`` the inputs describe; a blank or negative minimum kW means none."""
+    min_kw = input.min_kw()
+    return Filters(
+        cpo_ids=tuple(input.cpo_ids() or ()),
+        states=tuple(input.states() or ()),
+        power_types=tuple(input.power_types() or ()),
+        min_kw=float(min_kw) if isinstance(min_kw, int | float) and min_kw > 0 else 0.0,
+        connector_standards=tuple(input.connector_standards() or ()),
+        site_statuses=tuple(input.site_statuses() or ()) if with_status else (),
+        programs=tuple(input.programs() or ()) if with_programs else (),
+    )
+
+
+def legend_row(key: str, label: str, colour: str, count: int) -> ui.Tag:
+    swatch = ui.span(
+        style=f"display:inline-block;width:12px;height:12px;border-radius:6px;background:{colour};"
+        "margin-right:6px"
+    )
+    return ui.tags.tr(
+        ui.tags.td(swatch, label), ui.tags.td(str(count), class_="text-end", id=f"count-{key}")
+    )
+
+
+@module.ui
+def live_ui() -> ui.Tag:
+    return ui.layout_sidebar(
+        ui.sidebar(*filter_inputs(with_status=True), width=280),
+        ui.layout_columns(
+            ui.card(
+                ui.card_header("Sites by live status"),
+                output_widget("map", height="560px"),
+                full_screen=True,
+            ),
+            ui.card(
+                ui.card_header("Status counts"),
+                ui.output_ui("age"),
+                ui.output_ui("counts"),
+                ui.output_ui("notes"),
+            ),
+            col_widths=(9, 3),
+        ),
+        ui.card(
+            ui.card_header("Selected site"), ui.output_ui("site"), ui.output_data_frame("evses")
+        ),
+    )
+
+
+@module.server
+def live_server(input, output, session) -> None:  # noqa: ANN001
+    selected: reactive.Value[tuple[str, str] | None] = reactive.value(None)
+    layer = GeoJSON(
+        data={"type": "FeatureCollection", "features": []},
+        point_style=POINT_STYLE,
+        hover_style={"weight": 3, "radius": 8},
+        name="sites",
+    )
+
+    def on_click(**event: object) -> None:
+        properties = event.get("properties") or {}
+        if isinstance(properties, dict) and "cpo_id" in properties and "site_id" in properties:
+            selected.set((str(properties["cpo_id"]), str(properties["site_id"])))
+
+    layer.on_click(on_click)
+
+    @reactive.effect
+    def _cpo_choices() -> None:
+        evses = context.live_data().evses
+        cpo_ids = sorted(evses["cpo_id"].dropna().unique()) if not evses.empty else []
+        with reactive.isolate():
+            current = input.cpo_ids()
+        ui.update_selectize("cpo_ids", choices=cpo_ids, selected=list(current or ()))
+
+    @reactive.calc
+    def filters() -> Filters:
+        return filters_from(input, with_status=True)
+
+    @reactive.calc
+    def sites():
+        return live_sites(filter_live(context.live_data(), filters()), filters().site_statuses)
+
+    @render_widget
+    def map():  # noqa: A001 - the output id the UI names
+        # Built once: tiles that cannot load (offline) leave the plain grey background,
+        # and the vector layer still shows every site.
+        leaflet = Map(center=AUSTRALIA, zoom=4, scroll_wheel_zoom=True)
+        leaflet.layout.height = "540px"
+        leaflet.add(layer)
+        legend = {label: colour for _, label, colour in SITE_STATUSES}
+        leaflet.add(LegendControl(legend, title="Site status", position="bottomright"))
+        return leaflet
+
+    @reactive.effect
+    def _draw() -> None:
+        layer.data = site_geojson(sites())
+
+    @render.ui
+    def age():
+        reactive.invalidate_later(10)
+        data = context.live_data()
+        return ui.p(
+            ui.strong("Data age: "),
+            ui.span(data_age(data.newest_confirmed_at, datetime.now(UTC)), id="data-age"),
+        )
+
+    @render.ui
+    def counts():
+        shown = sites()
+        rows = [
+            legend_row(key, label, colour, count)
+            for (key, label, colour), count in zip(
+                SITE_STATUSES, status_counts(shown)["sites"], strict=True
+            )
+        ]
+        evse_total = int(shown["evse_count"].sum()) if not shown.empty else 0
+        return ui.TagList(
+            ui.tags.table(ui.tags.tbody(*rows), class_="table table-sm"),
+            ui.p(f"{len(shown)} sites, {evse_total} EVSEs in service shown", id="shown-total"),
+        )
+
+    @render.ui
+    def notes():
+        data = context.live_data()
+        static = [p for p in data.problems if p.startswith("Static sites:")]
+        notes = [p for p in data.problems if not p.startswith("Static sites:")]
+        if static:
+            notes.append(f"{len(static)} problems in the static site lists (see Data quality).")
+        if data.unplaced:
+            notes.append(
+                f"{data.unplaced} live EVSEs are in no static site list, so not on the map."
+            )
+        if not notes:
+            return None
+        return ui.div(*[ui.p(n, class_="text-muted small") for n in notes], id="live-notes")
+
+    @reactive.calc
+    def details():
+        key = selected()
+        if key is None:
+            return None
+        return site_details(context.live_data(), *key)
+
+    @render.ui
+    def site():
+        key = selected()
+        if key is None:
+            return ui.p("Click a site on the map to see its EVSEs.", class_="text-muted")
+        everything = live_sites(filter_live(context.live_data(), Filters()))
+        row = everything[(everything["cpo_id"] == key[0]) & (everything["site_id"] == key[1])]
+        if row.empty:
+            return ui.p(f"Site {key[1]} of {key[0]} is no longer listed.")
+        site = row.iloc[0]
+        return ui.p(
+            ui.strong(f"{site['site_name']}", id="site-name"),
+            f" — {key[0]} / {key[1]}, {site['state']}: "
+            f"{SITE_STATUS_LABELS[site['site_status']]}, up to {site['max_power_kw']:g} kW",
+        )
+
+    @render.data_frame
+    def evses():
+        frame = details()
+        if frame is None:
+            return None
+        return render.DataGrid(frame, width="100%")

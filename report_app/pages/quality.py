@@ -1,0 +1,143 @@
+"""Data quality: coverage per CPO and feed, unmatched EVSEs, quarantined inputs, feed health."""
+
+from __future__ import annotations
+
+import pandas as pd
+from shiny import module, reactive, render, ui
+
+from report_app import context
+from report_app.data import (
+    DataProblem,
+    available_months,
+    quarantine_counts,
+    read_feed_health,
+    rounded,
+)
+
+COVERAGE_COLUMNS = ["cpo_id", "evse_count", "coverage_pct", "known_minutes", "unknown_minutes"]
+
+
+def coverage_with_feeds(network: pd.DataFrame, feeds: pd.DataFrame | None) -> pd.DataFrame:
+    """Coverage per CPO for the month beside each of its feeds' health (one row per feed)."""
+    coverage = network[COVERAGE_COLUMNS]
+    if feeds is None or feeds.empty:
+        return rounded(coverage)
+    return rounded(coverage.merge(feeds, on="cpo_id", how="outer").sort_values(["cpo_id", "kind"]))
+
+
+def message(text: str) -> ui.Tag:
+    return ui.div(text, class_="alert alert-info")
+
+
+@module.ui
+def quality_ui() -> ui.Tag:
+    return ui.layout_sidebar(
+        ui.sidebar(ui.input_select("month", "Month", choices=[]), width=220),
+        ui.card(
+            ui.card_header("Coverage per CPO and feed health"),
+            ui.output_ui("feeds_note"),
+            ui.output_data_frame("coverage"),
+        ),  # fmt: skip
+        ui.layout_columns(
+            ui.card(
+                ui.card_header("Unmatched EVSEs (in no static site list)"),
+                ui.output_ui("unmatched_note"),
+                ui.output_data_frame("unmatched"),
+            ),  # fmt: skip
+            ui.card(
+                ui.card_header("Quarantined inputs"),
+                ui.output_ui("quarantine_note"),
+                ui.output_data_frame("quarantine"),
+            ),  # fmt: skip
+            col_widths=(6, 6),
+        ),
+        ui.card(ui.card_header("Static site list problems"), ui.output_ui("static_problems")),
+    )
+
+
+@module.server
+def quality_server(input, output, session) -> None:  # noqa: ANN001
+    @reactive.effect
+    def _months() -> None:
+        reactive.invalidate_later(30)
+        choices = available_months(context.store)
+        with reactive.isolate():
+            current = input.month()
+        ui.update_select("month", choices=choices, selected=current if current in choices else None)
+
+    @reactive.calc
+    def feeds() -> pd.DataFrame | str:
+        reactive.invalidate_later(30)
+        try:
+            return read_feed_health(context.store)
+        except DataProblem as exc:
+            return str(exc)
+
+    @reactive.calc
+    def network() -> pd.DataFrame | str:
+        if not input.month():
+            return "No months have been processed yet, so there is no coverage to show."
+        try:
+            return context.monthly.get(input.month(), "network")
+        except DataProblem as exc:
+            return str(exc)
+
+    @render.ui
+    def feeds_note():
+        notes = [n for n in (feeds(), network()) if isinstance(n, str)]
+        return ui.TagList(*[message(n) for n in notes]) if notes else None
+
+    @render.data_frame
+    def coverage():
+        net, health = network(), feeds()
+        if isinstance(net, str):
+            return health if not isinstance(health, str) else None
+        return coverage_with_feeds(net, None if isinstance(health, str) else health)
+
+    @reactive.calc
+    def unmatched_table() -> pd.DataFrame | str:
+        if not input.month():
+            return "No months have been processed yet."
+        try:
+            return context.monthly.get(input.month(), "unmatched")
+        except DataProblem as exc:
+            return str(exc)
+
+    @render.ui
+    def unmatched_note():
+        table = unmatched_table()
+        if isinstance(table, str):
+            return message(table)
+        return ui.p(f"{len(table)} EVSEs observed in {input.month()} that no static CSV lists.")
+
+    @render.data_frame
+    def unmatched():
+        table = unmatched_table()
+        return None if isinstance(table, str) else rounded(table)
+
+    @reactive.calc
+    def quarantined() -> pd.DataFrame | str:
+        reactive.invalidate_later(60)
+        try:
+            return quarantine_counts(context.settings.database_url)
+        except DataProblem as exc:
+            return str(exc)
+
+    @render.ui
+    def quarantine_note():
+        table = quarantined()
+        if isinstance(table, str):
+            return message(table)
+        return ui.p(f"{int(table['quarantined'].sum())} inputs quarantined in all.")
+
+    @render.data_frame
+    def quarantine():
+        table = quarantined()
+        return None if isinstance(table, str) else table
+
+    @render.ui
+    def static_problems():
+        problems = [p for p in context.live_data().problems if p.startswith("Static sites:")]
+        if not problems:
+            return ui.p("No problems in the static site lists.")
+        return ui.tags.ul(*[ui.tags.li(p) for p in problems])

@@ -1,0 +1,209 @@
+"""Uptime & utilisation: monthly figures by level, charts and a table whose CSV is what is shown.
+
+Only registered for roles that may see government figures (``auth.sees_figures``).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from shiny import module, reactive, render, req, ui
+from shinywidgets import output_widget, render_plotly
+
+from report_app import context, plots
+from report_app.data import (
+    LEVELS,
+    DataProblem,
+    Filters,
+    available_months,
+    coverage_note,
+    daily_trend,
+    hour_of_week_grid,
+    level_table,
+    matching_evses,
+    network_history,
+    rounded,
+)
+from report_app.pages.live import filter_inputs, filters_from
+
+
+@module.ui
+def uptime_ui() -> ui.Tag:
+    return ui.layout_sidebar(
+        ui.sidebar(
+            ui.input_select("month", "Month", choices=[]),
+            ui.input_select("level", "Level", choices=list(LEVELS), selected="site"),
+            *filter_inputs(with_status=False),
+            ui.input_selectize("programs", "Grant program", choices=[], multiple=True),
+            width=280,
+        ),
+        ui.output_ui("problem"),
+        ui.layout_columns(
+            ui.card(output_widget("networks")),
+            ui.card(output_widget("distribution")),
+            col_widths=(6, 6),
+        ),
+        ui.layout_columns(
+            ui.card(output_widget("trend")),
+            ui.card(
+                ui.input_select("heatmap_site", "Site for the hour-of-week heatmap", choices=[]),
+                output_widget("heatmap"),
+            ),
+            col_widths=(6, 6),
+        ),
+        ui.card(
+            ui.card_header(
+                ui.output_text("table_title", inline=True),
+                ui.download_button("download", "Download CSV", class_="btn-sm float-end"),
+            ),
+            ui.output_data_frame("figures"),
+        ),
+    )
+
+
+@module.server
+def uptime_server(input, output, session) -> None:  # noqa: ANN001
+    def months_now() -> tuple[str, ...]:
+        return tuple(available_months(context.store))
+
+    @reactive.poll(months_now, interval_secs=30)
+    def months() -> tuple[str, ...]:
+        return months_now()
+
+    @reactive.effect
+    def _month_choices() -> None:
+        choices = list(months())
+        with reactive.isolate():
+            current = input.month()
+        ui.update_select("month", choices=choices, selected=current if current in choices else None)
+
+    @reactive.calc
+    def connectors() -> pd.DataFrame:
+        return context.live_data().connectors
+
+    @reactive.effect
+    def _choices() -> None:
+        conns = connectors()
+        with reactive.isolate():
+            cpo_now, programs_now = input.cpo_ids(), input.programs()
+        cpo_ids = sorted(conns["cpo_id"].dropna().unique()) if not conns.empty else []
+        programs = sorted(conns["program"].dropna().unique()) if not conns.empty else []
+        ui.update_selectize("cpo_ids", choices=cpo_ids, selected=list(cpo_now or ()))
+        ui.update_selectize("programs", choices=programs, selected=list(programs_now or ()))
+
+    @reactive.calc
+    def filters() -> Filters:
+        return filters_from(input, with_status=False, with_programs=True)
+
+    @reactive.calc
+    def month_tables() -> dict[str, pd.DataFrame] | str:
+        month = input.month()
+        if not month:
+            return "No months have been processed yet: run `chargeatlarge monthly` first."
+        level = input.level()
+        try:
+            tables = {"evse": context.monthly.get(month, "evse")}
+            if level != "evse":
+                tables[level] = context.monthly.get(month, level)
+        except DataProblem as exc:
+            return str(exc)
+        return tables
+
+    @reactive.calc
+    def shown() -> pd.DataFrame:
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        try:
+            frame = level_table(input.level(), tables, connectors(), filters())
+        except DataProblem as exc:
+            raise ValueError(str(exc)) from None
+        return rounded(frame)
+
+    @reactive.calc
+    def selected_evses() -> pd.DataFrame:
+        """EVSEs of the month that pass every filter (for the daily trend)."""
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        evse = tables["evse"]
+        evse = evse[evse["matched"].astype(bool)]
+        if filters().cpo_ids:
+            evse = evse[evse["cpo_id"].isin(filters().cpo_ids)]
+        if filters().states:
+            evse = evse[evse["state"].isin(filters().states)]
+        if filters().connector_level:
+            evse = evse.merge(matching_evses(connectors(), filters()), on=["cpo_id", "evse_uid"])
+        return evse
+
+    @render.ui
+    def problem():
+        tables = month_tables()
+        if isinstance(tables, str):
+            return ui.div(tables, class_="alert alert-info", id="uptime-problem")
+        return None
+
+    @render_plotly
+    def networks():
+        return plots.network_over_months(network_history(context.monthly, months(), filters()))
+
+    @render_plotly
+    def distribution():
+        frame = shown()
+        return plots.uptime_distribution(frame, input.level(), input.month(), coverage_note(frame))
+
+    @render_plotly
+    def trend():
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        try:
+            daily = context.monthly.get(input.month(), "daily")
+        except DataProblem as exc:
+            return plots.empty_figure(str(exc))
+        return plots.daily_trend(daily_trend(daily, selected_evses()), input.month())
+
+    @reactive.effect
+    def _site_choices() -> None:
+        evse = selected_evses()
+        sites = (
+            evse[["cpo_id", "site_id", "site_name"]]
+            .drop_duplicates()
+            .sort_values(["cpo_id", "site_id"])
+        )
+        choices = {
+            f"{r.cpo_id}/{r.site_id}": f"{r.site_name} ({r.cpo_id})" for r in sites.itertuples()
+        }
+        with reactive.isolate():
+            current = input.heatmap_site()
+        ui.update_select(
+            "heatmap_site", choices=choices, selected=current if current in choices else None
+        )
+
+    @render_plotly
+    def heatmap():
+        key = input.heatmap_site()
+        month = input.month()
+        if not key or "/" not in key or not month:
+            return plots.empty_figure("Pick a site.")
+        cpo_id, site_id = key.split("/", 1)
+        try:
+            profile = context.monthly.get(month, "hour_of_week")
+        except DataProblem as exc:
+            return plots.empty_figure(str(exc))
+        grid = hour_of_week_grid(profile, cpo_id, site_id)
+        return plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month)
+
+    @render.text
+    def table_title():
+        return f"{input.level().capitalize()} figures, {input.month() or 'no month'}"
+
+    @render.data_frame
+    def figures():
+        return render.DataGrid(shown(), width="100%", height="420px", filters=False)
+
+    @render.download_button(filename=lambda: f"{input.level()}-{input.month()}.csv")
+    def download():
+        # Exactly what the table shows, in the order the user sorted it.
+        view = figures.data_view()
+        buffer = io.StringIO()
+        view.to_csv(buffer, index=False)
+        yield buffer.getvalue()

@@ -1,0 +1,120 @@
+"""Plotly figure builders for the uptime page: DataFrames in, figures out, no Shiny."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+THRESHOLDS = (97.0, 98.0, 99.0)
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "template": "plotly_white"}
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    figure = go.Figure(layout=LAYOUT)
+    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure
+
+
+def network_over_months(history: pd.DataFrame) -> go.Figure:
+    """Uptime (solid) with coverage (dotted) and utilisation per network, one point per month."""
+    if history.empty:
+        return empty_figure("No processed months for this selection.")
+    figure = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+        subplot_titles=("Uptime % (solid) and coverage % (dotted)", "Utilisation %"),
+    )  # fmt: skip
+    palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+    for index, (cpo_id, rows) in enumerate(history.groupby("cpo_id", sort=True)):
+        colour = palette[index % len(palette)]
+        rows = rows.sort_values("month")
+        common = {"x": rows["month"], "legendgroup": cpo_id, "line": {"color": colour}}
+        figure.add_trace(
+            go.Scatter(y=rows["uptime_pct"], name=f"{cpo_id}", mode="lines+markers", **common),
+            row=1, col=1,
+        )  # fmt: skip
+        figure.add_trace(
+            go.Scatter(
+                y=rows["coverage_pct"], name=f"{cpo_id} coverage", mode="lines",
+                showlegend=False, **{**common, "line": {"color": colour, "dash": "dot"}},
+            ),
+            row=1, col=1,
+        )  # fmt: skip
+        figure.add_trace(
+            go.Scatter(
+                y=rows["utilisation_pct"], name=f"{cpo_id} utilisation",
+                mode="lines+markers", showlegend=False, **common,
+            ),
+            row=2, col=1,
+        )  # fmt: skip
+    figure.update_xaxes(type="category")
+    figure.update_layout(**{**LAYOUT, "margin": {"l": 50, "r": 20, "t": 40, "b": 40}}, height=420)
+    return figure
+
+
+def uptime_distribution(frame: pd.DataFrame, level: str, month: str, note: str) -> go.Figure:
+    """Histogram of ``uptime_pct`` across the shown rows, with the 97 / 98 / 99 % lines."""
+    values = frame["uptime_pct"].dropna() if "uptime_pct" in frame else pd.Series(dtype=float)
+    if values.empty:
+        return empty_figure(f"No {level} has known time in {month}.")
+    figure = go.Figure(
+        go.Histogram(x=values, xbins={"start": 0, "end": 100.0001, "size": 1}, name=level),
+        layout=LAYOUT,
+    )
+    for threshold in THRESHOLDS:
+        figure.add_vline(
+            x=threshold, line_dash="dash", line_color="#d62728",
+            annotation_text=f"{threshold:g} %", annotation_position="top left",
+        )  # fmt: skip
+    figure.update_layout(
+        title=f"Uptime distribution, {level} level, {month}<br><sup>{note}</sup>",
+        xaxis_title="uptime_pct",
+        yaxis_title=f"{level}s",
+        height=360,
+    )
+    return figure
+
+
+def daily_trend(trend: pd.DataFrame, month: str) -> go.Figure:
+    """Uptime, coverage and utilisation per day of the month over the selection."""
+    if trend.empty:
+        return empty_figure(f"No daily figures for this selection in {month}.")
+    figure = go.Figure(layout=LAYOUT)
+    styles = {
+        "uptime_pct": {"color": "#1a9850"},
+        "coverage_pct": {"color": "#555555", "dash": "dot"},
+        "utilisation_pct": {"color": "#2166ac"},
+    }
+    for column, line in styles.items():
+        figure.add_trace(
+            go.Scatter(
+                x=trend["date"], y=trend[column], name=column, mode="lines+markers", line=line
+            )
+        )
+    figure.update_layout(title=f"Daily trend, {month}", yaxis_title="%", height=340)
+    return figure
+
+
+def hour_of_week_heatmap(grid: pd.DataFrame, site_label: str, month: str) -> go.Figure:
+    """Utilisation % by local day of week and hour for one site."""
+    if grid.isna().all().all():
+        return empty_figure(f"No hour-of-week profile for {site_label} in {month}.")
+    figure = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(), x=list(range(24)), y=list(DAYS), colorscale="Blues",
+            zmin=0, zmax=100, colorbar={"title": "utilisation %"},
+            hovertemplate="%{y} %{x}:00 — %{z:.1f} %<extra></extra>",
+        ),
+        layout=LAYOUT,
+    )  # fmt: skip
+    figure.update_yaxes(autorange="reversed")
+    figure.update_layout(
+        title=f"Hour-of-week utilisation, {site_label}, {month}",
+        xaxis_title="local hour",
+        height=340,
+    )
+    return figure
