@@ -50,8 +50,8 @@ def router(ingest: Ingest) -> APIRouter:
                         {"error": "binary frames are not accepted; send JSON text"}
                     )
                     continue
-                await ingest.liveness(feed, datetime.now(UTC))
                 if _is_ping(text):
+                    await ingest.liveness(feed, datetime.now(UTC))
                     await websocket.send_json({"type": "pong"})
                     continue
                 try:
@@ -64,6 +64,8 @@ def router(ingest: Ingest) -> APIRouter:
                     continue
                 if batch.observations:
                     await ingest.accept(feed, batch.observations, raw=text, sender=sender)
+                # After the message's own statuses: the connection vouches for all of them now.
+                await ingest.liveness(feed, datetime.now(UTC))
                 if batch.rejected:
                     location, reason, payload = batch.quarantine_entry()
                     await ingest.reject(
