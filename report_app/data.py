@@ -589,9 +589,8 @@ def aggregate(evse: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = grouped[SUMMED].sum()
     out["longest_outage_minutes"] = grouped["longest_outage_minutes"].max()
     out["evse_count"] = grouped["evse_uid"].nunique()
-    out["site_count"] = grouped.apply(
-        lambda g: g[["cpo_id", "site_id"]].drop_duplicates().shape[0], include_groups=False
-    )
+    site_keys = matched["cpo_id"].astype(str) + "\x00" + matched["site_id"].astype(str)
+    out["site_count"] = site_keys.groupby([matched[k] for k in keys], dropna=False).nunique()
     return with_figures(out.reset_index())
 
 

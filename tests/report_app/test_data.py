@@ -1,0 +1,361 @@
+"""Data preparation of the dashboard, with hand-computed expectations."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from report_app import data
+from report_app.data import DataProblem, Filters
+from shared import layout
+from shared.metrics import schema
+from tests.report_app import generate
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+def connector(cpo: str, site: str, evse: str, cid: str, power: str, kw: float, std: str,
+              program: str | None = None) -> dict:  # fmt: skip
+    return {"cpo_id": cpo, "site_id": site, "site_name": f"Site {site}", "address": "1 A St",
+            "suburb": "X", "state": "NSW", "postcode": "2000", "latitude": -33.9,
+            "longitude": 151.2, "charger_id": f"{site}-C", "evse_uid": evse, "connector_id": cid,
+            "connector_standard": std, "power_type": power, "max_power_kw": kw,
+            "program": program}  # fmt: skip
+
+
+CONNECTORS = pd.DataFrame(
+    [
+        connector("X", "A", "A1", "1", "AC_3_PHASE", 22, "IEC_62196_T2"),
+        connector("X", "A", "A2", "1", "AC_3_PHASE", 22, "IEC_62196_T2"),
+        connector("X", "A", "A3", "1", "AC_3_PHASE", 22, "IEC_62196_T2"),
+        connector("X", "B", "B1", "1", "DC", 50, "IEC_62196_T2_COMBO", "BBF"),
+        connector("X", "B", "B1", "2", "DC", 50, "CHADEMO", "BBF"),
+        connector("Y", "C", "C1", "1", "AC_1_PHASE", 7, "IEC_62196_T2"),
+    ]
+)
+
+
+def live_row(evse: str, category: str, stale: bool = False, cpo: str = "X") -> dict:
+    at = NOW - timedelta(minutes=30 if stale else 1)
+    return {"cpo_id": cpo, "evse_uid": evse, "status": category, "category": category,
+            "observed_at": at, "last_confirmed_at": at, "stale": stale}  # fmt: skip
+
+
+STATUS = pd.DataFrame(
+    [
+        live_row("A1", "AVAILABLE"),
+        live_row("A2", "IN_USE"),
+        live_row("A3", "AVAILABLE", stale=True),
+        live_row("B1", "OUT_OF_ORDER"),
+        live_row("GHOST", "AVAILABLE"),  # listed in no static CSV
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("available", "occupied", "down", "known", "expected"),
+    [
+        (0, 0, 0, 0, "unknown"),
+        (3, 0, 0, 3, "all_available"),
+        (2, 1, 0, 3, "some_in_use"),
+        (0, 3, 0, 3, "all_in_use"),
+        (2, 0, 1, 3, "some_down"),
+        (0, 2, 1, 3, "some_down"),
+        (0, 0, 2, 2, "all_down"),
+    ],
+)
+def test_site_status(available: int, occupied: int, down: int, known: int, expected: str) -> None:
+    assert data.site_status(available, occupied, down, known) == expected
+
+
+def test_live_sites_counts_and_colours() -> None:
+    live = data.live_evses(STATUS, CONNECTORS)
+    assert live.unplaced == 1
+    assert live.newest_confirmed_at == NOW - timedelta(minutes=1)
+    by_evse = live.evses.set_index("evse_uid")
+    assert by_evse.loc["A3", "map_category"] == "UNKNOWN"  # stale
+    assert by_evse.loc["C1", "category"] == "UNKNOWN"  # no live row
+    assert by_evse.loc["B1", "connector_standards"] == "CHADEMO, IEC_62196_T2_COMBO"
+    sites = data.live_sites(live.evses).set_index("site_id")
+    assert sites.loc["A", ["available", "occupied", "down", "unknown"]].tolist() == [1, 1, 0, 1]
+    assert sites["site_status"].to_dict() == {"A": "some_in_use", "B": "all_down", "C": "unknown"}
+    counts = data.status_counts(sites.reset_index()).set_index("site_status")["sites"]
+    assert counts.to_dict() == {"all_available": 0, "some_in_use": 1, "all_in_use": 0,
+                                "some_down": 0, "all_down": 1, "unknown": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("filters", "sites"),
+    [
+        (Filters(), ["A", "B", "C"]),
+        (Filters(cpo_ids=("Y",)), ["C"]),
+        (Filters(power_types=("DC",)), ["B"]),
+        (Filters(min_kw=20), ["A", "B"]),
+        (Filters(connector_standards=("CHADEMO",)), ["B"]),
+        (Filters(programs=("BBF",)), ["B"]),
+        (Filters(site_statuses=("unknown", "all_down")), ["B", "C"]),
+        (Filters(states=("VIC",)), []),
+    ],
+)
+def test_live_filters(filters: Filters, sites: list[str]) -> None:
+    live = data.live_evses(STATUS, CONNECTORS)
+    shown = data.live_sites(data.filter_live(live, filters), filters.site_statuses)
+    assert shown["site_id"].tolist() == sites
+
+
+def test_site_geojson_is_lon_lat_with_style() -> None:
+    sites = data.live_sites(data.live_evses(STATUS, CONNECTORS).evses)
+    feature = data.site_geojson(sites)["features"][1]
+    assert feature["geometry"]["coordinates"] == [151.2, -33.9]
+    assert feature["properties"]["site_id"] == "B"
+    assert feature["properties"]["style"]["fillColor"] == data.SITE_STATUS_COLOURS["all_down"]
+
+
+def test_site_details_lists_connectors() -> None:
+    details = data.site_details(data.live_evses(STATUS, CONNECTORS), "X", "B")
+    assert details["connectors"].tolist() == ["1: IEC_62196_T2_COMBO DC 50 kW; 2: CHADEMO DC 50 kW"]
+    assert details["category"].tolist() == ["OUT_OF_ORDER"]
+
+
+def test_no_static_sites_places_nothing() -> None:
+    from shared.sites import empty_connectors
+
+    live = data.live_evses(STATUS, empty_connectors())
+    assert live.evses.empty and live.unplaced == 5
+    assert data.live_sites(live.evses).empty
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "no status received yet"),
+        (30, "30 s old"),
+        (600, "10 min old"),
+        (3 * 3600, "3.0 h old"),
+        (5 * 86400, "5 days old"),
+    ],  # fmt: skip
+)
+def test_data_age(seconds: float | None, text: str) -> None:
+    newest = None if seconds is None else NOW - timedelta(seconds=seconds)
+    assert data.data_age(newest, NOW) == text
+
+
+def put_parquet(store, name: str, table: pa.Table) -> None:  # noqa: ANN001
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    store.put(name, buffer.getvalue())
+
+
+def test_live_status_round_trip_and_problems(blobstore) -> None:  # noqa: ANN001
+    with pytest.raises(DataProblem, match="No live data yet"):
+        data.read_live_status(blobstore)
+    blobstore.put(layout.LIVE_STATUS, b"PAR1 not really")
+    with pytest.raises(DataProblem, match="not a readable Parquet"):
+        data.read_live_status(blobstore)
+    put_parquet(blobstore, layout.LIVE_STATUS, pa.table({"cpo_id": ["X"]}))
+    with pytest.raises(DataProblem, match="lacks the columns evse_uid, status"):
+        data.read_live_status(blobstore)
+    bad = pa.Table.from_pandas(STATUS.assign(stale="maybe"), preserve_index=False)
+    put_parquet(blobstore, layout.LIVE_STATUS, bad)
+    with pytest.raises(DataProblem, match="wrong type"):
+        data.read_live_status(blobstore)
+    generate.write_live(blobstore, STATUS)
+    assert data.read_live_status(blobstore)["evse_uid"].tolist() == [
+        "A1",
+        "A2",
+        "A3",
+        "B1",
+        "GHOST",
+    ]
+
+
+def test_load_live_reports_missing_parts(blobstore) -> None:  # noqa: ANN001
+    live = data.load_live(blobstore)
+    assert live.evses.empty
+    assert live.problems[0].startswith("No live data yet")
+    assert live.problems[1].startswith("No static site lists")
+
+
+def evse_row(uid: str, power: str, **minutes: float) -> dict:
+    row = {"cpo_id": "X", "evse_uid": uid, "charger_id": "C", "site_id": "S", "state": "NSW",
+           "matched": True, "power_type": power}  # fmt: skip
+    row.update({m: 0.0 for m in schema.MINUTE_FIGURES})
+    row.update(minutes)
+    row.update(
+        in_use_sessions=1,
+        outage_count=0,
+        longest_outage_minutes=minutes.get("out_of_order_minutes", 0.0),
+    )
+    return row
+
+
+# EVSE E1: period 100, available 60, in use 20, out of order 10, unknown 10 → known 90.
+# EVSE E2: period 100, not in service 50, available 40, unknown 10 → in service 50, known 40.
+E1 = evse_row("E1", "DC", period_minutes=100, in_service_minutes=100, available_minutes=60,
+              in_use_minutes=20, out_of_order_minutes=10, unknown_minutes=10, known_minutes=90)  # fmt: skip
+E2 = evse_row("E2", "AC_3_PHASE", period_minutes=100, not_in_service_minutes=50,
+              in_service_minutes=50, available_minutes=40, unknown_minutes=10, known_minutes=40)  # fmt: skip
+
+
+def test_aggregate_is_port_weighted() -> None:
+    rolled = data.aggregate(pd.DataFrame([E1, E2]), ["cpo_id"]).iloc[0]
+    # up 120 of known 130; known 130 of in service 150; in use 20 of known 130
+    assert rolled["uptime_pct"] == pytest.approx(100 * 120 / 130)
+    assert rolled["coverage_pct"] == pytest.approx(100 * 130 / 150)
+    assert rolled["uptime_strict_pct"] == pytest.approx(80.0)
+    assert rolled["utilisation_pct"] == pytest.approx(100 * 20 / 130)
+    assert rolled["longest_outage_minutes"] == 10
+    assert (rolled["evse_count"], rolled["site_count"], rolled["in_use_sessions"]) == (2, 1, 2)
+
+
+def test_percentages_are_null_when_nothing_is_known() -> None:
+    row = evse_row("E3", "DC", period_minutes=100, in_service_minutes=100, unknown_minutes=100)
+    figures = data.with_figures(pd.DataFrame([row])).iloc[0]
+    assert figures["coverage_pct"] == 0
+    assert pd.isna(figures["uptime_pct"]) and pd.isna(figures["utilisation_pct"])
+
+
+def test_level_table_rolls_up_again_under_a_connector_filter() -> None:
+    evse = pd.DataFrame([E1, E2])
+    network = data.aggregate(evse, ["cpo_id"])
+    conns = pd.DataFrame(
+        [
+            connector("X", "S", "E1", "1", "DC", 50, "CHADEMO"),
+            connector("X", "S", "E2", "1", "AC_3_PHASE", 22, "IEC_62196_T2"),
+        ]  # fmt: skip
+    )
+    tables = {"evse": evse, "network": network}
+    everything = data.level_table("network", tables, conns, Filters())
+    assert everything["uptime_pct"].iloc[0] == pytest.approx(100 * 120 / 130)
+    dc = data.level_table("network", tables, conns, Filters(power_types=("DC",)))
+    assert dc["uptime_pct"].iloc[0] == pytest.approx(100 * 80 / 90)  # E1 alone
+    assert dc["coverage_pct"].iloc[0] == pytest.approx(90.0)
+    assert list(dc.columns[:4]) == ["cpo_id", "site_count", "evse_count", "uptime_pct"]
+    with pytest.raises(DataProblem, match="not a level"):
+        data.level_table("planet", tables, conns, Filters())
+
+
+def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # noqa: ANN001
+    network = generate.make_network(8)
+    tables = generate.month_tables(network, "2026-10", seed=3)
+    generate.write_month(blobstore, "2026-10", tables)
+    for name, expected in schema.TABLES.items():
+        stored = pq.read_table(
+            io.BytesIO(blobstore.get(layout.monthly_table_blob("2026-10", name)))
+        )
+        assert stored.schema.equals(expected, check_metadata=False), name
+    cache = data.MonthlyTables(blobstore)
+    site = cache.get("2026-10", "site")
+    assert len(site) == 8 and cache.get("2026-10", "site") is site
+    with pytest.raises(DataProblem, match="has not been processed"):
+        cache.get("2026-09", "site")
+    with pytest.raises(DataProblem, match="not a month"):
+        cache.get("../x", "site")
+    shown = data.level_table("site", {"evse": tables["evse"], "site": site}, network.connectors,
+                             Filters(programs=("BBF",)))  # fmt: skip
+    assert shown["site_id"].tolist() == ["S00000", "S00004"]  # every 4th site has program BBF
+
+
+def test_available_months_need_a_manifest(blobstore) -> None:  # noqa: ANN001
+    blobstore.put(layout.monthly_manifest_blob("2026-09"), b"{}")
+    blobstore.put(layout.monthly_manifest_blob("2026-10"), b"{}")
+    blobstore.put(layout.monthly_table_blob("2026-11", "evse"), b"half written")
+    blobstore.put("processed/monthly/notamonth/manifest.json", b"{}")
+    assert data.available_months(blobstore) == ["2026-10", "2026-09"]
+
+
+def test_daily_trend_and_hour_of_week_grid() -> None:
+    day = {m: 0.0 for m in schema.MINUTE_FIGURES}
+    rows = [
+        {"cpo_id": "X", "evse_uid": "E1", "date": "2026-10-01", **day, "period_minutes": 1440,
+         "in_service_minutes": 1440, "known_minutes": 1440, "available_minutes": 1080,
+         "out_of_order_minutes": 360},
+        {"cpo_id": "X", "evse_uid": "E2", "date": "2026-10-01", **day, "period_minutes": 1440,
+         "in_service_minutes": 1440, "known_minutes": 720, "unknown_minutes": 720,
+         "in_use_minutes": 720},
+        {"cpo_id": "Y", "evse_uid": "E9", "date": "2026-10-01", **day, "period_minutes": 1440},
+    ]  # fmt: skip
+    trend = data.daily_trend(
+        pd.DataFrame(rows), pd.DataFrame({"cpo_id": ["X", "X"], "evse_uid": ["E1", "E2"]})
+    )
+    # up 1800 of known 2160; known 2160 of 2880; in use 720 of 2160
+    assert trend.iloc[0][
+        ["uptime_pct", "coverage_pct", "utilisation_pct"]
+    ].tolist() == pytest.approx([100 * 1800 / 2160, 75.0, 100 * 720 / 2160])
+    profile = pd.DataFrame({"cpo_id": ["X", "X"], "site_id": ["S", "S"], "day_of_week": [0, 6],
+                            "hour": [0, 23], "utilisation_pct": [12.5, 50.0]})  # fmt: skip
+    grid = data.hour_of_week_grid(profile, "X", "S")
+    assert grid.shape == (7, 24)
+    assert (grid.loc[0, 0], grid.loc[6, 23]) == (12.5, 50.0)
+    assert grid.isna().sum().sum() == 166
+
+
+def test_feed_health_tolerates_extra_and_refuses_junk(blobstore) -> None:  # noqa: ANN001
+    with pytest.raises(DataProblem, match="No feed health yet"):
+        data.read_feed_health(blobstore)
+    feeds = {"feeds": [{"cpo_id": "X", "kind": "ocpp", "lag_seconds": "12", "extra": [1]},
+                       "junk", {"cpo_id": {"nested": 1}, "last_error": "e" * 1000}]}  # fmt: skip
+    blobstore.put(layout.FEED_HEALTH, json.dumps(feeds).encode())
+    frame = data.read_feed_health(blobstore)
+    assert frame["cpo_id"].tolist() == ["X", "{'nested': 1}"]
+    assert frame["lag_seconds"].iloc[0] == 12
+    assert len(frame["last_error"].iloc[1]) == 300
+    blobstore.put(layout.FEED_HEALTH, b"{not json")
+    with pytest.raises(DataProblem, match="not valid JSON"):
+        data.read_feed_health(blobstore)
+    blobstore.put(layout.FEED_HEALTH, b'{"feeds": 3}')
+    with pytest.raises(DataProblem, match="no list of feeds"):
+        data.read_feed_health(blobstore)
+    blobstore.put(layout.FEED_HEALTH, b" " * 5_000_001)
+    with pytest.raises(DataProblem, match="over the 5 MB limit"):
+        data.read_feed_health(blobstore)
+
+
+def test_quarantine_counts(engine, settings) -> None:  # noqa: ANN001
+    from shared.db.tables import quarantine
+
+    with engine.begin() as conn:
+        conn.execute(
+            quarantine.insert(),
+            [
+                {"cpo_id": "X", "source": "ocpi", "received_at": NOW, "reason": "bad status"},
+                {
+                    "cpo_id": "X",
+                    "source": "ocpi",
+                    "received_at": NOW + timedelta(hours=1),
+                    "reason": "r",
+                },
+                {"cpo_id": None, "source": "rest", "received_at": NOW, "reason": "no cpo"},
+            ],  # fmt: skip
+        )
+    counts = data.quarantine_counts(settings.database_url)
+    assert counts[["cpo_id", "source", "quarantined"]].values.tolist() == [
+        ["(unknown)", "rest", 1], ["X", "ocpi", 2]
+    ]  # fmt: skip
+    with pytest.raises(DataProblem, match="No database is configured"):
+        data.quarantine_counts(None)
+
+
+def test_quarantine_counts_without_the_table(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(DataProblem, match="cannot be read for quarantine counts"):
+        data.quarantine_counts(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_published_reports_and_hostile_names(blobstore) -> None:  # noqa: ANN001
+    blobstore.put("reports/2026-10/report.html", b"<html></html>")
+    blobstore.put("reports/2026-10/site.csv", b"a\n")
+    blobstore.put("reports/2026-09/site.csv", b"a\n")  # no report.html: not published
+    assert data.published_reports(blobstore) == [
+        data.PublishedReport("2026-10", ("report.html", "site.csv"))
+    ]
+    assert data.report_blob("2026-10", "site.csv") == "reports/2026-10/site.csv"
+    for month, name in [("2026-10", "../x.csv"), ("2026-13", "report.html"), ("..", "report.html"),
+                        ("2026-10", "report.html/.."), ("2026-10", "x.CSV"), ("2026-10", "a" * 60 + ".csv")]:  # fmt: skip
+        with pytest.raises(DataProblem):
+            data.report_blob(month, name)

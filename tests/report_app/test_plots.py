@@ -1,0 +1,49 @@
+"""Figure builders: the right traces, threshold lines and empty-state messages."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from report_app import plots
+
+
+def test_uptime_distribution_has_the_three_threshold_lines() -> None:
+    frame = pd.DataFrame({"uptime_pct": [96.5, 98.2, 99.9, None], "coverage_pct": [90, 95, 99, 0]})
+    figure = plots.uptime_distribution(frame, "site", "2026-10", "Coverage: median 92.5 %")
+    assert sorted(shape.x0 for shape in figure.layout.shapes) == [97.0, 98.0, 99.0]
+    assert list(figure.data[0].x) == [96.5, 98.2, 99.9]
+    assert "Coverage: median 92.5 %" in figure.layout.title.text
+
+
+def test_empty_inputs_give_a_figure_that_says_why() -> None:
+    figure = plots.uptime_distribution(pd.DataFrame({"uptime_pct": [None]}), "site", "2026-10", "")
+    assert figure.layout.annotations[0].text == "No site has known time in 2026-10."
+    empty = pd.DataFrame(
+        columns=["month", "cpo_id", "uptime_pct", "coverage_pct", "utilisation_pct"]
+    )
+    assert plots.network_over_months(empty).layout.annotations[0].text.startswith("No processed")
+
+
+def test_network_over_months_pairs_uptime_with_coverage() -> None:
+    history = pd.DataFrame(
+        {
+            "month": ["2026-09", "2026-10", "2026-09"],
+            "cpo_id": ["X", "X", "Y"],
+            "uptime_pct": [97.0, 98.0, 99.0],
+            "coverage_pct": [90.0, 95.0, 99.0],
+            "utilisation_pct": [10.0, 12.0, 5.0],
+        }  # fmt: skip
+    )
+    figure = plots.network_over_months(history)
+    names = [trace.name for trace in figure.data]
+    assert names == ["X", "X coverage", "X utilisation", "Y", "Y coverage", "Y utilisation"]
+    assert list(figure.data[1].y) == [90.0, 95.0]
+
+
+def test_hour_of_week_heatmap_is_seven_by_twenty_four() -> None:
+    grid = pd.DataFrame([[float(d * 24 + h) for h in range(24)] for d in range(7)])
+    figure = plots.hour_of_week_heatmap(grid, "S1 (X)", "2026-10")
+    assert len(figure.data[0].z) == 7 and len(figure.data[0].z[0]) == 24
+    assert figure.data[0].z[6][23] == 167.0
+    blank = plots.hour_of_week_heatmap(pd.DataFrame([[None] * 24] * 7), "S1 (X)", "2026-10")
+    assert "No hour-of-week profile" in blank.layout.annotations[0].text
