@@ -1,0 +1,183 @@
+"""The OCPI pull client against a real (test) CPO server on loopback."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ingest_worker.feeds.ocpi_common import token_candidates
+from ingest_worker.feeds.ocpi_pull import OcpiError, OcpiPuller
+from ingest_worker.pipeline import Ingest
+from ingest_worker.spool import Spool
+from shared.blobstore import LocalBlobStore
+from shared.db.engine import make_engine
+from tests.ingest_worker.conftest import feed, serve, stored_runs
+
+
+def envelope(data, status_code: int = 1000) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "data": data,
+        "status_code": status_code,
+        "status_message": "Success",
+        "timestamp": "2026-11-20T00:00:00Z",
+    }
+
+
+class FakeCpo:
+    """A CPO's OCPI 2.2.1 Locations sender with pagination, date_from and a flaky first call."""
+
+    def __init__(self, locations: int, fail_first: int = 0) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        self.locations = [
+            {
+                "id": f"L{i}",
+                "last_updated": self.now.isoformat(),
+                "evses": [
+                    {
+                        "uid": f"E{i}",
+                        "status": "AVAILABLE" if i % 2 else "CHARGING",
+                        "last_updated": (self.now - timedelta(seconds=30)).isoformat(),
+                    }
+                ],
+            }
+            for i in range(locations)
+        ]
+        self.fail_first = fail_first
+        self.requests: list[dict] = []
+        self.app = FastAPI()
+
+        @self.app.get("/ocpi/versions")
+        async def versions(request: Request) -> JSONResponse:
+            if "cpo-issued-token" not in token_candidates(request.headers.get("authorization")):
+                return JSONResponse(envelope(None, 2000), status_code=401)
+            return JSONResponse(
+                envelope(
+                    [
+                        {"version": "2.1.1", "url": f"{request.base_url}ocpi/2.1.1"},
+                        {"version": "2.2.1", "url": f"{request.base_url}ocpi/2.2.1"},
+                    ]
+                )
+            )
+
+        @self.app.get("/ocpi/2.2.1")
+        async def details(request: Request) -> JSONResponse:
+            return JSONResponse(
+                envelope(
+                    {
+                        "version": "2.2.1",
+                        "endpoints": [
+                            {
+                                "identifier": "locations",
+                                "role": "SENDER",
+                                "url": f"{request.base_url}ocpi/cpo/2.2.1/locations",
+                            }
+                        ],
+                    }
+                )
+            )
+
+        @self.app.get("/ocpi/cpo/2.2.1/locations")
+        async def locations_page(request: Request) -> JSONResponse:
+            self.requests.append(dict(request.query_params))
+            if self.fail_first > 0:
+                self.fail_first -= 1
+                return JSONResponse({"error": "busy"}, status_code=503)
+            offset = int(request.query_params.get("offset", 0))
+            limit = min(int(request.query_params.get("limit", 2)), 2)
+            selected = self.locations
+            if "date_from" in request.query_params:
+                since = datetime.fromisoformat(
+                    request.query_params["date_from"].replace("Z", "+00:00")
+                )
+                selected = [
+                    loc for loc in selected if datetime.fromisoformat(loc["last_updated"]) >= since
+                ]
+            page = selected[offset : offset + limit]
+            headers = {"X-Total-Count": str(len(selected)), "X-Limit": "2"}
+            if offset + limit < len(selected):
+                extra = (
+                    f"&date_from={request.query_params['date_from']}"
+                    if "date_from" in request.query_params
+                    else ""
+                )
+                headers["Link"] = (
+                    f'<{request.base_url}ocpi/cpo/2.2.1/locations?offset={offset + limit}&limit={limit}{extra}>; rel="next"'
+                )
+            return JSONResponse(envelope(page), headers=headers)
+
+
+def make_ingest(worker_settings, feeds) -> Ingest:  # type: ignore[no-untyped-def]
+    engine = make_engine(worker_settings.database_url)
+    return Ingest(
+        feeds,
+        engine,
+        LocalBlobStore(worker_settings.blob_dir),
+        Spool(worker_settings.data_dir / "spool.db"),
+        15,
+    )
+
+
+def test_discovery_pagination_and_incremental_polls(worker_settings) -> None:
+    cpo = FakeCpo(locations=5, fail_first=1)
+    with serve(cpo.app) as url:
+        pull = feed("PULLCPO", "ocpi_pull", "cpo-issued-token", versions_url=f"{url}/ocpi/versions")
+        ingest = make_ingest(worker_settings, [pull])
+
+        async def scenario():  # type: ignore[no-untyped-def]
+            async with httpx.AsyncClient(timeout=5) as client:
+                puller = OcpiPuller(pull, ingest, client, page_limit=2)
+                first = await puller.poll()
+                cpo.locations[0]["evses"][0]["status"] = "OUTOFORDER"
+                cpo.locations[0]["last_updated"] = datetime.now(UTC).isoformat()
+                cpo.locations[0]["evses"][0]["last_updated"] = datetime.now(UTC).isoformat()
+                second = await puller.poll()
+                return first, second
+
+        first, second = asyncio.run(scenario())
+        while ingest.drain_once():
+            pass
+    assert (first.locations, first.observations, first.pages, first.total_count) == (5, 5, 3, 5)
+    assert second.locations == 1 and "date_from" in cpo.requests[-1]
+    assert (
+        cpo.requests[0] == {"limit": "2"} and len(cpo.requests) == 5
+    )  # one 503 retried, 3 pages, 1 incremental page
+    runs = stored_runs(worker_settings)
+    assert ("PULLCPO", "E0", "OUTOFORDER") in runs and len({r[1] for r in runs}) == 5
+    assert ingest.health["PULLCPO/ocpi_pull"].last_success_at is not None
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [("wrong-token", "HTTP 401")],
+)
+def test_refused_token_is_reported(worker_settings, token: str, message: str) -> None:
+    cpo = FakeCpo(locations=1)
+    with serve(cpo.app) as url:
+        pull = feed("PULLCPO", "ocpi_pull", token, versions_url=f"{url}/ocpi/versions")
+        ingest = make_ingest(worker_settings, [pull])
+
+        async def scenario():  # type: ignore[no-untyped-def]
+            async with httpx.AsyncClient(timeout=5) as client:
+                await OcpiPuller(pull, ingest, client).poll()
+
+        with pytest.raises(OcpiError, match=message):
+            asyncio.run(scenario())
+
+
+def test_unreachable_cpo_is_an_error_after_retries(worker_settings) -> None:
+    from tests.conftest import free_port
+
+    pull = feed(
+        "PULLCPO", "ocpi_pull", "t", versions_url=f"http://127.0.0.1:{free_port()}/ocpi/versions"
+    )
+    ingest = make_ingest(worker_settings, [pull])
+
+    async def scenario():  # type: ignore[no-untyped-def]
+        async with httpx.AsyncClient(timeout=1) as client:
+            await OcpiPuller(pull, ingest, client).poll()
+
+    with pytest.raises(OcpiError, match="ConnectError"):
+        asyncio.run(scenario())
