@@ -1,0 +1,148 @@
+"""Nothing accepted is lost: database outages spool to disk, and a killed worker replays."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from ingest_worker.pipeline import Ingest
+from ingest_worker.spool import Spool
+from shared.blobstore import LocalBlobStore
+from shared.db.engine import make_engine, upgrade
+from shared.db.tables import status_run
+from shared.status import Observation
+from tests.conftest import free_port
+from tests.ingest_worker.conftest import feed, wait_for
+
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def test_database_outage_spools_and_replays_in_order(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'later.db'}"  # no schema yet: every write fails like an outage
+    engine = make_engine(url)
+    rest = feed("ACME", "rest_push", "s")
+    ingest = Ingest(
+        [rest], engine, LocalBlobStore(tmp_path / "blobs"), Spool(tmp_path / "spool.db"), 15
+    )
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        writer = asyncio.create_task(ingest.run_writer(stop))
+        for minute, status in enumerate(["AVAILABLE", "CHARGING", "CHARGING", "AVAILABLE"]):
+            obs = Observation("ACME", "E1", status, T0 + timedelta(minutes=minute))
+            await ingest.accept(rest, [obs], raw=f"message {minute}", sender="test")
+        await asyncio.sleep(1.0)
+        assert ingest.state.db_ok is False and ingest.spool.backlog()[0] == 4
+        await asyncio.to_thread(upgrade, url)  # the database comes back
+        deadline = time.monotonic() + 30
+        while ingest.spool.backlog()[0] and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        stop.set()
+        await writer
+
+    asyncio.run(scenario())
+    with engine.connect() as connection:
+        runs = connection.execute(
+            select(status_run.c.status, status_run.c.started_at).order_by(status_run.c.started_at)
+        ).all()
+    assert [(s, (t - T0.replace(tzinfo=None)).seconds // 60) for s, t in runs] == [
+        ("AVAILABLE", 0),
+        ("CHARGING", 1),
+        ("AVAILABLE", 3),
+    ]
+    assert ingest.state.db_ok is True
+    assert LocalBlobStore(tmp_path / "blobs").list("raw/ACME/")
+
+
+def test_replaying_the_same_records_twice_changes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    rest = feed("ACME", "rest_push", "s")
+    spool = Spool(tmp_path / "spool.db")
+    ingest = Ingest([rest], engine, LocalBlobStore(tmp_path / "blobs"), spool, 15)
+    asyncio.run(
+        ingest.accept(rest, [Observation("ACME", "E1", "FAULTED", T0)], raw="x", sender="t")
+    )
+    records = spool.head(10)
+    ingest.drain_once()
+    # A crash after the commit but before the spool was cleared: the record comes back.
+    spool.append(records[0].kind, records[0].body, time.time())
+    ingest.drain_once()
+    with engine.connect() as connection:
+        assert len(connection.execute(select(status_run)).all()) == 1
+
+
+def test_a_killed_worker_loses_no_acknowledged_observation(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text('[[feed]]\ncpo_id = "ACME"\nkind = "rest_push"\ntoken_env = "ACME_TOKEN"\n')
+    env = {**os.environ, "CAL_DATA_DIR": str(tmp_path / "var"), "ACME_TOKEN": "kill-test-secret"}
+    env.pop("CAL_DATABASE_URL", None)
+    env.pop("CAL_BLOB_CONNECTION_STRING", None)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from shared.cli import main; main()",
+        "worker",
+        "--feeds",
+        str(feeds),
+        "--port",
+        str(port),
+    ]
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for(lambda: _up(port), timeout=60)
+        return process
+
+    process = start()
+    acknowledged = 0
+    for batch in range(20):
+        observations = [
+            {
+                "evse_uid": f"K{i}",
+                "status": "AVAILABLE" if batch % 2 else "CHARGING",
+                "observed_at": (T0 + timedelta(minutes=batch)).isoformat(),
+            }
+            for i in range(50)
+        ]
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/observations",
+            json={"observations": observations},
+            headers={"Authorization": "Bearer kill-test-secret"},
+        )
+        assert response.status_code == 202
+        acknowledged += response.json()["accepted"]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process = start()  # the restarted worker replays whatever was still spooled
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'chargeatlarge.db'}")
+
+        def runs() -> int:
+            with engine.connect() as connection:
+                return len(connection.execute(select(status_run)).all())
+
+        # 50 EVSEs × 20 alternating statuses, one minute apart: 1,000 runs, none lost.
+        assert acknowledged == 1000
+        wait_for(lambda: runs() == 1000, timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
