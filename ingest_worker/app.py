@@ -102,6 +102,17 @@ def create_app(
             {"status": "ok" if ok else "degraded", **health}, status_code=200 if ok else 503
         )
 
+    @app.get("/metrics/latency", tags=["operations"])
+    async def latency() -> JSONResponse:
+        """Receipt → committed row for the last messages (seconds)."""
+        samples = sorted(ingest.state.commit_latencies)
+        if not samples:
+            return JSONResponse({"samples": 0, "p50_seconds": None, "p99_seconds": None})
+        pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]  # noqa: E731
+        return JSONResponse(
+            {"samples": len(samples), "p50_seconds": pick(0.5), "p99_seconds": pick(0.99)}
+        )
+
     @app.get("/feeds", tags=["operations"])
     async def feed_status() -> JSONResponse:
         return JSONResponse([h.as_json() for h in ingest.health.values()])
