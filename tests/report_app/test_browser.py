@@ -1,0 +1,184 @@
+"""The dashboard in real Chromium: every page with generated data, filters, month switch,
+a site click, a CSV download, and what a public visitor can reach (nothing but the map)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.blobstore import LocalBlobStore
+from tests.conftest import ROOT, free_port
+from tests.report_app import generate
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+SITES = 40
+MONTHS = ("2026-09", "2026-10")
+SHOTS = ROOT / "test-results" / "report_app"
+
+
+def principal(role: str) -> str:
+    claims = {"claims": [{"typ": "roles", "val": role}]}
+    return base64.b64encode(json.dumps(claims).encode()).decode()
+
+
+GOVERNMENT = {"X-MS-CLIENT-PRINCIPAL": principal("government")}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The app behind (simulated) Azure auth on a free port, over generated blobs."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium")
+    data_dir = tmp_path_factory.mktemp("report_app") / "var"
+    network = generate.populate(
+        LocalBlobStore(data_dir / "blobs"), SITES, MONTHS, datetime.now(UTC)
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "CAL_DATA_DIR": str(data_dir),
+        "CAL_BEHIND_AZURE_AUTH": "true",
+        "CAL_DEV_ROLE": "government",
+    }  # fmt: skip  (must be ignored behind Azure auth)
+    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "report_app.app:app", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+        assert process.poll() is None, (data_dir / "server.log").read_text()
+        assert time.monotonic() < deadline, "the app did not start in 30 s"
+        time.sleep(0.2)
+    yield {"url": f"http://127.0.0.1:{port}/", "network": network, "data_dir": data_dir}
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_page(chromium, url: str, headers: dict[str, str]):  # noqa: ANN001, ANN201
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, extra_http_headers=headers,
+                                  accept_downloads=True)  # fmt: skip
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_function("() => window.Shiny && Shiny.shinyapp && Shiny.shinyapp.isConnected()")
+    return page
+
+
+MARKERS = ".leaflet-container path.leaflet-interactive"
+
+
+def wait_for_markers(page, count: int) -> None:  # noqa: ANN001
+    page.wait_for_function(f"() => document.querySelectorAll('{MARKERS}').length === {count}",
+                           timeout=20_000)  # fmt: skip
+
+
+def test_live_map_filters_and_site_click(server, chromium) -> None:  # noqa: ANN001
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = open_page(chromium, server["url"], GOVERNMENT)
+    wait_for_markers(page, SITES)
+    assert page.locator("#role").inner_text() == "role: government"
+    assert "EVSEs in service shown" in page.locator("#shown-total").inner_text()
+    assert page.locator("#data-age").inner_text().endswith("old")
+    page.screenshot(path=SHOTS / "live.png", full_page=True)
+    # State VIC: generated site i is in VIC when i % 8 == 1 → 1, 9, 17, 25, 33 = 5 sites
+    page.locator("#live-states-selectized").fill("VIC")
+    page.keyboard.press("Enter")
+    wait_for_markers(page, 5)
+    assert page.locator("#shown-total").inner_text().startswith("5 sites")
+    page.locator(MARKERS).first.dispatch_event("click")
+    page.wait_for_selector("#site-name", timeout=10_000)
+    name = page.locator("#site-name").inner_text()
+    index = int(name.removeprefix("Site "))
+    assert index % 8 == 1, name  # a VIC site
+    page.get_by_text(f"S{index:05d}-C0-E0").wait_for(timeout=10_000)  # its first EVSE
+    page.screenshot(path=SHOTS / "live-site.png", full_page=True)
+    page.context.close()
+
+
+def test_uptime_month_switch_and_csv_download(server, chromium) -> None:  # noqa: ANN001
+    page = open_page(chromium, server["url"], GOVERNMENT)
+    page.locator("a.nav-link", has_text="Uptime").click()
+    page.get_by_text("Uptime distribution, site level, 2026-10").wait_for(timeout=20_000)
+    page.select_option("#uptime-month", "2026-09")
+    page.get_by_text("Uptime distribution, site level, 2026-09").wait_for(timeout=20_000)
+    page.select_option("#uptime-level", "network")
+    page.get_by_text("Network figures, 2026-09").wait_for(timeout=20_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=SHOTS / "uptime.png", full_page=True)
+    with page.expect_download() as download_info:
+        page.locator("#uptime-download").click()
+    download = download_info.value
+    assert download.suggested_filename == "network-2026-09.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+    assert [r["cpo_id"] for r in rows] == ["CPA", "CPB", "CPC"]
+    assert list(rows[0])[:4] == ["cpo_id", "site_count", "evse_count", "uptime_pct"]
+    # the CSV holds the figures of the stored network table, rounded as shown
+    tables = generate.month_tables(server["network"], "2026-09", seed=10)
+    expected = tables["network"].set_index("cpo_id")
+    for row in rows:
+        assert float(row["uptime_pct"]) == round(expected.loc[row["cpo_id"], "uptime_pct"], 2)
+        assert float(row["coverage_pct"]) == round(expected.loc[row["cpo_id"], "coverage_pct"], 2)
+    page.context.close()
+
+
+def test_quality_and_reports_pages(server, chromium) -> None:  # noqa: ANN001
+    page = open_page(chromium, server["url"], GOVERNMENT)
+    page.locator("a.nav-link", has_text="Data quality").click()
+    page.get_by_text("connection refused").wait_for(timeout=20_000)
+    assert "GHOST-1" in page.locator("#quality-unmatched").inner_text()
+    assert "quarantine counts" in page.locator("#quality-quarantine_note").inner_text()
+    page.screenshot(path=SHOTS / "quality.png", full_page=True)
+    page.locator("a.nav-link", has_text="Reports").click()
+    page.wait_for_selector("#reports-table")
+    href = page.locator("#reports-table a", has_text="Open report").first.get_attribute("href")
+    assert href == "published/2026-10/report.html"
+    report = page.context.request.get(server["url"] + href)
+    assert report.status == 200 and "Report 2026-10" in report.text()
+    page.context.close()
+
+
+def test_public_visitor_reaches_no_government_figure(server, chromium) -> None:  # noqa: ANN001
+    page = open_page(chromium, server["url"], {})
+    wait_for_markers(page, SITES)
+    assert page.locator("#role").inner_text() == "role: public"
+    assert page.locator("a.nav-link").all_inner_texts() == ["Live status"]
+    assert "uptime" not in page.content().lower().replace("uptime &amp;", "")
+    session_id = page.evaluate("() => Shiny.shinyapp.config.sessionId")
+    for path in ["published/2026-10/report.html", "published/2026-10/site.csv",
+                 f"session/{session_id}/download/uptime-download?w="]:  # fmt: skip
+        response = page.context.request.get(server["url"] + path)
+        assert response.status in (403, 404), path
+        assert "uptime_pct" not in response.text() and "Report 2026-10" not in response.text()
+    # a forged principal without a known role, and a dev role, change nothing
+    forged = httpx.get(server["url"] + "published/2026-10/site.csv",
+                       headers={"X-MS-CLIENT-PRINCIPAL": principal("admin")})  # fmt: skip
+    assert forged.status_code == 403
+    page.context.close()
