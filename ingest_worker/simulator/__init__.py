@@ -1,0 +1,1 @@
+"""Fake CPOs on loopback for every feed kind: ``chargeatlarge simulate``."""
