@@ -189,16 +189,17 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
     con.execute(
         f"""
         CREATE TEMP TABLE evse_full AS
-        SELECT u.cpo_id, u.evse_uid, u.matched,
+        SELECT ek.cpo_id, ek.evse_uid, u.matched,
                s.charger_id, s.site_id, s.state, s.site_name, s.address, s.suburb, s.postcode,
                s.latitude, s.longitude, s.program, s.power_type, s.max_power_kw,
                s.connector_standards,
-               e.* EXCLUDE (cpo_id, evse_uid),
+               e.* EXCLUDE (k),
                COALESCE(g.max_gap_us / 60e6, {gap_default}) AS max_gap_minutes
         FROM universe AS u
-        JOIN evse_us AS e ON e.cpo_id = u.cpo_id AND e.evse_uid = u.evse_uid
-        LEFT JOIN evse_static AS s ON s.cpo_id = u.cpo_id AND s.evse_uid = u.evse_uid
-        LEFT JOIN gaps AS g ON g.cpo_id = u.cpo_id
+        JOIN evse_keys AS ek ON ek.k = u.k
+        JOIN evse_us AS e ON e.k = u.k
+        LEFT JOIN evse_static AS s ON s.k = u.k
+        LEFT JOIN gaps AS g ON g.cpo_id = ek.cpo_id
         """
     )
     figures = ", ".join(figure_columns("x"))
@@ -291,22 +292,24 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
     tables["outages"] = _fetch(
         con,
         f"""
-        SELECT o.cpo_id, o.evse_uid, s.charger_id, s.site_id, s.state, o.category,
+        SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, o.category,
                o.started_at, o.ended_at, {minutes("o.us_in_period")} AS minutes_in_period
         FROM outages_us AS o
-        LEFT JOIN evse_static AS s ON s.cpo_id = o.cpo_id AND s.evse_uid = o.evse_uid
-        ORDER BY o.cpo_id, o.evse_uid, o.started_at
+        JOIN evse_keys AS ek ON ek.k = o.k
+        LEFT JOIN evse_static AS s ON s.k = o.k
+        ORDER BY ek.cpo_id, ek.evse_uid, o.started_at
         """,
         "outages",
     )
     tables["daily"] = _fetch(
         con,
         f"""
-        SELECT d.cpo_id, d.evse_uid, s.charger_id, s.site_id, s.state, d.day AS date,
+        SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, d.day AS date,
                {", ".join(minute_columns("d"))}
         FROM daily_us AS d
-        LEFT JOIN evse_static AS s ON s.cpo_id = d.cpo_id AND s.evse_uid = d.evse_uid
-        ORDER BY d.cpo_id, d.evse_uid, d.day
+        JOIN evse_keys AS ek ON ek.k = d.k
+        LEFT JOIN evse_static AS s ON s.k = d.k
+        ORDER BY ek.cpo_id, ek.evse_uid, d.day
         """,
         "daily",
     )

@@ -1,6 +1,16 @@
--- One row per EVSE of the static CSVs (input: connectors, one row per connector) with its
--- attributes and in-service window: local midnight of commissioned_on / decommissioned_on, in
--- UTC (input: midnights). An EVSE is decommissioned only when all its connectors are.
+-- Every EVSE gets a small integer key k (listed or only observed), so the heavy steps below
+-- partition and join on integers. Inputs: connectors (one row per static connector), runs.
+CREATE OR REPLACE TEMP TABLE evse_keys AS
+SELECT cpo_id, evse_uid, ROW_NUMBER() OVER (ORDER BY cpo_id, evse_uid) AS k
+FROM (
+    SELECT cpo_id, evse_uid FROM connectors
+    UNION
+    SELECT cpo_id, evse_uid FROM runs
+) AS everyone;
+
+-- One row per EVSE of the static CSVs with its attributes and in-service window: local
+-- midnight of commissioned_on / decommissioned_on, in UTC (input: midnights). An EVSE is
+-- decommissioned only when all its connectors are.
 CREATE OR REPLACE TEMP TABLE evse_static AS
 WITH per_evse AS (
     SELECT
@@ -25,9 +35,11 @@ WITH per_evse AS (
     GROUP BY cpo_id, evse_uid
 )
 SELECT
+    ek.k,
     e.* EXCLUDE (commissioned_on, decommissioned_on),
     mc.utc AS service_from,
     md.utc AS service_until
 FROM per_evse AS e
+JOIN evse_keys AS ek ON ek.cpo_id = e.cpo_id AND ek.evse_uid = e.evse_uid
 LEFT JOIN midnights AS mc ON mc.day = e.commissioned_on
 LEFT JOIN midnights AS md ON md.day = e.decommissioned_on;

@@ -3,25 +3,24 @@
 -- outages only need where runs begin; the extent of a run is built for down runs only (outages).
 CREATE OR REPLACE TEMP TABLE run_starts AS
 SELECT
-    cpo_id,
-    evse_uid,
+    k,
     category,
     f,
     t,
     COALESCE(LAG(category) OVER w <> category OR LAG(t) OVER w <> f, TRUE) AS starts_run
 FROM segments
-WINDOW w AS (PARTITION BY cpo_id, evse_uid ORDER BY f);
+WINDOW w AS (PARTITION BY k ORDER BY f);
 
 CREATE OR REPLACE TEMP TABLE islands AS
 WITH down AS (
     SELECT
         *,
         SUM(CASE WHEN starts_run THEN 1 ELSE 0 END) OVER (
-            PARTITION BY cpo_id, evse_uid ORDER BY f ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+            PARTITION BY k ORDER BY f ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS island
     FROM run_starts
     WHERE category IN ('OUT_OF_ORDER', 'UNAVAILABLE')
 )
-SELECT cpo_id, evse_uid, island, MIN(category) AS category, MIN(f) AS f, MAX(t) AS t
+SELECT k, island, MIN(category) AS category, MIN(f) AS f, MAX(t) AS t
 FROM down
-GROUP BY cpo_id, evse_uid, island;
+GROUP BY k, island;

@@ -4,8 +4,7 @@
 CREATE OR REPLACE TEMP TABLE evse_us AS
 WITH durations AS (
     SELECT
-        cpo_id,
-        evse_uid,
+        k,
         SUM(date_diff('microsecond', f, t)) AS period_us,
         SUM(CASE WHEN category = 'NOT_IN_SERVICE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS not_in_service_us,
         SUM(CASE WHEN category = 'AVAILABLE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS available_us,
@@ -15,38 +14,35 @@ WITH durations AS (
         SUM(CASE WHEN category = 'UNAVAILABLE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS unavailable_us,
         SUM(CASE WHEN category = 'UNKNOWN' THEN date_diff('microsecond', f, t) ELSE 0 END) AS unknown_us
     FROM pieces
-    GROUP BY cpo_id, evse_uid
+    GROUP BY k
 ),
 starts AS (
     SELECT
-        r.cpo_id,
-        r.evse_uid,
+        r.k,
         r.category,
         (r.f >= u.svc_f AND r.f < u.svc_t)
             OR (r.f < u.svc_f AND r.t > u.svc_f AND u.svc_f > p.ps AND u.svc_f < u.svc_t) AS begins_inside
     FROM run_starts AS r
-    JOIN universe AS u ON u.cpo_id = r.cpo_id AND u.evse_uid = r.evse_uid
+    JOIN universe AS u ON u.k = r.k
     CROSS JOIN period AS p
     WHERE r.starts_run AND r.category IN ('IN_USE', 'OUT_OF_ORDER') AND r.f < p.pe
 ),
 counts AS (
     SELECT
-        cpo_id,
-        evse_uid,
+        k,
         SUM(CASE WHEN category = 'IN_USE' AND begins_inside THEN 1 ELSE 0 END) AS in_use_sessions,
         SUM(CASE WHEN category = 'OUT_OF_ORDER' AND begins_inside THEN 1 ELSE 0 END) AS outage_count
     FROM starts
-    GROUP BY cpo_id, evse_uid
+    GROUP BY k
 ),
 longest AS (
     SELECT
-        i.cpo_id,
-        i.evse_uid,
+        i.k,
         MAX(GREATEST(date_diff('microsecond', GREATEST(i.f, u.svc_f), LEAST(i.t, u.svc_t)), 0)) AS longest_outage_us
     FROM islands AS i
-    JOIN universe AS u ON u.cpo_id = i.cpo_id AND u.evse_uid = i.evse_uid
+    JOIN universe AS u ON u.k = i.k
     WHERE i.category = 'OUT_OF_ORDER'
-    GROUP BY i.cpo_id, i.evse_uid
+    GROUP BY i.k
 )
 SELECT
     d.*,
@@ -54,5 +50,5 @@ SELECT
     COALESCE(c.outage_count, 0) AS outage_count,
     COALESCE(l.longest_outage_us, 0) AS longest_outage_us
 FROM durations AS d
-LEFT JOIN counts AS c ON c.cpo_id = d.cpo_id AND c.evse_uid = d.evse_uid
-LEFT JOIN longest AS l ON l.cpo_id = d.cpo_id AND l.evse_uid = d.evse_uid;
+LEFT JOIN counts AS c ON c.k = d.k
+LEFT JOIN longest AS l ON l.k = d.k;

@@ -5,12 +5,12 @@ WITH known AS (
     SELECT
         s.cpo_id,
         s.site_id,
-        pc.evse_uid,
+        pc.k,
         pc.f,
         pc.t,
         pc.category IN ('AVAILABLE', 'IN_USE', 'RESERVED') AS up
     FROM pieces AS pc
-    JOIN evse_static AS s ON s.cpo_id = pc.cpo_id AND s.evse_uid = pc.evse_uid
+    JOIN evse_static AS s ON s.k = pc.k
     WHERE pc.category NOT IN ('UNKNOWN', 'NOT_IN_SERVICE')
 ),
 -- Per EVSE, merge touching known pieces into known blocks and touching up pieces into up
@@ -21,7 +21,7 @@ marked AS (
         COALESCE(LAG(t) OVER w <> f, TRUE) AS new_known,
         COALESCE(LAG(t) OVER w <> f OR NOT LAG(up) OVER w, TRUE) AS new_up
     FROM known
-    WINDOW w AS (PARTITION BY cpo_id, evse_uid ORDER BY f)
+    WINDOW w AS (PARTITION BY k ORDER BY f)
 ),
 numbered AS (
     SELECT
@@ -29,18 +29,18 @@ numbered AS (
         SUM(CASE WHEN new_known THEN 1 ELSE 0 END) OVER w AS known_block,
         SUM(CASE WHEN new_up THEN 1 ELSE 0 END) OVER w AS up_block
     FROM marked
-    WINDOW w AS (PARTITION BY cpo_id, evse_uid ORDER BY f ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    WINDOW w AS (PARTITION BY k ORDER BY f ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 known_blocks AS (
     SELECT cpo_id, site_id, MIN(f) AS f, MAX(t) AS t
     FROM numbered
-    GROUP BY cpo_id, site_id, evse_uid, known_block
+    GROUP BY cpo_id, site_id, k, known_block
 ),
 up_blocks AS (
     SELECT cpo_id, site_id, MIN(f) AS f, MAX(t) AS t
     FROM numbered
     WHERE up
-    GROUP BY cpo_id, site_id, evse_uid, up_block
+    GROUP BY cpo_id, site_id, k, up_block
 ),
 events AS (
     SELECT cpo_id, site_id, f AS moment, 1 AS d_known, 0 AS d_up FROM known_blocks

@@ -2,8 +2,7 @@
 CREATE OR REPLACE TEMP TABLE daily_us AS
 WITH clipped AS (
     SELECT
-        pc.cpo_id,
-        pc.evse_uid,
+        pc.k,
         d.day,
         pc.category,
         date_diff('microsecond', GREATEST(pc.f, d.f), LEAST(pc.t, d.t)) AS us
@@ -11,8 +10,7 @@ WITH clipped AS (
     JOIN days AS d ON pc.f < d.t AND pc.t > d.f
 )
 SELECT
-    cpo_id,
-    evse_uid,
+    k,
     day,
     SUM(us) AS period_us,
     SUM(CASE WHEN category = 'NOT_IN_SERVICE' THEN us ELSE 0 END) AS not_in_service_us,
@@ -23,4 +21,4 @@ SELECT
     SUM(CASE WHEN category = 'UNAVAILABLE' THEN us ELSE 0 END) AS unavailable_us,
     SUM(CASE WHEN category = 'UNKNOWN' THEN us ELSE 0 END) AS unknown_us
 FROM clipped
-GROUP BY cpo_id, evse_uid, day;
+GROUP BY k, day;

@@ -13,7 +13,7 @@ WITH known AS (
         date_diff('microsecond', p.hs, pc.f) // 3600000000 AS first_idx,
         (date_diff('microsecond', p.hs, pc.t) - 1) // 3600000000 AS last_idx
     FROM pieces AS pc
-    JOIN evse_static AS s ON s.cpo_id = pc.cpo_id AND s.evse_uid = pc.evse_uid
+    JOIN evse_static AS s ON s.k = pc.k
     CROSS JOIN (SELECT MIN(f) AS hs FROM hours) AS p
     WHERE pc.category NOT IN ('UNKNOWN', 'NOT_IN_SERVICE')
 ),
