@@ -62,7 +62,7 @@ def prepare(
     from shared.db.engine import make_engine, upgrade
     from shared.observation_import import import_observations
     from shared.sites import SitesFileRefused, store_sites, validate_sites_csv
-    from shared.synthetic import generate_history, write_observations_csv
+    from shared.synthetic import dc_evses_of, generate_history, write_observations_csv
 
     started = step(f"database schema ({settings.database_url})")
     upgrade(settings.database_url)
@@ -88,6 +88,7 @@ def prepare(
         return []
     first = date.fromisoformat(month_list[0] + "-01")
     start = datetime(first.year, first.month, 1, tzinfo=settings.tz).astimezone(UTC)
+    dc_evses = dc_evses_of(validated.rows)
     started = step(f"backfilling history {month_list[0]} … now through the import path")
     engine = make_engine(settings.database_url)
     total = 0
@@ -97,7 +98,12 @@ def prepare(
                 mine = [evse for evse in evses if evse[0] == cpo_id]
                 path = Path(tmp) / f"{cpo_id}.csv"
                 rows = generate_history(
-                    mine, start, now, seed=seed, confirm_every=timedelta(minutes=10)
+                    mine,
+                    start,
+                    now,
+                    seed=seed,
+                    confirm_every=timedelta(minutes=settings.max_gap_minutes),
+                    dc_evses=dc_evses,
                 )
                 write_observations_csv(rows, path)
                 result = import_observations(
@@ -232,25 +238,20 @@ def start_services(
     cli = cli_executable()
     demo_dir = settings.data_dir / "demo"
     feeds = demo_dir / "feeds.toml"
-    secrets = demo_dir / "feeds.env"
+    secrets = feeds.with_suffix(".env")  # written beside the feeds file by `simulate --write-feeds`
     worker_url = f"http://{host}:{worker_port}"
     started = step("simulated CPOs: feeds file and secrets")
-    run(
-        [
-            *cli,
-            "simulate",
-            "--sites",
-            str(sites_csv),
-            "--write-feeds",
-            str(feeds),
-            "--secrets",
-            str(secrets),
-            "--worker-url",
-            worker_url,
-            "--seed",
-            str(seed),
-        ]
-    )
+    simulator = [
+        *cli,
+        "simulate",
+        "--sites",
+        str(sites_csv),
+        "--worker",
+        worker_url,
+        "--seed",
+        str(seed),
+    ]
+    run([*simulator, "--write-feeds", str(feeds)])
     done(started, f"{feeds}")
     env = {**os.environ, **read_env_file(secrets)}
     children = Children()
@@ -267,23 +268,8 @@ def start_services(
             raise click.ClickException(f"the worker did not start; see {logs / 'worker.log'}")
         done(started)
         started = step("CPO simulator: OCPI pull and push, OCPP 1.6J and 2.0.1, REST, WebSocket")
-        children.start(
-            "simulator",
-            [
-                *cli,
-                "simulate",
-                "--sites",
-                str(sites_csv),
-                "--feeds",
-                str(feeds),
-                "--worker-url",
-                worker_url,
-                "--seed",
-                str(seed),
-            ],
-            env,
-            logs / "simulator.log",
-        )
+        # Real time: the statuses on the map are what a driver would see now.
+        children.start("simulator", [*simulator, "--speed", "1"], env, logs / "simulator.log")
         done(started)
         started = step(f"dashboard on http://{host}:{app_port}")
         children.start(
