@@ -52,6 +52,16 @@ def observed_at(sent: datetime | None, received: datetime, policy: ClockPolicy) 
     return sent
 
 
+def ocpp_number(value: object) -> int | None:
+    """A CSV's ``ocpp_evse_id`` (text, or a number once pandas had it) as an int, else None."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
 def unmapped_evse_uid(charge_point_id: str, number: int) -> str:
     """The EVSE uid of a charge point connector/EVSE that no static site CSV maps."""
     return f"{charge_point_id}/{number}"
@@ -75,9 +85,8 @@ class EvseMap:
             if not isinstance(charge_point_id, str) or not charge_point_id:
                 continue
             mapping.owners.setdefault(charge_point_id, set()).add(cpo_id)
-            try:
-                number = int(str(ocpp_evse_id))
-            except ValueError:
+            number = ocpp_number(ocpp_evse_id)
+            if number is None:
                 continue
             mapping.evse_uids[(cpo_id, charge_point_id, number)] = evse_uid
         return mapping

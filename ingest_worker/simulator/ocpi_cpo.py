@@ -29,7 +29,8 @@ MAX_LIMIT = 100
 
 
 def _ocpi_time(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """OCPI DateTime, with milliseconds (allowed): two changes within a second keep their order."""
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _envelope(data: object = None, status_code: int = 1000, message: str = "Success") -> dict:

@@ -9,6 +9,7 @@ import contextlib
 import random
 
 import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 from ocpp.v201 import ChargePoint as ChargePoint201
@@ -29,6 +30,8 @@ from ingest_worker.simulator.runtime import (
 
 PROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 CONNECTION_ERRORS = (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError)
+# A CallError from the worker (suppress=False) or our own schema check of a request.
+SESSION_ERRORS = (*CONNECTION_ERRORS, OCPPError)
 
 
 def version_of(index: int) -> str:
@@ -73,7 +76,7 @@ class SimulatedChargePoint:
                 continue
             try:
                 await self._session(stop)
-            except CONNECTION_ERRORS as exc:
+            except SESSION_ERRORS as exc:
                 self.record.error(f"{self.id}: {type(exc).__name__}: {exc}")
                 await _sleep(stop, 1.0)
 
@@ -109,12 +112,12 @@ class SimulatedChargePoint:
     async def _boot(self, cp: ChargePoint16 | ChargePoint201) -> None:
         if self.version == "1.6":
             request = call16.BootNotification(
-                charge_point_model="SimAC22", charge_point_vendor="Charge@Large simulator"
+                charge_point_model="SimAC22", charge_point_vendor="ChargeAtLarge-Sim"
             )
         else:
             request = call201.BootNotification(
                 charging_station=types201.ChargingStationType(
-                    model="SimDC50", vendor_name="Charge@Large simulator"
+                    model="SimDC50", vendor_name="ChargeAtLarge-Sim"
                 ),
                 reason="PowerUp",
             )
@@ -155,7 +158,7 @@ class SimulatedChargePoint:
                 timestamp=now_text(), connector_status=text, evse_id=evse.number, connector_id=1
             )
         await cp.call(request, suppress=False)
-        self.record.record(evse.stored_uid, text)
+        self.record.record(evse.ocpp_uid, text)
 
 
 async def run_ocpp_feed(

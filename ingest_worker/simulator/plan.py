@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ingest_worker.feeds.ocpp_mapping import ocpp_number
 from ingest_worker.feeds_config import FeedConfig
 
 OTHER_KINDS = ("ocpi_pull", "ocpi_push", "rest_push", "ws_push")
@@ -24,7 +25,7 @@ NOT_IN_CHARGE_POINT_ID = re.compile(r"[^A-Za-z0-9*\-_=:+|@.]")
 @dataclass(frozen=True, slots=True)
 class SimEvse:
     cpo_id: str
-    evse_uid: str  # as the CPO's feed names it (OCPP: see ``stored_uid``)
+    evse_uid: str  # as the static CSVs and every non-OCPP feed name it
     site_id: str
     site: dict[str, object]  # site columns, for OCPI Locations
     connectors: tuple[dict[str, object], ...]
@@ -34,8 +35,8 @@ class SimEvse:
     mapped: bool  # the static CSVs map (charge_point_id, number) to evse_uid
 
     @property
-    def stored_uid(self) -> str:
-        """The evse_uid the worker stores: OCPP charge points unmapped in the CSV are unmatched."""
+    def ocpp_uid(self) -> str:
+        """The evse_uid the worker stores for it from OCPP: unmapped charge points are unmatched."""
         return self.evse_uid if self.mapped else f"{self.charge_point_id}/{self.number}"
 
 
@@ -130,10 +131,7 @@ def simulated_evses(connectors: pd.DataFrame) -> list[SimEvse]:
 
 
 def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
+    return ocpp_number(value)
 
 
 def secret_for(seed: int, cpo_id: str, kind: str) -> str:

@@ -181,7 +181,7 @@ def test_simulated_evses_map_or_number_charge_points() -> None:
         ]
     )
     evses = simulated_evses(frame)
-    assert [(e.evse_uid, e.charge_point_id, e.number, e.mapped, e.stored_uid) for e in evses] == [
+    assert [(e.evse_uid, e.charge_point_id, e.number, e.mapped, e.ocpp_uid) for e in evses] == [
         ("AU*A*E1", "CP-1", 2, True, "AU*A*E1"),
         ("AU*B*E1", "charger-7-x", 1, False, "charger-7-x/1"),
         ("AU*B*E2", "charger-7-x", 2, False, "charger-7-x/2"),
