@@ -83,7 +83,7 @@ def make_network(
         state, lat, lon = CITIES[index % len(CITIES)]
         site_id = f"S{index:05d}"
         latitude = round(float(np.clip(lat + rng.normal(0, 0.6), -43.5, -10.0)), 5)
-        longitude = round(lon + rng.normal(0, 0.6), 5)
+        longitude = round(float(np.clip(lon + rng.normal(0, 0.6), 113.5, 153.5)), 5)
         program = "BBF" if index % 4 == 0 else None
         power_type, kw, standards = KINDS[index % len(KINDS)]
         for charger in range(int(rng.integers(1, 4))):

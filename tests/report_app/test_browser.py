@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run"]  # fmt: skip
 SITES = 40
 MONTHS = ("2026-09", "2026-10")
-SHOTS = ROOT / "test-results" / "report_app"
+SHOTS = Path(tempfile.gettempdir()) / "chargeatlarge-report_app-screenshots"
 
 
 def principal(role: str) -> str:

@@ -1,0 +1,120 @@
+"""Dashboard benchmark in real Chromium at national scale (about 20,000 EVSEs on 6,000+ sites).
+
+Prints: time from navigation to every site marker drawn on the live map (target < 3 s), time to
+redraw the uptime page after a month switch (target < 1 s), and the server's resident memory.
+Saves docs/screenshots/live-map.png and docs/screenshots/uptime.png for the README.
+
+    .venv/bin/python bench/app.py [--sites 6600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.blobstore import LocalBlobStore  # noqa: E402
+from tests.report_app import generate  # noqa: E402
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+MARKERS = ".leaflet-container path.leaflet-interactive"
+MONTHS = ("2026-09", "2026-10")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sites", type=int, default=6600)
+    parser.add_argument("--screenshots", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "var"
+        started = time.perf_counter()
+        network = generate.populate(LocalBlobStore(data_dir / "blobs"), args.sites, MONTHS,
+                                    datetime.now(UTC))  # fmt: skip
+        sites = network.evses[["cpo_id", "site_id"]].drop_duplicates().shape[0]
+        print(f"generated {len(network.evses)} EVSEs on {sites} sites, {len(MONTHS)} months "
+              f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        port = free_port()
+        env = {**os.environ, "CAL_DATA_DIR": str(data_dir), "CAL_DEV_ROLE": "government",
+               "CAL_BEHIND_AZURE_AUTH": "false"}  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "report_app.app:app", "--port", str(port),
+             "--log-level", "warning"], cwd=ROOT, env=env,
+        )  # fmt: skip
+        try:
+            while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+                time.sleep(0.1)
+            url = f"http://127.0.0.1:{port}/"
+            print(f"server idle: {rss_mb(server.pid):.0f} MB resident")
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                     args=CHROMIUM_ARGS)  # fmt: skip
+                for label in ("cold (first session reads the blobs)", "warm"):
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    started = time.perf_counter()
+                    page.goto(url)
+                    page.wait_for_function(
+                        f"() => document.querySelectorAll('{MARKERS}').length === {sites}",
+                        timeout=40_000, polling=50,
+                    )  # fmt: skip
+                    print(f"live map, {label}: all {sites} markers drawn "
+                          f"{time.perf_counter() - started:.2f} s after navigation")  # fmt: skip
+                    if label == "warm":
+                        page.wait_for_timeout(500)
+                        page.screenshot(path=args.screenshots / "live-map.png")
+                    else:
+                        page.close()
+                print(f"server after two map sessions: {rss_mb(server.pid):.0f} MB resident")
+                page.locator("a.nav-link", has_text="Uptime").click()
+                page.get_by_text(f"Site figures, {MONTHS[-1]}").wait_for(timeout=120_000)
+                page.get_by_text(f"Uptime distribution, site level, {MONTHS[-1]}").wait_for(
+                    timeout=120_000
+                )
+                for month, label in ((MONTHS[0], "first visit"), (MONTHS[1], "cached"),
+                                     (MONTHS[0], "cached")):  # fmt: skip
+                    started = time.perf_counter()
+                    page.select_option("#uptime-month", month)
+                    page.get_by_text(f"Uptime distribution, site level, {month}").wait_for(
+                        timeout=60_000
+                    )
+                    page.get_by_text(f"Site figures, {month}").wait_for(timeout=60_000)
+                    page.get_by_text(f"Daily trend, {month}").wait_for(timeout=60_000)
+                    print(f"month switch to {month} ({label}): distribution, table and daily "
+                          f"trend redrawn in {time.perf_counter() - started:.2f} s")  # fmt: skip
+                page.wait_for_timeout(1000)
+                page.screenshot(path=args.screenshots / "uptime.png", full_page=True)
+                print(f"server at the end: {rss_mb(server.pid):.0f} MB resident")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(f"screenshots in {args.screenshots}")
+
+
+if __name__ == "__main__":
+    main()
