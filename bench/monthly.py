@@ -163,7 +163,9 @@ def run_child(kind: str, folder: str, memory_limit: str | None) -> dict:
     command = [sys.executable, __file__, "--child", kind, "--folder", folder]
     if memory_limit:
         command += ["--memory-limit", memory_limit]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{done.stderr[:6000]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
