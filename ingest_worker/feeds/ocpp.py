@@ -37,6 +37,7 @@ import base64
 import binascii
 import contextlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -122,6 +123,7 @@ class OcppFeed:
         self.states: dict[tuple[str, str], ChargePointStatuses] = {}
         self.connections: dict[tuple[str, str], WebSocket] = {}
         self.secrets = {f.cpo_id: _charge_point_secrets(f) for f in feeds}
+        self.batchers = {f.cpo_id: AcceptBatcher(ingest, f) for f in feeds}
 
     async def evse_map(self) -> EvseMap:
         """The static-site mapping, re-read at most every minute (on a new connection)."""
@@ -210,6 +212,51 @@ class OcppFeed:
             if self.connections.get(key) is websocket:
                 del self.connections[key]
             log.info("OCPP %s: %s disconnected", feed.cpo_id, charge_point_id)
+
+
+class AcceptBatcher:
+    """Coalesces the StatusNotifications of one feed that arrive while a spool write is under
+    way into the next single ``accept`` (one durable write for many charge points); each
+    charge point still gets its answer only once its own observations are durable."""
+
+    def __init__(self, ingest: Ingest, feed: FeedConfig) -> None:
+        self.ingest, self.feed = ingest, feed
+        self.pending: list[tuple[list[Observation], str, str, asyncio.Future[None]]] = []
+        self.flushing = False
+
+    async def accept(self, observations: list[Observation], raw: str, charge_point_id: str) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((observations, raw, charge_point_id, done))
+        if not self.flushing:
+            self.flushing = True
+            asyncio.ensure_future(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                if len(batch) == 1:
+                    raw, sender = batch[0][1], f"ocpp:{batch[0][2]}"
+                else:  # the archive keeps each frame with its charge point, one JSON line each
+                    raw = "\n".join(
+                        json.dumps({"charge_point_id": cp, "frame": frame})
+                        for _, frame, cp, _ in batch
+                    )
+                    sender = f"ocpp:{len(batch)} charge points"
+                observations = [o for obs, *_ in batch for o in obs]
+                try:
+                    await self.ingest.accept(self.feed, observations, raw=raw, sender=sender)
+                except Exception as exc:  # noqa: BLE001 - each waiting handler answers InternalError
+                    for *_, done in batch:
+                        if not done.done():  # a closed connection stopped waiting
+                            done.set_exception(exc)
+                    continue
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self.flushing = False
 
 
 class WebSocketConnection:
@@ -372,9 +419,7 @@ class ObservingSession:
             except InvalidObservation as exc:
                 await self._quarantine(self.raw, str(exc), "StatusNotification")
         if observations:
-            await self.owner.ingest.accept(
-                self.feed, observations, raw=self.raw, sender=f"ocpp:{self.id}"
-            )
+            await self.owner.batchers[self.feed.cpo_id].accept(observations, self.raw, self.id)
 
 
 def _now_text(instant: datetime) -> str:

@@ -436,3 +436,24 @@ def test_clock_policy_on_the_wire(ocpp_worker) -> None:  # type: ignore[no-untyp
     assert "more than 24 h before receipt" in reasons[0]
     assert "timestamp: not an ISO 8601 timestamp" in reasons[1]
     assert run_rows(settings, "CP16/2") == []
+
+
+def test_concurrent_charge_points_are_all_stored(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
+    """Statuses arriving together share one spool write; every charge point's still lands."""
+    url, settings = ocpp_worker
+
+    async def one(n: int) -> None:
+        async with Session(url, f"BULK-{n}", "acme-ocpp-secret", "1.6") as cp:
+            for status in ("Preparing", "Charging", "Finishing"):
+                await cp.call(status16(1, status))
+
+    async def scenario() -> None:
+        await asyncio.gather(*(one(n) for n in range(12)))
+
+    asyncio.run(scenario())
+    expected = [
+        ("ACME", f"BULK-{n}/1", status)
+        for n in sorted(range(12), key=lambda n: f"BULK-{n}/1")
+        for status in ("PREPARING", "CHARGING", "FINISHING")
+    ]
+    wait_for(lambda: runs(settings) == expected)

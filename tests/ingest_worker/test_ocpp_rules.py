@@ -103,3 +103,40 @@ def test_evse_map_from_static_connectors() -> None:
     assert mapping.evse_uid("A", "CPB", 1) == "CPB/1"  # another CPO's mapping is not ours
     assert mapping.numbers("A", "CP1") == {1, 2}
     assert mapping.owners == {"CP1": {"A"}, "CPB": {"B"}}
+
+
+def test_feed_for_uses_the_charge_points_own_secret_when_one_is_named(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest_worker.feeds.ocpp import OcppFeed
+    from ingest_worker.feeds_config import FeedConfig
+
+    monkeypatch.setenv("ACME_CP7_SECRET", "cp7-own-secret")
+    acme = FeedConfig(
+        cpo_id="ACME",
+        kind="ocpp",
+        token_env="ACME_OCPP",
+        secret="acme-secret",
+        options={"charge_point_secret_envs": {"CP7": "ACME_CP7_SECRET"}},
+    )
+    other = FeedConfig(cpo_id="OTHER", kind="ocpp", token_env="OTHER_OCPP", secret="other-secret")
+    feed = OcppFeed([acme, other], ingest=None, store=None)  # type: ignore[arg-type]
+    assert feed.feed_for("CP7", "cp7-own-secret") is acme
+    assert feed.feed_for("CP7", "acme-secret") is None  # its own secret replaces the feed's
+    assert feed.feed_for("CP8", "acme-secret") is acme
+    assert feed.feed_for("CP8", "other-secret") is other
+    assert feed.feed_for("CP8", "cp7-own-secret") is None
+
+
+def test_a_missing_charge_point_secret_variable_is_named(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest_worker.feeds.ocpp import OcppFeed
+    from ingest_worker.feeds_config import FeedConfig
+
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    acme = FeedConfig(
+        cpo_id="ACME",
+        kind="ocpp",
+        token_env="ACME_OCPP",
+        secret="acme-secret",
+        options={"charge_point_secret_envs": {"CP7": "NOT_SET_ANYWHERE"}},
+    )
+    with pytest.raises(ValueError, match="NOT_SET_ANYWHERE of charge point CP7 is not set"):
+        OcppFeed([acme], ingest=None, store=None)  # type: ignore[arg-type]
