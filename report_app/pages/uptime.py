@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import plotly
+from htmltools import HTMLDependency
 from shiny import module, reactive, render, req, ui
-from shinywidgets import output_widget, render_plotly
 
 from report_app import context, plots
 from report_app.data import (
@@ -27,6 +28,25 @@ from report_app.data import (
 )
 from report_app.pages.live import filter_inputs, filters_from
 
+# Figures go out as plain HTML drawn by one copy of plotly.js per page: much lighter than a
+# widget per figure, so a month switch redraws in well under a second.
+PLOTLY_JS = HTMLDependency(
+    "plotly",
+    plotly.__version__,
+    source={"package": "plotly", "subdir": "package_data"},
+    script={"src": "plotly.min.js"},
+)
+
+
+def figure_html(figure) -> ui.HTML:  # noqa: ANN001
+    return ui.HTML(
+        figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    )
+
+
+def output_figure(id: str) -> ui.Tag:  # noqa: A002
+    return ui.output_ui(id, style="min-height:340px")
+
 
 @module.ui
 def uptime_ui() -> ui.Tag:
@@ -38,17 +58,18 @@ def uptime_ui() -> ui.Tag:
             ui.input_selectize("programs", "Grant program", choices=[], multiple=True),
             width=280,
         ),
+        PLOTLY_JS,
         ui.output_ui("problem"),
         ui.layout_columns(
-            ui.card(output_widget("networks")),
-            ui.card(output_widget("distribution")),
+            ui.card(output_figure("networks")),
+            ui.card(output_figure("distribution")),
             col_widths=(6, 6),
         ),
         ui.layout_columns(
-            ui.card(output_widget("trend")),
+            ui.card(output_figure("trend")),
             ui.card(
                 ui.input_select("heatmap_site", "Site for the hour-of-week heatmap", choices=[]),
-                output_widget("heatmap"),
+                output_figure("heatmap"),
             ),
             col_widths=(6, 6),
         ),
@@ -142,24 +163,28 @@ def uptime_server(input, output, session) -> None:  # noqa: ANN001
             return ui.div(tables, class_="alert alert-info", id="uptime-problem")
         return None
 
-    @render_plotly
+    @render.ui
     def networks():
-        return plots.network_over_months(network_history(context.monthly, months(), filters()))
+        return figure_html(
+            plots.network_over_months(network_history(context.monthly, months(), filters()))
+        )
 
-    @render_plotly
+    @render.ui
     def distribution():
         frame = shown()
-        return plots.uptime_distribution(frame, input.level(), input.month(), coverage_note(frame))
+        return figure_html(
+            plots.uptime_distribution(frame, input.level(), input.month(), coverage_note(frame))
+        )
 
-    @render_plotly
+    @render.ui
     def trend():
         tables = month_tables()
         req(not isinstance(tables, str))
         try:
             daily = context.monthly.get(input.month(), "daily")
         except DataProblem as exc:
-            return plots.empty_figure(str(exc))
-        return plots.daily_trend(daily_trend(daily, selected_evses()), input.month())
+            return figure_html(plots.empty_figure(str(exc)))
+        return figure_html(plots.daily_trend(daily_trend(daily, selected_evses()), input.month()))
 
     @reactive.effect
     def _site_choices() -> None:
@@ -178,19 +203,19 @@ def uptime_server(input, output, session) -> None:  # noqa: ANN001
             "heatmap_site", choices=choices, selected=current if current in choices else None
         )
 
-    @render_plotly
+    @render.ui
     def heatmap():
         key = input.heatmap_site()
         month = input.month()
         if not key or "/" not in key or not month:
-            return plots.empty_figure("Pick a site.")
+            return figure_html(plots.empty_figure("Pick a site."))
         cpo_id, site_id = key.split("/", 1)
         try:
             profile = context.monthly.get(month, "hour_of_week")
         except DataProblem as exc:
-            return plots.empty_figure(str(exc))
+            return figure_html(plots.empty_figure(str(exc)))
         grid = hour_of_week_grid(profile, cpo_id, site_id)
-        return plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month)
+        return figure_html(plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month))
 
     @render.text
     def table_title():
