@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -293,10 +293,6 @@ EVSE_COLUMNS = [
 ]
 
 
-def _joined(values: Iterable[object]) -> str:
-    return ", ".join(sorted({str(v) for v in values if v is not None and v == v}))
-
-
 def live_evses(status: pd.DataFrame | None, connectors: pd.DataFrame) -> LiveData:
     """Every statically listed EVSE with its live status (``UNKNOWN`` when none or stale)."""
     if connectors.empty:
@@ -316,10 +312,19 @@ def live_evses(status: pd.DataFrame | None, connectors: pd.DataFrame) -> LiveDat
         program=("program", "first"),
         max_power_kw=("max_power_kw", "max"),
     ).reset_index()
-    kinds = grouped["power_type"].agg(lambda s: s.iloc[0] if s.nunique() == 1 else "mixed")
-    standards = grouped["connector_standard"].agg(_joined)
-    evses["power_type"] = kinds.to_numpy()
-    evses["connector_standards"] = standards.to_numpy()
+    # Vectorised: per-group Python lambdas cost seconds at 20,000 EVSEs.
+    kinds = grouped["power_type"].agg(["first", "nunique"])
+    evses["power_type"] = kinds["first"].where(kinds["nunique"] == 1, "mixed").to_numpy()
+    standards = (
+        connectors[[*keys, "connector_standard"]]
+        .drop_duplicates()
+        .sort_values([*keys, "connector_standard"])
+        .groupby(keys, sort=False)["connector_standard"]
+        .agg(", ".join)
+    )
+    evses["connector_standards"] = standards.reindex(
+        pd.MultiIndex.from_frame(evses[keys])
+    ).to_numpy()
     if status is None or status.empty:
         live = pd.DataFrame(
             columns=[*keys, "status", "category", "observed_at", "last_confirmed_at", "stale"]

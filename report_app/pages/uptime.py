@@ -38,10 +38,10 @@ PLOTLY_JS = HTMLDependency(
 )
 
 
-def figure_html(figure) -> ui.HTML:  # noqa: ANN001
-    return ui.HTML(
-        figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
-    )
+def figure_html(figure) -> ui.TagList:  # noqa: ANN001
+    # The dependency rides with the figure, so the live map page never downloads plotly.js.
+    html = figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+    return ui.TagList(PLOTLY_JS, ui.HTML(html))
 
 
 def output_figure(id: str) -> ui.Tag:  # noqa: A002
@@ -58,7 +58,6 @@ def uptime_ui() -> ui.Tag:
             ui.input_selectize("programs", "Grant program", choices=[], multiple=True),
             width=280,
         ),
-        PLOTLY_JS,
         ui.output_ui("problem"),
         ui.layout_columns(
             ui.card(output_figure("networks")),
@@ -68,7 +67,7 @@ def uptime_ui() -> ui.Tag:
         ui.layout_columns(
             ui.card(output_figure("trend")),
             ui.card(
-                ui.input_select("heatmap_site", "Site for the hour-of-week heatmap", choices=[]),
+                ui.input_selectize("heatmap_site", "Site for the hour-of-week heatmap", choices=[]),
                 output_figure("heatmap"),
             ),
             col_widths=(6, 6),
@@ -186,22 +185,24 @@ def uptime_server(input, output, session) -> None:  # noqa: ANN001
             return figure_html(plots.empty_figure(str(exc)))
         return figure_html(plots.daily_trend(daily_trend(daily, selected_evses()), input.month()))
 
+    @reactive.calc
+    def site_choices() -> dict[str, str]:
+        evse = selected_evses()
+        sites = evse[["cpo_id", "site_id", "site_name"]].drop_duplicates(["cpo_id", "site_id"])
+        keys = sites["cpo_id"] + "/" + sites["site_id"]
+        labels = (
+            sites["site_name"].fillna("") + " (" + sites["cpo_id"] + "/" + sites["site_id"] + ")"
+        )
+        return dict(zip(keys, labels, strict=True))
+
     @reactive.effect
     def _site_choices() -> None:
-        evse = selected_evses()
-        sites = (
-            evse[["cpo_id", "site_id", "site_name"]]
-            .drop_duplicates()
-            .sort_values(["cpo_id", "site_id"])
-        )
-        choices = {
-            f"{r.cpo_id}/{r.site_id}": f"{r.site_name} ({r.cpo_id})" for r in sites.itertuples()
-        }
+        # Server-side selectize: thousands of sites stay on the server, the browser gets matches.
+        choices = site_choices()
         with reactive.isolate():
             current = input.heatmap_site()
-        ui.update_select(
-            "heatmap_site", choices=choices, selected=current if current in choices else None
-        )
+        selected = current if current in choices else next(iter(choices), None)
+        ui.update_selectize("heatmap_site", choices=choices, selected=selected, server=True)
 
     @render.ui
     def heatmap():
