@@ -271,6 +271,7 @@ async def refused_status(
         # OTHER's own password, but a charge point not in OTHER's list
         ("CP16", basic("CP16", "other-ocpp-secret"), ["ocpp1.6"], 403),
         ("X" * 49, basic("X" * 49, "acme-ocpp-secret"), ["ocpp1.6"], 400),  # id too long
+        ("CP%20X", basic("CP X", "acme-ocpp-secret"), ["ocpp1.6"], 400),  # not an OCPP identity
     ],
 )
 def test_refused_connections(ocpp_worker, cp_id, headers, protocols, status) -> None:  # type: ignore[no-untyped-def]
