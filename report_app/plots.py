@@ -77,7 +77,8 @@ def uptime_distribution(frame: pd.DataFrame, level: str, month: str, note: str) 
         title=f"Uptime distribution, {level} level, {month}<br><sup>{note}</sup>",
         xaxis_title="uptime_pct",
         yaxis_title=f"{level}s",
-        height=360,
+        height=380,
+        margin={"l": 50, "r": 20, "t": 90, "b": 40},
     )
     return figure
 

@@ -42,15 +42,8 @@ def principal(role: str) -> str:
 GOVERNMENT = {"X-MS-CLIENT-PRINCIPAL": principal("government")}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The app behind (simulated) Azure auth on a free port, over generated blobs."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium")
-    data_dir = tmp_path_factory.mktemp("report_app") / "var"
-    network = generate.populate(
-        LocalBlobStore(data_dir / "blobs"), SITES, MONTHS, datetime.now(UTC)
-    )
+def start_app(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """uvicorn on a free port behind (simulated) Azure auth, reading ``data_dir``."""
     port = free_port()
     env = {
         **os.environ,
@@ -58,20 +51,38 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "CAL_BEHIND_AZURE_AUTH": "true",
         "CAL_DEV_ROLE": "government",
     }  # fmt: skip  (must be ignored behind Azure auth)
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "report_app.app:app", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    log.close()
     deadline = time.monotonic() + 30
     while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
         assert process.poll() is None, (data_dir / "server.log").read_text()
         assert time.monotonic() < deadline, "the app did not start in 30 s"
         time.sleep(0.2)
-    yield {"url": f"http://127.0.0.1:{port}/", "network": network, "data_dir": data_dir}
+    return process, f"http://127.0.0.1:{port}/"
+
+
+def stop_app(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(timeout=10)
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The app over generated blobs."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium")
+    data_dir = tmp_path_factory.mktemp("report_app") / "var"
+    network = generate.populate(
+        LocalBlobStore(data_dir / "blobs"), SITES, MONTHS, datetime.now(UTC)
+    )
+    process, url = start_app(data_dir)
+    yield {"url": url, "network": network, "data_dir": data_dir}
+    stop_app(process)
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +194,31 @@ def test_public_visitor_reaches_no_government_figure(server, chromium) -> None: 
                        headers={"X-MS-CLIENT-PRINCIPAL": principal("admin")})  # fmt: skip
     assert forged.status_code == 403
     page.context.close()
+
+
+def test_hostile_report_paths_are_refused(server) -> None:  # noqa: ANN001
+    for path in ["published/2026-10/..%2F..%2Fstatic%2Fsites%2Fgenerated.csv",
+                 "published/..%2Fprocessed/report.html", "published/2026-10/manifest.json",
+                 "published/2026-10/report.HTML", "published/2026-13/report.html"]:  # fmt: skip
+        response = httpx.get(server["url"] + path, headers=GOVERNMENT)
+        assert response.status_code == 404, path
+
+
+def test_empty_store_explains_itself(tmp_path, chromium) -> None:  # noqa: ANN001
+    process, url = start_app(tmp_path / "var")
+    try:
+        page = open_page(chromium, url, GOVERNMENT)
+        notes = page.locator("#live-notes")
+        notes.get_by_text("No live data yet: live/status.parquet has not been written").wait_for()
+        notes.get_by_text("No static site lists under static/sites/").wait_for()
+        assert page.locator("#data-age").inner_text() == "no status received yet"
+        page.locator("a.nav-link", has_text="Uptime").click()
+        page.get_by_text("No months have been processed yet").wait_for(timeout=20_000)
+        page.locator("a.nav-link", has_text="Data quality").click()
+        page.get_by_text("No feed health yet").wait_for(timeout=20_000)
+        page.locator("a.nav-link", has_text="Reports").click()
+        page.get_by_text("No report has been published yet").wait_for(timeout=20_000)
+        page.screenshot(path=SHOTS / "empty.png", full_page=True)
+        page.context.close()
+    finally:
+        stop_app(process)
