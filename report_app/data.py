@@ -213,6 +213,8 @@ def quarantine_counts(database_url: str | None) -> pd.DataFrame:
             engine.dispose()
     except SQLAlchemyError as exc:
         reason = str(exc).splitlines()[0][:200]
+        if "no such table" in reason or "Invalid object name" in reason:
+            reason += "; run `chargeatlarge db upgrade` to create the schema"
         raise DataProblem(
             f"The database cannot be read for quarantine counts ({reason})."
         ) from None

@@ -22,7 +22,11 @@ def coverage_with_feeds(network: pd.DataFrame, feeds: pd.DataFrame | None) -> pd
     coverage = network[COVERAGE_COLUMNS]
     if feeds is None or feeds.empty:
         return rounded(coverage)
-    return rounded(coverage.merge(feeds, on="cpo_id", how="outer").sort_values(["cpo_id", "kind"]))
+    joined = coverage.merge(feeds, on="cpo_id", how="outer").sort_values(["cpo_id", "kind"])
+    text = ["kind", "last_success_at", "last_error_at", "last_error"]
+    joined[text] = joined[text].astype("object").where(joined[text].notna(), "")
+    joined.loc[joined["kind"] == "", "kind"] = "no feed reported"
+    return rounded(joined)
 
 
 def message(text: str) -> ui.Tag:
