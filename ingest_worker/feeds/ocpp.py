@@ -14,7 +14,7 @@
   ``ocpp_mapping``) names the EVSE through the static CSV columns ``ocpp_charge_point_id`` /
   ``ocpp_evse_id``, else ``{charge_point_id}/{n}`` (unmatched until the CPO lists it). Number 0
   is the whole charge point: Faulted/Unavailable take every connector down, Available gives each
-  its own status back.
+  its own status back (with no connector known yet, it changes nothing).
 - No BootNotification: statuses and heartbeats are accepted anyway. A copy of a CPO's traffic
   (or a gateway reconnecting mid-session) need not repeat the boot, and dropping real statuses
   would lose data; the BootNotification carries nothing we store.
@@ -208,6 +208,8 @@ class OcppFeed:
             await session.start()
         except WebSocketDisconnect:
             pass
+        except (RuntimeError, OSError) as exc:  # the peer vanished while we answered
+            log.info("OCPP %s: %s connection lost: %s", feed.cpo_id, charge_point_id, exc)
         finally:
             if self.connections.get(key) is websocket:
                 del self.connections[key]
