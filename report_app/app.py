@@ -45,7 +45,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
     # Pages with government figures get no server at all for other roles, so no output,
     # download or message of theirs can be reached from a public session.
     if sees_figures(role_for(session.http_conn.headers, context.settings)):
-        uptime_server("uptime")
+        uptime_server("uptime", shown_now=lambda: input.page() == "uptime")
         quality_server("quality")
         reports_server("reports")
 

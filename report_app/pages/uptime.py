@@ -6,6 +6,7 @@ Only registered for roles that may see government figures (``auth.sees_figures``
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pandas as pd
 import plotly
@@ -83,7 +84,10 @@ def uptime_ui() -> ui.Tag:
 
 
 @module.server
-def uptime_server(input, output, session) -> None:  # noqa: ANN001
+def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None:  # noqa: ANN001
+    """``shown_now`` is true while the page is on screen: its pickers fill only then, so a
+    session that opens on the live map is not slowed by this page's tables."""
+
     def months_now() -> tuple[str, ...]:
         return tuple(available_months(context.store))
 
@@ -104,6 +108,7 @@ def uptime_server(input, output, session) -> None:  # noqa: ANN001
 
     @reactive.effect
     def _choices() -> None:
+        req(shown_now())
         conns = connectors()
         with reactive.isolate():
             cpo_now, programs_now = input.cpo_ids(), input.programs()
@@ -198,6 +203,7 @@ def uptime_server(input, output, session) -> None:  # noqa: ANN001
     @reactive.effect
     def _site_choices() -> None:
         # Server-side selectize: thousands of sites stay on the server, the browser gets matches.
+        req(shown_now())
         choices = site_choices()
         with reactive.isolate():
             current = input.heatmap_site()

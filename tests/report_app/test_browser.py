@@ -196,6 +196,26 @@ def test_public_visitor_reaches_no_government_figure(server, chromium) -> None: 
     page.context.close()
 
 
+def test_map_refreshes_when_the_snapshot_changes(server, chromium) -> None:  # noqa: ANN001
+    page = open_page(chromium, server["url"], GOVERNMENT)
+    wait_for_markers(page, SITES)
+    assert page.locator("#count-all_available").inner_text() != str(SITES)
+    status = generate.live_status(server["network"], datetime.now(UTC))
+    everything_free = status.assign(status="AVAILABLE", category="AVAILABLE", stale=False)
+    generate.write_live(LocalBlobStore(server["data_dir"] / "blobs"), everything_free)
+    # the module-level poll notices the new blob and redraws without a page reload
+    page.wait_for_function(
+        f"() => document.querySelector('#count-all_available').textContent === '{SITES}'",
+        timeout=20_000,
+    )
+    green = page.evaluate(
+        f"() => [...document.querySelectorAll('{MARKERS}')].filter("
+        "p => p.getAttribute('fill') === '#1a9850').length"
+    )
+    assert green == SITES
+    page.context.close()
+
+
 def test_hostile_report_paths_are_refused(server) -> None:  # noqa: ANN001
     for path in ["published/2026-10/..%2F..%2Fstatic%2Fsites%2Fgenerated.csv",
                  "published/..%2Fprocessed/report.html", "published/2026-10/manifest.json",
