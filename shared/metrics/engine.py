@@ -125,7 +125,11 @@ def compute_month(
     """
     period = inputs.period
     runs = _naive_utc(inputs.runs.select(list(RUN_COLUMNS)))
-    cpos = sorted(set(runs.column("cpo_id").to_pylist()))
+    cpos = sorted(
+        set(runs.column("cpo_id").to_pylist())
+        | set(inputs.max_gap_minutes)
+        | set(inputs.connectors["cpo_id"])
+    )
     gaps = pa.table(
         {
             "cpo_id": pa.array(cpos, pa.string()),
@@ -281,9 +285,11 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
         SELECT x.cpo_id, x.evse_uid, r.first_observed_at, r.last_confirmed_at,
                {minutes("x.period_us - x.not_in_service_us - x.unknown_us")} AS known_minutes
         FROM evse_full AS x
-        JOIN (SELECT cpo_id, evse_uid, MIN(started_at) AS first_observed_at,
-                     MAX(last_confirmed_at) AS last_confirmed_at
-              FROM runs GROUP BY cpo_id, evse_uid) AS r
+        JOIN (SELECT r.cpo_id, r.evse_uid, MIN(r.started_at) AS first_observed_at,
+                     MAX(LEAST(r.last_confirmed_at, p.pe)) AS last_confirmed_at
+              FROM runs AS r CROSS JOIN period AS p
+              WHERE r.started_at < p.pe
+              GROUP BY r.cpo_id, r.evse_uid) AS r
           ON r.cpo_id = x.cpo_id AND r.evse_uid = x.evse_uid
         WHERE NOT x.matched ORDER BY x.cpo_id, x.evse_uid
         """,

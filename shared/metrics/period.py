@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 STEP = timedelta(minutes=15)  # every time zone offset in use is a multiple of 15 minutes
 
 
@@ -35,10 +36,14 @@ class Period:
 
     @classmethod
     def for_month(cls, month: str, tz: str) -> Period:
-        match = MONTH_PATTERN.match(month)
+        match = MONTH_PATTERN.fullmatch(month)
         if not match:
-            raise InvalidMonth(f"month {month!r}: expected YYYY-MM, e.g. 2026-10")
+            raise InvalidMonth(f"month {month[:20]!r}: expected YYYY-MM, e.g. 2026-10")
         year, number = int(match.group(1)), int(match.group(2))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise InvalidMonth(
+                f"month {month!r}: expected YYYY-MM with a year from {FIRST_YEAR} to {LAST_YEAR}"
+            )
         zone = ZoneInfo(tz)
         start = datetime(year, number, 1, tzinfo=zone)
         following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)

@@ -26,6 +26,8 @@ from shared.sites import read_static_sites
 
 log = logging.getLogger("chargeatlarge.monthly")
 JOB_VERSION = f"chargeatlarge-monthly/{__version__}"
+# DuckDB spills to disk beyond this, so the job fits a 4 GB Function instance with headroom.
+ENGINE_MEMORY_LIMIT = "1500MB"
 
 
 class MonthNotReady(ValueError):
@@ -102,7 +104,8 @@ def run_month(
             connectors=static.connectors,
             default_max_gap_minutes=default_max_gap_minutes,
             max_gap_minutes=gaps,
-        )
+        ),
+        memory_limit=ENGINE_MEMORY_LIMIT,
     )
     unmatched = tables["unmatched"].num_rows
     if unmatched:

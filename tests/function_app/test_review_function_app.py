@@ -16,29 +16,8 @@ import pytest
 from tests.function_app.test_function_app import app_module, functions  # noqa: F401
 
 
-@pytest.mark.parametrize(
-    "month",
-    [
-        pytest.param(
-            "2026-10\n",
-            marks=pytest.mark.xfail(
-                strict=True, reason="bug: accepted; writes processed/monthly/2026-10\\n/"
-            ),
-        ),
-        pytest.param(
-            "0000-01",
-            marks=pytest.mark.xfail(
-                strict=True, raises=ValueError, reason="bug: year 0 → ValueError, HTTP 500"
-            ),
-        ),
-        pytest.param(
-            "9999-12",
-            marks=pytest.mark.xfail(
-                strict=True, raises=ValueError, reason="bug: year 10000 → ValueError, HTTP 500"
-            ),
-        ),
-    ],
-)
+# Fixed: the month must match YYYY-MM exactly (no trailing newline) with a year from 2000 to 2999.
+@pytest.mark.parametrize("month", ["2026-10\n", "0000-01", "9999-12"])
 def test_http_rerun_refuses_hostile_months(app_module, month: str) -> None:  # noqa: F811
     rerun = functions(app_module)["monthly_rerun"].get_user_function()
     response = rerun(func.HttpRequest("GET", "/api/monthly", params={"month": month}, body=b""))

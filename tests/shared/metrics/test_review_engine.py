@@ -46,9 +46,6 @@ def test_commissioning_mid_session_counts_the_category_run(name: str, observatio
     assert evse["in_use_sessions"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: engine.py builds `gaps` only from CPOs present in runs"
-)
 def test_max_gap_column_of_a_cpo_without_runs() -> None:
     """CPO B is configured with max_gap 30 but sent nothing this month: its EVSE row should
     still say 30 (evse.max_gap_minutes), not the default 15."""

@@ -75,11 +75,6 @@ def test_outage_started_at_spans_stored_runs_of_one_category(engine, blobstore) 
     assert outage["minutes_in_period"] == 26 * 60 + 15
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unmatched.last_confirmed_at is the newest confirmation read (look-ahead and runs"
-    " still going), not clipped to the period: re-running a month later changes unmatched.parquet",
-)
 def test_unmatched_table_is_stable_when_rerun_later(engine, blobstore) -> None:
     store = ObservationStore(engine)
     # GHOST (listed nowhere) AVAILABLE every 10 min from 30 Nov 23:00 to 1 Dec 00:30 local.
