@@ -93,7 +93,9 @@ def test_import_then_monthly(cli_env: CliRunner, tmp_path: Path) -> None:
     # plotly.js is embedded and nothing is loaded from elsewhere: the file opens offline.
     assert "Plotly.newPlot" in html and "<script src=" not in html and len(html) > 3_000_000
     # Goulburn (S1): up 40 of 65 known minutes → 61.5 %, below 98 %; Hobart has no uptime at all.
-    assert "Sites below 98.0 % uptime" in html and "Goulburn Highway Stop" in html and "61.54" in html
+    assert (
+        "Sites below 98.0 % uptime" in html and "Goulburn Highway Stop" in html and "61.54" in html
+    )
     network_csv = store.get("reports/2026-09/network.csv").decode().splitlines()
     assert network_csv[0].startswith("cpo_id,site_count,evse_count,period_minutes")
 
