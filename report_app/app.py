@@ -60,7 +60,11 @@ async def published(request: Request) -> Response:
     except (DataProblem, BlobNotFound):
         return PlainTextResponse("No such report file.", 404)
     if blob.endswith(".html"):
-        return Response(data, media_type="text/html; charset=utf-8")
+        return Response(
+            data,
+            media_type="text/html; charset=utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
     name = blob.rsplit("/", 1)[-1]
     month = request.path_params["month"]
     return Response(
