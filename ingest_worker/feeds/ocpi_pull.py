@@ -117,7 +117,7 @@ class OcpiPuller:
         raise OcpiError(f"version details: no locations SENDER endpoint in OCPI {VERSION}")
 
     async def poll(self) -> PollResult:
-        """One full (first time) or incremental poll; liveness for every EVSE when it completes."""
+        """One full (first time) or incremental poll; when it completes, liveness for every EVSE."""
         if self.locations_url is None:
             await self.discover()
         started = datetime.now(UTC)
@@ -163,7 +163,8 @@ class OcpiPuller:
                         payload=json.dumps(location),
                     )
             url = response.links.get("next", {}).get("url")
-        await self.ingest.liveness(self.feed, datetime.now(UTC))
+        # The poll vouches for the statuses as they were when it began.
+        await self.ingest.liveness(self.feed, started)
         self.last_poll_started = started
         self.ingest.mark_success(self.feed)
         return PollResult(locations, count, pages, total)

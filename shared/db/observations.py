@@ -191,8 +191,11 @@ class ObservationStore:
         evse_uids: Iterable[str] | None = None,
     ) -> WriteResult:
         latest = latest_statuses(connection, cpo_id=cpo_id, evse_uids=evse_uids)
+        # A status first reported after the signal was given is not what the signal vouched for.
         observations = [
-            Observation(cpo_id, row.evse_uid, row.status, at.astimezone(UTC)) for row in latest
+            Observation(cpo_id, row.evse_uid, row.status, at.astimezone(UTC))
+            for row in latest
+            if row.observed_at <= at
         ]
         return self.write_in(connection, observations) if observations else WriteResult()
 
