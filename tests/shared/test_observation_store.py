@@ -131,3 +131,15 @@ def test_runs_overlapping_reads_the_look_back(engine: Engine) -> None:
     assert table.column("status").to_pylist() == ["CHARGING", "AVAILABLE"]
     assert table.column("started_at").to_pylist()[0] == T0 - timedelta(minutes=10)
     assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
+
+
+def test_liveness_never_confirms_a_status_reported_after_it(engine: Engine) -> None:
+    # A poll that began at minute 10 ends after a change reported at minute 20 was stored:
+    # it vouches for the status before the change, not for CHARGING.
+    store = ObservationStore(engine, 15)
+    store.write([obs("E1", 0, "AVAILABLE"), obs("E1", 20, "CHARGING")])
+    store.confirm("ACME", T0 + timedelta(minutes=10))
+    assert stored_runs(engine) == [
+        ("E1", "AVAILABLE", "AVAILABLE", 0, 0),
+        ("E1", "CHARGING", "IN_USE", 20, 20),
+    ]
