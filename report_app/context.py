@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from shiny import reactive
 
-from report_app.data import LiveData, MonthlyTables, live_signature, load_live
+from report_app.data import (
+    LiveData,
+    MonthlyTables,
+    StaticSitesCache,
+    live_signature,
+    load_live,
+)
 from shared.blobstore import open_blobstore
 from shared.settings import get_settings
 
@@ -17,6 +23,7 @@ LIVE_POLL_SECONDS = 5
 settings = get_settings()
 store = open_blobstore(settings)
 monthly = MonthlyTables(store)
+static_sites = StaticSitesCache()
 
 
 def _live_check() -> object:
@@ -30,7 +37,7 @@ def _live_check() -> object:
 def live_data() -> LiveData:
     """The live snapshot joined to static sites; re-read only when a blob changed."""
     try:
-        return load_live(store)
+        return load_live(store, static_sites)
     except Exception as exc:  # noqa: BLE001 - shown as the page's empty state
         from report_app.data import live_evses
         from shared.sites import empty_connectors

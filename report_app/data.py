@@ -723,17 +723,38 @@ def coverage_note(frame: pd.DataFrame) -> str:
     )
 
 
-def load_live(store: BlobStore) -> LiveData:
-    """Read the live snapshot and the static sites and join them; problems become messages."""
-    from shared.sites import read_static_sites
+class StaticSitesCache:
+    """Static sites re-read (and re-validated) only when a file under ``static/sites/`` changed.
 
+    The live snapshot is rewritten every few seconds; validating tens of thousands of CSV rows
+    each time would cost seconds for nothing.
+    """
+
+    def __init__(self) -> None:
+        self._key: object = None
+        self._sites = None
+
+    def get(self, store: BlobStore):  # noqa: ANN201 - shared.sites.StaticSites
+        from shared.sites import read_static_sites
+
+        key = tuple(
+            (b.name, b.size, b.last_modified) for b in store.list(layout.STATIC_SITES_PREFIX)
+        )
+        if self._sites is None or key != self._key:
+            self._sites = read_static_sites(store)
+            self._key = key
+        return self._sites
+
+
+def load_live(store: BlobStore, static_sites: StaticSitesCache | None = None) -> LiveData:
+    """Read the live snapshot and the static sites and join them; problems become messages."""
     problems: list[str] = []
     try:
         status = read_live_status(store)
     except DataProblem as exc:
         status = None
         problems.append(str(exc))
-    static = read_static_sites(store)
+    static = (static_sites or StaticSitesCache()).get(store)
     if static.connectors.empty:
         problems.append(
             f"No static site lists under {layout.STATIC_SITES_PREFIX}: sites cannot be placed."

@@ -359,3 +359,17 @@ def test_published_reports_and_hostile_names(blobstore) -> None:  # noqa: ANN001
                         ("2026-10", "report.html/.."), ("2026-10", "x.CSV"), ("2026-10", "a" * 60 + ".csv")]:  # fmt: skip
         with pytest.raises(DataProblem):
             data.report_blob(month, name)
+
+
+def test_static_sites_are_reread_only_when_a_file_changes(blobstore) -> None:  # noqa: ANN001
+    network = generate.make_network(2)
+    generate.write_static_sites(blobstore, network)
+    cache = data.StaticSitesCache()
+    first = cache.get(blobstore)
+    assert cache.get(blobstore) is first
+    generate.write_static_sites(blobstore, generate.make_network(3), name="more.csv")
+    second = cache.get(blobstore)
+    assert second is not first
+    assert (
+        second.connectors["site_id"].nunique() == 3
+    )  # S00000-S00001 twice (first file wins) + S00002
