@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -146,6 +146,16 @@ class MonthlyTables:
             if len(self._cache) >= self.size:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = read_month_table(self.store, month, table)
+        return self._cache[key]
+
+    def derived(
+        self, month: str, table: str, name: str, build: Callable[[pd.DataFrame], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """``build(table)`` kept beside the table it came from (e.g. an index for lookups)."""
+        frame = self.get(month, table)
+        key = (month, f"{table}:{name}", id(frame))
+        if key not in self._cache:
+            self._cache[key] = build(frame)
         return self._cache[key]
 
 
@@ -694,18 +704,39 @@ def network_history(tables: MonthlyTables, months: Sequence[str], filters: Filte
     ]
 
 
-def daily_trend(daily: pd.DataFrame, evses: pd.DataFrame) -> pd.DataFrame:
-    """Uptime, coverage and utilisation per local day over the given EVSEs."""
-    keep = daily.merge(evses[["cpo_id", "evse_uid"]].drop_duplicates(), on=["cpo_id", "evse_uid"])
+def daily_trend(daily: pd.DataFrame, evses: pd.DataFrame | None) -> pd.DataFrame:
+    """Uptime, coverage and utilisation per local day over the given EVSEs.
+
+    ``None`` means every matched EVSE (those with a charger), without the cost of a join.
+    """
+    if evses is None:
+        keep = daily[daily["charger_id"].notna()]
+    else:
+        keys = evses[["cpo_id", "evse_uid"]].drop_duplicates()
+        keep = daily.merge(keys, on=["cpo_id", "evse_uid"])
     if keep.empty:
         return pd.DataFrame(columns=["date", "uptime_pct", "coverage_pct", "utilisation_pct"])
     summed = keep.groupby("date", sort=True)[list(schema.MINUTE_FIGURES)].sum().reset_index()
     return with_figures(summed)[["date", "uptime_pct", "coverage_pct", "utilisation_pct"]]
 
 
+def by_site(profile: pd.DataFrame) -> pd.DataFrame:
+    """The hour-of-week table indexed by (cpo_id, site_id), so one site is a cheap lookup."""
+    return profile.set_index(["cpo_id", "site_id"]).sort_index()
+
+
 def hour_of_week_grid(profile: pd.DataFrame, cpo_id: str, site_id: str) -> pd.DataFrame:
-    """A 7 × 24 grid (rows Monday…Sunday, columns hour 0…23) of a site's utilisation %."""
-    site = profile[(profile["cpo_id"] == cpo_id) & (profile["site_id"] == site_id)]
+    """A 7 × 24 grid (rows Monday…Sunday, columns hour 0…23) of a site's utilisation %.
+
+    ``profile`` is the hour-of-week table, plain or indexed by ``by_site``.
+    """
+    if isinstance(profile.index, pd.MultiIndex):
+        try:
+            site = profile.loc[(cpo_id, site_id)]
+        except KeyError:
+            site = profile.iloc[0:0]
+    else:
+        site = profile[(profile["cpo_id"] == cpo_id) & (profile["site_id"] == site_id)]
     grid = site.pivot_table(
         index="day_of_week", columns="hour", values="utilisation_pct", aggfunc="first"
     )

@@ -19,6 +19,7 @@ from report_app.data import (
     DataProblem,
     Filters,
     available_months,
+    by_site,
     coverage_note,
     daily_trend,
     hour_of_week_grid,
@@ -188,7 +189,9 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
             daily = context.monthly.get(input.month(), "daily")
         except DataProblem as exc:
             return figure_html(plots.empty_figure(str(exc)))
-        return figure_html(plots.daily_trend(daily_trend(daily, selected_evses()), input.month()))
+        everything = filters() == Filters()
+        trend = daily_trend(daily, None if everything else selected_evses())
+        return figure_html(plots.daily_trend(trend, input.month()))
 
     @reactive.calc
     def site_choices() -> dict[str, str]:
@@ -200,11 +203,18 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
         )
         return dict(zip(keys, labels, strict=True))
 
+    sent_choices: dict[str, dict[str, str]] = {}
+
     @reactive.effect
     def _site_choices() -> None:
         # Server-side selectize: thousands of sites stay on the server, the browser gets matches.
+        # Sent only when the list changed (months usually share their sites), because every
+        # update re-selects and would redraw the heatmap again.
         req(shown_now())
         choices = site_choices()
+        if sent_choices.get("last") == choices:
+            return
+        sent_choices["last"] = choices
         with reactive.isolate():
             current = input.heatmap_site()
         selected = current if current in choices else next(iter(choices), None)
@@ -218,7 +228,7 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
             return figure_html(plots.empty_figure("Pick a site."))
         cpo_id, site_id = key.split("/", 1)
         try:
-            profile = context.monthly.get(month, "hour_of_week")
+            profile = context.monthly.derived(month, "hour_of_week", "by_site", by_site)
         except DataProblem as exc:
             return figure_html(plots.empty_figure(str(exc)))
         grid = hour_of_week_grid(profile, cpo_id, site_id)

@@ -373,3 +373,22 @@ def test_static_sites_are_reread_only_when_a_file_changes(blobstore) -> None:  #
     assert (
         second.connectors["site_id"].nunique() == 3
     )  # S00000-S00001 twice (first file wins) + S00002
+
+
+def test_fast_paths_give_the_same_figures(blobstore) -> None:  # noqa: ANN001
+    network = generate.make_network(6)
+    tables = generate.month_tables(network, "2026-10", seed=4)
+    daily, evse = tables["daily"], tables["evse"]
+    unmatched_day = daily.iloc[[0]].assign(evse_uid="GHOST", charger_id=None, available_minutes=1e6)
+    daily = pd.concat([daily, unmatched_day], ignore_index=True)
+    pd.testing.assert_frame_equal(data.daily_trend(daily, None), data.daily_trend(daily, evse))
+    profile = tables["hour_of_week"]
+    for cpo_id, site_id in [("CPA", "S00003"), ("CPB", "S00001"), ("CPA", "nowhere")]:
+        pd.testing.assert_frame_equal(
+            data.hour_of_week_grid(data.by_site(profile), cpo_id, site_id),
+            data.hour_of_week_grid(profile, cpo_id, site_id),
+        )
+    generate.write_month(blobstore, "2026-10", tables)
+    cache = data.MonthlyTables(blobstore)
+    indexed = cache.derived("2026-10", "hour_of_week", "by_site", data.by_site)
+    assert cache.derived("2026-10", "hour_of_week", "by_site", data.by_site) is indexed
