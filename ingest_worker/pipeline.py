@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert
-from sqlalchemy.exc import SQLAlchemyError
 
 from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.spool import Spool, SpoolRecord
@@ -162,12 +161,12 @@ class Ingest:
             try:
                 drained = await asyncio.to_thread(self.drain_once)
                 self.state.db_ok, self.state.last_error, delay = True, None, 0.5
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - database, blob store or other: retry, never end
                 self.state.db_ok, self.state.last_error = (
                     False,
                     f"{type(exc).__name__}: {exc}"[:500],
                 )
-                log.warning("database write failed, keeping the spool: %s", self.state.last_error)
+                log.warning("write failed, keeping the spool: %s", self.state.last_error)
                 await _wait(stop, delay)
                 delay = min(delay * 2, 30)
                 continue
@@ -180,7 +179,7 @@ class Ingest:
         records = self.spool.head(BATCH_RECORDS)
         if not records:
             return 0
-        self._archive_raw(records)
+        registered: set[str] = set()
         with self.engine.begin() as connection:
             for cpo_id in {r.body["cpo"] for r in records if r.body.get("cpo")} - self._registered:
                 feed_gap = next(
@@ -192,7 +191,7 @@ class Ingest:
                     None,
                 )
                 ensure_cpo(connection, cpo_id, feed_gap)
-                self._registered.add(cpo_id)
+                registered.add(cpo_id)
             pending: list[Observation] = []
             for record in records:
                 if record.kind == "obs":
@@ -217,6 +216,10 @@ class Ingest:
                     )
             if pending:
                 self.observations.write_in(connection, pending)
+        self._registered |= registered  # only once the transaction that registered them committed
+        # Archived after the commit, so retries during an outage archive nothing twice; a crash
+        # between the two replays the records, which commits nothing new and archives them then.
+        self._archive_raw(records)
         self.spool.remove_through(records[-1].id)
         now = time.time()
         self.state.commit_latencies.extend(now - r.spooled_at for r in records if r.kind == "obs")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -41,6 +41,10 @@ DOWN: frozenset[Category] = frozenset({Category.OUT_OF_ORDER, Category.UNAVAILAB
 
 MAX_ID_LENGTH = 64
 """Longest cpo_id / evse_uid / connector_id accepted (OCPI's EVSE uid is CiString(36); we allow more)."""
+
+
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+"""How far ahead of our clock an observation may be dated (CPO clocks drift a little)."""
 
 
 class InvalidObservation(ValueError):
@@ -101,6 +105,20 @@ def check_id(value: object, field: str) -> str:
     if not text.isprintable():
         raise InvalidObservation(f"{field}: contains control characters")
     return text
+
+
+def check_not_future(
+    instant: datetime, now: datetime | None = None, field: str = "observed_at"
+) -> datetime:
+    """Refuse an instant more than MAX_FUTURE_SKEW ahead: it would hide every later status."""
+    now = now or datetime.now(UTC)
+    if instant - now > MAX_FUTURE_SKEW:
+        minutes = int(MAX_FUTURE_SKEW.total_seconds() // 60)
+        raise InvalidObservation(
+            f"{field}: {instant.isoformat()} is more than {minutes} minutes in the future;"
+            " check the sender's clock"
+        )
+    return instant
 
 
 @dataclass(frozen=True, slots=True)

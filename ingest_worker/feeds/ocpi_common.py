@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from shared.status import InvalidObservation, Observation
+from shared.status import InvalidObservation, Observation, check_not_future
 
 SUCCESS = 1000
 CLIENT_ERROR = 2000
@@ -69,7 +69,11 @@ def evse_observation(
     if at is None:
         raise InvalidObservation(f"{where}.last_updated: required")
     try:
-        return Observation.parse(cpo_id=cpo_id, evse_uid=uid, status=evse["status"], observed_at=at)
+        observation = Observation.parse(
+            cpo_id=cpo_id, evse_uid=uid, status=evse["status"], observed_at=at
+        )
+        check_not_future(observation.observed_at, field="last_updated")
+        return observation
     except InvalidObservation as exc:
         raise InvalidObservation(f"{where}.{exc}") from None
 

@@ -106,6 +106,8 @@ class OcpiPuller:
             raise OcpiError(f"versions: the CPO offers no OCPI {VERSION}")
         details = self._data(await self._get(match["url"]), "version details")
         endpoints = details.get("endpoints", []) if isinstance(details, dict) else []
+        if not isinstance(endpoints, list):
+            raise OcpiError("version details: endpoints is not a list")
         for endpoint in endpoints:
             if (
                 isinstance(endpoint, dict)
@@ -180,7 +182,7 @@ class OcpiPuller:
                     result.observations,
                     result.pages,
                 )
-            except (OcpiError, httpx.HTTPError) as exc:
+            except Exception as exc:  # noqa: BLE001 - no answer of a CPO may end the poller
                 self.ingest.mark_error(self.feed, str(exc))
                 log.warning("%s: poll failed: %s", self.feed.name, exc)
                 self.locations_url = None  # rediscover next time

@@ -158,6 +158,14 @@ def router(ingest: Ingest, parties: Parties) -> APIRouter:
         feed = by_token_a(request) or (found[0] if found else None)
         if feed is None:
             return unauthorized()
+        registered = feed.cpo_id in parties.by_cpo
+        # credentials module: POST registers, PUT updates; each is refused in the other state.
+        if request.method == "POST" and registered:
+            return envelope(
+                None, 2000, "already registered: use PUT to update the credentials", 405
+            )
+        if request.method == "PUT" and not registered:
+            return envelope(None, 2000, "not registered yet: use POST to register", 405)
         raw = await _body(request)
         if raw is None:
             return envelope(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from shared.status import InvalidObservation, Observation
+from shared.status import InvalidObservation, Observation, check_not_future
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ITEMS = 10_000
@@ -74,15 +74,15 @@ def parse_items(body: bytes | str, cpo_id: str, *, single_allowed: bool) -> Pars
                 raise InvalidObservation(
                     f"cpo_id: {str(given)[:64]!r} is not the CPO of this token"
                 )
-            batch.observations.append(
-                Observation.parse(
-                    cpo_id=cpo_id,
-                    evse_uid=item.get("evse_uid"),
-                    status=item.get("status"),
-                    observed_at=item.get("observed_at"),
-                    connector_id=item.get("connector_id"),
-                )
+            observation = Observation.parse(
+                cpo_id=cpo_id,
+                evse_uid=item.get("evse_uid"),
+                status=item.get("status"),
+                observed_at=item.get("observed_at"),
+                connector_id=item.get("connector_id"),
             )
+            check_not_future(observation.observed_at)
+            batch.observations.append(observation)
         except InvalidObservation as exc:
             batch.rejected.append({"index": index, "error": str(exc)})
             batch.rejected_items.append(item)

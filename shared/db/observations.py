@@ -245,42 +245,44 @@ def latest_statuses(
     return rows
 
 
+def runs_query(start: datetime, end: datetime, look_back: timedelta, look_ahead: timedelta):  # type: ignore[no-untyped-def]
+    """The SELECT of ``runs_overlapping`` (tests compile it for SQL Server)."""
+    return select(
+        status_run.c.cpo_id,
+        status_run.c.evse_uid,
+        status_run.c.status,
+        status_run.c.category,
+        status_run.c.started_at,
+        status_run.c.last_confirmed_at,
+    ).where(
+        status_run.c.started_at < to_db_time(end + look_ahead),
+        status_run.c.last_confirmed_at >= to_db_time(start - look_back),
+    )
+
+
 def runs_overlapping(
     connection: Connection,
     start: datetime,
     end: datetime,
     look_back: timedelta,
     look_ahead: timedelta = timedelta(0),
+    chunk_rows: int = 200_000,
 ):
     """Runs that can shape the timeline in ``[start, end)`` (a pyarrow Table, UTC timestamps).
 
     ``look_back`` is the largest max_gap in force, so carry-forward into the period is included;
     ``look_ahead`` (the same) brings the runs that cut a carry-forward off right after the end.
+    A national month is millions of runs: they are fetched through the driver's cursor in
+    chunks and turned into Arrow columns per chunk, without a Python object per row.
     """
     import pyarrow as pa
 
-    query = (
-        select(
-            status_run.c.cpo_id,
-            status_run.c.evse_uid,
-            status_run.c.status,
-            status_run.c.category,
-            status_run.c.started_at,
-            status_run.c.last_confirmed_at,
-        )
-        .where(
-            status_run.c.started_at < to_db_time(end + look_ahead),
-            status_run.c.last_confirmed_at >= to_db_time(start - look_back),
-        )
-        .order_by(status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.started_at)
-    )
-    columns: dict[str, list] = {
-        k: []
-        for k in ("cpo_id", "evse_uid", "status", "category", "started_at", "last_confirmed_at")
-    }
-    for row in connection.execute(query):
-        for key, value in zip(columns, row, strict=True):
-            columns[key].append(value)
+    query = runs_query(start, end, look_back, look_ahead)
+    compiled = query.compile(dialect=connection.dialect)
+    processors = compiled._bind_processors  # the dialect's own conversion of bound values
+    values = compiled.construct_params()
+    bound = {k: processors[k](v) if k in processors else v for k, v in values.items()}
+    params = tuple(bound[k] for k in compiled.positiontup) if compiled.positional else bound
     ts = pa.timestamp("us", tz="UTC")
     schema = pa.schema(
         [
@@ -292,13 +294,36 @@ def runs_overlapping(
             ("last_confirmed_at", ts),
         ]
     )
-    return pa.table(
-        {
-            **{k: columns[k] for k in ("cpo_id", "evse_uid", "status", "category")},
-            "started_at": pa.array(columns["started_at"], pa.timestamp("us")).cast(ts),
-            "last_confirmed_at": pa.array(columns["last_confirmed_at"], pa.timestamp("us")).cast(
-                ts
-            ),
-        },
-        schema=schema,
+    cursor = connection.connection.dbapi_connection.cursor()
+    batches: list[pa.RecordBatch] = []
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(chunk_rows):
+            columns = list(zip(*rows, strict=True))
+            batches.append(
+                pa.record_batch(
+                    [
+                        pa.array(columns[0], pa.string()),
+                        pa.array(columns[1], pa.string()),
+                        pa.array(columns[2], pa.string()),
+                        pa.array(columns[3], pa.string()),
+                        _instants(columns[4], ts),
+                        _instants(columns[5], ts),
+                    ],
+                    schema=schema,
+                )
+            )
+    finally:
+        cursor.close()
+    return pa.Table.from_batches(batches, schema=schema).sort_by(
+        [("cpo_id", "ascending"), ("evse_uid", "ascending"), ("started_at", "ascending")]
     )
+
+
+def _instants(values: tuple, kind):  # type: ignore[no-untyped-def]
+    """Naive UTC instants as the driver returns them (SQLite: ISO text; pyodbc: datetime)."""
+    import pyarrow as pa
+
+    if values and isinstance(values[0], str):
+        return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(kind)
+    return pa.array(values, pa.timestamp("us")).cast(kind)

@@ -51,11 +51,6 @@ class FailingOnceStore(LocalBlobStore):
         super().put(name, data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.py:165 run_writer catches only SQLAlchemyError/OSError; an Azure blob error "
-    "in _archive_raw (pipeline.py:183) ends the writer task for good while feeds keep getting 202",
-)
 def test_writer_outlives_a_transient_blob_store_error(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade(url)
@@ -83,11 +78,6 @@ def test_writer_outlives_a_transient_blob_store_error(tmp_path: Path) -> None:
         assert connection.execute(select(status_run.c.status)).scalars().all() == ["AVAILABLE"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.py:183 archives before the commit on every retry, naming the blob by the "
-    "spool ids of the batch: a payload spooled during an outage lands in several raw blobs",
-)
 def test_each_payload_is_archived_once_across_retries(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'later.db'}"  # no schema yet: writes fail like an outage
     engine = make_engine(url)
@@ -135,11 +125,6 @@ def _broken_cpo() -> FastAPI:
     return app
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ocpi_pull.py:108 iterates data.endpoints without a type check; the TypeError is not "
-    "caught by run() (ocpi_pull.py:183) and ends the poller task: no retries, no feed error",
-)
 def test_hostile_version_details_do_not_end_the_poller(worker_settings) -> None:
     engine = make_engine(worker_settings.database_url)
     with serve(_broken_cpo()) as cpo_url:
@@ -173,12 +158,6 @@ def test_hostile_version_details_do_not_end_the_poller(worker_settings) -> None:
     assert last_error and "endpoints" in last_error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="push_common.py:82 / ocpi_common.py:68 accept any observed_at: one status dated a year "
-    "ahead becomes the EVSE's latest status until then (live map, liveness ignored). The OCPP feed "
-    "has a clock policy (ocpp_mapping.py); REST, WebSocket and OCPI have none",
-)
 def test_a_status_dated_far_in_the_future_does_not_become_the_live_status(worker) -> None:
     url, settings = worker
     auth = {"Authorization": "Bearer acme-rest-secret"}
@@ -196,11 +175,6 @@ def test_a_status_dated_far_in_the_future_does_not_become_the_live_status(worker
     assert latest == {"E1": "AVAILABLE"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ocpi_push.py:155 serves POST and PUT alike; credentials.asciidoc:132 says a POST by a "
-    "party already registered MUST get HTTP 405 (and a PUT by an unregistered one too)",
-)
 def test_second_credentials_post_is_405(worker) -> None:
     url, _ = worker
     token_c = handshake(url, "acme-token-a")

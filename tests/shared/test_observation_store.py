@@ -143,3 +143,16 @@ def test_liveness_never_confirms_a_status_reported_after_it(engine: Engine) -> N
         ("E1", "AVAILABLE", "AVAILABLE", 0, 0),
         ("E1", "CHARGING", "IN_USE", 20, 20),
     ]
+
+
+def test_runs_query_compiles_for_sql_server() -> None:
+    from sqlalchemy.dialects.mssql import pyodbc
+
+    from shared.db.observations import runs_query
+
+    sql = str(
+        runs_query(
+            T0, T0 + timedelta(days=30), timedelta(minutes=15), timedelta(minutes=15)
+        ).compile(dialect=pyodbc.dialect())
+    )
+    assert "FROM status_run" in sql and "LIMIT" not in sql
