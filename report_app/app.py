@@ -13,11 +13,12 @@ from starlette.routing import Mount, Route
 
 from report_app import context
 from report_app.auth import role_for, sees_figures
-from report_app.data import DataProblem, report_blob
+from report_app.data import DataProblem
 from report_app.pages.live import live_server, live_ui
 from report_app.pages.quality import quality_server, quality_ui
 from report_app.pages.reports import ROUTE, reports_server, reports_ui
 from report_app.pages.uptime import uptime_server, uptime_ui
+from report_app.sources import report_blob
 from shared.blobstore import BlobNotFound
 
 

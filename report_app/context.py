@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shiny import reactive
 
-from report_app.data import (
+from report_app.sources import (
     LiveData,
     MonthlyTables,
     StaticSitesCache,

@@ -1,29 +1,18 @@
-"""Data preparation for the dashboard: plain typed functions over blobs and tables, no Shiny.
+"""Data preparation for the dashboard: plain typed transforms, DataFrames in and out.
 
-Readers turn a missing or corrupt blob into a ``DataProblem`` whose message the page shows as
-its empty state; transforms take DataFrames and return DataFrames.
+No I/O and no Shiny here; ``report_app.sources`` reads the blobs, the database and the cache.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from shared import layout
-from shared.blobstore import BlobNotFound, BlobStore
 from shared.metrics import schema
-
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-MAX_FEEDS_JSON_BYTES = 5_000_000
 
 # Site colour classes of the live map, in legend order: (key, label, colour).
 SITE_STATUSES: tuple[tuple[str, str, str], ...] = (
@@ -65,206 +54,6 @@ SHOWN_FIGURES = [
 
 class DataProblem(Exception):
     """A blob the page needs is missing or unreadable; the message is shown to the user."""
-
-
-# ---------------------------------------------------------------- reading blobs
-
-
-def _read_parquet(store: BlobStore, name: str, expected: pa.Schema, what: str) -> pd.DataFrame:
-    try:
-        data = store.get(name)
-    except BlobNotFound:
-        raise DataProblem(f"No {what} yet: {name} has not been written.") from None
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataProblem(f"{name} is not a readable Parquet file ({exc}).") from None
-    missing = [f.name for f in expected if f.name not in table.column_names]
-    if missing:
-        raise DataProblem(f"{name} lacks the columns {', '.join(missing)}.")
-    try:
-        table = table.select([f.name for f in expected]).cast(expected)
-    except (pa.ArrowException, ValueError) as exc:
-        raise DataProblem(f"{name} has columns of the wrong type ({exc}).") from None
-    return table.to_pandas(types_mapper=None)
-
-
-def read_live_status(store: BlobStore) -> pd.DataFrame:
-    """``live/status.parquet``, one row per EVSE, checked against ``schema.LIVE_STATUS``."""
-    return _read_parquet(store, layout.LIVE_STATUS, schema.LIVE_STATUS, "live data")
-
-
-def live_signature(store: BlobStore) -> tuple[object, ...]:
-    """Cheap check for the live poll: when the snapshot or a static site file last changed."""
-    live = store.info(layout.LIVE_STATUS)
-    sites = tuple((b.name, b.size, b.last_modified) for b in store.list(layout.STATIC_SITES_PREFIX))
-    return (live.last_modified, live.size) if live else None, sites
-
-
-def available_months(store: BlobStore) -> list[str]:
-    """Months with a committed ``manifest.json`` under ``processed/monthly/``, newest first."""
-    months = set()
-    for blob in store.list(layout.PROCESSED_MONTHLY_PREFIX):
-        rest = blob.name[len(layout.PROCESSED_MONTHLY_PREFIX) :]
-        month, _, name = rest.partition("/")
-        if name == "manifest.json" and MONTH_RE.match(month):
-            months.add(month)
-    return sorted(months, reverse=True)
-
-
-def check_month(month: str) -> str:
-    if not isinstance(month, str) or not MONTH_RE.match(month):
-        raise DataProblem(f"{str(month)[:20]!r} is not a month (YYYY-MM).")
-    return month
-
-
-def read_month_table(store: BlobStore, month: str, table: str) -> pd.DataFrame:
-    """One monthly table, checked against its schema in ``shared.metrics.schema``."""
-    check_month(month)
-    if table not in schema.TABLES:
-        raise DataProblem(f"{table!r} is not a monthly table.")
-    return _read_parquet(
-        store, layout.monthly_table_blob(month, table), schema.TABLES[table], f"{table} figures"
-    )
-
-
-class MonthlyTables:
-    """Monthly tables read once per (month, table, manifest version) and kept for every session."""
-
-    def __init__(self, store: BlobStore, size: int = 48) -> None:
-        self.store = store
-        self.size = size
-        self._cache: dict[tuple[str, str, object], pd.DataFrame] = {}
-
-    def get(self, month: str, table: str) -> pd.DataFrame:
-        check_month(month)
-        info = self.store.info(layout.monthly_manifest_blob(month))
-        if info is None:
-            raise DataProblem(f"Month {month} has not been processed (no manifest.json).")
-        key = (month, table, info.last_modified)
-        if key not in self._cache:
-            if len(self._cache) >= self.size:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = read_month_table(self.store, month, table)
-        return self._cache[key]
-
-    def derived(
-        self, month: str, table: str, name: str, build: Callable[[pd.DataFrame], pd.DataFrame]
-    ) -> pd.DataFrame:
-        """``build(table)`` kept beside the table it came from (e.g. an index for lookups)."""
-        frame = self.get(month, table)
-        key = (month, f"{table}:{name}", id(frame))
-        if key not in self._cache:
-            self._cache[key] = build(frame)
-        return self._cache[key]
-
-
-def read_feed_health(store: BlobStore) -> pd.DataFrame:
-    """``live/feeds.json`` from the worker as one row per feed; unknown fields are ignored."""
-    columns = ["cpo_id", "kind", "last_success_at", "last_error_at", "last_error", "lag_seconds"]
-    info = store.info(layout.FEED_HEALTH)
-    if info is None:
-        raise DataProblem(f"No feed health yet: {layout.FEED_HEALTH} has not been written.")
-    if info.size > MAX_FEEDS_JSON_BYTES:
-        raise DataProblem(f"{layout.FEED_HEALTH} is {info.size} bytes, over the 5 MB limit.")
-    try:
-        payload = json.loads(store.get(layout.FEED_HEALTH))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataProblem(f"{layout.FEED_HEALTH} is not valid JSON ({exc}).") from None
-    except BlobNotFound:
-        raise DataProblem(
-            f"No feed health yet: {layout.FEED_HEALTH} has not been written."
-        ) from None
-    feeds = payload.get("feeds") if isinstance(payload, dict) else payload
-    if not isinstance(feeds, list):
-        raise DataProblem(f"{layout.FEED_HEALTH} has no list of feeds.")
-    rows = []
-    for feed in feeds:
-        if not isinstance(feed, dict):
-            continue
-        row = {c: feed.get(c) for c in columns}
-        row = {
-            c: v if isinstance(v, str | int | float) or v is None else str(v)
-            for c, v in row.items()
-        }
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["lag_seconds"] = pd.to_numeric(frame["lag_seconds"], errors="coerce")
-    for column in ("cpo_id", "kind", "last_error", "last_success_at", "last_error_at"):
-        frame[column] = frame[column].astype("string").str.slice(0, 300)
-    return frame
-
-
-def quarantine_counts(database_url: str | None) -> pd.DataFrame:
-    """Quarantined inputs per CPO and source: total and the newest ``received_at``."""
-    from sqlalchemy import func, select
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from shared.db.engine import make_engine
-    from shared.db.tables import quarantine
-
-    if not database_url:
-        raise DataProblem("No database is configured, so quarantine counts are unavailable.")
-    try:
-        engine = make_engine(database_url)
-        try:
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    select(
-                        quarantine.c.cpo_id,
-                        quarantine.c.source,
-                        func.count().label("quarantined"),
-                        func.max(quarantine.c.received_at).label("last_received_at"),
-                    )
-                    .group_by(quarantine.c.cpo_id, quarantine.c.source)
-                    .order_by(quarantine.c.cpo_id, quarantine.c.source)
-                ).all()
-        finally:
-            engine.dispose()
-    except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0][:200]
-        if "no such table" in reason or "Invalid object name" in reason:
-            reason += "; run `chargeatlarge db upgrade` to create the schema"
-        raise DataProblem(
-            f"The database cannot be read for quarantine counts ({reason})."
-        ) from None
-    frame = pd.DataFrame(
-        [tuple(r) for r in rows], columns=["cpo_id", "source", "quarantined", "last_received_at"]
-    )
-    frame["cpo_id"] = frame["cpo_id"].fillna("(unknown)")
-    return frame
-
-
-@dataclass(frozen=True)
-class PublishedReport:
-    month: str
-    files: tuple[str, ...]  # names under reports/YYYY-MM/, report.html first
-
-
-def published_reports(store: BlobStore) -> list[PublishedReport]:
-    """Months under ``reports/`` that hold a ``report.html``, newest first."""
-    found: dict[str, list[str]] = {}
-    for blob in store.list(layout.REPORTS_PREFIX):
-        month, _, name = blob.name[len(layout.REPORTS_PREFIX) :].partition("/")
-        if MONTH_RE.match(month) and name and "/" not in name:
-            found.setdefault(month, []).append(name)
-    reports = []
-    for month in sorted(found, reverse=True):
-        names = found[month]
-        if "report.html" in names:
-            rest = sorted(n for n in names if n.endswith(".csv"))
-            reports.append(PublishedReport(month, ("report.html", *rest)))
-    return reports
-
-
-REPORT_FILE_RE = re.compile(r"^(report\.html|[a-z_]{1,40}\.csv)$")
-
-
-def report_blob(month: str, name: str) -> str:
-    """The blob name of a published report file, refusing anything but ``report.html``/``x.csv``."""
-    if not MONTH_RE.match(month or "") or not REPORT_FILE_RE.match(name or ""):
-        raise DataProblem("No such report file.")
-    return f"{layout.report_prefix(month)}/{name}"
 
 
 # ---------------------------------------------------------------- live map
@@ -684,26 +473,6 @@ def rounded(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].round(digits) for c in floats})
 
 
-def network_history(tables: MonthlyTables, months: Sequence[str], filters: Filters) -> pd.DataFrame:
-    """Uptime, coverage and utilisation per network for each month (oldest first)."""
-    frames = []
-    for month in sorted(months):
-        try:
-            network = tables.get(month, "network")
-        except DataProblem:
-            continue
-        network = filter_level(network, filters)
-        frames.append(network.assign(month=month))
-    if not frames:
-        return pd.DataFrame(
-            columns=["month", "cpo_id", "uptime_pct", "coverage_pct", "utilisation_pct"]
-        )
-    history = pd.concat(frames, ignore_index=True)
-    return history[
-        ["month", "cpo_id", "uptime_pct", "coverage_pct", "utilisation_pct", "evse_count"]
-    ]
-
-
 def daily_trend(daily: pd.DataFrame, evses: pd.DataFrame | None) -> pd.DataFrame:
     """Uptime, coverage and utilisation per local day over the given EVSEs.
 
@@ -752,44 +521,3 @@ def coverage_note(frame: pd.DataFrame) -> str:
         f"Coverage: median {frame['coverage_pct'].median():.1f} %, "
         f"{low} of {len(frame)} below 90 %."
     )
-
-
-class StaticSitesCache:
-    """Static sites re-read (and re-validated) only when a file under ``static/sites/`` changed.
-
-    The live snapshot is rewritten every few seconds; validating tens of thousands of CSV rows
-    each time would cost seconds for nothing.
-    """
-
-    def __init__(self) -> None:
-        self._key: object = None
-        self._sites = None
-
-    def get(self, store: BlobStore):  # noqa: ANN201 - shared.sites.StaticSites
-        from shared.sites import read_static_sites
-
-        key = tuple(
-            (b.name, b.size, b.last_modified) for b in store.list(layout.STATIC_SITES_PREFIX)
-        )
-        if self._sites is None or key != self._key:
-            self._sites = read_static_sites(store)
-            self._key = key
-        return self._sites
-
-
-def load_live(store: BlobStore, static_sites: StaticSitesCache | None = None) -> LiveData:
-    """Read the live snapshot and the static sites and join them; problems become messages."""
-    problems: list[str] = []
-    try:
-        status = read_live_status(store)
-    except DataProblem as exc:
-        status = None
-        problems.append(str(exc))
-    static = (static_sites or StaticSitesCache()).get(store)
-    if static.connectors.empty:
-        problems.append(
-            f"No static site lists under {layout.STATIC_SITES_PREFIX}: sites cannot be placed."
-        )
-    data = live_evses(status, static.connectors)
-    data.problems = problems + [f"Static sites: {p}" for p in static.problems[:20]]
-    return data

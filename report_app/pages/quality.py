@@ -6,13 +6,8 @@ import pandas as pd
 from shiny import module, reactive, render, ui
 
 from report_app import context
-from report_app.data import (
-    DataProblem,
-    available_months,
-    quarantine_counts,
-    read_feed_health,
-    rounded,
-)
+from report_app.data import DataProblem, rounded
+from report_app.sources import available_months, quarantine_counts, read_feed_health
 
 COVERAGE_COLUMNS = ["cpo_id", "evse_count", "coverage_pct", "known_minutes", "unknown_minutes"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from shiny import module, reactive, render, ui
 
 from report_app import context
-from report_app.data import published_reports
+from report_app.sources import published_reports
 
 ROUTE = "published"  # /published/YYYY-MM/<file>, served by report_app.app.published
 

@@ -18,17 +18,16 @@ from report_app.data import (
     LEVELS,
     DataProblem,
     Filters,
-    available_months,
     by_site,
     coverage_note,
     daily_trend,
     hour_of_week_grid,
     level_table,
     matching_evses,
-    network_history,
     rounded,
 )
 from report_app.pages.live import filter_inputs, filters_from
+from report_app.sources import available_months, network_history
 
 # Figures go out as plain HTML drawn by one copy of plotly.js per page: much lighter than a
 # widget per figure, so a month switch redraws in well under a second.

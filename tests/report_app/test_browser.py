@@ -108,8 +108,12 @@ MARKERS = ".leaflet-container path.leaflet-interactive"
 
 
 def wait_for_markers(page, count: int) -> None:  # noqa: ANN001
-    page.wait_for_function(f"() => document.querySelectorAll('{MARKERS}').length === {count}",
-                           timeout=20_000)  # fmt: skip
+    script = f"() => document.querySelectorAll('{MARKERS}').length === {count}"
+    try:
+        page.wait_for_function(script, timeout=30_000)
+    except Exception as exc:  # noqa: BLE001 - say what was drawn instead
+        drawn = page.evaluate(f"() => document.querySelectorAll('{MARKERS}').length")
+        raise AssertionError(f"expected {count} markers, {drawn} drawn") from exc
 
 
 def test_live_map_filters_and_site_click(server, chromium) -> None:  # noqa: ANN001
@@ -214,10 +218,14 @@ def test_map_refreshes_when_the_snapshot_changes(server, chromium) -> None:  # n
     everything_free = status.assign(status="AVAILABLE", category="AVAILABLE", stale=False)
     generate.write_live(LocalBlobStore(server["data_dir"] / "blobs"), everything_free)
     # the module-level poll notices the new blob and redraws without a page reload
-    page.wait_for_function(
-        f"() => document.querySelector('#count-all_available').textContent === '{SITES}'",
-        timeout=20_000,
-    )
+    try:
+        page.wait_for_function(
+            f"() => document.querySelector('#count-all_available').textContent === '{SITES}'",
+            timeout=30_000,
+        )
+    except Exception as exc:  # noqa: BLE001 - say what the page shows instead
+        shown = page.locator("#count-all_available").inner_text()
+        raise AssertionError(f"all-available count {shown}, expected {SITES}") from exc
     green = page.evaluate(
         f"() => [...document.querySelectorAll('{MARKERS}')].filter("
         "p => p.getAttribute('fill') === '#1a9850').length"

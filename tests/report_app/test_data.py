@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from report_app import data
+from report_app import data, sources
 from report_app.data import DataProblem, Filters
 from shared import layout
 from shared.metrics import schema
@@ -154,19 +154,19 @@ def put_parquet(store, name: str, table: pa.Table) -> None:  # noqa: ANN001
 
 def test_live_status_round_trip_and_problems(blobstore) -> None:  # noqa: ANN001
     with pytest.raises(DataProblem, match="No live data yet"):
-        data.read_live_status(blobstore)
+        sources.read_live_status(blobstore)
     blobstore.put(layout.LIVE_STATUS, b"PAR1 not really")
     with pytest.raises(DataProblem, match="not a readable Parquet"):
-        data.read_live_status(blobstore)
+        sources.read_live_status(blobstore)
     put_parquet(blobstore, layout.LIVE_STATUS, pa.table({"cpo_id": ["X"]}))
     with pytest.raises(DataProblem, match="lacks the columns evse_uid, status"):
-        data.read_live_status(blobstore)
+        sources.read_live_status(blobstore)
     bad = pa.Table.from_pandas(STATUS.assign(stale="maybe"), preserve_index=False)
     put_parquet(blobstore, layout.LIVE_STATUS, bad)
     with pytest.raises(DataProblem, match="wrong type"):
-        data.read_live_status(blobstore)
+        sources.read_live_status(blobstore)
     generate.write_live(blobstore, STATUS)
-    assert data.read_live_status(blobstore)["evse_uid"].tolist() == [
+    assert sources.read_live_status(blobstore)["evse_uid"].tolist() == [
         "A1",
         "A2",
         "A3",
@@ -176,7 +176,7 @@ def test_live_status_round_trip_and_problems(blobstore) -> None:  # noqa: ANN001
 
 
 def test_load_live_reports_missing_parts(blobstore) -> None:  # noqa: ANN001
-    live = data.load_live(blobstore)
+    live = sources.load_live(blobstore)
     assert live.evses.empty
     assert live.problems[0].startswith("No live data yet")
     assert live.problems[1].startswith("No static site lists")
@@ -250,7 +250,7 @@ def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # 
             io.BytesIO(blobstore.get(layout.monthly_table_blob("2026-10", name)))
         )
         assert stored.schema.equals(expected, check_metadata=False), name
-    cache = data.MonthlyTables(blobstore)
+    cache = sources.MonthlyTables(blobstore)
     site = cache.get("2026-10", "site")
     assert len(site) == 8 and cache.get("2026-10", "site") is site
     with pytest.raises(DataProblem, match="has not been processed"):
@@ -267,7 +267,7 @@ def test_available_months_need_a_manifest(blobstore) -> None:  # noqa: ANN001
     blobstore.put(layout.monthly_manifest_blob("2026-10"), b"{}")
     blobstore.put(layout.monthly_table_blob("2026-11", "evse"), b"half written")
     blobstore.put("processed/monthly/notamonth/manifest.json", b"{}")
-    assert data.available_months(blobstore) == ["2026-10", "2026-09"]
+    assert sources.available_months(blobstore) == ["2026-10", "2026-09"]
 
 
 def test_daily_trend_and_hour_of_week_grid() -> None:
@@ -298,23 +298,23 @@ def test_daily_trend_and_hour_of_week_grid() -> None:
 
 def test_feed_health_tolerates_extra_and_refuses_junk(blobstore) -> None:  # noqa: ANN001
     with pytest.raises(DataProblem, match="No feed health yet"):
-        data.read_feed_health(blobstore)
+        sources.read_feed_health(blobstore)
     feeds = {"feeds": [{"cpo_id": "X", "kind": "ocpp", "lag_seconds": "12", "extra": [1]},
                        "junk", {"cpo_id": {"nested": 1}, "last_error": "e" * 1000}]}  # fmt: skip
     blobstore.put(layout.FEED_HEALTH, json.dumps(feeds).encode())
-    frame = data.read_feed_health(blobstore)
+    frame = sources.read_feed_health(blobstore)
     assert frame["cpo_id"].tolist() == ["X", "{'nested': 1}"]
     assert frame["lag_seconds"].iloc[0] == 12
     assert len(frame["last_error"].iloc[1]) == 300
     blobstore.put(layout.FEED_HEALTH, b"{not json")
     with pytest.raises(DataProblem, match="not valid JSON"):
-        data.read_feed_health(blobstore)
+        sources.read_feed_health(blobstore)
     blobstore.put(layout.FEED_HEALTH, b'{"feeds": 3}')
     with pytest.raises(DataProblem, match="no list of feeds"):
-        data.read_feed_health(blobstore)
+        sources.read_feed_health(blobstore)
     blobstore.put(layout.FEED_HEALTH, b" " * 5_000_001)
     with pytest.raises(DataProblem, match="over the 5 MB limit"):
-        data.read_feed_health(blobstore)
+        sources.read_feed_health(blobstore)
 
 
 def test_quarantine_counts(engine, settings) -> None:  # noqa: ANN001
@@ -334,37 +334,37 @@ def test_quarantine_counts(engine, settings) -> None:  # noqa: ANN001
                 {"cpo_id": None, "source": "rest", "received_at": NOW, "reason": "no cpo"},
             ],  # fmt: skip
         )
-    counts = data.quarantine_counts(settings.database_url)
+    counts = sources.quarantine_counts(settings.database_url)
     assert counts[["cpo_id", "source", "quarantined"]].values.tolist() == [
         ["(unknown)", "rest", 1], ["X", "ocpi", 2]
     ]  # fmt: skip
     with pytest.raises(DataProblem, match="No database is configured"):
-        data.quarantine_counts(None)
+        sources.quarantine_counts(None)
 
 
 def test_quarantine_counts_without_the_table(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(DataProblem, match="cannot be read for quarantine counts"):
-        data.quarantine_counts(f"sqlite:///{tmp_path / 'empty.db'}")
+        sources.quarantine_counts(f"sqlite:///{tmp_path / 'empty.db'}")
 
 
 def test_published_reports_and_hostile_names(blobstore) -> None:  # noqa: ANN001
     blobstore.put("reports/2026-10/report.html", b"<html></html>")
     blobstore.put("reports/2026-10/site.csv", b"a\n")
     blobstore.put("reports/2026-09/site.csv", b"a\n")  # no report.html: not published
-    assert data.published_reports(blobstore) == [
-        data.PublishedReport("2026-10", ("report.html", "site.csv"))
+    assert sources.published_reports(blobstore) == [
+        sources.PublishedReport("2026-10", ("report.html", "site.csv"))
     ]
-    assert data.report_blob("2026-10", "site.csv") == "reports/2026-10/site.csv"
+    assert sources.report_blob("2026-10", "site.csv") == "reports/2026-10/site.csv"
     for month, name in [("2026-10", "../x.csv"), ("2026-13", "report.html"), ("..", "report.html"),
                         ("2026-10", "report.html/.."), ("2026-10", "x.CSV"), ("2026-10", "a" * 60 + ".csv")]:  # fmt: skip
         with pytest.raises(DataProblem):
-            data.report_blob(month, name)
+            sources.report_blob(month, name)
 
 
 def test_static_sites_are_reread_only_when_a_file_changes(blobstore) -> None:  # noqa: ANN001
     network = generate.make_network(2)
     generate.write_static_sites(blobstore, network)
-    cache = data.StaticSitesCache()
+    cache = sources.StaticSitesCache()
     first = cache.get(blobstore)
     assert cache.get(blobstore) is first
     generate.write_static_sites(blobstore, generate.make_network(3), name="more.csv")
@@ -389,6 +389,6 @@ def test_fast_paths_give_the_same_figures(blobstore) -> None:  # noqa: ANN001
             data.hour_of_week_grid(profile, cpo_id, site_id),
         )
     generate.write_month(blobstore, "2026-10", tables)
-    cache = data.MonthlyTables(blobstore)
+    cache = sources.MonthlyTables(blobstore)
     indexed = cache.derived("2026-10", "hour_of_week", "by_site", data.by_site)
     assert cache.derived("2026-10", "hour_of_week", "by_site", data.by_site) is indexed
