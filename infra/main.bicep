@@ -31,6 +31,9 @@ param monthlySchedule string = '0 0 3 2 * *'
 @description('CPO feed secrets: [{ envName: token_env of FEEDS.toml, secretName: Key Vault secret }].')
 param cpoSecrets array = []
 
+@description('False for the first pass of deploy.sh: everything but the apps, so the registry exists before images are built.')
+param deployApps bool = true
+
 @description('Minimum replicas of the ingest worker; CPO feeds must always find it.')
 @minValue(1)
 param workerMinReplicas int = 1
@@ -87,12 +90,13 @@ module roles 'modules/roles.bicep' = {
     workerPrincipalId: identities.outputs.workerPrincipalId
     dashboardPrincipalId: identities.outputs.dashboardPrincipalId
     functionPrincipalId: identities.outputs.functionPrincipalId
+    appInsightsName: monitoring.outputs.appInsightsName
   }
 }
 
-var databaseUrl = 'mssql+pyodbc://@${sql.outputs.serverFqdn}:1433/${sql.outputs.databaseName}?driver=ODBC+Driver+18+for+SQL+Server&Encrypt=yes&Authentication=ActiveDirectoryMsi'
+var databaseUrl = 'mssql+pyodbc://@${sql.outputs.serverFqdn}:1433/${sql.outputs.databaseName}?driver=ODBC+Driver+18+for+SQL+Server&Encrypt=yes&authentication=ActiveDirectoryMsi'
 
-module containers 'modules/containerapps.bicep' = {
+module containers 'modules/containerapps.bicep' = if (deployApps) {
   name: 'containers'
   params: {
     name: name
@@ -118,7 +122,7 @@ module containers 'modules/containerapps.bicep' = {
   dependsOn: [roles]
 }
 
-module functionApp 'modules/functionapp.bicep' = {
+module functionApp 'modules/functionapp.bicep' = if (deployApps) {
   name: 'functionapp'
   params: {
     name: '${name}-monthly-${suffix}'
@@ -137,9 +141,9 @@ module functionApp 'modules/functionapp.bicep' = {
   dependsOn: [roles]
 }
 
-output workerUrl string = containers.outputs.workerUrl
-output dashboardUrl string = containers.outputs.dashboardUrl
-output functionAppName string = functionApp.outputs.name
+output workerUrl string = deployApps ? containers.outputs.workerUrl : ''
+output dashboardUrl string = deployApps ? containers.outputs.dashboardUrl : ''
+output functionAppName string = deployApps ? functionApp.outputs.name : ''
 output registryLoginServer string = registry.outputs.loginServer
 output sqlServerFqdn string = sql.outputs.serverFqdn
 output sqlDatabaseName string = sql.outputs.databaseName

@@ -94,6 +94,12 @@ def create_app(
 
         ocpp.register(app, feeds, ingest, store)
 
+    @app.get("/livez", tags=["operations"])
+    async def livez() -> JSONResponse:
+        """The process answers: for container liveness probes, which must not restart the worker
+        while the database is down (that is when its spool is working)."""
+        return JSONResponse({"status": "alive"})
+
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
         health = await asyncio.to_thread(ingest.health_json)

@@ -23,11 +23,36 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema (Alembic) on CAL_DATABASE_URL."""
-    from shared.db.engine import upgrade
+    from shared.db.engine import current_revision, make_engine, upgrade
 
     settings = get_settings()
-    upgrade(settings.database_url, revision)
-    click.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
+    engine = make_engine(settings.database_url)
+    try:
+        before = current_revision(engine)
+        upgrade(settings.database_url, revision)
+        now = current_revision(engine)
+    finally:
+        engine.dispose()
+    if revision != "head" and now != revision:
+        fail(f"database stays at {now} (was {before}): {revision} is older; use `db downgrade`")
+    click.echo(f"database at {now}: {_safe_url(settings.database_url)}")
+
+
+@db.command("downgrade")
+@click.option("--revision", required=True, help="the revision to go back to, e.g. 0001")
+def db_downgrade(revision: str) -> None:
+    """Roll the schema back to an earlier Alembic revision (take a backup first)."""
+    from alembic import command
+
+    from shared.db.engine import alembic_config, current_revision, make_engine
+
+    settings = get_settings()
+    command.downgrade(alembic_config(settings.database_url), revision)
+    engine = make_engine(settings.database_url)
+    try:
+        click.echo(f"database at {current_revision(engine)}: {_safe_url(settings.database_url)}")
+    finally:
+        engine.dispose()
 
 
 def _safe_url(url: str) -> str:

@@ -23,6 +23,6 @@ RUN pip install --no-cache-dir . \
 USER 10001
 ENV CAL_DATA_DIR=/data PYTHONUNBUFFERED=1
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/livez', timeout=4)"
 ENTRYPOINT ["chargeatlarge"]
 CMD ["worker", "--feeds", "/config/feeds.toml", "--host", "0.0.0.0", "--port", "8080"]

@@ -26,7 +26,7 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
   name: last(split(logAnalyticsWorkspaceId, '/'))
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: '${name}-env'
   location: location
   tags: tags
@@ -80,7 +80,7 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
     userAssignedIdentities: { '${workerIdentityId}': {} }
   }
   properties: {
-    managedEnvironmentId: environment.id
+    managedEnvironmentId: managedEnvironment.id
     configuration: {
       activeRevisionsMode: 'Single'
       ingress: {
@@ -117,7 +117,7 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
             {
               type: 'Liveness'
               httpGet: {
-                path: '/healthz'
+                path: '/livez'
                 port: 8080
               }
               periodSeconds: 30
@@ -158,7 +158,7 @@ resource dashboard 'Microsoft.App/containerApps@2024-03-01' = {
     userAssignedIdentities: { '${dashboardIdentityId}': {} }
   }
   properties: {
-    managedEnvironmentId: environment.id
+    managedEnvironmentId: managedEnvironment.id
     configuration: {
       activeRevisionsMode: 'Single'
       ingress: {

@@ -27,3 +27,4 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
 
 output workspaceId string = workspace.id
 output appInsightsConnectionString string = insights.properties.ConnectionString
+output appInsightsName string = insights.name

@@ -7,12 +7,14 @@ param registryName string
 param workerPrincipalId string
 param dashboardPrincipalId string
 param functionPrincipalId string
+param appInsightsName string
 
 var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var blobDataReader = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 var blobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var acrPull = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -24,6 +26,21 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
   name: registryName
+}
+
+resource insights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+// Application Insights takes Entra-authenticated telemetry only (local auth is off).
+resource functionTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: insights
+  name: guid(insights.id, functionPrincipalId, monitoringMetricsPublisher)
+  properties: {
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)
+  }
 }
 
 resource workerBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -16,7 +16,7 @@ def params(text: str) -> set[str]:
 def module_blocks(text: str) -> list[tuple[str, str, str]]:
     """(symbol, path, params body) of every module, the params block matched by brace depth."""
     found = []
-    for match in re.finditer(r"module (\w+) '([^']+)' = \{", text):
+    for match in re.finditer(r"module (\w+) '([^']+)' = (?:if \(\w+\) )?\{", text):
         start = text.index("params: {", match.end()) + len("params: {")
         depth, end = 1, start
         while depth:

@@ -46,3 +46,21 @@ def test_migrations_render_for_sql_server() -> None:
     assert "DATETIME2(6)" in sql
     assert "BIGINT NOT NULL IDENTITY" in sql
     assert "GO" in sql  # T-SQL batch separators
+
+
+def test_entra_token_option_signs_in_with_an_access_token() -> None:
+    import struct
+
+    from shared.db.engine import access_token_struct
+
+    engine = make_engine(
+        "mssql+pyodbc://@server.database.windows.net:1433/db?driver=ODBC+Driver+18+for+SQL+Server&entra_token=1"
+    )
+    assert "entra_token" not in engine.url.query
+    from sqlalchemy import event
+
+    assert event.contains(
+        engine, "do_connect", __import__("shared.db.engine", fromlist=["x"])._entra_access_token
+    )
+    packed = access_token_struct("abc")
+    assert struct.unpack("<I", packed[:4])[0] == 6 and packed[4:] == "abc".encode("utf-16-le")
