@@ -141,7 +141,10 @@ def child(kind: str, folder: str, memory_limit: str | None) -> None:
 
     period = Period.for_month("2026-11", "Australia/Sydney")
     began = time.perf_counter()
-    runs = pq.read_table(f"{folder}/runs.parquet")
+    # As the job reads them: text columns dictionary-encoded (see runs_overlapping).
+    runs = pq.read_table(
+        f"{folder}/runs.parquet", read_dictionary=["cpo_id", "evse_uid", "status", "category"]
+    )
     if kind == "engine":
         connectors = pq.read_table(f"{folder}/connectors.parquet").to_pandas()
         inputs = MonthInputs(period, runs, connectors, 15, {})
