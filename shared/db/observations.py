@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select
 
 from shared.db.tables import cpo, status_run
 from shared.status import STATUS_CATEGORY, Observation
@@ -245,6 +245,11 @@ def latest_statuses(
     return rows
 
 
+# Outages (spec section 4) carry the start of their run, which may lie well before the month;
+# down runs are read this far back so that a run made of several stored runs keeps its start.
+OUTAGE_LOOK_BACK = timedelta(days=62)
+
+
 def runs_query(start: datetime, end: datetime, look_back: timedelta, look_ahead: timedelta):  # type: ignore[no-untyped-def]
     """The SELECT of ``runs_overlapping`` (tests compile it for SQL Server)."""
     return select(
@@ -256,7 +261,16 @@ def runs_query(start: datetime, end: datetime, look_back: timedelta, look_ahead:
         status_run.c.last_confirmed_at,
     ).where(
         status_run.c.started_at < to_db_time(end + look_ahead),
-        status_run.c.last_confirmed_at >= to_db_time(start - look_back),
+        or_(
+            status_run.c.last_confirmed_at >= to_db_time(start - look_back),
+            and_(
+                # Plain comparisons: the raw cursor of runs_overlapping has no expanding IN.
+                or_(
+                    status_run.c.category == "OUT_OF_ORDER", status_run.c.category == "UNAVAILABLE"
+                ),
+                status_run.c.last_confirmed_at >= to_db_time(start - OUTAGE_LOOK_BACK),
+            ),
+        ),
     )
 
 

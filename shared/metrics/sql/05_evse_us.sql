@@ -19,19 +19,27 @@ WITH durations AS (
 starts AS (
     SELECT
         r.k,
-        r.category,
-        (r.f >= u.svc_f AND r.f < u.svc_t)
-            OR (r.f < u.svc_f AND r.t > u.svc_f AND u.svc_f > p.ps AND u.svc_f < u.svc_t) AS begins_inside
+        r.category
+    FROM run_starts AS r
+    JOIN universe AS u ON u.k = r.k
+    WHERE r.starts_run
+      AND r.category IN ('IN_USE', 'OUT_OF_ORDER')
+      AND r.f >= u.svc_f AND r.f < u.svc_t
+    UNION ALL
+    -- Commissioned mid-period while a run is under way: that run begins for us at svc_f.
+    SELECT r.k, r.category
     FROM run_starts AS r
     JOIN universe AS u ON u.k = r.k
     CROSS JOIN period AS p
-    WHERE r.starts_run AND r.category IN ('IN_USE', 'OUT_OF_ORDER') AND r.f < p.pe
+    WHERE r.category IN ('IN_USE', 'OUT_OF_ORDER')
+      AND u.svc_f > p.ps AND u.svc_f < u.svc_t
+      AND ((r.f < u.svc_f AND r.t > u.svc_f) OR (r.f = u.svc_f AND NOT r.starts_run))
 ),
 counts AS (
     SELECT
         k,
-        SUM(CASE WHEN category = 'IN_USE' AND begins_inside THEN 1 ELSE 0 END) AS in_use_sessions,
-        SUM(CASE WHEN category = 'OUT_OF_ORDER' AND begins_inside THEN 1 ELSE 0 END) AS outage_count
+        SUM(CASE WHEN category = 'IN_USE' THEN 1 ELSE 0 END) AS in_use_sessions,
+        SUM(CASE WHEN category = 'OUT_OF_ORDER' THEN 1 ELSE 0 END) AS outage_count
     FROM starts
     GROUP BY k
 ),

@@ -29,9 +29,6 @@ def every(evse: str, start: str, step: int, count: int, status: str) -> list:
             "two raw statuses, one IN_USE run",
             every("E1", "2026-11-10 23:40", 5, 3, "CHARGING")
             + every("E1", "2026-11-10 23:55", 5, 3, "SUSPENDEDEV"),
-            marks=pytest.mark.xfail(
-                strict=True, reason="bug: the session is not counted (0 instead of 1)"
-            ),
         ),
     ],
 )

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
-import pytest
 
 from shared import layout
 from shared.db.observations import ObservationStore
@@ -50,12 +49,6 @@ def month(engine, blobstore, name: str, now: datetime) -> dict:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="job.py reads runs only back to period start - max_gap, so an OUT_OF_ORDER run made of"
-    " FAULTED then OUTOFORDER (one outage, spec 4) loses its FAULTED start when that stored run"
-    " was last confirmed long before the period",
-)
 def test_outage_started_at_spans_stored_runs_of_one_category(engine, blobstore) -> None:
     store = ObservationStore(engine)
     # FAULTED 00:00 … 00:10 on 1 Oct, then OUTOFORDER every 10 min from 00:20 on 1 Oct until
