@@ -1,0 +1,81 @@
+"""Benchmark: the monthly job's read of stored status runs (``runs_overlapping``) from SQLite.
+
+Stores N runs for 5,000 EVSEs over a month, then times reading them back as the Arrow table the
+engine takes, with the reading process's memory growth.
+
+    .venv/bin/python bench/read_runs.py [--runs 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from shared.db.engine import make_engine, upgrade
+from shared.db.observations import runs_overlapping
+from shared.db.tables import status_run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--evses", type=int, default=5_000)
+    args = parser.parse_args()
+    start = datetime(2026, 10, 31, 13)  # local midnight, 1 Nov 2026, Sydney
+    per_evse = args.runs // args.evses
+    step = timedelta(days=30) / per_evse
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'runs.db'}"
+        upgrade(url)
+        engine = make_engine(url)
+        rows = []
+        with engine.begin() as connection:
+            for evse in range(args.evses):
+                for j in range(per_evse):
+                    began = start + j * step
+                    rows.append(
+                        {
+                            "cpo_id": f"CPO{evse % 12:02d}",
+                            "evse_uid": f"AU*BEN*E{evse:06d}",
+                            "status": "CHARGING" if j % 2 else "AVAILABLE",
+                            "category": "IN_USE" if j % 2 else "AVAILABLE",
+                            "started_at": began,
+                            "last_confirmed_at": began + step - timedelta(minutes=1),
+                        }
+                    )
+                    if len(rows) == 100_000:
+                        connection.execute(insert(status_run), rows)
+                        rows = []
+            if rows:
+                connection.execute(insert(status_run), rows)
+        del rows
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        began = time.perf_counter()
+        with engine.connect() as connection:
+            table = runs_overlapping(
+                connection,
+                start,
+                start + timedelta(days=30),
+                timedelta(minutes=15),
+                timedelta(minutes=15),
+            )
+        seconds = time.perf_counter() - began
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"read {table.num_rows:,} runs of {args.evses:,} EVSEs in {seconds:.1f} s"
+        f" ({table.num_rows / seconds:,.0f} runs/s); peak RSS {before:.0f} → {after:.0f} MiB;"
+        f" Arrow table {table.nbytes / 2**20:.0f} MiB"
+    )
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
