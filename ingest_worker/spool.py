@@ -1,7 +1,7 @@
 """A durable local queue between the feeds and the database.
 
-Every accepted message is written here first (SQLite in WAL mode: it survives a crash of the
-process), so a feed is answered only once its data is safe, and nothing is lost while the
+Every accepted message is written here first (SQLite in WAL mode with full sync: it survives a crash of the
+process or of the machine), so a feed is answered only once its data is safe, and nothing is lost while the
 database is unreachable. The writer drains it in order and deletes what it has committed.
 """
 
@@ -30,7 +30,8 @@ class Spool:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: an acknowledged message survives a power loss too, not only a killed process.
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " kind TEXT NOT NULL, body TEXT NOT NULL, spooled_at REAL NOT NULL)"

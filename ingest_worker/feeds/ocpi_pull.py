@@ -165,6 +165,15 @@ class OcpiPuller:
                         payload=json.dumps(location),
                     )
             url = response.links.get("next", {}).get("url")
+            if url is not None and not _same_origin(url, self.locations_url):
+                # Our token goes with every request: never follow a link to another server.
+                raise OcpiError(
+                    f"locations page {pages}: next link {url[:100]!r} leaves {self.locations_url}"
+                )
+        if total is not None and "date_from" not in params and locations < total:
+            self.ingest.mark_error(
+                self.feed, f"X-Total-Count said {total} locations, the pages held {locations}"
+            )
         # The poll vouches for the statuses as they were when it began.
         await self.ingest.liveness(self.feed, started)
         self.last_poll_started = started
@@ -188,6 +197,11 @@ class OcpiPuller:
                 self.locations_url = None  # rediscover next time
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.feed.poll_seconds)
+
+
+def _same_origin(url: str, base: str | None) -> bool:
+    first, second = httpx.URL(url), httpx.URL(base or "")
+    return (first.scheme, first.host, first.port) == (second.scheme, second.host, second.port)
 
 
 def _int_header(response: httpx.Response, name: str, default: int | None) -> int | None:

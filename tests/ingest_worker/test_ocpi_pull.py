@@ -46,6 +46,7 @@ class FakeCpo:
             for i in range(locations)
         ]
         self.fail_first = fail_first
+        self.foreign_next: str | None = None
         self.requests: list[dict] = []
         self.app = FastAPI()
 
@@ -106,6 +107,8 @@ class FakeCpo:
                 headers["Link"] = (
                     f'<{request.base_url}ocpi/cpo/2.2.1/locations?offset={offset + limit}&limit={limit}{extra}>; rel="next"'
                 )
+            if self.foreign_next:
+                headers["Link"] = f'<{self.foreign_next}>; rel="next"'
             return JSONResponse(envelope(page), headers=headers)
 
 
@@ -181,3 +184,20 @@ def test_unreachable_cpo_is_an_error_after_retries(worker_settings) -> None:
 
     with pytest.raises(OcpiError, match="ConnectError"):
         asyncio.run(scenario())
+
+
+def test_a_next_link_to_another_server_is_not_followed(worker_settings) -> None:
+    cpo = FakeCpo(locations=1)
+    cpo.foreign_next = (
+        "http://198.51.100.7/ocpi/cpo/2.2.1/locations?offset=2"  # our token must not go there
+    )
+    with serve(cpo.app) as url:
+        pull = feed("PULLCPO", "ocpi_pull", "cpo-issued-token", versions_url=f"{url}/ocpi/versions")
+        ingest = make_ingest(worker_settings, [pull])
+
+        async def scenario():  # type: ignore[no-untyped-def]
+            async with httpx.AsyncClient(timeout=5) as client:
+                await OcpiPuller(pull, ingest, client).poll()
+
+        with pytest.raises(OcpiError, match="leaves"):
+            asyncio.run(scenario())
