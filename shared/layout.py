@@ -11,19 +11,6 @@ LIVE_STATUS = "live/status.parquet"
 FEED_HEALTH = "live/feeds.json"
 RAW_PREFIX = "raw/"
 
-MONTHLY_TABLES = (
-    "evse",
-    "connector",
-    "charger",
-    "site",
-    "network",
-    "state",
-    "unmatched",
-    "outages",
-    "daily",
-    "hour_of_week",
-)
-
 
 def static_sites_blob(filename: str) -> str:
     return f"{STATIC_SITES_PREFIX}{filename}"

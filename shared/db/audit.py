@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select
 
+from shared.db.observations import IN_CHUNK
 from shared.db.tables import quarantine
 
 MAX_PAYLOAD_CHARS = 1_000_000
-IN_CHUNK = 500
 
 
 def payload_text(payload: bytes | str) -> str:

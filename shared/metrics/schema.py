@@ -24,7 +24,6 @@ MINUTE_FIGURES = (
 )
 PCT_FIGURES = ("coverage_pct", "uptime_pct", "uptime_strict_pct", "utilisation_pct")
 COUNT_FIGURES = ("in_use_sessions", "outage_count")
-FIGURES = MINUTE_FIGURES + PCT_FIGURES + COUNT_FIGURES + ("longest_outage_minutes",)
 
 
 def _fields(names: tuple[str, ...], kind: pa.DataType) -> list[pa.Field]:

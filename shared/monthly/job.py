@@ -22,7 +22,7 @@ from shared.db.observations import cpo_max_gaps, runs_overlapping
 from shared.metrics.engine import MonthInputs, compute_month
 from shared.metrics.period import Period
 from shared.monthly.report import build_report
-from shared.sites import read_static_sites
+from shared.sites import MAX_REPORTED_PROBLEMS, read_static_sites
 
 log = logging.getLogger("chargeatlarge.monthly")
 JOB_VERSION = f"chargeatlarge-monthly/{__version__}"
@@ -80,9 +80,13 @@ def run_month(
             f"no static site CSV in {layout.STATIC_SITES_PREFIX}: every observed EVSE is unmatched"
             " and no site, charger, network or state figures can be made"
         )
-    warnings.extend(f"static sites: {problem}" for problem in static.problems[:200])
-    if len(static.problems) > 200:
-        warnings.append(f"static sites: {len(static.problems) - 200} more problems not listed")
+    warnings.extend(
+        f"static sites: {problem}" for problem in static.problems[:MAX_REPORTED_PROBLEMS]
+    )
+    if len(static.problems) > MAX_REPORTED_PROBLEMS:
+        warnings.append(
+            f"static sites: {len(static.problems) - MAX_REPORTED_PROBLEMS} more problems not listed"
+        )
 
     with engine.connect() as connection:
         gaps = cpo_max_gaps(connection)

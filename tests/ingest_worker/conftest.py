@@ -87,39 +87,32 @@ def wait_for(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
     raise AssertionError("condition not met in time")
 
 
-def stored_runs(settings: Settings) -> list[tuple]:
+def query_rows(settings: Settings, statement) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """Rows of ``statement`` on the worker's database, through a short-lived engine."""
     engine = make_engine(settings.database_url)
     try:
         with engine.connect() as connection:
-            return [
-                tuple(r)
-                for r in connection.execute(
-                    select(
-                        status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.status
-                    ).order_by(status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.started_at)
-                )
-            ]
+            return [tuple(r) for r in connection.execute(statement)]
     finally:
         engine.dispose()
+
+
+def stored_runs(settings: Settings) -> list[tuple]:
+    return query_rows(
+        settings,
+        select(status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.status).order_by(
+            status_run.c.cpo_id, status_run.c.evse_uid, status_run.c.started_at
+        ),
+    )
 
 
 def quarantined(settings: Settings) -> list[tuple]:
-    engine = make_engine(settings.database_url)
-    try:
-        with engine.connect() as connection:
-            return [
-                tuple(r)
-                for r in connection.execute(
-                    select(
-                        quarantine.c.cpo_id,
-                        quarantine.c.source,
-                        quarantine.c.location,
-                        quarantine.c.reason,
-                    ).order_by(quarantine.c.quarantine_id)
-                )
-            ]
-    finally:
-        engine.dispose()
+    return query_rows(
+        settings,
+        select(
+            quarantine.c.cpo_id, quarantine.c.source, quarantine.c.location, quarantine.c.reason
+        ).order_by(quarantine.c.quarantine_id),
+    )
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
