@@ -179,6 +179,11 @@ def test_quality_and_reports_pages(server, chromium) -> None:  # noqa: ANN001
     page = open_page(chromium, server["url"], GOVERNMENT)
     page.locator("a.nav-link", has_text="Data quality").click()
     page.get_by_text("connection refused").wait_for(timeout=20_000)
+    # Each output renders on its own: wait for these two before reading them.
+    page.locator("#quality-unmatched").get_by_text("GHOST-1").wait_for(timeout=20_000)
+    page.locator("#quality-quarantine_note").get_by_text("quarantine counts").wait_for(
+        timeout=20_000
+    )
     assert "GHOST-1" in page.locator("#quality-unmatched").inner_text()
     assert "quarantine counts" in page.locator("#quality-quarantine_note").inner_text()
     page.screenshot(path=SHOTS / "quality.png", full_page=True)
