@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from shiny import App, Inputs, Outputs, Session, ui
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,12 +16,12 @@ from starlette.routing import Mount, Route
 
 from report_app import context
 from report_app.auth import role_for, sees_figures
-from report_app.data import DataProblem
+from report_app.data import DataProblem, Filters
 from report_app.pages.live import live_server, live_ui
 from report_app.pages.quality import quality_server, quality_ui
 from report_app.pages.reports import ROUTE, reports_server, reports_ui
-from report_app.pages.uptime import uptime_server, uptime_ui
-from report_app.sources import report_blob
+from report_app.pages.uptime import read_month, uptime_server, uptime_ui
+from report_app.sources import available_months, report_blob
 from shared.blobstore import BlobNotFound
 
 
@@ -75,10 +78,32 @@ async def published(request: Request) -> Response:
     )
 
 
+def warm_up() -> None:
+    """Read, in the background, what the first visitors need: the live map, the newest month."""
+
+    def live() -> None:
+        context.shared_live_view(context.read_live(), Filters())
+
+    def newest_month() -> None:
+        months = available_months(context.store)
+        if months:
+            read_month(context.monthly, months[0])
+
+    context.prefetcher.submit("live", live)
+    context.prefetcher.submit("newest month", newest_month)
+
+
+@asynccontextmanager
+async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    warm_up()
+    yield
+
+
 shiny_app = App(app_ui, server)
 app = Starlette(
     routes=[
         Route(f"/{ROUTE}/{{month}}/{{name}}", published),
         Mount("/", app=shiny_app),
-    ]
+    ],
+    lifespan=lifespan,
 )

@@ -1,4 +1,4 @@
-"""What every session shares: settings, the blob store, cached monthly tables and the live poll.
+"""What every session shares: settings, the blob store, the caches over it and the live poll.
 
 (Not named ``shared.py``: ``shiny run report_app/app.py`` puts this folder first on the import
 path, where that name would shadow the top-level ``shared`` package.)
@@ -6,24 +6,35 @@ path, where that name would shadow the top-level ``shared`` package.)
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from shiny import reactive
 
-from report_app.sources import (
-    LiveData,
-    MonthlyTables,
-    StaticSitesCache,
-    live_signature,
-    load_live,
-)
+from report_app.data import Filters, LiveView, live_evses, live_view
+from report_app.sources import LiveCache, LiveData, MonthlyTables, Prefetcher, live_signature
 from shared.blobstore import open_blobstore
 from shared.settings import get_settings
+from shared.sites import empty_connectors
 
 LIVE_POLL_SECONDS = 5
+VIEWS_KEPT = 16  # filter combinations of the current snapshot kept ready for the map
 
 settings = get_settings()
 store = open_blobstore(settings)
 monthly = MonthlyTables(store)
-static_sites = StaticSitesCache()
+live_cache = LiveCache(store)
+prefetcher = Prefetcher()
+
+
+def read_live() -> LiveData:
+    """The joined live data, or an empty one whose problem says why it cannot be read."""
+    try:
+        return live_cache.get()
+    except Exception as exc:  # noqa: BLE001 - shown as the page's empty state
+        data = live_evses(None, empty_connectors())
+        data.problems = [f"The live data cannot be read ({type(exc).__name__}: {exc})."]
+        return data
 
 
 def _live_check() -> object:
@@ -36,12 +47,26 @@ def _live_check() -> object:
 @reactive.poll(_live_check, interval_secs=LIVE_POLL_SECONDS)
 def live_data() -> LiveData:
     """The live snapshot joined to static sites; re-read only when a blob changed."""
-    try:
-        return load_live(store, static_sites)
-    except Exception as exc:  # noqa: BLE001 - shown as the page's empty state
-        from report_app.data import live_evses
-        from shared.sites import empty_connectors
+    return read_live()
 
-        data = live_evses(None, empty_connectors())
-        data.problems = [f"The live data cannot be read ({type(exc).__name__}: {exc})."]
-        return data
+
+_views: OrderedDict[tuple[int, Filters], tuple[LiveData, LiveView]] = OrderedDict()
+_views_lock = threading.Lock()
+
+
+def shared_live_view(data: LiveData, filters: Filters) -> LiveView:
+    """``live_view(data, filters)``, built once per snapshot and filters for every session."""
+    key = (id(data), filters)
+    with _views_lock:
+        hit = _views.get(key)
+        if hit is not None and hit[0] is data:
+            _views.move_to_end(key)
+            return hit[1]
+    view = live_view(data, filters)
+    with _views_lock:
+        for old in [k for k, (held, _) in _views.items() if held is not data]:
+            del _views[old]  # views of an older snapshot are never asked for again
+        _views[key] = (data, view)
+        while len(_views) > VIEWS_KEPT:
+            _views.popitem(last=False)
+    return view

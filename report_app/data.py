@@ -286,41 +286,48 @@ def status_counts(sites: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def site_geojson(sites: pd.DataFrame) -> dict:
-    """Sites as one GeoJSON FeatureCollection; each point carries its key and style."""
-    features = []
-    names = sites["site_name"].fillna("").to_numpy()
-    for cpo_id, site_id, lat, lon, status, name in zip(
+def layer_style(status: str) -> dict[str, str]:
+    """The style of a status's map layer; the class lets the page's tests find markers."""
+    colour = SITE_STATUS_COLOURS[status]
+    return {"color": colour, "fillColor": colour, "className": f"site-marker {status}"}
+
+
+def site_layers(sites: pd.DataFrame) -> dict[str, dict]:
+    """Sites as one GeoJSON FeatureCollection per colour class (every class present).
+
+    A feature carries only its position and key: the colour is its layer's style, which keeps
+    the national map's payload (and its parsing in the browser) small.
+    """
+    layers: dict[str, list[dict]] = {key: [] for key, _, _ in SITE_STATUSES}
+    for cpo_id, site_id, lat, lon, status in zip(
         sites["cpo_id"].to_numpy(),
         sites["site_id"].to_numpy(),
-        sites["latitude"].to_numpy(),
-        sites["longitude"].to_numpy(),
+        sites["latitude"].to_numpy(dtype=float).round(6),
+        sites["longitude"].to_numpy(dtype=float).round(6),
         sites["site_status"].to_numpy(),
-        names,
         strict=True,
     ):
-        colour = SITE_STATUS_COLOURS[status]
-        features.append(
+        layers[status].append(
             {
                 "type": "Feature",
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [round(float(lon), 6), round(float(lat), 6)],
-                },
-                "properties": {
-                    "cpo_id": cpo_id,
-                    "site_id": site_id,
-                    "name": name,
-                    "site_status": status,
-                    "style": {
-                        "color": colour,
-                        "fillColor": colour,
-                        "className": f"site-marker {status}",
-                    },
-                },
+                "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+                "properties": {"cpo_id": cpo_id, "site_id": site_id},
             }
         )
-    return {"type": "FeatureCollection", "features": features}
+    return {key: {"type": "FeatureCollection", "features": f} for key, f in layers.items()}
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What the live page shows for one set of filters: the sites and their map layers."""
+
+    sites: pd.DataFrame
+    layers: dict[str, dict]
+
+
+def live_view(data: LiveData, filters: Filters) -> LiveView:
+    sites = live_sites(filter_live(data, filters), filters.site_statuses)
+    return LiveView(sites, site_layers(sites))
 
 
 def _utc_text(instants: pd.Series) -> pd.Series:
@@ -473,43 +480,116 @@ def rounded(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].round(digits) for c in floats})
 
 
-def daily_trend(daily: pd.DataFrame, evses: pd.DataFrame | None) -> pd.DataFrame:
+# The daily columns a trend needs (``with_figures``' inputs), read alone from ``daily.parquet``.
+TREND_MINUTES = ("available_minutes", "in_use_minutes", "reserved_minutes", "known_minutes",
+                 "in_service_minutes")  # fmt: skip
+DAILY_COLUMNS = ["cpo_id", "evse_uid", "charger_id", "date", *TREND_MINUTES]
+HOUR_OF_WEEK_COLUMNS = ["cpo_id", "site_id", "day_of_week", "hour", "utilisation_pct"]
+
+
+@dataclass(frozen=True)
+class DailyFigures:
+    """A month's daily table as arrays: one row per EVSE, one column per local day.
+
+    About a tenth of the memory of the table, and a selection's trend is a sum over rows.
+    """
+
+    keys: pd.MultiIndex  # (cpo_id, evse_uid) of each row
+    matched: np.ndarray  # EVSEs with a charger (listed in the static sites)
+    dates: np.ndarray
+    present: np.ndarray  # bool (EVSE, day): the table has that row
+    minutes: dict[str, np.ndarray]  # TREND_MINUTES → float (EVSE, day)
+
+
+def _factorize_pairs(frame: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Codes of the (a, b) pairs of ``frame`` and the distinct pairs, in order of appearance.
+
+    Column by column: factorizing tuples of a MultiIndex costs seconds at a million rows.
+    """
+    a_codes, a_values = pd.factorize(frame[a], use_na_sentinel=False)
+    b_codes, b_values = pd.factorize(frame[b], use_na_sentinel=False)
+    codes, pairs = pd.factorize(a_codes.astype(np.int64) * len(b_values) + b_codes)
+    index = pd.MultiIndex.from_arrays(
+        [a_values.take(pairs // len(b_values)), b_values.take(pairs % len(b_values))],
+        names=[a, b],
+    )
+    return codes, index
+
+
+def daily_figures(daily: pd.DataFrame) -> DailyFigures:
+    """``DailyFigures`` of a daily table (rows of the same EVSE and day are summed)."""
+    evse_codes, keys = _factorize_pairs(daily, "cpo_id", "evse_uid")
+    day_codes, dates = pd.factorize(daily["date"], sort=True)
+    shape = (len(keys), len(dates))
+    cells = evse_codes * len(dates) + day_codes
+    size = shape[0] * shape[1]
+    present = (np.bincount(cells, minlength=size) > 0).reshape(shape)
+    minutes = {
+        column: np.bincount(
+            cells, weights=daily[column].to_numpy(dtype=float), minlength=size
+        ).reshape(shape)
+        for column in TREND_MINUTES
+    }
+    matched = np.zeros(len(keys), dtype=bool)
+    matched[evse_codes[daily["charger_id"].notna().to_numpy()]] = True
+    return DailyFigures(keys, matched, np.asarray(dates), present, minutes)
+
+
+def daily_trend(daily: DailyFigures | pd.DataFrame, evses: pd.DataFrame | None) -> pd.DataFrame:
     """Uptime, coverage and utilisation per local day over the given EVSEs.
 
-    ``None`` means every matched EVSE (those with a charger), without the cost of a join.
+    ``None`` means every matched EVSE (those with a charger).
     """
+    if isinstance(daily, pd.DataFrame):
+        daily = daily_figures(daily)
     if evses is None:
-        keep = daily[daily["charger_id"].notna()]
+        rows = np.flatnonzero(daily.matched)
     else:
-        keys = evses[["cpo_id", "evse_uid"]].drop_duplicates()
-        keep = daily.merge(keys, on=["cpo_id", "evse_uid"])
-    if keep.empty:
+        wanted = pd.MultiIndex.from_frame(evses[["cpo_id", "evse_uid"]]).unique()
+        rows = daily.keys.get_indexer(wanted)
+        rows = rows[rows >= 0]
+    days = daily.present[rows].any(axis=0)
+    if not days.any():
         return pd.DataFrame(columns=["date", "uptime_pct", "coverage_pct", "utilisation_pct"])
-    summed = keep.groupby("date", sort=True)[list(schema.MINUTE_FIGURES)].sum().reset_index()
+    summed = pd.DataFrame({"date": daily.dates[days]})
+    for column, grid in daily.minutes.items():
+        summed[column] = grid[rows][:, days].sum(axis=0)
     return with_figures(summed)[["date", "uptime_pct", "coverage_pct", "utilisation_pct"]]
 
 
-def by_site(profile: pd.DataFrame) -> pd.DataFrame:
-    """The hour-of-week table indexed by (cpo_id, site_id), so one site is a cheap lookup."""
-    return profile.set_index(["cpo_id", "site_id"]).sort_index()
+@dataclass(frozen=True)
+class SiteProfiles:
+    """A month's hour-of-week utilisation as one 7 × 24 grid per site."""
+
+    sites: pd.MultiIndex  # (cpo_id, site_id) of each grid
+    utilisation: np.ndarray  # float (site, day_of_week, hour); NaN where there is no figure
 
 
-def hour_of_week_grid(profile: pd.DataFrame, cpo_id: str, site_id: str) -> pd.DataFrame:
-    """A 7 × 24 grid (rows Monday…Sunday, columns hour 0…23) of a site's utilisation %.
+def site_profiles(profile: pd.DataFrame) -> SiteProfiles:
+    """``SiteProfiles`` of an hour-of-week table."""
+    codes, sites = _factorize_pairs(profile, "cpo_id", "site_id")
+    grid = np.full((len(sites), 7, 24), np.nan)
+    day = profile["day_of_week"].to_numpy(dtype=int)
+    hour = profile["hour"].to_numpy(dtype=int)
+    inside = (day >= 0) & (day < 7) & (hour >= 0) & (hour < 24)
+    values = profile["utilisation_pct"].to_numpy(dtype=float, na_value=np.nan)
+    grid[codes[inside], day[inside], hour[inside]] = values[inside]
+    return SiteProfiles(sites, grid)
 
-    ``profile`` is the hour-of-week table, plain or indexed by ``by_site``.
-    """
-    if isinstance(profile.index, pd.MultiIndex):
-        try:
-            site = profile.loc[(cpo_id, site_id)]
-        except KeyError:
-            site = profile.iloc[0:0]
-    else:
-        site = profile[(profile["cpo_id"] == cpo_id) & (profile["site_id"] == site_id)]
-    grid = site.pivot_table(
-        index="day_of_week", columns="hour", values="utilisation_pct", aggfunc="first"
+
+def hour_of_week_grid(
+    profile: SiteProfiles | pd.DataFrame, cpo_id: str, site_id: str
+) -> pd.DataFrame:
+    """A 7 × 24 grid (rows Monday…Sunday, columns hour 0…23) of a site's utilisation %."""
+    if isinstance(profile, pd.DataFrame):
+        profile = site_profiles(profile)
+    row = profile.sites.get_indexer([(cpo_id, site_id)])[0]
+    values = profile.utilisation[row] if row >= 0 else np.full((7, 24), np.nan)
+    return pd.DataFrame(
+        values,
+        index=pd.RangeIndex(7, name="day_of_week"),
+        columns=pd.RangeIndex(24, name="hour"),
     )
-    return grid.reindex(index=range(7), columns=range(24))
 
 
 def coverage_note(frame: pd.DataFrame) -> str:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -25,13 +29,27 @@ MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_FEEDS_JSON_BYTES = 5_000_000
 
 
-def _read_parquet(store: BlobStore, name: str, expected: pa.Schema, what: str) -> pd.DataFrame:
+def _read_parquet(
+    store: BlobStore,
+    name: str,
+    expected: pa.Schema,
+    what: str,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The blob as a DataFrame of ``columns`` (default: all of ``expected``), checked and cast.
+
+    Only the named columns are decoded (Parquet column projection).
+    """
+    if columns is not None:
+        expected = pa.schema([expected.field(c) for c in columns])
     try:
         data = store.get(name)
     except BlobNotFound:
         raise DataProblem(f"No {what} yet: {name} has not been written.") from None
     try:
-        table = pq.read_table(io.BytesIO(data))
+        file = pq.ParquetFile(io.BytesIO(data))
+        present = set(file.schema_arrow.names)
+        table = file.read(columns=[f.name for f in expected if f.name in present])
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataProblem(f"{name} is not a readable Parquet file ({exc}).") from None
     missing = [f.name for f in expected if f.name not in table.column_names]
@@ -73,45 +91,136 @@ def check_month(month: str) -> str:
     return month
 
 
-def read_month_table(store: BlobStore, month: str, table: str) -> pd.DataFrame:
-    """One monthly table, checked against its schema in ``shared.metrics.schema``."""
+def read_month_table(
+    store: BlobStore, month: str, table: str, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One monthly table (or its ``columns``), checked against ``shared.metrics.schema``."""
     check_month(month)
     if table not in schema.TABLES:
         raise DataProblem(f"{table!r} is not a monthly table.")
+    unknown = [c for c in columns or () if c not in schema.TABLES[table].names]
+    if unknown:
+        raise DataProblem(f"{table} has no columns {', '.join(unknown)}.")
     return _read_parquet(
-        store, layout.monthly_table_blob(month, table), schema.TABLES[table], f"{table} figures"
+        store,
+        layout.monthly_table_blob(month, table),
+        schema.TABLES[table],
+        f"{table} figures",
+        columns,
     )
 
 
 class MonthlyTables:
-    """Monthly tables read once per (month, table, manifest version) and kept for every session."""
+    """Monthly tables, and compact structures built from them, kept for every session.
 
-    def __init__(self, store: BlobStore, size: int = 48) -> None:
+    Entries are per (month, manifest version): a re-run month is read afresh. Only the
+    ``months`` most recently used months are kept, so memory stays bounded however many months
+    exist; the tiny network and state tables of every month are kept apart from that bound, so
+    the chart over all months does not push the big tables out.
+    Each entry is built once even when a session and the prefetch thread ask at the same time.
+    """
+
+    SMALL = ("network", "state")
+
+    def __init__(self, store: BlobStore, months: int = 4) -> None:
         self.store = store
-        self.size = size
-        self._cache: dict[tuple[str, str, object], pd.DataFrame] = {}
+        self.months = months
+        self._entries: OrderedDict[tuple[str, object], dict[str, object]] = OrderedDict()
+        self._small: dict[tuple[str, object], dict[str, object]] = {}
+        self._lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}
 
-    def get(self, month: str, table: str) -> pd.DataFrame:
+    def _version(self, month: str) -> tuple[str, object]:
         check_month(month)
         info = self.store.info(layout.monthly_manifest_blob(month))
         if info is None:
             raise DataProblem(f"Month {month} has not been processed (no manifest.json).")
-        key = (month, table, info.last_modified)
-        if key not in self._cache:
-            if len(self._cache) >= self.size:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = read_month_table(self.store, month, table)
-        return self._cache[key]
+        return month, info.last_modified
+
+    def _held(self, version: tuple[str, object], name: str, touch: bool) -> dict[str, object]:
+        """The dict an entry lives in (made if need be); called with the lock held."""
+        if name in self.SMALL:
+            return self._small.setdefault(version, {})
+        entries = self._entries.setdefault(version, {})
+        if touch:
+            self._entries.move_to_end(version)
+        return entries
+
+    def _cached(self, month: str, name: str, build: Callable[[], object]) -> object:
+        version = self._version(month)
+        with self._lock:
+            held = self._held(version, name, touch=True)
+            if name in held:
+                return held[name]
+            building = self._building.setdefault((version, name), threading.Lock())
+        with building:
+            with self._lock:
+                held = self._held(version, name, touch=False)
+                if name in held:
+                    return held[name]
+            value = build()
+            with self._lock:
+                self._held(version, name, touch=False)[name] = value
+                self._building.pop((version, name), None)
+                for store in (self._entries, self._small):
+                    for old in [v for v in store if v[0] == month and v != version]:
+                        del store[old]  # an earlier run of a re-run month
+                while len(self._entries) > self.months:
+                    self._entries.popitem(last=False)
+            return value
+
+    def get(self, month: str, table: str) -> pd.DataFrame:
+        """The whole table."""
+        return self._cached(month, table, lambda: read_month_table(self.store, month, table))
 
     def derived(
-        self, month: str, table: str, name: str, build: Callable[[pd.DataFrame], pd.DataFrame]
-    ) -> pd.DataFrame:
-        """``build(table)`` kept beside the table it came from (e.g. an index for lookups)."""
-        frame = self.get(month, table)
-        key = (month, f"{table}:{name}", id(frame))
-        if key not in self._cache:
-            self._cache[key] = build(frame)
-        return self._cache[key]
+        self,
+        month: str,
+        table: str,
+        build: Callable[[pd.DataFrame], object],
+        columns: Sequence[str] | None = None,
+    ) -> Any:  # noqa: ANN401 - whatever ``build`` returns
+        """``build(table)``, from only ``columns`` of the table; the table itself is not kept."""
+        return self._cached(
+            month,
+            f"{table}:{build.__name__}",
+            lambda: build(read_month_table(self.store, month, table, columns)),
+        )
+
+    def cached_months(self) -> list[str]:
+        """Months whose big tables are held now, least recently used first."""
+        with self._lock:
+            return [month for month, _ in self._entries]
+
+
+class Prefetcher:
+    """Runs warm-up jobs one at a time in a background thread, each key at most once at a time.
+
+    A job that fails only loses its head start: the page reads the same data itself and shows
+    the problem then.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self._pending: set[object] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, key: object, job: Callable[[], object]) -> None:
+        with self._lock:
+            if key in self._pending:
+                return
+            self._pending.add(key)
+
+        def run() -> None:
+            try:
+                job()
+            except Exception:  # noqa: BLE001, S110 - see the class docstring
+                pass
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+
+        self._pool.submit(run)
 
 
 def read_feed_health(store: BlobStore) -> pd.DataFrame:
@@ -281,3 +390,25 @@ def load_live(store: BlobStore, static_sites: StaticSitesCache | None = None) ->
     data = live_evses(status, static.connectors)
     data.problems = problems + [f"Static sites: {p}" for p in static.problems[:20]]
     return data
+
+
+class LiveCache:
+    """The joined live data, rebuilt only when a live or static blob changed.
+
+    One copy for every session; the warm-up at server start fills it before the first visitor.
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self._static = StaticSitesCache()
+        self._lock = threading.Lock()
+        self._signature: object = None
+        self._data: LiveData | None = None
+
+    def get(self) -> LiveData:
+        with self._lock:
+            signature = live_signature(self.store)
+            if self._data is None or signature != self._signature:
+                self._data = load_live(self.store, self._static)
+                self._signature = signature
+            return self._data

@@ -1,7 +1,8 @@
-"""Live status: every site on one map layer, coloured by the state of its EVSEs.
+"""Live status: every site on the map, coloured by the state of its EVSEs.
 
-The map widget is rendered once; filter changes and new snapshots replace the data of its one
-GeoJSON layer in place, which keeps tens of thousands of EVSEs fluid.
+One GeoJSON vector layer per colour class (the colour is the layer's style, so a site is sent as
+its position and key alone). The map widget is rendered once; filter changes and new snapshots
+replace the layers' data in place, which keeps tens of thousands of EVSEs fluid.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from report_app.data import (
     SITE_STATUS_LABELS,
     SITE_STATUSES,
     Filters,
+    LiveView,
     data_age,
-    filter_live,
-    live_sites,
+    layer_style,
     site_details,
-    site_geojson,
     status_counts,
 )
 from shared.sites import CONNECTOR_STANDARDS, POWER_TYPES, STATES
@@ -104,19 +104,12 @@ def live_ui() -> ui.Tag:
 @module.server
 def live_server(input, output, session) -> None:  # noqa: ANN001
     selected: reactive.Value[tuple[str, str] | None] = reactive.value(None)
-    layer = GeoJSON(
-        data={"type": "FeatureCollection", "features": []},
-        point_style=POINT_STYLE,
-        hover_style={"weight": 3, "radius": 8},
-        name="sites",
-    )
+    layers: dict[str, GeoJSON] = {}
 
     def on_click(**event: object) -> None:
         properties = event.get("properties") or {}
         if isinstance(properties, dict) and "cpo_id" in properties and "site_id" in properties:
             selected.set((str(properties["cpo_id"]), str(properties["site_id"])))
-
-    layer.on_click(on_click)
 
     @reactive.effect
     def _cpo_choices() -> None:
@@ -131,23 +124,38 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
         return filters_from(input, with_status=True)
 
     @reactive.calc
-    def sites():
-        return live_sites(filter_live(context.live_data(), filters()), filters().site_statuses)
+    def view() -> LiveView:
+        return context.shared_live_view(context.live_data(), filters())
 
     @render_widget
     def map():  # noqa: A001 - the output id the UI names
         # Built once: tiles that cannot load (offline) leave the plain grey background,
-        # and the vector layer still shows every site.
+        # and the vector layers still show every site. The layers start with the current
+        # sites, so the browser draws them with the map instead of in a second message.
         leaflet = Map(center=AUSTRALIA, zoom=4, scroll_wheel_zoom=True)
         leaflet.layout.height = "540px"
-        leaflet.add(layer)
+        with reactive.isolate():
+            data = view().layers
+        for key, label, _ in SITE_STATUSES:
+            # The colour goes in point_style: ipyleaflet copies a ``style`` into every feature.
+            layer = GeoJSON(
+                data=data[key],
+                point_style={**POINT_STYLE, **layer_style(key)},
+                hover_style={"weight": 3, "radius": 8},
+                name=label,
+            )
+            layer.on_click(on_click)
+            layers[key] = layer
+            leaflet.add(layer)
         legend = {label: colour for _, label, colour in SITE_STATUSES}
         leaflet.add(LegendControl(legend, title="Site status", position="bottomright"))
         return leaflet
 
     @reactive.effect
     def _draw() -> None:
-        layer.data = site_geojson(sites())
+        data = view().layers
+        for key, layer in layers.items():
+            layer.data = data[key]
 
     @render.ui
     def age():
@@ -160,7 +168,7 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
 
     @render.ui
     def counts():
-        shown = sites()
+        shown = view().sites
         rows = [
             legend_row(key, label, colour, count)
             for (key, label, colour), count in zip(
@@ -200,7 +208,7 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
         key = selected()
         if key is None:
             return ui.p("Click a site on the map to see its EVSEs.", class_="text-muted")
-        everything = live_sites(filter_live(context.live_data(), Filters()))
+        everything = context.shared_live_view(context.live_data(), Filters()).sites
         row = everything[(everything["cpo_id"] == key[0]) & (everything["site_id"] == key[1])]
         if row.empty:
             return ui.p(f"Site {key[1]} of {key[0]} is no longer listed.")

@@ -15,19 +15,22 @@ from shiny import module, reactive, render, req, ui
 
 from report_app import context, plots
 from report_app.data import (
+    DAILY_COLUMNS,
+    HOUR_OF_WEEK_COLUMNS,
     LEVELS,
     DataProblem,
     Filters,
-    by_site,
     coverage_note,
+    daily_figures,
     daily_trend,
     hour_of_week_grid,
     level_table,
     matching_evses,
     rounded,
+    site_profiles,
 )
 from report_app.pages.live import filter_inputs, filters_from
-from report_app.sources import available_months, network_history
+from report_app.sources import MonthlyTables, available_months, network_history
 
 # Figures go out as plain HTML drawn by one copy of plotly.js per page: much lighter than a
 # widget per figure, so a month switch redraws in well under a second.
@@ -37,6 +40,23 @@ PLOTLY_JS = HTMLDependency(
     source={"package": "plotly", "subdir": "package_data"},
     script={"src": "plotly.min.js"},
 )
+
+
+def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
+    """Read into ``tables`` everything the page draws a month with (warm-up and prefetch)."""
+    tables.get(month, "evse")
+    tables.get(month, level)
+    tables.get(month, "network")
+    tables.derived(month, "daily", daily_figures, DAILY_COLUMNS)
+    tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS)
+
+
+def neighbours(months: tuple[str, ...], month: str) -> list[str]:
+    """The months either side of ``month`` in ``months`` (newest first), nearest first."""
+    if month not in months:
+        return []
+    at = months.index(month)
+    return [months[i] for i in (at + 1, at - 1) if 0 <= i < len(months)]
 
 
 def figure_html(figure) -> ui.TagList:  # noqa: ANN001
@@ -133,6 +153,13 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
                 tables[level] = context.monthly.get(month, level)
         except DataProblem as exc:
             return str(exc)
+        # The months either side are the likeliest next picks: read them in the background.
+        with reactive.isolate():
+            available = months()
+        for other in neighbours(available, month):
+            context.prefetcher.submit(
+                (other, level), lambda other=other: read_month(context.monthly, other, level)
+            )
         return tables
 
     @reactive.calc
@@ -185,7 +212,7 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
         tables = month_tables()
         req(not isinstance(tables, str))
         try:
-            daily = context.monthly.get(input.month(), "daily")
+            daily = context.monthly.derived(input.month(), "daily", daily_figures, DAILY_COLUMNS)
         except DataProblem as exc:
             return figure_html(plots.empty_figure(str(exc)))
         everything = filters() == Filters()
@@ -227,7 +254,9 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
             return figure_html(plots.empty_figure("Pick a site."))
         cpo_id, site_id = key.split("/", 1)
         try:
-            profile = context.monthly.derived(month, "hour_of_week", "by_site", by_site)
+            profile = context.monthly.derived(
+                month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS
+            )
         except DataProblem as exc:
             return figure_html(plots.empty_figure(str(exc)))
         grid = hour_of_week_grid(profile, cpo_id, site_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -109,12 +109,18 @@ def test_live_filters(filters: Filters, sites: list[str]) -> None:
     assert shown["site_id"].tolist() == sites
 
 
-def test_site_geojson_is_lon_lat_with_style() -> None:
+def test_site_layers_one_per_status_lon_lat_and_key_only() -> None:
     sites = data.live_sites(data.live_evses(STATUS, CONNECTORS).evses)
-    feature = data.site_geojson(sites)["features"][1]
+    layers = data.site_layers(sites)
+    assert list(layers) == [key for key, _, _ in data.SITE_STATUSES]
+    (feature,) = layers["all_down"]["features"]
     assert feature["geometry"]["coordinates"] == [151.2, -33.9]
-    assert feature["properties"]["site_id"] == "B"
-    assert feature["properties"]["style"]["fillColor"] == data.SITE_STATUS_COLOURS["all_down"]
+    assert feature["properties"] == {"cpo_id": "X", "site_id": "B"}
+    assert layers["all_in_use"]["features"] == []
+    assert sum(len(layer["features"]) for layer in layers.values()) == len(sites)
+    style = data.layer_style("all_down")
+    assert style["fillColor"] == data.SITE_STATUS_COLOURS["all_down"]
+    assert style["className"] == "site-marker all_down"
 
 
 def test_site_details_lists_connectors() -> None:
@@ -273,13 +279,13 @@ def test_available_months_need_a_manifest(blobstore) -> None:  # noqa: ANN001
 def test_daily_trend_and_hour_of_week_grid() -> None:
     day = {m: 0.0 for m in schema.MINUTE_FIGURES}
     rows = [
-        {"cpo_id": "X", "evse_uid": "E1", "date": "2026-10-01", **day, "period_minutes": 1440,
+        {"cpo_id": "X", "evse_uid": "E1", "charger_id": "C", "date": "2026-10-01", **day, "period_minutes": 1440,
          "in_service_minutes": 1440, "known_minutes": 1440, "available_minutes": 1080,
          "out_of_order_minutes": 360},
-        {"cpo_id": "X", "evse_uid": "E2", "date": "2026-10-01", **day, "period_minutes": 1440,
+        {"cpo_id": "X", "evse_uid": "E2", "charger_id": "C", "date": "2026-10-01", **day, "period_minutes": 1440,
          "in_service_minutes": 1440, "known_minutes": 720, "unknown_minutes": 720,
          "in_use_minutes": 720},
-        {"cpo_id": "Y", "evse_uid": "E9", "date": "2026-10-01", **day, "period_minutes": 1440},
+        {"cpo_id": "Y", "evse_uid": "E9", "charger_id": "D", "date": "2026-10-01", **day, "period_minutes": 1440},
     ]  # fmt: skip
     trend = data.daily_trend(
         pd.DataFrame(rows), pd.DataFrame({"cpo_id": ["X", "X"], "evse_uid": ["E1", "E2"]})
@@ -382,13 +388,56 @@ def test_fast_paths_give_the_same_figures(blobstore) -> None:  # noqa: ANN001
     unmatched_day = daily.iloc[[0]].assign(evse_uid="GHOST", charger_id=None, available_minutes=1e6)
     daily = pd.concat([daily, unmatched_day], ignore_index=True)
     pd.testing.assert_frame_equal(data.daily_trend(daily, None), data.daily_trend(daily, evse))
+    generate.write_month(blobstore, "2026-10", tables)
+    cache = sources.MonthlyTables(blobstore)
+    profiles = cache.derived("2026-10", "hour_of_week", data.site_profiles)
+    assert cache.derived("2026-10", "hour_of_week", data.site_profiles) is profiles
     profile = tables["hour_of_week"]
     for cpo_id, site_id in [("CPA", "S00003"), ("CPB", "S00001"), ("CPA", "nowhere")]:
         pd.testing.assert_frame_equal(
-            data.hour_of_week_grid(data.by_site(profile), cpo_id, site_id),
+            data.hour_of_week_grid(profiles, cpo_id, site_id),
             data.hour_of_week_grid(profile, cpo_id, site_id),
         )
-    generate.write_month(blobstore, "2026-10", tables)
-    cache = sources.MonthlyTables(blobstore)
-    indexed = cache.derived("2026-10", "hour_of_week", "by_site", data.by_site)
-    assert cache.derived("2026-10", "hour_of_week", "by_site", data.by_site) is indexed
+    figures = cache.derived("2026-10", "daily", data.daily_figures)
+    pd.testing.assert_frame_equal(data.daily_trend(figures, evse), data.daily_trend(daily, evse))
+
+
+def test_daily_figures_sum_per_evse_and_day_and_keep_missing_days_out() -> None:
+    day = {m: 0.0 for m in schema.MINUTE_FIGURES}
+    rows = [
+        {"cpo_id": "X", "evse_uid": "E1", "charger_id": "C1", "date": date(2026, 10, 1), **day,
+         "known_minutes": 100.0, "in_service_minutes": 200.0, "available_minutes": 60.0},
+        {"cpo_id": "X", "evse_uid": "E1", "charger_id": "C1", "date": date(2026, 10, 1), **day,
+         "known_minutes": 10.0, "in_service_minutes": 20.0, "in_use_minutes": 10.0},
+        {"cpo_id": "X", "evse_uid": "E2", "charger_id": "C1", "date": date(2026, 10, 2), **day,
+         "known_minutes": 50.0, "in_service_minutes": 50.0, "reserved_minutes": 25.0},
+        {"cpo_id": "Y", "evse_uid": "E1", "charger_id": None, "date": date(2026, 10, 3), **day,
+         "known_minutes": 5.0, "in_service_minutes": 5.0},
+    ]  # fmt: skip
+    figures = data.daily_figures(pd.DataFrame(rows))
+    assert figures.minutes["known_minutes"].shape == (3, 3)  # 3 EVSEs × 3 days
+    assert figures.matched.tolist() == [True, True, False]
+    assert figures.minutes["known_minutes"][0].tolist() == [110.0, 0.0, 0.0]  # two rows summed
+    e1 = data.daily_trend(figures, pd.DataFrame({"cpo_id": ["X"], "evse_uid": ["E1"]}))
+    assert e1["date"].tolist() == [date(2026, 10, 1)]  # days E1 has no row are left out
+    # up (60 + 10) of known 110; known 110 of in service 220; in use 10 of known 110
+    assert e1.iloc[0][["uptime_pct", "coverage_pct", "utilisation_pct"]].tolist() == (
+        pytest.approx([100 * 70 / 110, 50.0, 100 * 10 / 110])
+    )
+    everything = data.daily_trend(figures, None)
+    assert everything["date"].tolist() == [date(2026, 10, 1), date(2026, 10, 2)]  # Y unmatched
+    assert everything["uptime_pct"].tolist() == pytest.approx([100 * 70 / 110, 50.0])
+    nobody = data.daily_trend(figures, pd.DataFrame({"cpo_id": ["Z"], "evse_uid": ["E9"]}))
+    assert nobody.empty
+
+
+def test_site_profiles_grid_per_site() -> None:
+    profile = pd.DataFrame({"cpo_id": ["X", "X", "Y"], "site_id": ["S", "S", "S"],
+                            "day_of_week": [0, 6, 2], "hour": [0, 23, 5],
+                            "utilisation_pct": [12.5, None, 40.0]})  # fmt: skip
+    profiles = data.site_profiles(profile)
+    assert profiles.utilisation.shape == (2, 7, 24)
+    x = data.hour_of_week_grid(profiles, "X", "S")
+    assert x.loc[0, 0] == 12.5 and x.isna().sum().sum() == 167  # the null figure stays null
+    assert data.hour_of_week_grid(profiles, "Y", "S").loc[2, 5] == 40.0
+    assert data.hour_of_week_grid(profiles, "Y", "T").isna().all().all()
