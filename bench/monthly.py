@@ -1,9 +1,13 @@
-"""Benchmark: the monthly engine on a synthetic national month, beside a plain pandas version.
+"""Benchmark: the monthly job on a synthetic national month, beside a plain pandas version.
 
 50,000 EVSEs (default) with sessions, faults and feed drop-outs for 2026-11, as the status runs
-that storage holds (re-confirmations every 5 minutes are folded into last_confirmed_at). Prints
-wall time and peak memory of the engine (all ten tables) and of a straightforward pandas
-implementation of the EVSE figures on the same runs, checks that both agree, and the ratio.
+that storage holds (re-confirmations every 5 minutes are folded into last_confirmed_at), stored
+in the embedded SQLite database in time order as ingestion writes them, with the static site CSV
+in a local blob folder. Prints, each measured in a fresh process:
+- the whole job (``run_month``: read the runs from SQL, compute all ten tables, write the Parquet
+  files, manifest and report to the blob store): wall time and peak memory;
+- the engine alone on the same runs read from a Parquet file, and a straightforward pandas
+  implementation of the EVSE minute figures on that file; that both agree, and the ratio.
 
     .venv/bin/python bench/monthly.py [--evses 50000] [--seed 1]
 """
@@ -13,19 +17,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from shared.metrics.engine import MonthInputs, compute_month
+from shared import layout
+from shared.blobstore import LocalBlobStore
+from shared.db.engine import make_engine, upgrade
+from shared.metrics import schema
+from shared.metrics.engine import MonthInputs, month_tables
 from shared.metrics.period import Period
+from shared.monthly.job import ENGINE_MEMORY_LIMIT, run_month, write_parquet
+from shared.sites import store_sites, validate_sites_csv, write_sites_csv
 
 CATEGORY = {
     "AVAILABLE": "AVAILABLE",
@@ -131,28 +142,77 @@ def pandas_evse_figures(runs: pa.Table, period: Period, gap_minutes: float) -> p
     return pivot.reset_index()
 
 
+def store_database(runs: pa.Table, path: str) -> None:
+    """The runs as ingestion leaves them: a migrated SQLite file, rows in order of start."""
+    import pyarrow.compute as pc
+
+    upgrade(f"sqlite:///{path}")
+    runs = runs.sort_by("started_at")
+    text = {
+        name: pc.strftime(runs.column(name).cast(pa.timestamp("us")), "%Y-%m-%d %H:%M:%S")
+        for name in ("started_at", "last_confirmed_at")
+    }
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA synchronous = OFF")  # set-up only: no need to survive a crash
+        for offset in range(0, runs.num_rows, 500_000):
+            columns = [
+                runs.column(name).slice(offset, 500_000).to_pylist()
+                for name in ("cpo_id", "evse_uid", "status", "category")
+            ] + [text[name].slice(offset, 500_000).to_pylist() for name in text]
+            connection.executemany(
+                "INSERT INTO status_run (cpo_id, evse_uid, status, category, started_at,"
+                " last_confirmed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                zip(*columns, strict=True),
+            )
+
+
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak resident memory. (ru_maxrss would not do: Linux carries the
+    parent's peak over into a child at exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def child(kind: str, folder: str, memory_limit: str | None) -> None:
-    """Run one side in a fresh process, reading the month from Parquet as the job would."""
+    """Run one side in a fresh process."""
     import pyarrow.parquet as pq
 
     period = Period.for_month("2026-11", "Australia/Sydney")
     began = time.perf_counter()
-    # As the job reads them: text columns dictionary-encoded (see runs_overlapping).
-    runs = pq.read_table(
-        f"{folder}/runs.parquet", read_dictionary=["cpo_id", "evse_uid", "status", "category"]
-    )
+    if kind == "job":
+        result = run_month(
+            "2026-11",
+            engine=make_engine(f"sqlite:///{folder}/chargeatlarge.db"),
+            store=LocalBlobStore(Path(folder) / "blobs"),
+            tz="Australia/Sydney",
+            default_max_gap_minutes=15,
+            uptime_threshold_pct=98,
+            now=datetime(2026, 12, 5, tzinfo=UTC),
+        )
+        detail = ", ".join(f"{k} {v:,}" for k, v in result.row_counts.items())
+        print(json.dumps({"seconds": time.perf_counter() - began, "peak_mib": peak_rss_mib(),
+                          "detail": detail}))  # fmt: skip
+        return
+    pf = pq.ParquetFile(f"{folder}/runs.parquet")
     if kind == "engine":
+        # Streamed in, streamed out, as the job does.
+        runs = pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(200_000))
         connectors = pq.read_table(f"{folder}/connectors.parquet").to_pandas()
         inputs = MonthInputs(period, runs, connectors, 15, {})
-        tables = compute_month(inputs, memory_limit=memory_limit)
-        for name, table in tables.items():
-            pq.write_table(table, f"{folder}/{name}.parquet")
-        detail = ", ".join(f"{k} {v.num_rows:,}" for k, v in tables.items())
+        with month_tables(inputs, memory_limit=memory_limit) as tables:
+            counts = {
+                name: write_parquet(
+                    tables.batches(name), schema.TABLES[name], Path(folder) / f"{name}.parquet"
+                )
+                for name in schema.TABLES
+            }
+        detail = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     else:
+        runs = pf.read(
+            columns=["cpo_id", "evse_uid", "category", "started_at", "last_confirmed_at"]
+        )
         pandas_evse_figures(runs, period, 15).to_parquet(f"{folder}/pandas_evse.parquet")
         detail = "EVSE minute figures"
     print(
@@ -176,8 +236,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evses", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--memory-limit", default="1200MB", help="DuckDB working-memory cap")
-    parser.add_argument("--child", choices=["engine", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-limit", default=ENGINE_MEMORY_LIMIT, help="DuckDB working-memory cap (engine run)"
+    )
+    parser.add_argument("--child", choices=["job", "engine", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -197,11 +259,25 @@ def main() -> None:
             f"synthesised {runs.num_rows:,} status runs for {args.evses:,} EVSEs ({runs.num_rows / args.evses:.0f}"
             f" per EVSE) in {time.perf_counter() - began:.1f} s"
         )
+        began = time.perf_counter()
+        store_database(runs, f"{folder}/chargeatlarge.db")
+        csv = write_sites_csv(connectors.to_dict("records"))
+        validated = validate_sites_csv(csv, "bench_sites.csv")
+        assert not validated.problems, validated.problems[:3]
+        store_sites(LocalBlobStore(Path(folder) / "blobs"), validated)
+        print(
+            f"stored them in SQLite (time order) and the site CSV in {time.perf_counter() - began:.1f} s"
+        )
         del runs, connectors
+        job = run_child("job", folder, None)
+        print(
+            f"whole job (SQLite → DuckDB capped at {ENGINE_MEMORY_LIMIT} → Parquet, manifest, report):"
+            f" {job['seconds']:.1f} s, peak {job['peak_mib']:.0f} MiB — {job['detail']}"
+        )
         engine = run_child("engine", folder, args.memory_limit)
         print(
-            f"engine (DuckDB, all ten tables, memory_limit {args.memory_limit}): {engine['seconds']:.1f} s,"
-            f" peak {engine['peak_mib']:.0f} MiB — {engine['detail']}"
+            f"engine alone (runs from Parquet, all ten tables, memory_limit {args.memory_limit}):"
+            f" {engine['seconds']:.1f} s, peak {engine['peak_mib']:.0f} MiB"
         )
         baseline = run_child("pandas", folder, None)
         print(
@@ -211,6 +287,16 @@ def main() -> None:
         theirs = pd.read_parquet(f"{folder}/pandas_evse.parquet").set_index(["cpo_id", "evse_uid"])
         diff = (theirs["unknown_minutes"] - ours.loc[theirs.index, "unknown_minutes"]).abs().max()
         print(f"largest difference in unknown_minutes between the two: {diff:.6f} minutes")
+        job_store = LocalBlobStore(Path(folder) / "blobs")
+        same = [
+            name
+            for name in schema.TABLES
+            if job_store.get(layout.monthly_table_blob("2026-11", name))
+            == Path(f"{folder}/{name}.parquet").read_bytes()
+        ]
+        print(
+            f"tables byte-identical between the job and the engine run: {len(same)} of {len(schema.TABLES)}"
+        )
         print(
             f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} × (the engine also builds nine more tables)"
         )

@@ -274,20 +274,22 @@ def runs_query(start: datetime, end: datetime, look_back: timedelta, look_ahead:
     )
 
 
-def runs_overlapping(
+def runs_reader(
     connection: Connection,
     start: datetime,
     end: datetime,
     look_back: timedelta,
     look_ahead: timedelta = timedelta(0),
-    chunk_rows: int = 200_000,
-):
-    """Runs that can shape the timeline in ``[start, end)`` (a pyarrow Table, UTC timestamps).
+    batch_rows: int = 200_000,
+):  # type: ignore[no-untyped-def]
+    """Runs that can shape the timeline in ``[start, end)``, streamed as Arrow record batches.
 
     ``look_back`` is the largest max_gap in force, so carry-forward into the period is included;
     ``look_ahead`` (the same) brings the runs that cut a carry-forward off right after the end.
-    A national month is millions of runs: they are fetched through the driver's cursor in
-    chunks and turned into Arrow columns per chunk, without a Python object per row.
+    A national month is millions of runs, so they are never all in memory: the reader yields
+    batches (UTC timestamps, in no particular order) as the database returns them. A SQLite
+    file is read through ADBC, which builds Arrow columns in C; other databases (Azure SQL)
+    through the driver's cursor, a chunk of rows at a time.
     """
     import pyarrow as pa
 
@@ -297,47 +299,86 @@ def runs_overlapping(
     values = compiled.construct_params()
     bound = {k: processors[k](v) if k in processors else v for k, v in values.items()}
     params = tuple(bound[k] for k in compiled.positiontup) if compiled.positional else bound
+    url = connection.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        batches = _adbc_sqlite_batches(url.database, str(compiled), params, batch_rows)
+    else:
+        batches = _cursor_batches(connection, str(compiled), params, batch_rows)
+    return pa.RecordBatchReader.from_batches(_runs_schema(), batches)
+
+
+def runs_overlapping(
+    connection: Connection,
+    start: datetime,
+    end: datetime,
+    look_back: timedelta,
+    look_ahead: timedelta = timedelta(0),
+):  # type: ignore[no-untyped-def]
+    """``runs_reader``'s runs as one pyarrow Table."""
+    return runs_reader(connection, start, end, look_back, look_ahead).read_all()
+
+
+def _runs_schema():  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
     ts = pa.timestamp("us", tz="UTC")
-    text = pa.dictionary(pa.int32(), pa.string())
-    schema = pa.schema(
+    return pa.schema(
         [
-            ("cpo_id", text),
-            ("evse_uid", text),
-            ("status", text),
-            ("category", text),
+            ("cpo_id", pa.string()),
+            ("evse_uid", pa.string()),
+            ("status", pa.string()),
+            ("category", pa.string()),
             ("started_at", ts),
             ("last_confirmed_at", ts),
         ]
     )
-    cursor = connection.connection.dbapi_connection.cursor()
-    batches: list[pa.RecordBatch] = []
-    try:
-        cursor.execute(str(compiled), params)
-        while rows := cursor.fetchmany(chunk_rows):
-            columns = list(zip(*rows, strict=True))
-            batches.append(
-                pa.record_batch(
-                    [
-                        # Few distinct ids and statuses over millions of runs: dictionary-encoded.
-                        pa.array(columns[0], pa.string()).dictionary_encode(),
-                        pa.array(columns[1], pa.string()).dictionary_encode(),
-                        pa.array(columns[2], pa.string()).dictionary_encode(),
-                        pa.array(columns[3], pa.string()).dictionary_encode(),
-                        _instants(columns[4], ts),
-                        _instants(columns[5], ts),
-                    ],
+
+
+def _adbc_sqlite_batches(path: str, sql: str, params: tuple, batch_rows: int):  # type: ignore[no-untyped-def]
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+    import pyarrow as pa
+
+    schema = _runs_schema()
+    with adbc_sqlite.connect(path) as connection, connection.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cursor.execute(sql, params)
+        for batch in cursor.fetch_record_batch():
+            if batch.num_rows:
+                yield pa.record_batch(
+                    [_column(batch.column(i), field.type) for i, field in enumerate(schema)],
                     schema=schema,
                 )
+
+
+def _cursor_batches(connection: Connection, sql: str, params, batch_rows: int):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    schema = _runs_schema()
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(batch_rows):
+            columns = list(zip(*rows, strict=True))
+            yield pa.record_batch(
+                [
+                    _column(values, field.type)
+                    for values, field in zip(columns, schema, strict=True)
+                ],
+                schema=schema,
             )
     finally:
         cursor.close()
-    return pa.Table.from_batches(batches, schema=schema)  # in no particular order
 
 
-def _instants(values: tuple, kind):  # type: ignore[no-untyped-def]
-    """Naive UTC instants as the driver returns them (SQLite: ISO text; pyodbc: datetime)."""
+def _column(values, kind):  # type: ignore[no-untyped-def]
+    """One column as ``kind``. Instants arrive as naive UTC: ISO text from SQLite, datetime
+    objects from pyodbc."""
     import pyarrow as pa
 
-    if values and isinstance(values[0], str):
-        return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(kind)
-    return pa.array(values, pa.timestamp("us")).cast(kind)
+    if not isinstance(values, pa.Array):
+        is_text = bool(values) and isinstance(values[0], str)
+        values = pa.array(values, pa.string() if is_text else None)
+    if pa.types.is_timestamp(kind):
+        naive = values if pa.types.is_timestamp(values.type) else values.cast(pa.string())
+        return naive.cast(pa.timestamp("us")).cast(kind)
+    return values.cast(kind)

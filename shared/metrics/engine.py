@@ -8,7 +8,9 @@ are identical run after run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ import pyarrow as pa
 from shared.metrics import schema
 from shared.metrics.formulas import figure_columns, minute_columns, minutes, pct, summed
 from shared.metrics.period import Period, local_midnight_utc
+from shared.status import Category
 
 SQL_DIR = Path(__file__).parent / "sql"
 STEPS = sorted(SQL_DIR.glob("*.sql"))
@@ -29,7 +32,7 @@ RUN_COLUMNS = ("cpo_id", "evse_uid", "status", "category", "started_at", "last_c
 @dataclass(frozen=True, slots=True)
 class MonthInputs:
     period: Period
-    runs: pa.Table  # RUN_COLUMNS; timestamps UTC
+    runs: pa.Table | pa.RecordBatchReader  # RUN_COLUMNS (status unused); timestamps UTC
     connectors: pd.DataFrame  # shared.sites.StaticSites.connectors
     default_max_gap_minutes: float
     max_gap_minutes: Mapping[str, float | None]  # per CPO, None → default
@@ -78,17 +81,6 @@ def midnights_table(connectors: pa.Table, tz: str) -> pa.Table:
     )
 
 
-def _naive_utc(table: pa.Table) -> pa.Table:
-    """Timestamps as naive UTC microseconds: the engine's SQL works in UTC without zones."""
-    columns = []
-    for name in table.column_names:
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
-        columns.append(column)
-    return pa.table(columns, names=table.column_names)
-
-
 def _buckets_table(buckets, kind: str) -> pa.Table:
     if kind == "days":
         return pa.table(
@@ -115,33 +107,43 @@ def _buckets_table(buckets, kind: str) -> pa.Table:
     )
 
 
-def compute_month(
-    inputs: MonthInputs, threads: int | None = None, memory_limit: str | None = None
-) -> dict[str, pa.Table]:
-    """Every table of ``shared.metrics.schema.TABLES`` for one month.
+class MonthTables:
+    """The monthly tables of one computed month, streamed out of the engine's database."""
 
-    ``memory_limit`` (e.g. "1GB") caps DuckDB's working memory; beyond it DuckDB spills to a
-    temporary folder instead of growing.
+    def __init__(self, con: duckdb.DuckDBPyConnection, queries: dict[str, str], run_count: int):
+        self._con = con
+        self._queries = queries
+        self.run_count = run_count  # status runs the engine read
+
+    def batches(self, table: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """``table``'s rows in order, as record batches of exactly ``schema.TABLES[table]``."""
+        target = schema.TABLES[table]
+        reader = self._con.sql(self._queries[table]).to_arrow_reader(batch_rows)
+        for batch in reader:
+            columns = []
+            for field in target:
+                column = batch.column(field.name)
+                if pa.types.is_timestamp(field.type) and column.type.tz is None:
+                    column = column.cast(pa.timestamp("us")).cast(field.type)
+                columns.append(column.cast(field.type))
+            yield pa.record_batch(columns, schema=target)
+
+    def table(self, table: str) -> pa.Table:
+        return pa.Table.from_batches(list(self.batches(table)), schema=schema.TABLES[table])
+
+
+@contextmanager
+def month_tables(
+    inputs: MonthInputs, threads: int | None = None, memory_limit: str | None = None
+) -> Iterator[MonthTables]:
+    """Compute every table of ``shared.metrics.schema.TABLES`` for one month; stream them out.
+
+    The engine works in a DuckDB database in a temporary folder, so its tables are compressed
+    and, beyond ``memory_limit`` (e.g. "1GB"), spill to disk instead of growing in memory.
+    ``inputs.runs`` may be a reader: it is read once, as it streams.
     """
     period = inputs.period
-    runs = _naive_utc(inputs.runs.select(list(RUN_COLUMNS)))
-    cpos = sorted(
-        set(runs.column("cpo_id").to_pylist())
-        | set(inputs.max_gap_minutes)
-        | set(inputs.connectors["cpo_id"])
-    )
-    gaps = pa.table(
-        {
-            "cpo_id": pa.array(cpos, pa.string()),
-            "max_gap_us": pa.array(
-                [
-                    round((inputs.max_gap_minutes.get(c) or inputs.default_max_gap_minutes) * 60e6)
-                    for c in cpos
-                ],
-                pa.int64(),
-            ),
-        }
-    )
+    cpos = sorted(set(inputs.max_gap_minutes) | set(inputs.connectors["cpo_id"]))
     connectors = connectors_table(inputs.connectors)
     bounds = pa.table(
         {
@@ -154,45 +156,81 @@ def compute_month(
         config["threads"] = threads
     if memory_limit:
         config["memory_limit"] = memory_limit
-    con = duckdb.connect(config=config)
-    try:
-        for name, table in (
-            ("runs", runs),
-            ("gaps", gaps),
-            ("connectors", connectors),
-            ("midnights", midnights_table(connectors, period.tz)),
-            ("period", bounds),
-            ("days", _buckets_table(period.days(), "days")),
-            ("hours", _buckets_table(period.hours(), "hours")),
-        ):
-            con.register(name, table)  # read in place, no copy
-        for step in STEPS:
-            con.execute(step.read_text())
-        return _outputs(con, inputs)
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="chargeatlarge-engine-") as work:
+        config["temp_directory"] = str(Path(work) / "spill")
+        con = duckdb.connect(str(Path(work) / "month.duckdb"), config=config)
+        try:
+            # Naive timestamps in the engine are UTC, whatever the machine's zone.
+            con.execute("SET TimeZone = 'UTC'")
+            run_count = _load_runs(con, inputs.runs)
+            cpos = sorted(
+                set(cpos) | {c for (c,) in con.sql("SELECT DISTINCT cpo_id FROM runs").fetchall()}
+            )
+            gaps = pa.table(
+                {
+                    "cpo_id": pa.array(cpos, pa.string()),
+                    "max_gap_us": pa.array(
+                        [
+                            round(
+                                (inputs.max_gap_minutes.get(c) or inputs.default_max_gap_minutes)
+                                * 60e6
+                            )
+                            for c in cpos
+                        ],
+                        pa.int64(),
+                    ),
+                }
+            )
+            for name, table in (
+                ("gaps", gaps),
+                ("connectors", connectors),
+                ("midnights", midnights_table(connectors, period.tz)),
+                ("period", bounds),
+                ("days", _buckets_table(period.days(), "days")),
+                ("hours", _buckets_table(period.hours(), "hours")),
+            ):
+                con.register(name, table)  # read in place, no copy
+            for step in STEPS:
+                con.execute(step.read_text())
+            yield MonthTables(con, _outputs(con, inputs), run_count)
+        finally:
+            con.close()
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str, table: str) -> pa.Table:
-    result = con.sql(sql).to_arrow_table()
-    target = schema.TABLES[table]
-    if result.num_rows == 0:
-        return target.empty_table()
-    result = result.select(target.names)
-    columns = []
-    for field in target:
-        column = result.column(field.name)
-        if pa.types.is_timestamp(field.type) and column.type.tz is None:
-            column = column.cast(pa.timestamp("us")).cast(field.type)
-        columns.append(column.cast(field.type))
-    return pa.table(columns, schema=target)
+def _load_runs(con: duckdb.DuckDBPyConnection, runs: pa.Table | pa.RecordBatchReader) -> int:
+    """Store the input runs once, compactly: a one-byte category, naive UTC timestamps."""
+    values = ", ".join(f"'{c.value}'" for c in Category)
+    con.execute(f"CREATE TYPE category AS ENUM ({values})")
+    con.register("runs_input", runs)
+    con.execute(
+        """
+        CREATE TABLE runs AS
+        SELECT CAST(cpo_id AS VARCHAR) AS cpo_id, CAST(evse_uid AS VARCHAR) AS evse_uid,
+               CAST(CAST(category AS VARCHAR) AS category) AS category,
+               CAST(started_at AS TIMESTAMP) AS started_at,
+               CAST(last_confirmed_at AS TIMESTAMP) AS last_confirmed_at
+        FROM runs_input
+        """
+    )
+    con.unregister("runs_input")
+    pa.default_memory_pool().release_unused()  # the streamed batches are gone: give it back
+    return con.sql("SELECT COUNT(*) FROM runs").fetchone()[0]
 
 
-def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, pa.Table]:
+def compute_month(
+    inputs: MonthInputs, threads: int | None = None, memory_limit: str | None = None
+) -> dict[str, pa.Table]:
+    """Every table of ``shared.metrics.schema.TABLES`` for one month, in memory."""
+    with month_tables(inputs, threads, memory_limit) as tables:
+        return {name: tables.table(name) for name in schema.TABLES}
+
+
+def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, str]:
+    """Builds the EVSE table every level rolls up from; returns the query of each output."""
     gap_default = inputs.default_max_gap_minutes
     con.execute(
         f"""
-        CREATE TEMP TABLE evse_full AS
+        CREATE TABLE evse_full AS
         SELECT ek.cpo_id, ek.evse_uid, u.matched,
                s.charger_id, s.site_id, s.state, s.site_name, s.address, s.suburb, s.postcode,
                s.latitude, s.longitude, s.program, s.power_type, s.max_power_kw,
@@ -207,34 +245,24 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
         """
     )
     figures = ", ".join(figure_columns("x"))
-    tables: dict[str, pa.Table] = {}
-    tables["evse"] = _fetch(
-        con,
-        f"""
+    tables: dict[str, str] = {}
+    tables["evse"] = f"""
         SELECT x.cpo_id, x.evse_uid, x.charger_id, x.site_id, x.state, x.site_name, x.address,
                x.suburb, x.postcode, x.latitude, x.longitude, x.program, x.power_type,
                x.max_power_kw, x.connector_standards, x.matched, x.max_gap_minutes, {figures}
         FROM evse_full AS x ORDER BY x.cpo_id, x.evse_uid
-        """,
-        "evse",
-    )
-    tables["connector"] = _fetch(
-        con,
-        f"""
+        """
+    tables["connector"] = f"""
         SELECT c.cpo_id, c.evse_uid, CAST(c.connector_id AS VARCHAR) AS connector_id, x.charger_id,
                x.site_id, x.state, x.program, c.connector_standard, c.power_type, c.max_power_kw,
                {figures}
         FROM connectors AS c
         JOIN evse_full AS x ON x.cpo_id = c.cpo_id AND x.evse_uid = c.evse_uid
         ORDER BY c.cpo_id, c.evse_uid, connector_id
-        """,
-        "connector",
-    )
+        """
     sums = ", ".join(summed("x"))
     group_figures = ", ".join(figure_columns("g"))
-    tables["charger"] = _fetch(
-        con,
-        f"""
+    tables["charger"] = f"""
         WITH g AS (
             SELECT x.cpo_id, x.charger_id, MIN(x.site_id) AS site_id, MIN(x.state) AS state,
                    string_agg(DISTINCT x.program, ',' ORDER BY x.program) AS program,
@@ -244,12 +272,8 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
         SELECT g.cpo_id, g.charger_id, g.site_id, g.state, g.program, g.max_power_kw,
                g.evse_count, {group_figures}
         FROM g ORDER BY g.cpo_id, g.charger_id
-        """,
-        "charger",
-    )
-    tables["site"] = _fetch(
-        con,
-        f"""
+        """
+    tables["site"] = f"""
         WITH g AS (
             SELECT x.cpo_id, x.site_id, MIN(x.state) AS state, MIN(x.site_name) AS site_name,
                    MIN(x.address) AS address, MIN(x.suburb) AS suburb, MIN(x.postcode) AS postcode,
@@ -263,25 +287,17 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
                {pct("a.any_up_us", "a.any_known_us")} AS any_up_pct
         FROM g LEFT JOIN site_any_up_us AS a ON a.cpo_id = g.cpo_id AND a.site_id = g.site_id
         ORDER BY g.cpo_id, g.site_id
-        """,
-        "site",
-    )
+        """
     for level, key in (("network", "cpo_id"), ("state", "state")):
-        tables[level] = _fetch(
-            con,
-            f"""
+        tables[level] = f"""
             WITH g AS (
                 SELECT x.{key}, COUNT(DISTINCT x.cpo_id || '/' || x.site_id) AS site_count,
                        COUNT(*) AS evse_count, {sums}
                 FROM evse_full AS x WHERE x.matched GROUP BY x.{key}
             )
             SELECT g.{key}, g.site_count, g.evse_count, {group_figures} FROM g ORDER BY g.{key}
-            """,
-            level,
-        )
-    tables["unmatched"] = _fetch(
-        con,
-        f"""
+            """
+    tables["unmatched"] = f"""
         SELECT x.cpo_id, x.evse_uid, r.first_observed_at, r.last_confirmed_at,
                {minutes("x.period_us - x.not_in_service_us - x.unknown_us")} AS known_minutes
         FROM evse_full AS x
@@ -292,36 +308,24 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
               GROUP BY r.cpo_id, r.evse_uid) AS r
           ON r.cpo_id = x.cpo_id AND r.evse_uid = x.evse_uid
         WHERE NOT x.matched ORDER BY x.cpo_id, x.evse_uid
-        """,
-        "unmatched",
-    )
-    tables["outages"] = _fetch(
-        con,
-        f"""
-        SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, o.category,
+        """
+    tables["outages"] = f"""
+        SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, CAST(o.category AS VARCHAR) AS category,
                o.started_at, o.ended_at, {minutes("o.us_in_period")} AS minutes_in_period
         FROM outages_us AS o
         JOIN evse_keys AS ek ON ek.k = o.k
         LEFT JOIN evse_static AS s ON s.k = o.k
         ORDER BY ek.cpo_id, ek.evse_uid, o.started_at
-        """,
-        "outages",
-    )
-    tables["daily"] = _fetch(
-        con,
-        f"""
+        """
+    tables["daily"] = f"""
         SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, d.day AS date,
                {", ".join(minute_columns("d"))}
         FROM daily_us AS d
         JOIN evse_keys AS ek ON ek.k = d.k
         LEFT JOIN evse_static AS s ON s.k = d.k
         ORDER BY ek.cpo_id, ek.evse_uid, d.day
-        """,
-        "daily",
-    )
-    tables["hour_of_week"] = _fetch(
-        con,
-        f"""
+        """
+    tables["hour_of_week"] = f"""
         SELECT h.cpo_id, h.site_id, st.state, h.hour_of_week,
                h.hour_of_week // 24 AS day_of_week, h.hour_of_week % 24 AS hour,
                {minutes("h.in_use_us")} AS in_use_minutes, {minutes("h.known_us")} AS known_minutes,
@@ -330,7 +334,5 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, p
         JOIN (SELECT cpo_id, site_id, MIN(state) AS state FROM evse_static GROUP BY cpo_id, site_id) AS st
           ON st.cpo_id = h.cpo_id AND st.site_id = h.site_id
         ORDER BY h.cpo_id, h.site_id, h.hour_of_week
-        """,
-        "hour_of_week",
-    )
+        """
     return tables

@@ -6,11 +6,13 @@ The Azure Function's triggers and the ``chargeatlarge monthly`` command both cal
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,16 +20,19 @@ from sqlalchemy import Engine
 
 from shared import __version__, layout
 from shared.blobstore import BlobStore
-from shared.db.observations import cpo_max_gaps, runs_overlapping
-from shared.metrics.engine import MonthInputs, compute_month
+from shared.db.observations import cpo_max_gaps, runs_reader
+from shared.metrics import schema
+from shared.metrics.engine import MonthInputs, month_tables
 from shared.metrics.period import Period
-from shared.monthly.report import build_report
+from shared.monthly.report import REPORT_TABLES, build_report
 from shared.sites import MAX_REPORTED_PROBLEMS, read_static_sites
 
 log = logging.getLogger("chargeatlarge.monthly")
 JOB_VERSION = f"chargeatlarge-monthly/{__version__}"
-# DuckDB spills to disk beyond this, so the job fits a 4 GB Function instance with headroom.
-ENGINE_MEMORY_LIMIT = "1500MB"
+# DuckDB spills to disk beyond this; with the runs streamed in and the tables streamed out, a
+# national month then peaks well under 2 GB (bench/monthly.py) and is no slower.
+ENGINE_MEMORY_LIMIT = "700MB"
+ROW_GROUP_ROWS = 131_072
 
 
 class MonthNotReady(ValueError):
@@ -44,11 +49,26 @@ class MonthResult:
     manifest: dict[str, object] = field(default_factory=dict)
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
-    """Parquet with fixed settings, so the same table always gives the same bytes."""
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd", use_dictionary=True, write_statistics=True)
-    return buffer.getvalue()
+def write_parquet(batches: Iterable[pa.RecordBatch], schema: pa.Schema, path: Path) -> int:
+    """Parquet with fixed settings and fixed row groups, so the same rows always give the same
+    bytes, however the batches arrive. Returns the number of rows."""
+    rows = 0
+    pending: list[pa.RecordBatch] = []
+    with pq.ParquetWriter(
+        path, schema, compression="zstd", use_dictionary=True, write_statistics=True
+    ) as writer:
+        for batch in batches:
+            pending.append(batch)
+            rows += batch.num_rows
+            waiting = sum(b.num_rows for b in pending)
+            if waiting >= ROW_GROUP_ROWS:
+                table = pa.Table.from_batches(pending, schema)
+                whole = waiting - waiting % ROW_GROUP_ROWS
+                writer.write_table(table.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+                pending = table.slice(whole).to_batches()
+        if pending or rows == 0:
+            writer.write_table(pa.Table.from_batches(pending, schema))
+    return rows
 
 
 def run_month(
@@ -88,30 +108,42 @@ def run_month(
             f"static sites: {len(static.problems) - MAX_REPORTED_PROBLEMS} more problems not listed"
         )
 
-    with engine.connect() as connection:
-        gaps = cpo_max_gaps(connection)
-        widest = max([default_max_gap_minutes, *[g for g in gaps.values() if g]])
-        runs = runs_overlapping(
-            connection,
-            period.start,
-            period.end,
-            timedelta(minutes=widest),
-            timedelta(minutes=widest),
-        )
-    if runs.num_rows == 0:
+    with tempfile.TemporaryDirectory(prefix="chargeatlarge-month-") as work:
+        folder = Path(work)
+        with engine.connect() as connection:
+            gaps = cpo_max_gaps(connection)
+            widest = max([default_max_gap_minutes, *[g for g in gaps.values() if g]])
+            runs = runs_reader(
+                connection,
+                period.start,
+                period.end,
+                timedelta(minutes=widest),
+                timedelta(minutes=widest),
+            )
+            inputs = MonthInputs(
+                period=period,
+                runs=runs,
+                connectors=static.connectors,
+                default_max_gap_minutes=default_max_gap_minutes,
+                max_gap_minutes=gaps,
+            )
+            with month_tables(inputs, memory_limit=ENGINE_MEMORY_LIMIT) as computed:
+                run_count = computed.run_count
+                row_counts = {
+                    name: write_parquet(
+                        computed.batches(name), schema.TABLES[name], folder / f"{name}.parquet"
+                    )
+                    for name in schema.TABLES
+                }
+        files = {path.name: path.read_bytes() for path in sorted(folder.glob("*.parquet"))}
+        # The report needs the small tables only; daily and hour_of_week stay on disk.
+        report_tables = {
+            name: pq.read_table(folder / f"{name}.parquet", schema=schema.TABLES[name])
+            for name in REPORT_TABLES
+        }
+    if run_count == 0:
         warnings.append(f"no observations for {month}: every listed EVSE is 100 % unknown")
-
-    tables = compute_month(
-        MonthInputs(
-            period=period,
-            runs=runs,
-            connectors=static.connectors,
-            default_max_gap_minutes=default_max_gap_minutes,
-            max_gap_minutes=gaps,
-        ),
-        memory_limit=ENGINE_MEMORY_LIMIT,
-    )
-    unmatched = tables["unmatched"].num_rows
+    unmatched = row_counts["unmatched"]
     if unmatched:
         warnings.append(
             f"{unmatched} observed EVSE(s) are not in any static site CSV; they are listed in"
@@ -120,8 +152,6 @@ def run_month(
     for warning in warnings:
         log.warning("%s: %s", month, warning)
 
-    files = {f"{name}.parquet": parquet_bytes(table) for name, table in tables.items()}
-    row_counts = {name: table.num_rows for name, table in tables.items()}
     manifest = {
         "month": month,
         "report_tz": tz,
@@ -133,7 +163,7 @@ def run_month(
         "inputs": {
             "static_site_csvs": static.sources,
             "static_connectors": len(static.connectors),
-            "status_runs": runs.num_rows,
+            "status_runs": run_count,
             "default_max_gap_minutes": default_max_gap_minutes,
             "cpo_max_gap_minutes": {k: v for k, v in sorted(gaps.items()) if v},
         },
@@ -147,7 +177,7 @@ def run_month(
         prefix, {**files, "manifest.json": json.dumps(manifest, indent=2).encode()}
     )
 
-    report_files = build_report(tables, manifest, uptime_threshold_pct)
+    report_files = build_report(report_tables, manifest, uptime_threshold_pct)
     store.replace_prefix(layout.report_prefix(month), report_files)
     log.info("%s: wrote %s and %s", month, prefix, layout.report_prefix(month))
     return MonthResult(month, prefix, layout.report_prefix(month), row_counts, warnings, manifest)

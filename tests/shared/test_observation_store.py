@@ -10,6 +10,7 @@ from shared.db.observations import (
     ensure_cpo,
     latest_statuses,
     runs_overlapping,
+    runs_reader,
 )
 from shared.db.tables import status_run
 from shared.status import Observation
@@ -160,3 +161,34 @@ def test_runs_query_compiles_for_sql_server() -> None:
         ).compile(dialect=pyodbc.dialect())
     )
     assert "FROM status_run" in sql and "LIMIT" not in sql
+
+
+def test_runs_reader_reads_a_sqlite_file_as_the_cursor_does(engine: Engine) -> None:
+    """The job reads a SQLite file through ADBC; Azure SQL goes through the driver's cursor.
+    Both must give the same runs, types included."""
+    from shared.db.observations import _cursor_batches, runs_query
+
+    store = ObservationStore(engine, 15)
+    store.write(
+        [obs(f"E{i}", minute, status) for i in range(3) for minute, status in
+         ((-10, "CHARGING"), (30, "AVAILABLE"), (50, "FAULTED"), (90, "OUTOFORDER"))]
+    )  # fmt: skip
+    end = T0 + timedelta(minutes=120)
+    with engine.connect() as connection:
+        reader = runs_reader(connection, T0, end, timedelta(minutes=15), batch_rows=4)
+        batches = list(reader)
+        query = runs_query(T0, end, timedelta(minutes=15), timedelta(0))
+        compiled = query.compile(dialect=connection.dialect)
+        params = tuple(
+            compiled._bind_processors.get(k, lambda v: v)(compiled.construct_params()[k])
+            for k in compiled.positiontup
+        )
+        by_cursor = pa.Table.from_batches(
+            list(_cursor_batches(connection, str(compiled), params, 5))
+        )
+    assert [b.num_rows for b in batches] == [4, 4, 4]  # streamed, not read whole
+    by_adbc = pa.Table.from_batches(batches)
+    assert by_adbc.schema == by_cursor.schema
+    keys = [("evse_uid", "ascending"), ("started_at", "ascending")]
+    assert by_adbc.sort_by(keys).to_pylist() == by_cursor.sort_by(keys).to_pylist()
+    assert by_adbc.num_rows == 12

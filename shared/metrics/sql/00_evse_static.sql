@@ -1,7 +1,7 @@
 -- Every EVSE gets a small integer key k (listed or only observed), so the heavy steps below
 -- partition and join on integers. Inputs: connectors (one row per static connector), runs.
-CREATE OR REPLACE TEMP TABLE evse_keys AS
-SELECT cpo_id, evse_uid, ROW_NUMBER() OVER (ORDER BY cpo_id, evse_uid) AS k
+CREATE OR REPLACE TABLE evse_keys AS
+SELECT cpo_id, evse_uid, CAST(ROW_NUMBER() OVER (ORDER BY cpo_id, evse_uid) AS INTEGER) AS k
 FROM (
     SELECT cpo_id, evse_uid FROM connectors
     UNION
@@ -11,7 +11,7 @@ FROM (
 -- One row per EVSE of the static CSVs with its attributes and in-service window: local
 -- midnight of commissioned_on / decommissioned_on, in UTC (input: midnights). An EVSE is
 -- decommissioned only when all its connectors are.
-CREATE OR REPLACE TEMP TABLE evse_static AS
+CREATE OR REPLACE TABLE evse_static AS
 WITH per_evse AS (
     SELECT
         cpo_id,

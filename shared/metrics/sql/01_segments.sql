@@ -1,6 +1,6 @@
 -- Spec section 3. Each status run holds its category from started_at until max_gap after its
 -- last confirmation, and never past the next run's start. Inputs: runs, gaps. Times are UTC.
-CREATE OR REPLACE TEMP TABLE segments AS
+CREATE OR REPLACE TABLE segments AS
 SELECT
     ek.k,
     r.category,

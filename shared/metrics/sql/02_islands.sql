@@ -1,7 +1,7 @@
 -- Category runs: adjacent segments of one category with no unknown time between them are one
 -- run. A run ends where the category changes, UNKNOWN included (spec section 4). Sessions and
 -- outages only need where runs begin; the extent of a run is built for down runs only (outages).
-CREATE OR REPLACE TEMP TABLE run_starts AS
+CREATE OR REPLACE TABLE run_starts AS
 SELECT
     k,
     category,
@@ -11,7 +11,7 @@ SELECT
 FROM segments
 WINDOW w AS (PARTITION BY k ORDER BY f);
 
-CREATE OR REPLACE TEMP TABLE islands AS
+CREATE OR REPLACE TABLE islands AS
 WITH down AS (
     SELECT
         *,

@@ -1,7 +1,7 @@
 -- Every EVSE reported on: all EVSEs of the static CSVs, plus observed EVSEs that no CSV lists
 -- (matched = false). svc_f/svc_t is the in-service window inside the period: outside it the EVSE
 -- is NOT_IN_SERVICE whatever its feed says (commissioned_on / decommissioned_on).
-CREATE OR REPLACE TEMP TABLE universe AS
+CREATE OR REPLACE TABLE universe AS
 WITH listed AS (
     SELECT
         s.k,

@@ -1,6 +1,6 @@
 -- The complete timeline of every EVSE over the period: non-overlapping pieces that cover
 -- [ps, pe) exactly, each with one category, UNKNOWN and NOT_IN_SERVICE included.
-CREATE OR REPLACE TEMP TABLE pieces AS
+CREATE OR REPLACE TABLE pieces AS
 WITH known AS (
     SELECT sg.k, sg.category, GREATEST(sg.f, p.ps) AS f, LEAST(sg.t, p.pe) AS t
     FROM segments AS sg
@@ -14,18 +14,18 @@ ordered AS (
 timeline AS (
     SELECT k, category, f, t FROM known
     UNION ALL
-    SELECT o.k, 'UNKNOWN', COALESCE(o.prev_t, p.ps), o.f
+    SELECT o.k, CAST('UNKNOWN' AS category), COALESCE(o.prev_t, p.ps), o.f
     FROM ordered AS o
     CROSS JOIN period AS p
     WHERE COALESCE(o.prev_t, p.ps) < o.f
     UNION ALL
-    SELECT k.k, 'UNKNOWN', MAX(k.t), MAX(p.pe)
+    SELECT k.k, CAST('UNKNOWN' AS category), MAX(k.t), MAX(p.pe)
     FROM known AS k
     CROSS JOIN period AS p
     GROUP BY k.k
     HAVING MAX(k.t) < MAX(p.pe)
     UNION ALL
-    SELECT u.k, 'UNKNOWN', p.ps, p.pe
+    SELECT u.k, CAST('UNKNOWN' AS category), p.ps, p.pe
     FROM universe AS u
     CROSS JOIN period AS p
     WHERE u.k NOT IN (SELECT k FROM known)
@@ -36,12 +36,12 @@ JOIN universe AS u ON u.k = tl.k
 WHERE GREATEST(tl.f, u.svc_f) < LEAST(tl.t, u.svc_t)
 UNION ALL
 -- Outside the in-service window the EVSE is NOT_IN_SERVICE, whatever its timeline says.
-SELECT u.k, 'NOT_IN_SERVICE', p.ps, u.svc_f
+SELECT u.k, CAST('NOT_IN_SERVICE' AS category), p.ps, u.svc_f
 FROM universe AS u
 CROSS JOIN period AS p
 WHERE p.ps < u.svc_f
 UNION ALL
-SELECT u.k, 'NOT_IN_SERVICE', u.svc_t, p.pe
+SELECT u.k, CAST('NOT_IN_SERVICE' AS category), u.svc_t, p.pe
 FROM universe AS u
 CROSS JOIN period AS p
 WHERE u.svc_t < p.pe;

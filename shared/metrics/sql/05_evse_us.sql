@@ -1,7 +1,7 @@
 -- Per EVSE: microseconds in each category, and the run counts of spec section 4.
 -- A run "begins inside the period" when it starts inside the in-service window, or when the
 -- window itself opens mid-period (commissioning) while the run is under way.
-CREATE OR REPLACE TEMP TABLE evse_us AS
+CREATE OR REPLACE TABLE evse_us AS
 WITH durations AS (
     SELECT
         k,

@@ -1,6 +1,6 @@
 -- One row per OUT_OF_ORDER or UNAVAILABLE run that overlaps the period (in service).
 -- ended_at stays empty while the run goes on past the period's end.
-CREATE OR REPLACE TEMP TABLE outages_us AS
+CREATE OR REPLACE TABLE outages_us AS
 SELECT
     i.k,
     i.category,

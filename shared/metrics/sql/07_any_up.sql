@@ -1,6 +1,6 @@
 -- Sites: over the instants at which at least one in-service EVSE has a known status, the time
 -- at which at least one of them is up (a sweep over the start and end of every known piece).
-CREATE OR REPLACE TEMP TABLE site_any_up_us AS
+CREATE OR REPLACE TABLE site_any_up_us AS
 WITH known AS (
     SELECT
         s.cpo_id,

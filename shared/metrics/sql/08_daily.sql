@@ -1,5 +1,5 @@
 -- The minute columns per EVSE per local calendar day (days: local days as UTC intervals).
-CREATE OR REPLACE TEMP TABLE daily_us AS
+CREATE OR REPLACE TABLE daily_us AS
 WITH clipped AS (
     SELECT
         pc.k,

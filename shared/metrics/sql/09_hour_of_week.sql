@@ -2,7 +2,7 @@
 -- Local clock hours are 60 minutes of UTC each (a DST change skips or repeats a label), so
 -- every piece is spread over the hours it touches by number (hours.idx) rather than by a
 -- range join.
-CREATE OR REPLACE TEMP TABLE hour_of_week_us AS
+CREATE OR REPLACE TABLE hour_of_week_us AS
 WITH known AS (
     SELECT
         s.cpo_id,
