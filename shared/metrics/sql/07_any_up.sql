@@ -1,55 +1,57 @@
 -- Sites: over the instants at which at least one in-service EVSE has a known status, the time
--- at which at least one of them is up (a sweep over the start and end of every known piece).
+-- at which at least one of them is up (a sweep over the start and end of each EVSE's blocks).
+-- An EVSE's pieces cover the period exactly, so its known blocks are the stretches between its
+-- UNKNOWN / NOT_IN_SERVICE pieces, and its up blocks the stretches between those and its down
+-- pieces: built from these few "hole" pieces, not from every piece.
 CREATE OR REPLACE TABLE site_any_up_us AS
-WITH known AS (
+WITH holes AS (
     SELECT
-        s.cpo_id,
-        s.site_id,
         pc.k,
         pc.f,
         pc.t,
-        pc.category IN ('AVAILABLE', 'IN_USE', 'RESERVED') AS up
+        pc.category IN ('UNKNOWN', 'NOT_IN_SERVICE') AS unknown
     FROM pieces AS pc
-    JOIN evse_static AS s ON s.k = pc.k
-    WHERE pc.category NOT IN ('UNKNOWN', 'NOT_IN_SERVICE')
+    WHERE pc.category IN ('UNKNOWN', 'NOT_IN_SERVICE', 'OUT_OF_ORDER', 'UNAVAILABLE')
 ),
--- Per EVSE, merge touching known pieces into known blocks and touching up pieces into up
--- blocks first: the sweep below then runs over few intervals instead of every piece.
-marked AS (
-    SELECT
-        *,
-        COALESCE(LAG(t) OVER w <> f, TRUE) AS new_known,
-        COALESCE(LAG(t) OVER w <> f OR NOT LAG(up) OVER w, TRUE) AS new_up
-    FROM known
-    WINDOW w AS (PARTITION BY k ORDER BY f)
+blocks AS (
+    -- kind 'known': between unknown holes; kind 'up': between any holes.
+    SELECT k, 'known' AS kind, LAG(t) OVER (PARTITION BY k ORDER BY f) AS f, f AS t
+    FROM holes
+    WHERE unknown
+    UNION ALL
+    SELECT k, 'up', LAG(t) OVER (PARTITION BY k ORDER BY f), f
+    FROM holes
+    UNION ALL
+    SELECT k, 'known', MAX(t), NULL FROM holes WHERE unknown GROUP BY k
+    UNION ALL
+    SELECT k, 'up', MAX(t), NULL FROM holes GROUP BY k
+    UNION ALL
+    SELECT s.k, kind.kind, NULL, NULL
+    FROM evse_static AS s
+    CROSS JOIN (VALUES ('known'), ('up')) AS kind(kind)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM holes AS h
+        WHERE h.k = s.k AND (kind.kind = 'up' OR h.unknown)
+    )
 ),
-numbered AS (
-    SELECT
-        *,
-        SUM(CASE WHEN new_known THEN 1 ELSE 0 END) OVER w AS known_block,
-        SUM(CASE WHEN new_up THEN 1 ELSE 0 END) OVER w AS up_block
-    FROM marked
-    WINDOW w AS (PARTITION BY k ORDER BY f ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-),
-known_blocks AS (
-    SELECT cpo_id, site_id, MIN(f) AS f, MAX(t) AS t
-    FROM numbered
-    GROUP BY cpo_id, site_id, k, known_block
-),
-up_blocks AS (
-    SELECT cpo_id, site_id, MIN(f) AS f, MAX(t) AS t
-    FROM numbered
-    WHERE up
-    GROUP BY cpo_id, site_id, k, up_block
+bounded AS (
+    SELECT s.cpo_id, s.site_id, b.kind, COALESCE(b.f, p.ps) AS f, COALESCE(b.t, p.pe) AS t
+    FROM blocks AS b
+    JOIN evse_static AS s ON s.k = b.k
+    CROSS JOIN period AS p
 ),
 events AS (
-    SELECT cpo_id, site_id, f AS moment, 1 AS d_known, 0 AS d_up FROM known_blocks
+    SELECT cpo_id, site_id, f AS moment,
+           CASE WHEN kind = 'known' THEN 1 ELSE 0 END AS d_known,
+           CASE WHEN kind = 'up' THEN 1 ELSE 0 END AS d_up
+    FROM bounded
+    WHERE f < t
     UNION ALL
-    SELECT cpo_id, site_id, t, -1, 0 FROM known_blocks
-    UNION ALL
-    SELECT cpo_id, site_id, f, 0, 1 FROM up_blocks
-    UNION ALL
-    SELECT cpo_id, site_id, t, 0, -1 FROM up_blocks
+    SELECT cpo_id, site_id, t,
+           CASE WHEN kind = 'known' THEN -1 ELSE 0 END,
+           CASE WHEN kind = 'up' THEN -1 ELSE 0 END
+    FROM bounded
+    WHERE f < t
 ),
 steps AS (
     SELECT cpo_id, site_id, moment, SUM(d_known) AS d_known, SUM(d_up) AS d_up

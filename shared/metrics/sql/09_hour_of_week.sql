@@ -1,13 +1,15 @@
 -- Per site and local hour of the week: in-use and known time of its in-service EVSEs.
 -- Local clock hours are 60 minutes of UTC each (a DST change skips or repeats a label), so
 -- every piece is spread over the hours it touches by number (hours.idx) rather than by a
--- range join.
+-- range join. Each EVSE's pieces cover every hour exactly, so known time is the hours' whole
+-- length less the UNKNOWN and NOT_IN_SERVICE pieces: only those (few) and the IN_USE pieces
+-- need spreading, not every known piece.
 CREATE OR REPLACE TABLE hour_of_week_us AS
-WITH known AS (
+WITH spans AS (
     SELECT
         s.cpo_id,
         s.site_id,
-        pc.category,
+        pc.category = 'IN_USE' AS in_use,
         pc.f,
         pc.t,
         date_diff('microsecond', p.hs, pc.f) // 3600000000 AS first_idx,
@@ -15,18 +17,18 @@ WITH known AS (
     FROM pieces AS pc
     JOIN evse_static AS s ON s.k = pc.k
     CROSS JOIN (SELECT MIN(f) AS hs FROM hours) AS p
-    WHERE pc.category NOT IN ('UNKNOWN', 'NOT_IN_SERVICE')
+    WHERE pc.category IN ('IN_USE', 'UNKNOWN', 'NOT_IN_SERVICE')
 ),
 spread AS (
-    SELECT cpo_id, site_id, category, f, t, UNNEST(range(first_idx, last_idx + 1)) AS idx
-    FROM known
+    SELECT cpo_id, site_id, in_use, f, t, UNNEST(range(first_idx, last_idx + 1)) AS idx
+    FROM spans
 ),
 clipped AS (
     SELECT
         sp.cpo_id,
         sp.site_id,
         h.hour_of_week,
-        sp.category,
+        sp.in_use,
         date_diff('microsecond', GREATEST(sp.f, h.f), LEAST(sp.t, h.t)) AS us
     FROM spread AS sp
     JOIN hours AS h ON h.idx = sp.idx
@@ -36,22 +38,29 @@ sums AS (
         cpo_id,
         site_id,
         hour_of_week,
-        SUM(CASE WHEN category = 'IN_USE' THEN us ELSE 0 END) AS in_use_us,
-        SUM(us) AS known_us
+        SUM(CASE WHEN in_use THEN us ELSE 0 END) AS in_use_us,
+        SUM(CASE WHEN in_use THEN 0 ELSE us END) AS not_known_us
     FROM clipped
     GROUP BY cpo_id, site_id, hour_of_week
 ),
-grid AS (
-    SELECT DISTINCT s.cpo_id, s.site_id, h.hour_of_week
-    FROM evse_static AS s
-    CROSS JOIN hours AS h
+-- Every EVSE of the site over every hour with that label: the time that could be known.
+capacity AS (
+    SELECT
+        s.cpo_id,
+        s.site_id,
+        h.hour_of_week,
+        s.evse_count * h.us AS us
+    FROM (SELECT cpo_id, site_id, COUNT(*) AS evse_count FROM evse_static GROUP BY cpo_id, site_id) AS s
+    CROSS JOIN (
+        SELECT hour_of_week, SUM(date_diff('microsecond', f, t)) AS us FROM hours GROUP BY hour_of_week
+    ) AS h
 )
 SELECT
-    g.cpo_id,
-    g.site_id,
-    g.hour_of_week,
+    c.cpo_id,
+    c.site_id,
+    c.hour_of_week,
     COALESCE(x.in_use_us, 0) AS in_use_us,
-    COALESCE(x.known_us, 0) AS known_us
-FROM grid AS g
+    c.us - COALESCE(x.not_known_us, 0) AS known_us
+FROM capacity AS c
 LEFT JOIN sums AS x
-    ON x.cpo_id = g.cpo_id AND x.site_id = g.site_id AND x.hour_of_week = g.hour_of_week;
+    ON x.cpo_id = c.cpo_id AND x.site_id = c.site_id AND x.hour_of_week = c.hour_of_week;

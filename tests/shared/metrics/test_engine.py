@@ -381,6 +381,51 @@ def test_hour_of_week_profile() -> None:
     assert row(profile, hour_of_week=100)["utilisation_pct"] is None
 
 
+def test_any_up_over_gaps_outages_commissioning_and_carry_in() -> None:
+    static = [
+        connector("A", "S1", "C1", "E1"),
+        connector("A", "S1", "C2", "E2"),
+        connector("A", "S1", "C3", "E3", commissioned_on=date(2026, 11, 2)),  # never observed
+        connector("A", "S2", "C4", "E4"),  # never observed: nothing known
+        connector("B", "S3", "C5", "E5"),  # one report before the month, carried all month
+    ]
+    observations = (
+        every("2026-11-01 00:00", 10, 6, "AVAILABLE")  # E1 up 00:00–01:05
+        + every("2026-11-01 02:00", 10, 3, "FAULTED")  # E1 down 02:00–02:35
+        + every("2026-11-01 00:30", 10, 6, "CHARGING", evse="E2")  # E2 up 00:30–01:35
+        + one("2026-10-31 23:00", "AVAILABLE", evse="E5", cpo="B")
+    )
+    tables = compute("2026-11", observations, static, max_gap={"B": 60_000})
+    s1 = row(tables["site"], site_id="S1")
+    # Known at some EVSE 00:00–01:35 and 02:00–02:35 (130 minutes); up at some 00:00–01:35.
+    assert s1["any_up_pct"] == pytest.approx(100 * 95 / 130)
+    assert row(tables["site"], site_id="S2")["any_up_pct"] is None
+    s3 = row(tables["site"], site_id="S3")
+    assert (s3["any_up_pct"], s3["known_minutes"]) == (100.0, NOV)
+
+
+def test_hour_of_week_counts_the_repeated_hour_and_leaves_out_time_not_in_service() -> None:
+    """Sydney, April 2026: on Sunday 5 April the clock goes back at 03:00 AEDT, so the local
+    hour 02:00–03:00 happens twice (15:00–17:00 UTC on the 4th). E2 enters service on the 6th."""
+    static = E1 + [connector("A", "S1", "C2", "E2", commissioned_on=date(2026, 4, 6))]
+    repeated = datetime(2026, 4, 4, 15, tzinfo=UTC)
+    observations = [
+        ("A", "E1", repeated + timedelta(minutes=10 * i), "CHARGING") for i in range(12)
+    ]
+    observations += every("2026-04-05 10:00", 10, 3, "AVAILABLE", evse="E2")  # not in service yet
+    observations += every("2026-04-06 10:00", 10, 3, "AVAILABLE", evse="E2")  # Monday 10:00–10:35
+    profile = compute("2026-04", observations, static)["hour_of_week"]
+    sunday_2 = row(profile, hour_of_week=6 * 24 + 2)
+    # Charging through both occurrences of 02:00–03:00 (15:00–16:50 UTC, held to 17:05).
+    assert (sunday_2["in_use_minutes"], sunday_2["known_minutes"]) == (120.0, 120.0)
+    sunday_3 = row(profile, hour_of_week=6 * 24 + 3)
+    assert (sunday_3["in_use_minutes"], sunday_3["known_minutes"]) == (5.0, 5.0)
+    sunday_10 = row(profile, hour_of_week=6 * 24 + 10)
+    assert (sunday_10["known_minutes"], sunday_10["utilisation_pct"]) == (0.0, None)
+    monday_10 = row(profile, hour_of_week=10)
+    assert (monday_10["in_use_minutes"], monday_10["known_minutes"]) == (0.0, 35.0)
+
+
 def test_daily_rows_split_at_local_midnight() -> None:
     observations = every("2026-11-04 23:50", 5, 4, "CHARGING")  # 23:50 … 00:05, carried to 00:20
     daily = compute("2026-11", observations, E1)["daily"]
