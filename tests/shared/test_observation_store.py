@@ -192,3 +192,14 @@ def test_runs_reader_reads_a_sqlite_file_as_the_cursor_does(engine: Engine) -> N
     keys = [("evse_uid", "ascending"), ("started_at", "ascending")]
     assert by_adbc.sort_by(keys).to_pylist() == by_cursor.sort_by(keys).to_pylist()
     assert by_adbc.num_rows == 12
+
+
+def test_run_columns_from_pyodbc_datetimes_are_utc() -> None:
+    """pyodbc (Azure SQL) hands back naive datetime objects of UTC; SQLite hands back text."""
+    from shared.db.observations import _column
+
+    ts = pa.timestamp("us", tz="UTC")
+    naive = datetime(2026, 11, 1, 13, 0, 0, 123456)
+    assert _column((naive,), ts).to_pylist() == [naive.replace(tzinfo=UTC)]
+    assert _column(("2026-11-01 13:00:00.123456",), ts).to_pylist() == [naive.replace(tzinfo=UTC)]
+    assert _column(("AVAILABLE",), pa.string()).to_pylist() == ["AVAILABLE"]
