@@ -143,7 +143,7 @@ def month_tables(
     ``inputs.runs`` may be a reader: it is read once, as it streams.
     """
     period = inputs.period
-    cpos = sorted(set(inputs.max_gap_minutes) | set(inputs.connectors["cpo_id"]))
+    cpos = set(inputs.max_gap_minutes) | set(inputs.connectors["cpo_id"])
     connectors = connectors_table(inputs.connectors)
     bounds = pa.table(
         {
@@ -163,24 +163,8 @@ def month_tables(
             # Naive timestamps in the engine are UTC, whatever the machine's zone.
             con.execute("SET TimeZone = 'UTC'")
             run_count = _load_runs(con, inputs.runs)
-            cpos = sorted(
-                set(cpos) | {c for (c,) in con.sql("SELECT DISTINCT cpo_id FROM runs").fetchall()}
-            )
-            gaps = pa.table(
-                {
-                    "cpo_id": pa.array(cpos, pa.string()),
-                    "max_gap_us": pa.array(
-                        [
-                            round(
-                                (inputs.max_gap_minutes.get(c) or inputs.default_max_gap_minutes)
-                                * 60e6
-                            )
-                            for c in cpos
-                        ],
-                        pa.int64(),
-                    ),
-                }
-            )
+            observed = {c for (c,) in con.sql("SELECT DISTINCT cpo_id FROM runs").fetchall()}
+            gaps = _gaps_table(cpos | observed, inputs)
             for name, table in (
                 ("gaps", gaps),
                 ("connectors", connectors),
@@ -197,21 +181,38 @@ def month_tables(
             con.close()
 
 
+def _gaps_table(cpos: set[str], inputs: MonthInputs) -> pa.Table:
+    """Each CPO's max_gap in microseconds (its own where set, else the default)."""
+    ordered = sorted(cpos)
+    minutes = [inputs.max_gap_minutes.get(c) or inputs.default_max_gap_minutes for c in ordered]
+    return pa.table(
+        {
+            "cpo_id": pa.array(ordered, pa.string()),
+            "max_gap_us": pa.array([round(m * 60e6) for m in minutes], pa.int64()),
+        }
+    )
+
+
 def _load_runs(con: duckdb.DuckDBPyConnection, runs: pa.Table | pa.RecordBatchReader) -> int:
     """Store the input runs once, compactly: a one-byte category, naive UTC timestamps."""
     values = ", ".join(f"'{c.value}'" for c in Category)
     con.execute(f"CREATE TYPE category AS ENUM ({values})")
     con.register("runs_input", runs)
-    con.execute(
-        """
-        CREATE TABLE runs AS
-        SELECT CAST(cpo_id AS VARCHAR) AS cpo_id, CAST(evse_uid AS VARCHAR) AS evse_uid,
-               CAST(CAST(category AS VARCHAR) AS category) AS category,
-               CAST(started_at AS TIMESTAMP) AS started_at,
-               CAST(last_confirmed_at AS TIMESTAMP) AS last_confirmed_at
-        FROM runs_input
-        """
-    )
+    try:
+        con.execute(
+            """
+            CREATE TABLE runs AS
+            SELECT CAST(cpo_id AS VARCHAR) AS cpo_id, CAST(evse_uid AS VARCHAR) AS evse_uid,
+                   CAST(CAST(category AS VARCHAR) AS category) AS category,
+                   CAST(started_at AS TIMESTAMP) AS started_at,
+                   CAST(last_confirmed_at AS TIMESTAMP) AS last_confirmed_at
+            FROM runs_input
+            """
+        )
+    except duckdb.ConversionException as error:
+        raise ValueError(
+            f"status runs hold a category that is not one of {values}: {error}"
+        ) from error
     con.unregister("runs_input")
     pa.default_memory_pool().release_unused()  # the streamed batches are gone: give it back
     return con.sql("SELECT COUNT(*) FROM runs").fetchone()[0]

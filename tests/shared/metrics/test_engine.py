@@ -6,6 +6,8 @@ Unless a case says otherwise: report zone Australia/Sydney, max_gap 15 minutes, 
 
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from tests.shared.metrics.helpers import compute, connector, local, row
@@ -455,3 +457,16 @@ def test_timestamps_are_utc() -> None:
     assert str(tables["outages"].schema.field("started_at").type) == "timestamp[us, tz=UTC]"
     started = tables["outages"].column("started_at").to_pylist()[0]
     assert started == datetime(2026, 11, 5, 23, 0, tzinfo=UTC)
+
+
+def test_a_run_of_an_unknown_category_is_refused_with_a_clear_error() -> None:
+    from shared.metrics.engine import MonthInputs, compute_month
+    from shared.metrics.period import Period
+    from tests.shared.metrics.helpers import runs_table
+
+    runs = runs_table(one("2026-11-01 00:00", "AVAILABLE"))
+    runs = runs.set_column(3, "category", pa.array(["BROKEN"], pa.string()))
+    inputs = MonthInputs(Period.for_month("2026-11", "Australia/Sydney"), runs,
+                         pd.DataFrame([E1[0]]), 15, {})  # fmt: skip
+    with pytest.raises(ValueError, match="category that is not one of .*BROKEN"):
+        compute_month(inputs)
