@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -182,6 +183,7 @@ def child(kind: str, folder: str, memory_limit: str | None) -> None:
     period = Period.for_month("2026-11", "Australia/Sydney")
     began = time.perf_counter()
     if kind == "job":
+        logging.basicConfig(level=logging.INFO, format="  job log: %(message)s")
         result = run_month(
             "2026-11",
             engine=make_engine(f"sqlite:///{folder}/chargeatlarge.db"),
@@ -229,6 +231,9 @@ def run_child(kind: str, folder: str, memory_limit: str | None) -> dict:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{kind} run failed:\n{done.stderr[:6000]}")
+    for line in done.stderr.splitlines():
+        if line.startswith("  job log:") and "computed the tables" in line:
+            print(line)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

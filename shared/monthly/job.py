@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -127,7 +128,9 @@ def run_month(
                 default_max_gap_minutes=default_max_gap_minutes,
                 max_gap_minutes=gaps,
             )
+            began = time.perf_counter()
             with month_tables(inputs, memory_limit=ENGINE_MEMORY_LIMIT) as computed:
+                computed_in = time.perf_counter() - began
                 run_count = computed.run_count
                 row_counts = {
                     name: write_parquet(
@@ -135,6 +138,13 @@ def run_month(
                     )
                     for name in schema.TABLES
                 }
+        log.info(
+            "%s: read %d status runs and computed the tables in %.1f s, wrote them in %.1f s",
+            month,
+            run_count,
+            computed_in,
+            time.perf_counter() - began - computed_in,
+        )
         files = {path.name: path.read_bytes() for path in sorted(folder.glob("*.parquet"))}
         # The report needs the small tables only; daily and hour_of_week stay on disk.
         report_tables = {
