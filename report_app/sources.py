@@ -59,7 +59,8 @@ def _read_parquet(
         table = table.select([f.name for f in expected]).cast(expected)
     except (pa.ArrowException, ValueError) as exc:
         raise DataProblem(f"{name} has columns of the wrong type ({exc}).") from None
-    return table.to_pandas(types_mapper=None)
+    # Dates as datetime64, not one Python object per row (the daily table has a million rows).
+    return table.to_pandas(date_as_object=False)
 
 
 def read_live_status(store: BlobStore) -> pd.DataFrame:
@@ -181,11 +182,13 @@ class MonthlyTables:
         columns: Sequence[str] | None = None,
     ) -> Any:  # noqa: ANN401 - whatever ``build`` returns
         """``build(table)``, from only ``columns`` of the table; the table itself is not kept."""
-        return self._cached(
-            month,
-            f"{table}:{build.__name__}",
-            lambda: build(read_month_table(self.store, month, table, columns)),
-        )
+
+        def read_and_build() -> object:
+            built = build(read_month_table(self.store, month, table, columns))
+            pa.default_memory_pool().release_unused()  # the decoded table's buffers
+            return built
+
+        return self._cached(month, f"{table}:{build.__name__}", read_and_build)
 
     def cached_months(self) -> list[str]:
         """Months whose big tables are held now, least recently used first."""

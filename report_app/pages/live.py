@@ -27,6 +27,8 @@ from report_app.data import (
 from shared.sites import CONNECTOR_STANDARDS, POWER_TYPES, STATES
 
 AUSTRALIA = (-27.5, 134.0)
+# Layers are stacked in this order, so sites with EVSEs down are drawn on top of the rest.
+DRAW_ORDER = ("unknown", "all_available", "some_in_use", "all_in_use", "some_down", "all_down")
 POINT_STYLE = {"radius": 5, "weight": 1, "opacity": 0.9, "fillOpacity": 0.8}
 
 
@@ -136,13 +138,13 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
         leaflet.layout.height = "540px"
         with reactive.isolate():
             data = view().layers
-        for key, label, _ in SITE_STATUSES:
+        for key in DRAW_ORDER:
             # The colour goes in point_style: ipyleaflet copies a ``style`` into every feature.
             layer = GeoJSON(
                 data=data[key],
                 point_style={**POINT_STYLE, **layer_style(key)},
                 hover_style={"weight": 3, "radius": 8},
-                name=label,
+                name=SITE_STATUS_LABELS[key],
             )
             layer.on_click(on_click)
             layers[key] = layer
