@@ -121,6 +121,9 @@ def test_site_layers_one_per_status_lon_lat_and_key_only() -> None:
     style = data.layer_style("all_down")
     assert style["fillColor"] == data.SITE_STATUS_COLOURS["all_down"]
     assert style["className"] == "site-marker all_down"
+    from report_app.pages.live import DRAW_ORDER
+
+    assert sorted(DRAW_ORDER) == sorted(layers) and DRAW_ORDER[-1] == "all_down"
 
 
 def test_site_details_lists_connectors() -> None:

@@ -1,0 +1,123 @@
+"""The dashboard's shared caches: bounded months, re-run months, column projection, the
+background prefetch and the live snapshot (no timings: only what is read, kept and reused)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from report_app import data, sources
+from report_app.data import DataProblem
+from report_app.pages.uptime import neighbours, read_month
+from shared import layout
+from tests.report_app import generate
+
+MONTHS = ("2026-08", "2026-09", "2026-10")
+
+
+@pytest.fixture
+def months(blobstore):  # noqa: ANN001, ANN201
+    network = generate.make_network(4)
+    for index, month in enumerate(MONTHS):
+        generate.write_month(blobstore, month, generate.month_tables(network, month, seed=index))
+    return blobstore
+
+
+def test_month_cache_keeps_the_most_recently_used_months(months) -> None:  # noqa: ANN001
+    cache = sources.MonthlyTables(months, months=2)
+    networks = {month: cache.get(month, "network") for month in MONTHS}
+    evse = {month: cache.get(month, "evse") for month in MONTHS}
+    assert cache.cached_months() == ["2026-09", "2026-10"]
+    assert cache.get("2026-10", "evse") is evse["2026-10"]
+    assert cache.get("2026-08", "evse") is not evse["2026-08"]  # read again after eviction
+    assert cache.cached_months() == ["2026-10", "2026-08"]
+    # the tiny network tables of every month stay, whatever the big tables do
+    assert all(cache.get(month, "network") is networks[month] for month in MONTHS)
+
+
+def test_a_rerun_month_is_read_afresh(months) -> None:  # noqa: ANN001
+    cache = sources.MonthlyTables(months)
+    site = cache.get("2026-10", "site")
+    profiles = cache.derived("2026-10", "hour_of_week", data.site_profiles)
+    manifest = months.root / layout.monthly_manifest_blob("2026-10")
+    later = manifest.stat().st_mtime + 60
+    os.utime(manifest, (later, later))
+    assert cache.get("2026-10", "site") is not site
+    assert cache.derived("2026-10", "hour_of_week", data.site_profiles) is not profiles
+    assert cache.cached_months() == ["2026-10"]  # the earlier run's entries are gone
+
+
+def test_read_month_table_decodes_only_the_named_columns(months) -> None:  # noqa: ANN001
+    daily = sources.read_month_table(months, "2026-10", "daily", data.DAILY_COLUMNS)
+    assert list(daily.columns) == data.DAILY_COLUMNS
+    assert str(daily["date"].dtype).startswith("datetime64")
+    with pytest.raises(DataProblem, match="has no columns nonsense"):
+        sources.read_month_table(months, "2026-10", "daily", ["cpo_id", "nonsense"])
+
+
+def test_read_month_fills_the_cache_for_the_page(months) -> None:  # noqa: ANN001
+    cache = sources.MonthlyTables(months)
+    read_month(cache, "2026-09")
+    assert cache.cached_months() == ["2026-09"]
+    before = cache.derived("2026-09", "daily", data.daily_figures, data.DAILY_COLUMNS)
+    read_month(cache, "2026-09")
+    assert cache.derived("2026-09", "daily", data.daily_figures, data.DAILY_COLUMNS) is before
+
+
+@pytest.mark.parametrize(
+    ("month", "expected"),
+    [
+        ("2026-10", ["2026-09"]),
+        ("2026-09", ["2026-08", "2026-10"]),
+        ("2026-08", ["2026-09"]),
+        ("2026-01", []),
+    ],
+)
+def test_neighbours_of_a_month(month: str, expected: list[str]) -> None:
+    assert neighbours(("2026-10", "2026-09", "2026-08"), month) == expected
+
+
+def test_prefetcher_runs_a_key_once_at_a_time_and_survives_errors() -> None:
+    prefetcher = sources.Prefetcher()
+    release, started, done = threading.Event(), threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    def slow() -> None:
+        runs.append("slow")
+        started.set()
+        release.wait(10)
+
+    def failing() -> None:
+        raise DataProblem("missing")
+
+    prefetcher.submit("a", slow)
+    assert started.wait(10)
+    prefetcher.submit("a", slow)  # still running: not queued again
+    prefetcher.submit("b", failing)
+    prefetcher.submit("c", done.set)
+    release.set()
+    assert done.wait(10)  # the failure of "b" did not stop the worker
+    assert runs == ["slow"]
+    started.clear()
+    prefetcher.submit("a", slow)  # finished, so it may run again
+    assert started.wait(10)
+    assert runs == ["slow", "slow"]
+
+
+def test_live_cache_rebuilds_only_when_a_blob_changed(blobstore) -> None:  # noqa: ANN001
+    network = generate.make_network(3)
+    generate.write_static_sites(blobstore, network)
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    generate.write_live(blobstore, generate.live_status(network, now))
+    cache = sources.LiveCache(blobstore)
+    first = cache.get()
+    assert cache.get() is first
+    status = blobstore.root / layout.LIVE_STATUS
+    later = status.stat().st_mtime + 60
+    os.utime(status, (later, later))
+    second = cache.get()
+    assert second is not first
+    assert len(second.evses) == len(network.evses)
