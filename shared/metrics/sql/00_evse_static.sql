@@ -10,7 +10,7 @@ FROM (
 
 -- One row per EVSE of the static CSVs with its attributes and in-service window: local
 -- midnight of commissioned_on / decommissioned_on, in UTC (input: midnights). An EVSE is
--- decommissioned only when all its connectors are.
+-- decommissioned only when all its connectors are. site_k: a small integer key of its site.
 CREATE OR REPLACE TABLE evse_static AS
 WITH per_evse AS (
     SELECT
@@ -36,6 +36,7 @@ WITH per_evse AS (
 )
 SELECT
     ek.k,
+    CAST(DENSE_RANK() OVER (ORDER BY e.cpo_id, e.site_id) AS INTEGER) AS site_k,
     e.* EXCLUDE (commissioned_on, decommissioned_on),
     mc.utc AS service_from,
     md.utc AS service_until

@@ -7,8 +7,7 @@
 CREATE OR REPLACE TABLE hour_of_week_us AS
 WITH spans AS (
     SELECT
-        s.cpo_id,
-        s.site_id,
+        s.site_k,
         pc.category = 'IN_USE' AS in_use,
         pc.f,
         pc.t,
@@ -20,13 +19,12 @@ WITH spans AS (
     WHERE pc.category IN ('IN_USE', 'UNKNOWN', 'NOT_IN_SERVICE')
 ),
 spread AS (
-    SELECT cpo_id, site_id, in_use, f, t, UNNEST(range(first_idx, last_idx + 1)) AS idx
+    SELECT site_k, in_use, f, t, UNNEST(range(first_idx, last_idx + 1)) AS idx
     FROM spans
 ),
 clipped AS (
     SELECT
-        sp.cpo_id,
-        sp.site_id,
+        sp.site_k,
         h.hour_of_week,
         sp.in_use,
         date_diff('microsecond', GREATEST(sp.f, h.f), LEAST(sp.t, h.t)) AS us
@@ -35,22 +33,26 @@ clipped AS (
 ),
 sums AS (
     SELECT
-        cpo_id,
-        site_id,
+        site_k,
         hour_of_week,
         SUM(CASE WHEN in_use THEN us ELSE 0 END) AS in_use_us,
         SUM(CASE WHEN in_use THEN 0 ELSE us END) AS not_known_us
     FROM clipped
-    GROUP BY cpo_id, site_id, hour_of_week
+    GROUP BY site_k, hour_of_week
 ),
 -- Every EVSE of the site over every hour with that label: the time that could be known.
 capacity AS (
     SELECT
+        s.site_k,
         s.cpo_id,
         s.site_id,
         h.hour_of_week,
         s.evse_count * h.us AS us
-    FROM (SELECT cpo_id, site_id, COUNT(*) AS evse_count FROM evse_static GROUP BY cpo_id, site_id) AS s
+    FROM (
+        SELECT site_k, MIN(cpo_id) AS cpo_id, MIN(site_id) AS site_id, COUNT(*) AS evse_count
+        FROM evse_static
+        GROUP BY site_k
+    ) AS s
     CROSS JOIN (
         SELECT hour_of_week, SUM(date_diff('microsecond', f, t)) AS us FROM hours GROUP BY hour_of_week
     ) AS h
@@ -63,4 +65,4 @@ SELECT
     c.us - COALESCE(x.not_known_us, 0) AS known_us
 FROM capacity AS c
 LEFT JOIN sums AS x
-    ON x.cpo_id = c.cpo_id AND x.site_id = c.site_id AND x.hour_of_week = c.hour_of_week;
+    ON x.site_k = c.site_k AND x.hour_of_week = c.hour_of_week;
