@@ -82,10 +82,13 @@ def midnights_table(connectors: pa.Table, tz: str) -> pa.Table:
 
 
 def _buckets_table(buckets, kind: str) -> pa.Table:
+    """Local days or hours as UTC intervals, numbered; each hour carries its day's number."""
+    day_numbers = {day: number for number, day in enumerate(sorted({b.day for b in buckets}))}
     if kind == "days":
         return pa.table(
             {
                 "day": pa.array([b.day for b in buckets], pa.date32()),
+                "day_no": pa.array([day_numbers[b.day] for b in buckets], pa.int64()),
                 "f": pa.array([b.start.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
                 "t": pa.array([b.end.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
             }
@@ -101,6 +104,7 @@ def _buckets_table(buckets, kind: str) -> pa.Table:
                 [round((b.start - first).total_seconds()) // 3600 for b in buckets], pa.int64()
             ),
             "hour_of_week": pa.array([b.weekday * 24 + b.hour for b in buckets], pa.int64()),
+            "day_no": pa.array([day_numbers[b.day] for b in buckets], pa.int64()),
             "f": pa.array([b.start.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
             "t": pa.array([b.end.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
         }
