@@ -470,3 +470,49 @@ def test_a_run_of_an_unknown_category_is_refused_with_a_clear_error() -> None:
                          pd.DataFrame([E1[0]]), 15, {})  # fmt: skip
     with pytest.raises(ValueError, match="category that is not one of .*BROKEN"):
         compute_month(inputs)
+
+
+@pytest.mark.parametrize(
+    ("month", "tz"),
+    [("2026-04", "Australia/Sydney"), ("2026-10", "Australia/Sydney"),
+     ("2026-02", "Australia/Adelaide"), ("2026-07", "Australia/Perth")],
+)  # fmt: skip
+def test_days_and_hours_of_the_week_add_up_to_the_month(month: str, tz: str) -> None:
+    """On random histories (gaps, faults, commissioning, decommissioning, carry-in, DST months,
+    a half-hour zone), the daily rows sum to each EVSE's figures and the hour-of-week rows to
+    each site's: the buckets neither lose nor count twice a microsecond."""
+    import random
+
+    from tests.shared.metrics.helpers import SYDNEY
+
+    rng = random.Random(f"{month}{tz}")
+    first = datetime.fromisoformat(f"{month}-01").replace(tzinfo=SYDNEY).astimezone(UTC)
+    static, observations = [], []
+    for n in range(24):
+        extra = {}
+        if n % 5 == 1:
+            extra["commissioned_on"] = date(int(month[:4]), int(month[5:]), rng.randint(2, 27))
+        if n % 7 == 2:
+            extra["decommissioned_on"] = date(int(month[:4]), int(month[5:]), rng.randint(2, 27))
+        static.append(connector("A", f"S{n % 5}", f"C{n}", f"E{n}", **extra))
+        at = first - timedelta(minutes=rng.randint(0, 90))
+        while at < first + timedelta(days=31):
+            status = rng.choice(["AVAILABLE", "CHARGING", "CHARGING", "FAULTED", "UNKNOWN_GAP"])
+            for _ in range(rng.randint(1, 40)):
+                if status != "UNKNOWN_GAP":
+                    observations.append(("A", f"E{n}", at, status))
+                at += timedelta(minutes=rng.choice([1, 5, 7, 10, 14]))
+    tables = compute(month, observations, static, tz=tz)
+    evse = {r["evse_uid"]: r for r in tables["evse"].to_pylist()}
+    daily = pd.DataFrame(tables["daily"].to_pylist()).groupby("evse_uid").sum(numeric_only=True)
+    for uid, figures in evse.items():
+        for column in ("period_minutes", "in_service_minutes", "known_minutes", "in_use_minutes",
+                       "out_of_order_minutes", "unknown_minutes", "not_in_service_minutes"):  # fmt: skip
+            assert daily.loc[uid, column] == pytest.approx(figures[column], abs=1e-6), (uid, column)
+    hours = (
+        pd.DataFrame(tables["hour_of_week"].to_pylist()).groupby("site_id").sum(numeric_only=True)
+    )
+    for site in tables["site"].to_pylist():
+        for column in ("known_minutes", "in_use_minutes"):
+            assert hours.loc[site["site_id"], column] == pytest.approx(site[column], abs=1e-6)
+    assert len(tables["hour_of_week"]) == 5 * 168
