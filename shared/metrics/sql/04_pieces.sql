@@ -2,22 +2,24 @@
 -- [ps, pe) exactly, each with one category, UNKNOWN and NOT_IN_SERVICE included.
 CREATE OR REPLACE TABLE pieces AS
 WITH known AS (
-    SELECT sg.k, sg.category, GREATEST(sg.f, p.ps) AS f, LEAST(sg.t, p.pe) AS t
+    -- gap_f: where the unknown time before this segment begins (a segment before the
+    -- period ends at or before ps, so the gap starts at ps).
+    SELECT
+        sg.k,
+        sg.category,
+        GREATEST(sg.f, p.ps) AS f,
+        LEAST(sg.t, p.pe) AS t,
+        GREATEST(COALESCE(sg.prev_t, p.ps), p.ps) AS gap_f
     FROM segments AS sg
     CROSS JOIN period AS p
     WHERE sg.f < p.pe AND sg.t > p.ps
 ),
-ordered AS (
-    SELECT *, LAG(t) OVER (PARTITION BY k ORDER BY f) AS prev_t
-    FROM known
-),
 timeline AS (
     SELECT k, category, f, t FROM known
     UNION ALL
-    SELECT o.k, CAST('UNKNOWN' AS category), COALESCE(o.prev_t, p.ps), o.f
-    FROM ordered AS o
-    CROSS JOIN period AS p
-    WHERE COALESCE(o.prev_t, p.ps) < o.f
+    SELECT k, CAST('UNKNOWN' AS category), gap_f, f
+    FROM known
+    WHERE gap_f < f
     UNION ALL
     SELECT k.k, CAST('UNKNOWN' AS category), MAX(k.t), MAX(p.pe)
     FROM known AS k

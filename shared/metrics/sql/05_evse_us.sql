@@ -20,7 +20,7 @@ starts AS (
     SELECT
         r.k,
         r.category
-    FROM run_starts AS r
+    FROM segments AS r
     JOIN universe AS u ON u.k = r.k
     WHERE r.starts_run
       AND r.category IN ('IN_USE', 'OUT_OF_ORDER')
@@ -28,7 +28,7 @@ starts AS (
     UNION ALL
     -- Commissioned mid-period while a run is under way: that run begins for us at svc_f.
     SELECT r.k, r.category
-    FROM run_starts AS r
+    FROM segments AS r
     JOIN universe AS u ON u.k = r.k
     CROSS JOIN period AS p
     WHERE r.category IN ('IN_USE', 'OUT_OF_ORDER')
