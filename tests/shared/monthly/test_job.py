@@ -118,3 +118,28 @@ def test_bad_inputs_are_reported_not_fatal(cli_env: CliRunner, tmp_path: Path) -
     assert future.exit_code != 0 and "has not started yet" in future.output
     bad = cli_env.invoke(main, ["monthly", "--month", "2026-1"])
     assert bad.exit_code != 0 and "expected YYYY-MM" in bad.output
+
+
+def test_parquet_bytes_do_not_depend_on_how_the_rows_arrive(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shared.monthly.job import ROW_GROUP_ROWS, write_parquet
+
+    table_schema = pa.schema([("evse_uid", pa.string()), ("minutes", pa.float64())])
+    rows = ROW_GROUP_ROWS * 2 + 17
+    table = pa.table(
+        {"evse_uid": [f"E{i % 977}" for i in range(rows)], "minutes": [i / 7 for i in range(rows)]},
+        schema=table_schema,
+    )
+    files = []
+    for n, size in enumerate((rows, 1000, 65_536, 99_999)):
+        path = tmp_path / f"{n}.parquet"
+        assert write_parquet(table.to_batches(max_chunksize=size), table_schema, path) == rows
+        files.append(path.read_bytes())
+    assert len(set(files)) == 1
+    assert pq.ParquetFile(tmp_path / "0.parquet").metadata.num_row_groups == 3
+    assert pq.read_table(tmp_path / "0.parquet").equals(table)
+    empty = tmp_path / "empty.parquet"
+    assert write_parquet([], table_schema, empty) == 0
+    assert pq.read_table(empty).schema.equals(table_schema)
