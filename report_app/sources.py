@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +25,7 @@ from shared import layout
 from shared.blobstore import BlobNotFound, BlobStore
 from shared.metrics import schema
 
+T = TypeVar("T")
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_FEEDS_JSON_BYTES = 5_000_000
 
@@ -189,6 +190,10 @@ class MonthlyTables:
             return built
 
         return self._cached(month, f"{table}:{build.__name__}", read_and_build)
+
+    def remember(self, month: str, name: str, build: Callable[[], T]) -> T:
+        """``build()``, a view computed from the month's tables, kept and dropped with them."""
+        return self._cached(month, f"view:{name}", build)
 
     def cached_months(self) -> list[str]:
         """Months whose big tables are held now, least recently used first."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pandas as pd
 import plotly
+import plotly.graph_objects as go
 from htmltools import HTMLDependency
 from shiny import module, reactive, render, req, ui
 from shiny.module import resolve_id
@@ -49,11 +50,61 @@ PLOTLY_JS = HTMLDependency(
 
 def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
     """Read into ``tables`` everything the page draws a month with (warm-up and prefetch)."""
-    tables.get(month, "evse")
-    tables.get(month, level)
     tables.get(month, "network")
-    tables.derived(month, "daily", daily_figures, DAILY_COLUMNS)
+    unfiltered_distribution(tables, month, level)
+    unfiltered_trend(tables, month)
+    unfiltered_site_choices(tables, month)
     tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS)
+
+
+# What the page shows before any filter is picked is the same for every session, so it is
+# built once per month (by the prefetch, ideally) and kept with the month's tables.
+
+
+def unfiltered_rows(tables: MonthlyTables, month: str, level: str) -> pd.DataFrame:
+    def build() -> pd.DataFrame:
+        month_tables = {"evse": tables.get(month, "evse"), level: tables.get(month, level)}
+        return rounded(level_table(level, month_tables, pd.DataFrame(), Filters()))
+
+    return tables.remember(month, f"rows:{level}", build)
+
+
+def distribution_spec(frame: pd.DataFrame, level: str, month: str) -> str:
+    return plots.uptime_distribution(frame, level, month, coverage_note(frame)).to_json()
+
+
+def unfiltered_distribution(tables: MonthlyTables, month: str, level: str) -> str:
+    return tables.remember(
+        month,
+        f"distribution:{level}",
+        lambda: distribution_spec(unfiltered_rows(tables, month, level), level, month),
+    )
+
+
+def unfiltered_trend(tables: MonthlyTables, month: str) -> str:
+    def build() -> str:
+        daily = tables.derived(month, "daily", daily_figures, DAILY_COLUMNS)
+        return plots.daily_trend(daily_trend(daily, None), month).to_json()
+
+    return tables.remember(month, "trend", build)
+
+
+def site_choices_of(evse: pd.DataFrame) -> dict[str, str]:
+    """Heatmap choices: "cpo_id/site_id" → "site name (cpo_id/site_id)" of the EVSEs' sites."""
+    sites = evse[["cpo_id", "site_id", "site_name"]].drop_duplicates(["cpo_id", "site_id"])
+    keys = sites["cpo_id"] + "/" + sites["site_id"]
+    labels = sites["site_name"].fillna("") + " (" + keys + ")"
+    return dict(zip(keys, labels, strict=True))
+
+
+def matched(evse: pd.DataFrame) -> pd.DataFrame:
+    return evse[evse["matched"].astype(bool)]
+
+
+def unfiltered_site_choices(tables: MonthlyTables, month: str) -> dict[str, str]:
+    return tables.remember(
+        month, "site_choices", lambda: site_choices_of(matched(tables.get(month, "evse")))
+    )
 
 
 def neighbours(months: tuple[str, ...], month: str) -> list[str]:
@@ -64,12 +115,13 @@ def neighbours(months: tuple[str, ...], month: str) -> list[str]:
     return [months[i] for i in (at + 1, at - 1) if 0 <= i < len(months)]
 
 
-def figure_html(figure, target: str) -> ui.TagList:  # noqa: ANN001 - a plotly Figure
-    """A script that draws ``figure`` into the div ``target``, with plotly.js as its dependency.
+def figure_html(spec: str, target: str) -> ui.TagList:
+    """A script that draws the figure ``spec`` (plotly JSON) into the div ``target``, with
+    plotly.js as its dependency.
 
     The dependency rides with the figure, so the live map page never downloads plotly.js.
     """
-    spec = figure.to_json().replace("</", "<\\/")  # no "</script>" inside the script
+    spec = spec.replace("</", "<\\/")  # no "</script>" inside the script
     script = (
         f"(function(){{var f={spec};Plotly.react(document.getElementById({json.dumps(target)}),"
         f"f.data,f.layout,{json.dumps(PLOTLY_CONFIG)});}})();"
@@ -124,8 +176,9 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
     """``shown_now`` is true while the page is on screen: its pickers fill only then, so a
     session that opens on the live map is not slowed by this page's tables."""
 
-    def draw(output: str, figure) -> ui.TagList:  # noqa: ANN001 - a plotly Figure
-        return figure_html(figure, session.ns(f"{output}_plot"))
+    def draw(output: str, figure: go.Figure | str) -> ui.TagList:
+        spec = figure if isinstance(figure, str) else figure.to_json()
+        return figure_html(spec, session.ns(f"{output}_plot"))
 
     def months_now() -> tuple[str, ...]:
         return tuple(available_months(context.store))
@@ -182,22 +235,26 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
         return tables
 
     @reactive.calc
+    def unfiltered() -> bool:
+        return filters() == Filters()
+
+    @reactive.calc
     def shown() -> pd.DataFrame:
         tables = month_tables()
         req(not isinstance(tables, str))
         try:
-            frame = level_table(input.level(), tables, connectors(), filters())
+            if unfiltered():
+                return unfiltered_rows(context.monthly, input.month(), input.level())
+            return rounded(level_table(input.level(), tables, connectors(), filters()))
         except DataProblem as exc:
             raise ValueError(str(exc)) from None
-        return rounded(frame)
 
     @reactive.calc
     def selected_evses() -> pd.DataFrame:
         """EVSEs of the month that pass every filter (for the daily trend)."""
         tables = month_tables()
         req(not isinstance(tables, str))
-        evse = tables["evse"]
-        evse = evse[evse["matched"].astype(bool)]
+        evse = matched(tables["evse"])
         if filters().cpo_ids:
             evse = evse[evse["cpo_id"].isin(filters().cpo_ids)]
         if filters().states:
@@ -223,32 +280,31 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
     @render.ui
     def distribution():
         frame = shown()
-        return draw(
-            "distribution",
-            plots.uptime_distribution(frame, input.level(), input.month(), coverage_note(frame)),
-        )
+        if unfiltered():
+            spec = unfiltered_distribution(context.monthly, input.month(), input.level())
+        else:
+            spec = distribution_spec(frame, input.level(), input.month())
+        return draw("distribution", spec)
 
     @render.ui
     def trend():
         tables = month_tables()
         req(not isinstance(tables, str))
         try:
+            if unfiltered():
+                return draw("trend", unfiltered_trend(context.monthly, input.month()))
             daily = context.monthly.derived(input.month(), "daily", daily_figures, DAILY_COLUMNS)
         except DataProblem as exc:
             return draw("trend", plots.empty_figure(str(exc)))
-        everything = filters() == Filters()
-        trend = daily_trend(daily, None if everything else selected_evses())
+        trend = daily_trend(daily, selected_evses())
         return draw("trend", plots.daily_trend(trend, input.month()))
 
     @reactive.calc
     def site_choices() -> dict[str, str]:
-        evse = selected_evses()
-        sites = evse[["cpo_id", "site_id", "site_name"]].drop_duplicates(["cpo_id", "site_id"])
-        keys = sites["cpo_id"] + "/" + sites["site_id"]
-        labels = (
-            sites["site_name"].fillna("") + " (" + sites["cpo_id"] + "/" + sites["site_id"] + ")"
-        )
-        return dict(zip(keys, labels, strict=True))
+        if unfiltered():
+            req(not isinstance(month_tables(), str))
+            return unfiltered_site_choices(context.monthly, input.month())
+        return site_choices_of(selected_evses())
 
     sent_choices: dict[str, dict[str, str]] = {}
 

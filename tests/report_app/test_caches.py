@@ -3,14 +3,17 @@ background prefetch and the live snapshot (no timings: only what is read, kept a
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 
 from report_app import data, sources
-from report_app.data import DataProblem
+from report_app.data import DataProblem, Filters
+from report_app.pages import uptime
 from report_app.pages.uptime import neighbours, read_month
 from shared import layout
 from tests.report_app import generate
@@ -121,3 +124,27 @@ def test_live_cache_rebuilds_only_when_a_blob_changed(blobstore) -> None:  # noq
     second = cache.get()
     assert second is not first
     assert len(second.evses) == len(network.evses)
+
+
+def test_unfiltered_views_are_shared_and_match_the_per_session_path(months) -> None:  # noqa: ANN001
+    cache = sources.MonthlyTables(months)
+    read_month(cache, "2026-10")
+    rows = uptime.unfiltered_rows(cache, "2026-10", "site")
+    assert uptime.unfiltered_rows(cache, "2026-10", "site") is rows
+    tables = {"evse": cache.get("2026-10", "evse"), "site": cache.get("2026-10", "site")}
+    per_session = data.rounded(data.level_table("site", tables, pd.DataFrame(), Filters()))
+    pd.testing.assert_frame_equal(rows, per_session)
+    spec = json.loads(uptime.unfiltered_distribution(cache, "2026-10", "site"))
+    assert "Uptime distribution, site level, 2026-10" in spec["layout"]["title"]["text"]
+    trend = json.loads(uptime.unfiltered_trend(cache, "2026-10"))
+    assert len(trend["data"]) == 3  # uptime, coverage, utilisation
+    choices = uptime.unfiltered_site_choices(cache, "2026-10")
+    assert list(choices)[:2] == ["CPA/S00000", "CPB/S00001"]
+    assert choices["CPA/S00000"] == "Site 0 (CPA/S00000)"
+
+
+def test_site_choices_of_matched_evses() -> None:
+    evse = pd.DataFrame({"cpo_id": ["X", "X", "Y"], "site_id": ["S1", "S1", "S2"],
+                         "site_name": ["One", "One", None], "matched": [True, True, False]})  # fmt: skip
+    assert uptime.site_choices_of(evse) == {"X/S1": "One (X/S1)", "Y/S2": " (Y/S2)"}
+    assert uptime.site_choices_of(uptime.matched(evse)) == {"X/S1": "One (X/S1)"}
