@@ -106,12 +106,24 @@ def live_ui() -> ui.Tag:
 @module.server
 def live_server(input, output, session) -> None:  # noqa: ANN001
     selected: reactive.Value[tuple[str, str] | None] = reactive.value(None)
-    layers: dict[str, GeoJSON] = {}
 
     def on_click(**event: object) -> None:
         properties = event.get("properties") or {}
         if isinstance(properties, dict) and "cpo_id" in properties and "site_id" in properties:
             selected.set((str(properties["cpo_id"]), str(properties["site_id"])))
+
+    # The colour goes in point_style: ipyleaflet copies a ``style`` into every feature.
+    layers = {
+        key: GeoJSON(
+            data={"type": "FeatureCollection", "features": []},
+            point_style={**POINT_STYLE, **layer_style(key)},
+            hover_style={"weight": 3, "radius": 8},
+            name=SITE_STATUS_LABELS[key],
+        )
+        for key in DRAW_ORDER
+    }
+    for layer in layers.values():
+        layer.on_click(on_click)
 
     @reactive.effect
     def _cpo_choices() -> None:
@@ -132,23 +144,11 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
     @render_widget
     def map():  # noqa: A001 - the output id the UI names
         # Built once: tiles that cannot load (offline) leave the plain grey background,
-        # and the vector layers still show every site. The layers start with the current
-        # sites, so the browser draws them with the map instead of in a second message.
+        # and the vector layers still show every site.
         leaflet = Map(center=AUSTRALIA, zoom=4, scroll_wheel_zoom=True)
         leaflet.layout.height = "540px"
-        with reactive.isolate():
-            data = view().layers
         for key in DRAW_ORDER:
-            # The colour goes in point_style: ipyleaflet copies a ``style`` into every feature.
-            layer = GeoJSON(
-                data=data[key],
-                point_style={**POINT_STYLE, **layer_style(key)},
-                hover_style={"weight": 3, "radius": 8},
-                name=SITE_STATUS_LABELS[key],
-            )
-            layer.on_click(on_click)
-            layers[key] = layer
-            leaflet.add(layer)
+            leaflet.add(layers[key])
         legend = {label: colour for _, label, colour in SITE_STATUSES}
         leaflet.add(LegendControl(legend, title="Site status", position="bottomright"))
         return leaflet
