@@ -26,6 +26,7 @@ from shared.blobstore import BlobNotFound, BlobStore
 from shared.metrics import schema
 
 T = TypeVar("T")
+KEY_COLUMNS = ("cpo_id", "evse_uid", "charger_id", "site_id", "state")
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_FEEDS_JSON_BYTES = 5_000_000
 
@@ -36,19 +37,26 @@ def _read_parquet(
     expected: pa.Schema,
     what: str,
     columns: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The blob as a DataFrame of ``columns`` (default: all of ``expected``), checked and cast.
 
-    Only the named columns are decoded (Parquet column projection).
+    Only the named columns are decoded (Parquet column projection); ``categorical`` string
+    columns stay dictionary-encoded and arrive as pandas categoricals.
     """
     if columns is not None:
         expected = pa.schema([expected.field(c) for c in columns])
+    dictionary = [c for c in categorical if c in expected.names]
+    expected = pa.schema(
+        [f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in dictionary else f
+         for f in expected]
+    )  # fmt: skip
     try:
         data = store.get(name)
     except BlobNotFound:
         raise DataProblem(f"No {what} yet: {name} has not been written.") from None
     try:
-        file = pq.ParquetFile(io.BytesIO(data))
+        file = pq.ParquetFile(io.BytesIO(data), read_dictionary=dictionary)
         present = set(file.schema_arrow.names)
         table = file.read(columns=[f.name for f in expected if f.name in present])
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -94,7 +102,11 @@ def check_month(month: str) -> str:
 
 
 def read_month_table(
-    store: BlobStore, month: str, table: str, columns: Sequence[str] | None = None
+    store: BlobStore,
+    month: str,
+    table: str,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One monthly table (or its ``columns``), checked against ``shared.metrics.schema``."""
     check_month(month)
@@ -109,6 +121,7 @@ def read_month_table(
         schema.TABLES[table],
         f"{table} figures",
         columns,
+        categorical,
     )
 
 
@@ -185,7 +198,9 @@ class MonthlyTables:
         """``build(table)``, from only ``columns`` of the table; the table itself is not kept."""
 
         def read_and_build() -> object:
-            built = build(read_month_table(self.store, month, table, columns))
+            # Keys as categoricals: building on their codes is much cheaper than on strings.
+            frame = read_month_table(self.store, month, table, columns, KEY_COLUMNS)
+            built = build(frame)
             pa.default_memory_pool().release_unused()  # the decoded table's buffers
             return built
 
