@@ -17,6 +17,7 @@ from shiny import module, reactive, render, req, ui
 from shiny.module import resolve_id
 
 from report_app import context, plots
+from report_app.caches import MonthlyTables
 from report_app.data import (
     DAILY_COLUMNS,
     HOUR_OF_WEEK_COLUMNS,
@@ -33,7 +34,7 @@ from report_app.data import (
     site_profiles,
 )
 from report_app.pages.live import filter_inputs, filters_from
-from report_app.sources import MonthlyTables, available_months, network_history
+from report_app.sources import available_months, network_history
 
 # Figures go out as JSON drawn by one copy of plotly.js per page: much lighter than a widget
 # per figure. Each output sends a script that redraws its figure's fixed div with

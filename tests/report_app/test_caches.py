@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from report_app import data, sources
+from report_app import caches, data, sources
 from report_app.data import DataProblem, Filters
 from report_app.pages import uptime
 from report_app.pages.uptime import neighbours, read_month
@@ -30,7 +30,7 @@ def months(blobstore):  # noqa: ANN001, ANN201
 
 
 def test_month_cache_keeps_the_most_recently_used_months(months) -> None:  # noqa: ANN001
-    cache = sources.MonthlyTables(months, months=2)
+    cache = caches.MonthlyTables(months, months=2)
     networks = {month: cache.get(month, "network") for month in MONTHS}
     evse = {month: cache.get(month, "evse") for month in MONTHS}
     assert cache.cached_months() == ["2026-09", "2026-10"]
@@ -42,7 +42,7 @@ def test_month_cache_keeps_the_most_recently_used_months(months) -> None:  # noq
 
 
 def test_a_rerun_month_is_read_afresh(months) -> None:  # noqa: ANN001
-    cache = sources.MonthlyTables(months)
+    cache = caches.MonthlyTables(months)
     site = cache.get("2026-10", "site")
     profiles = cache.derived("2026-10", "hour_of_week", data.site_profiles)
     manifest = months.root / layout.monthly_manifest_blob("2026-10")
@@ -62,7 +62,7 @@ def test_read_month_table_decodes_only_the_named_columns(months) -> None:  # noq
 
 
 def test_read_month_fills_the_cache_for_the_page(months) -> None:  # noqa: ANN001
-    cache = sources.MonthlyTables(months)
+    cache = caches.MonthlyTables(months)
     read_month(cache, "2026-09")
     assert cache.cached_months() == ["2026-09"]
     before = cache.derived("2026-09", "daily", data.daily_figures, data.DAILY_COLUMNS)
@@ -84,7 +84,7 @@ def test_neighbours_of_a_month(month: str, expected: list[str]) -> None:
 
 
 def test_prefetcher_runs_a_key_once_at_a_time_and_survives_errors() -> None:
-    prefetcher = sources.Prefetcher()
+    prefetcher = caches.Prefetcher()
     release, started, done = threading.Event(), threading.Event(), threading.Event()
     runs: list[str] = []
 
@@ -115,7 +115,7 @@ def test_live_cache_rebuilds_only_when_a_blob_changed(blobstore) -> None:  # noq
     generate.write_static_sites(blobstore, network)
     now = datetime(2026, 11, 20, tzinfo=UTC)
     generate.write_live(blobstore, generate.live_status(network, now))
-    cache = sources.LiveCache(blobstore)
+    cache = caches.LiveCache(blobstore)
     first = cache.get()
     assert cache.get() is first
     status = blobstore.root / layout.LIVE_STATUS
@@ -127,7 +127,7 @@ def test_live_cache_rebuilds_only_when_a_blob_changed(blobstore) -> None:  # noq
 
 
 def test_unfiltered_views_are_shared_and_match_the_per_session_path(months) -> None:  # noqa: ANN001
-    cache = sources.MonthlyTables(months)
+    cache = caches.MonthlyTables(months)
     read_month(cache, "2026-10")
     rows = uptime.unfiltered_rows(cache, "2026-10", "site")
     assert uptime.unfiltered_rows(cache, "2026-10", "site") is rows

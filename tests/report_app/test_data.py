@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from report_app import data, sources
+from report_app import caches, data, sources
 from report_app.data import DataProblem, Filters
 from shared import layout
 from shared.metrics import schema
@@ -259,7 +259,7 @@ def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # 
             io.BytesIO(blobstore.get(layout.monthly_table_blob("2026-10", name)))
         )
         assert stored.schema.equals(expected, check_metadata=False), name
-    cache = sources.MonthlyTables(blobstore)
+    cache = caches.MonthlyTables(blobstore)
     site = cache.get("2026-10", "site")
     assert len(site) == 8 and cache.get("2026-10", "site") is site
     with pytest.raises(DataProblem, match="has not been processed"):
@@ -392,7 +392,7 @@ def test_fast_paths_give_the_same_figures(blobstore) -> None:  # noqa: ANN001
     daily = pd.concat([daily, unmatched_day], ignore_index=True)
     pd.testing.assert_frame_equal(data.daily_trend(daily, None), data.daily_trend(daily, evse))
     generate.write_month(blobstore, "2026-10", tables)
-    cache = sources.MonthlyTables(blobstore)
+    cache = caches.MonthlyTables(blobstore)
     profiles = cache.derived("2026-10", "hour_of_week", data.site_profiles)
     assert cache.derived("2026-10", "hour_of_week", data.site_profiles) is profiles
     profile = tables["hour_of_week"]

@@ -1,0 +1,171 @@
+"""The caches every session shares: monthly tables and what is built from them, the joined
+live data, and the background thread that fills them ahead of the pages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pandas as pd
+import pyarrow as pa
+
+from report_app.data import DataProblem, LiveData
+from report_app.sources import (
+    StaticSitesCache,
+    check_month,
+    live_signature,
+    load_live,
+    read_month_table,
+)
+from shared import layout
+from shared.blobstore import BlobStore
+
+T = TypeVar("T")
+KEY_COLUMNS = ("cpo_id", "evse_uid", "charger_id", "site_id", "state")
+
+
+class MonthlyTables:
+    """Monthly tables, and compact structures built from them, kept for every session.
+
+    Entries are per (month, manifest version): a re-run month is read afresh. Only the
+    ``months`` most recently used months are kept, so memory stays bounded however many months
+    exist; the tiny network and state tables of every month are kept apart from that bound, so
+    the chart over all months does not push the big tables out.
+    Each entry is built once even when a session and the prefetch thread ask at the same time.
+    """
+
+    SMALL = ("network", "state")
+
+    def __init__(self, store: BlobStore, months: int = 4) -> None:
+        self.store = store
+        self.months = months
+        self._entries: OrderedDict[tuple[str, object], dict[str, object]] = OrderedDict()
+        self._small: dict[tuple[str, object], dict[str, object]] = {}
+        self._lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}
+
+    def _version(self, month: str) -> tuple[str, object]:
+        check_month(month)
+        info = self.store.info(layout.monthly_manifest_blob(month))
+        if info is None:
+            raise DataProblem(f"Month {month} has not been processed (no manifest.json).")
+        return month, info.last_modified
+
+    def _held(self, version: tuple[str, object], name: str, touch: bool) -> dict[str, object]:
+        """The dict an entry lives in (made if need be); called with the lock held."""
+        if name in self.SMALL:
+            return self._small.setdefault(version, {})
+        entries = self._entries.setdefault(version, {})
+        if touch:
+            self._entries.move_to_end(version)
+        return entries
+
+    def _cached(self, month: str, name: str, build: Callable[[], object]) -> object:
+        version = self._version(month)
+        with self._lock:
+            held = self._held(version, name, touch=True)
+            if name in held:
+                return held[name]
+            building = self._building.setdefault((version, name), threading.Lock())
+        with building:
+            with self._lock:
+                held = self._held(version, name, touch=False)
+                if name in held:
+                    return held[name]
+            value = build()
+            with self._lock:
+                self._held(version, name, touch=False)[name] = value
+                self._building.pop((version, name), None)
+                for holder in (self._entries, self._small):
+                    for old in [v for v in holder if v[0] == month and v != version]:
+                        del holder[old]  # an earlier run of a re-run month
+                while len(self._entries) > self.months:
+                    self._entries.popitem(last=False)
+            return value
+
+    def get(self, month: str, table: str) -> pd.DataFrame:
+        """The whole table."""
+        return self._cached(month, table, lambda: read_month_table(self.store, month, table))
+
+    def derived(
+        self,
+        month: str,
+        table: str,
+        build: Callable[[pd.DataFrame], object],
+        columns: Sequence[str] | None = None,
+    ) -> Any:  # noqa: ANN401 - whatever ``build`` returns
+        """``build(table)``, from only ``columns`` of the table; the table itself is not kept."""
+
+        def read_and_build() -> object:
+            # Keys as categoricals: building on their codes is much cheaper than on strings.
+            frame = read_month_table(self.store, month, table, columns, KEY_COLUMNS)
+            built = build(frame)
+            pa.default_memory_pool().release_unused()  # the decoded table's buffers
+            return built
+
+        return self._cached(month, f"{table}:{build.__name__}", read_and_build)
+
+    def remember(self, month: str, name: str, build: Callable[[], T]) -> T:
+        """``build()``, a view computed from the month's tables, kept and dropped with them."""
+        return self._cached(month, f"view:{name}", build)
+
+    def cached_months(self) -> list[str]:
+        """Months whose big tables are held now, least recently used first."""
+        with self._lock:
+            return [month for month, _ in self._entries]
+
+
+class Prefetcher:
+    """Runs warm-up jobs one at a time in a background thread, each key at most once at a time.
+
+    A job that fails only loses its head start: the page reads the same data itself and shows
+    the problem then.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self._pending: set[object] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, key: object, job: Callable[[], object]) -> None:
+        with self._lock:
+            if key in self._pending:
+                return
+            self._pending.add(key)
+
+        def run() -> None:
+            try:
+                job()
+            except Exception:  # noqa: BLE001, S110 - see the class docstring
+                pass
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+
+        self._pool.submit(run)
+
+
+class LiveCache:
+    """The joined live data, rebuilt only when a live or static blob changed.
+
+    One copy for every session; the warm-up at server start fills it before the first visitor.
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self._static = StaticSitesCache()
+        self._lock = threading.Lock()
+        self._signature: object = None
+        self._data: LiveData | None = None
+
+    def get(self) -> LiveData:
+        with self._lock:
+            signature = live_signature(self.store)
+            if self._data is None or signature != self._signature:
+                self._data = load_live(self.store, self._static)
+                self._signature = signature
+            return self._data
