@@ -122,7 +122,9 @@ def figure_html(spec: str, target: str) -> ui.TagList:
 
     The dependency rides with the figure, so the live map page never downloads plotly.js.
     """
-    spec = spec.replace("</", "<\\/")  # no "</script>" inside the script
+    # "<" only occurs inside JSON strings, where \u003c means the same: nothing in a site
+    # name can end the script or open a comment in it.
+    spec = spec.replace("<", "\\u003c")
     script = (
         f"(function(){{var f={spec};Plotly.react(document.getElementById({json.dumps(target)}),"
         f"f.data,f.layout,{json.dumps(PLOTLY_CONFIG)});}})();"

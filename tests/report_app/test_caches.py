@@ -148,3 +148,11 @@ def test_site_choices_of_matched_evses() -> None:
                          "site_name": ["One", "One", None], "matched": [True, True, False]})  # fmt: skip
     assert uptime.site_choices_of(evse) == {"X/S1": "One (X/S1)", "Y/S2": " (Y/S2)"}
     assert uptime.site_choices_of(uptime.matched(evse)) == {"X/S1": "One (X/S1)"}
+
+
+def test_figure_script_cannot_be_closed_by_a_site_name() -> None:
+    spec = json.dumps({"data": [], "layout": {"title": {"text": "</script><!--<script>x"}}})
+    html = str(uptime.figure_html(spec, "uptime-heatmap_plot"))
+    body = html[html.index("<script>") + len("<script>") : html.rindex("</script>")]
+    assert "<" not in body
+    assert json.loads(body[body.index("var f=") + 6 : body.index(";Plotly")]) == json.loads(spec)
