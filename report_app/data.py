@@ -501,14 +501,27 @@ class DailyFigures:
     minutes: dict[str, np.ndarray]  # TREND_MINUTES → float (EVSE, day)
 
 
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a column's values and the values; a categorical's own codes are used."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        values = pd.Index(column.cat.categories, dtype=object)
+        if (codes < 0).any():  # missing values get a code of their own
+            codes[codes < 0] = len(values)
+            values = values.append(pd.Index([None], dtype=object))
+        return codes, values
+    codes, values = pd.factorize(column, use_na_sentinel=False)
+    return codes.astype(np.int64), pd.Index(values, dtype=object)
+
+
 def _factorize_pairs(frame: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, pd.MultiIndex]:
     """Codes of the (a, b) pairs of ``frame`` and the distinct pairs, in order of appearance.
 
     Column by column: factorizing tuples of a MultiIndex costs seconds at a million rows.
     """
-    a_codes, a_values = pd.factorize(frame[a], use_na_sentinel=False)
-    b_codes, b_values = pd.factorize(frame[b], use_na_sentinel=False)
-    codes, pairs = pd.factorize(a_codes.astype(np.int64) * len(b_values) + b_codes)
+    a_codes, a_values = _codes(frame[a])
+    b_codes, b_values = _codes(frame[b])
+    codes, pairs = pd.factorize(a_codes * len(b_values) + b_codes)
     index = pd.MultiIndex.from_arrays(
         [a_values.take(pairs // len(b_values)), b_values.take(pairs % len(b_values))],
         names=[a, b],
