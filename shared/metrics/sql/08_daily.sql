@@ -1,23 +1,12 @@
 -- The minute columns per EVSE per local calendar day (days: local days as UTC intervals).
--- A piece's first and last days come from the hours it starts and ends in (by number, as in
--- the hour-of-week step), so each piece meets only its own day or two, not all of them.
+-- A piece's first and last days come from the hours it starts and ends in (pieces.first_hour,
+-- last_hour), so each piece meets only its own day or two, not all of them.
 CREATE OR REPLACE TABLE daily_us AS
-WITH spans AS (
-    SELECT
-        pc.k,
-        pc.category,
-        pc.f,
-        pc.t,
-        date_diff('microsecond', p.hs, pc.f) // 3600000000 AS first_idx,
-        (date_diff('microsecond', p.hs, pc.t) - 1) // 3600000000 AS last_idx
+WITH spread AS (
+    SELECT pc.k, pc.category, pc.f, pc.t, UNNEST(range(hf.day_no, hl.day_no + 1)) AS day_no
     FROM pieces AS pc
-    CROSS JOIN (SELECT MIN(f) AS hs FROM hours) AS p
-),
-spread AS (
-    SELECT s.k, s.category, s.f, s.t, UNNEST(range(hf.day_no, hl.day_no + 1)) AS day_no
-    FROM spans AS s
-    JOIN hours AS hf ON hf.idx = s.first_idx
-    JOIN hours AS hl ON hl.idx = s.last_idx
+    JOIN hours AS hf ON hf.idx = pc.first_hour
+    JOIN hours AS hl ON hl.idx = pc.last_hour
 ),
 clipped AS (
     SELECT

@@ -1,26 +1,20 @@
 -- Per site and local hour of the week: in-use and known time of its in-service EVSEs.
 -- Local clock hours are 60 minutes of UTC each (a DST change skips or repeats a label), so
--- every piece is spread over the hours it touches by number (hours.idx) rather than by a
--- range join. Each EVSE's pieces cover every hour exactly, so known time is the hours' whole
--- length less the UNKNOWN and NOT_IN_SERVICE pieces: only those (few) and the IN_USE pieces
--- need spreading, not every known piece.
+-- every piece is spread over the hours it touches by number (pieces.first_hour … last_hour =
+-- hours.idx) rather than by a range join. Each EVSE's pieces cover every hour exactly, so known
+-- time is the hours' whole length less the UNKNOWN and NOT_IN_SERVICE pieces: only those (few)
+-- and the IN_USE pieces need spreading, not every known piece.
 CREATE OR REPLACE TABLE hour_of_week_us AS
-WITH spans AS (
+WITH spread AS (
     SELECT
         s.site_k,
         pc.category = 'IN_USE' AS in_use,
         pc.f,
         pc.t,
-        date_diff('microsecond', p.hs, pc.f) // 3600000000 AS first_idx,
-        (date_diff('microsecond', p.hs, pc.t) - 1) // 3600000000 AS last_idx
+        UNNEST(range(pc.first_hour, pc.last_hour + 1)) AS idx
     FROM pieces AS pc
     JOIN evse_static AS s ON s.k = pc.k
-    CROSS JOIN (SELECT MIN(f) AS hs FROM hours) AS p
     WHERE pc.category IN ('IN_USE', 'UNKNOWN', 'NOT_IN_SERVICE')
-),
-spread AS (
-    SELECT site_k, in_use, f, t, UNNEST(range(first_idx, last_idx + 1)) AS idx
-    FROM spans
 ),
 clipped AS (
     SELECT
