@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select
 
@@ -13,6 +15,7 @@ from shared.db.tables import cpo, status_run
 from shared.status import STATUS_CATEGORY, Observation
 from shared.timeline import Run, merge_runs
 
+T = TypeVar("T")
 # SQL Server accepts at most 2,100 parameters in one statement.
 IN_CHUNK = 500
 
@@ -301,7 +304,7 @@ def runs_reader(
     params = tuple(bound[k] for k in compiled.positiontup) if compiled.positional else bound
     url = connection.engine.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        batches = _adbc_sqlite_batches(url.database, str(compiled), params, batch_rows)
+        batches = _read_ahead(_adbc_sqlite_batches(url.database, str(compiled), params, batch_rows))
     else:
         batches = _cursor_batches(connection, str(compiled), params, batch_rows)
     return pa.RecordBatchReader.from_batches(_runs_schema(), batches)
@@ -332,6 +335,17 @@ def _runs_schema():  # type: ignore[no-untyped-def]
             ("last_confirmed_at", ts),
         ]
     )
+
+
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, with the next one already being read by a worker thread while the caller
+    works on the current one: the database read and DuckDB storing the runs overlap."""
+    end = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="runs-read-ahead") as worker:
+        pending = worker.submit(next, items, end)
+        while (item := pending.result()) is not end:
+            pending = worker.submit(next, items, end)
+            yield item
 
 
 def _adbc_sqlite_batches(path: str, sql: str, params: tuple, batch_rows: int):  # type: ignore[no-untyped-def]

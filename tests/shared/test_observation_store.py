@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pytest
 from sqlalchemy import Engine, select
 
 from shared.db.observations import (
@@ -203,3 +204,31 @@ def test_run_columns_from_pyodbc_datetimes_are_utc() -> None:
     assert _column((naive,), ts).to_pylist() == [naive.replace(tzinfo=UTC)]
     assert _column(("2026-11-01 13:00:00.123456",), ts).to_pylist() == [naive.replace(tzinfo=UTC)]
     assert _column(("AVAILABLE",), pa.string()).to_pylist() == ["AVAILABLE"]
+
+
+def test_read_ahead_keeps_order_passes_errors_on_and_stops_with_its_reader() -> None:
+    from shared.db.observations import _read_ahead
+
+    assert list(_read_ahead(iter(range(5)))) == [0, 1, 2, 3, 4]
+    assert list(_read_ahead(iter([]))) == []
+
+    def failing():
+        yield 1
+        raise RuntimeError("database went away at batch 2")
+
+    reader = _read_ahead(failing())
+    assert next(reader) == 1
+    with pytest.raises(RuntimeError, match="batch 2"):
+        next(reader)
+
+    produced = []
+
+    def counting():
+        for n in range(1000):
+            produced.append(n)
+            yield n
+
+    reader = _read_ahead(counting())
+    assert [next(reader), next(reader)] == [0, 1]
+    reader.close()
+    assert len(produced) <= 3  # read at most one ahead, then stopped
