@@ -405,7 +405,8 @@ def aggregate(evse: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Port-weighted roll-up of EVSE rows to ``keys`` (sums of minutes and counts)."""
     matched = evse[evse["matched"].astype(bool)]
     if matched.empty:
-        return pd.DataFrame(columns=[*keys, "site_count", "evse_count", *schema.FIGURES])
+        figures = [f.name for f in schema.FIGURE_FIELDS]
+        return pd.DataFrame(columns=[*keys, "site_count", "evse_count", *figures])
     grouped = matched.groupby(keys, sort=True, dropna=False)
     out = grouped[SUMMED].sum()
     out["longest_outage_minutes"] = grouped["longest_outage_minutes"].max()

@@ -250,6 +250,18 @@ def test_level_table_rolls_up_again_under_a_connector_filter() -> None:
         data.level_table("planet", tables, conns, Filters())
 
 
+def test_a_filter_that_matches_no_evse_gives_an_empty_table() -> None:
+    evse = pd.DataFrame([E1, E2])
+    conns = pd.DataFrame([connector("X", "S", "E1", "1", "DC", 50, "CHADEMO")])
+    tables = {"evse": evse, "network": data.aggregate(evse, ["cpo_id"])}
+    for level in ("network", "state"):
+        shown = data.level_table(level, tables, conns, Filters(power_types=("AC_1_PHASE",)))
+        assert shown.empty and "uptime_pct" in shown.columns, level
+    unmatched = evse.assign(matched=False)
+    rolled = data.aggregate(unmatched, ["cpo_id"])
+    assert rolled.empty and {"site_count", "uptime_pct", "coverage_pct"} <= set(rolled.columns)
+
+
 def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # noqa: ANN001
     network = generate.make_network(8)
     tables = generate.month_tables(network, "2026-10", seed=3)
