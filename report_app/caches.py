@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import pandas as pd
 import pyarrow as pa
 
-from report_app.data import DataProblem, LiveData
+from report_app.data import DataProblem
+from report_app.live_data import LiveData
 from report_app.sources import (
     StaticSitesCache,
     check_month,

@@ -12,7 +12,8 @@ from collections import OrderedDict
 from shiny import reactive
 
 from report_app.caches import LiveCache, MonthlyTables, Prefetcher
-from report_app.data import Filters, LiveView, live_evses, live_view
+from report_app.data import Filters
+from report_app.live_data import LiveView, live_evses, live_view
 from report_app.sources import LiveData, live_signature
 from shared.blobstore import open_blobstore
 from shared.settings import get_settings

@@ -17,7 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from report_app.data import DataProblem, Filters, LiveData, filter_level, live_evses
+from report_app.data import DataProblem, Filters
+from report_app.live_data import LiveData, live_evses
+from report_app.month_data import filter_level
 from shared import layout
 from shared.blobstore import BlobNotFound, BlobStore
 from shared.metrics import schema

@@ -14,10 +14,10 @@ from shiny import module, reactive, render, ui
 from shinywidgets import output_widget, render_widget
 
 from report_app import context
-from report_app.data import (
+from report_app.data import Filters
+from report_app.live_data import (
     SITE_STATUS_LABELS,
     SITE_STATUSES,
-    Filters,
     LiveView,
     data_age,
     layer_style,

@@ -18,19 +18,16 @@ from shiny.module import resolve_id
 
 from report_app import context, plots
 from report_app.caches import MonthlyTables
-from report_app.data import (
+from report_app.data import DataProblem, Filters, matching_evses, rounded
+from report_app.month_data import (
     DAILY_COLUMNS,
     HOUR_OF_WEEK_COLUMNS,
     LEVELS,
-    DataProblem,
-    Filters,
     coverage_note,
     daily_figures,
     daily_trend,
     hour_of_week_grid,
     level_table,
-    matching_evses,
-    rounded,
     site_profiles,
 )
 from report_app.pages.live import filter_inputs, filters_from

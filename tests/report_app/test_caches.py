@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from report_app import caches, data, sources
+from report_app import caches, data, month_data, sources
 from report_app.data import DataProblem, Filters
 from report_app.pages import uptime
 from report_app.pages.uptime import neighbours, read_month
@@ -44,18 +44,18 @@ def test_month_cache_keeps_the_most_recently_used_months(months) -> None:  # noq
 def test_a_rerun_month_is_read_afresh(months) -> None:  # noqa: ANN001
     cache = caches.MonthlyTables(months)
     site = cache.get("2026-10", "site")
-    profiles = cache.derived("2026-10", "hour_of_week", data.site_profiles)
+    profiles = cache.derived("2026-10", "hour_of_week", month_data.site_profiles)
     manifest = months.root / layout.monthly_manifest_blob("2026-10")
     later = manifest.stat().st_mtime + 60
     os.utime(manifest, (later, later))
     assert cache.get("2026-10", "site") is not site
-    assert cache.derived("2026-10", "hour_of_week", data.site_profiles) is not profiles
+    assert cache.derived("2026-10", "hour_of_week", month_data.site_profiles) is not profiles
     assert cache.cached_months() == ["2026-10"]  # the earlier run's entries are gone
 
 
 def test_read_month_table_decodes_only_the_named_columns(months) -> None:  # noqa: ANN001
-    daily = sources.read_month_table(months, "2026-10", "daily", data.DAILY_COLUMNS)
-    assert list(daily.columns) == data.DAILY_COLUMNS
+    daily = sources.read_month_table(months, "2026-10", "daily", month_data.DAILY_COLUMNS)
+    assert list(daily.columns) == month_data.DAILY_COLUMNS
     assert str(daily["date"].dtype).startswith("datetime64")
     with pytest.raises(DataProblem, match="has no columns nonsense"):
         sources.read_month_table(months, "2026-10", "daily", ["cpo_id", "nonsense"])
@@ -65,9 +65,12 @@ def test_read_month_fills_the_cache_for_the_page(months) -> None:  # noqa: ANN00
     cache = caches.MonthlyTables(months)
     read_month(cache, "2026-09")
     assert cache.cached_months() == ["2026-09"]
-    before = cache.derived("2026-09", "daily", data.daily_figures, data.DAILY_COLUMNS)
+    before = cache.derived("2026-09", "daily", month_data.daily_figures, month_data.DAILY_COLUMNS)
     read_month(cache, "2026-09")
-    assert cache.derived("2026-09", "daily", data.daily_figures, data.DAILY_COLUMNS) is before
+    assert (
+        cache.derived("2026-09", "daily", month_data.daily_figures, month_data.DAILY_COLUMNS)
+        is before
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,7 +135,7 @@ def test_unfiltered_views_are_shared_and_match_the_per_session_path(months) -> N
     rows = uptime.unfiltered_rows(cache, "2026-10", "site")
     assert uptime.unfiltered_rows(cache, "2026-10", "site") is rows
     tables = {"evse": cache.get("2026-10", "evse"), "site": cache.get("2026-10", "site")}
-    per_session = data.rounded(data.level_table("site", tables, pd.DataFrame(), Filters()))
+    per_session = data.rounded(month_data.level_table("site", tables, pd.DataFrame(), Filters()))
     pd.testing.assert_frame_equal(rows, per_session)
     spec = json.loads(uptime.unfiltered_distribution(cache, "2026-10", "site"))
     assert "Uptime distribution, site level, 2026-10" in spec["layout"]["title"]["text"]

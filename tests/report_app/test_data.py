@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from report_app import caches, data, sources
+from report_app import caches, live_data, month_data, sources
 from report_app.data import DataProblem, Filters
 from shared import layout
 from shared.metrics import schema
@@ -71,21 +71,21 @@ STATUS = pd.DataFrame(
     ],
 )
 def test_site_status(available: int, occupied: int, down: int, known: int, expected: str) -> None:
-    assert data.site_status(available, occupied, down, known) == expected
+    assert live_data.site_status(available, occupied, down, known) == expected
 
 
 def test_live_sites_counts_and_colours() -> None:
-    live = data.live_evses(STATUS, CONNECTORS)
+    live = live_data.live_evses(STATUS, CONNECTORS)
     assert live.unplaced == 1
     assert live.newest_confirmed_at == NOW - timedelta(minutes=1)
     by_evse = live.evses.set_index("evse_uid")
     assert by_evse.loc["A3", "map_category"] == "UNKNOWN"  # stale
     assert by_evse.loc["C1", "category"] == "UNKNOWN"  # no live row
     assert by_evse.loc["B1", "connector_standards"] == "CHADEMO, IEC_62196_T2_COMBO"
-    sites = data.live_sites(live.evses).set_index("site_id")
+    sites = live_data.live_sites(live.evses).set_index("site_id")
     assert sites.loc["A", ["available", "occupied", "down", "unknown"]].tolist() == [1, 1, 0, 1]
     assert sites["site_status"].to_dict() == {"A": "some_in_use", "B": "all_down", "C": "unknown"}
-    counts = data.status_counts(sites.reset_index()).set_index("site_status")["sites"]
+    counts = live_data.status_counts(sites.reset_index()).set_index("site_status")["sites"]
     assert counts.to_dict() == {"all_available": 0, "some_in_use": 1, "all_in_use": 0,
                                 "some_down": 0, "all_down": 1, "unknown": 1}  # fmt: skip
 
@@ -104,22 +104,22 @@ def test_live_sites_counts_and_colours() -> None:
     ],
 )
 def test_live_filters(filters: Filters, sites: list[str]) -> None:
-    live = data.live_evses(STATUS, CONNECTORS)
-    shown = data.live_sites(data.filter_live(live, filters), filters.site_statuses)
+    live = live_data.live_evses(STATUS, CONNECTORS)
+    shown = live_data.live_sites(live_data.filter_live(live, filters), filters.site_statuses)
     assert shown["site_id"].tolist() == sites
 
 
 def test_site_layers_one_per_status_lon_lat_and_key_only() -> None:
-    sites = data.live_sites(data.live_evses(STATUS, CONNECTORS).evses)
-    layers = data.site_layers(sites)
-    assert list(layers) == [key for key, _, _ in data.SITE_STATUSES]
+    sites = live_data.live_sites(live_data.live_evses(STATUS, CONNECTORS).evses)
+    layers = live_data.site_layers(sites)
+    assert list(layers) == [key for key, _, _ in live_data.SITE_STATUSES]
     (feature,) = layers["all_down"]["features"]
     assert feature["geometry"]["coordinates"] == [151.2, -33.9]
     assert feature["properties"] == {"cpo_id": "X", "site_id": "B"}
     assert layers["all_in_use"]["features"] == []
     assert sum(len(layer["features"]) for layer in layers.values()) == len(sites)
-    style = data.layer_style("all_down")
-    assert style["fillColor"] == data.SITE_STATUS_COLOURS["all_down"]
+    style = live_data.layer_style("all_down")
+    assert style["fillColor"] == live_data.SITE_STATUS_COLOURS["all_down"]
     assert style["className"] == "site-marker all_down"
     from report_app.pages.live import DRAW_ORDER
 
@@ -127,7 +127,7 @@ def test_site_layers_one_per_status_lon_lat_and_key_only() -> None:
 
 
 def test_site_details_lists_connectors() -> None:
-    details = data.site_details(data.live_evses(STATUS, CONNECTORS), "X", "B")
+    details = live_data.site_details(live_data.live_evses(STATUS, CONNECTORS), "X", "B")
     assert details["connectors"].tolist() == ["1: IEC_62196_T2_COMBO DC 50 kW; 2: CHADEMO DC 50 kW"]
     assert details["category"].tolist() == ["OUT_OF_ORDER"]
 
@@ -135,9 +135,9 @@ def test_site_details_lists_connectors() -> None:
 def test_no_static_sites_places_nothing() -> None:
     from shared.sites import empty_connectors
 
-    live = data.live_evses(STATUS, empty_connectors())
+    live = live_data.live_evses(STATUS, empty_connectors())
     assert live.evses.empty and live.unplaced == 5
-    assert data.live_sites(live.evses).empty
+    assert live_data.live_sites(live.evses).empty
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_no_static_sites_places_nothing() -> None:
 )
 def test_data_age(seconds: float | None, text: str) -> None:
     newest = None if seconds is None else NOW - timedelta(seconds=seconds)
-    assert data.data_age(newest, NOW) == text
+    assert live_data.data_age(newest, NOW) == text
 
 
 def put_parquet(store, name: str, table: pa.Table) -> None:  # noqa: ANN001
@@ -213,7 +213,7 @@ E2 = evse_row("E2", "AC_3_PHASE", period_minutes=100, not_in_service_minutes=50,
 
 
 def test_aggregate_is_port_weighted() -> None:
-    rolled = data.aggregate(pd.DataFrame([E1, E2]), ["cpo_id"]).iloc[0]
+    rolled = month_data.aggregate(pd.DataFrame([E1, E2]), ["cpo_id"]).iloc[0]
     # up 120 of known 130; known 130 of in service 150; in use 20 of known 130
     assert rolled["uptime_pct"] == pytest.approx(100 * 120 / 130)
     assert rolled["coverage_pct"] == pytest.approx(100 * 130 / 150)
@@ -225,14 +225,14 @@ def test_aggregate_is_port_weighted() -> None:
 
 def test_percentages_are_null_when_nothing_is_known() -> None:
     row = evse_row("E3", "DC", period_minutes=100, in_service_minutes=100, unknown_minutes=100)
-    figures = data.with_figures(pd.DataFrame([row])).iloc[0]
+    figures = month_data.with_figures(pd.DataFrame([row])).iloc[0]
     assert figures["coverage_pct"] == 0
     assert pd.isna(figures["uptime_pct"]) and pd.isna(figures["utilisation_pct"])
 
 
 def test_level_table_rolls_up_again_under_a_connector_filter() -> None:
     evse = pd.DataFrame([E1, E2])
-    network = data.aggregate(evse, ["cpo_id"])
+    network = month_data.aggregate(evse, ["cpo_id"])
     conns = pd.DataFrame(
         [
             connector("X", "S", "E1", "1", "DC", 50, "CHADEMO"),
@@ -240,25 +240,25 @@ def test_level_table_rolls_up_again_under_a_connector_filter() -> None:
         ]  # fmt: skip
     )
     tables = {"evse": evse, "network": network}
-    everything = data.level_table("network", tables, conns, Filters())
+    everything = month_data.level_table("network", tables, conns, Filters())
     assert everything["uptime_pct"].iloc[0] == pytest.approx(100 * 120 / 130)
-    dc = data.level_table("network", tables, conns, Filters(power_types=("DC",)))
+    dc = month_data.level_table("network", tables, conns, Filters(power_types=("DC",)))
     assert dc["uptime_pct"].iloc[0] == pytest.approx(100 * 80 / 90)  # E1 alone
     assert dc["coverage_pct"].iloc[0] == pytest.approx(90.0)
     assert list(dc.columns[:4]) == ["cpo_id", "site_count", "evse_count", "uptime_pct"]
     with pytest.raises(DataProblem, match="not a level"):
-        data.level_table("planet", tables, conns, Filters())
+        month_data.level_table("planet", tables, conns, Filters())
 
 
 def test_a_filter_that_matches_no_evse_gives_an_empty_table() -> None:
     evse = pd.DataFrame([E1, E2])
     conns = pd.DataFrame([connector("X", "S", "E1", "1", "DC", 50, "CHADEMO")])
-    tables = {"evse": evse, "network": data.aggregate(evse, ["cpo_id"])}
+    tables = {"evse": evse, "network": month_data.aggregate(evse, ["cpo_id"])}
     for level in ("network", "state"):
-        shown = data.level_table(level, tables, conns, Filters(power_types=("AC_1_PHASE",)))
+        shown = month_data.level_table(level, tables, conns, Filters(power_types=("AC_1_PHASE",)))
         assert shown.empty and "uptime_pct" in shown.columns, level
     unmatched = evse.assign(matched=False)
-    rolled = data.aggregate(unmatched, ["cpo_id"])
+    rolled = month_data.aggregate(unmatched, ["cpo_id"])
     assert rolled.empty and {"site_count", "uptime_pct", "coverage_pct"} <= set(rolled.columns)
 
 
@@ -278,7 +278,7 @@ def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # 
         cache.get("2026-09", "site")
     with pytest.raises(DataProblem, match="not a month"):
         cache.get("../x", "site")
-    shown = data.level_table("site", {"evse": tables["evse"], "site": site}, network.connectors,
+    shown = month_data.level_table("site", {"evse": tables["evse"], "site": site}, network.connectors,
                              Filters(programs=("BBF",)))  # fmt: skip
     assert shown["site_id"].tolist() == ["S00000", "S00004"]  # every 4th site has program BBF
 
@@ -302,7 +302,7 @@ def test_daily_trend_and_hour_of_week_grid() -> None:
          "in_use_minutes": 720},
         {"cpo_id": "Y", "evse_uid": "E9", "charger_id": "D", "date": "2026-10-01", **day, "period_minutes": 1440},
     ]  # fmt: skip
-    trend = data.daily_trend(
+    trend = month_data.daily_trend(
         pd.DataFrame(rows), pd.DataFrame({"cpo_id": ["X", "X"], "evse_uid": ["E1", "E2"]})
     )
     # up 1800 of known 2160; known 2160 of 2880; in use 720 of 2160
@@ -311,7 +311,7 @@ def test_daily_trend_and_hour_of_week_grid() -> None:
     ].tolist() == pytest.approx([100 * 1800 / 2160, 75.0, 100 * 720 / 2160])
     profile = pd.DataFrame({"cpo_id": ["X", "X"], "site_id": ["S", "S"], "day_of_week": [0, 6],
                             "hour": [0, 23], "utilisation_pct": [12.5, 50.0]})  # fmt: skip
-    grid = data.hour_of_week_grid(profile, "X", "S")
+    grid = month_data.hour_of_week_grid(profile, "X", "S")
     assert grid.shape == (7, 24)
     assert (grid.loc[0, 0], grid.loc[6, 23]) == (12.5, 50.0)
     assert grid.isna().sum().sum() == 166
@@ -402,21 +402,23 @@ def test_fast_paths_give_the_same_figures(blobstore) -> None:  # noqa: ANN001
     daily, evse = tables["daily"], tables["evse"]
     unmatched_day = daily.iloc[[0]].assign(evse_uid="GHOST", charger_id=None, available_minutes=1e6)
     daily = pd.concat([daily, unmatched_day], ignore_index=True)
-    pd.testing.assert_frame_equal(data.daily_trend(daily, None), data.daily_trend(daily, evse))
+    pd.testing.assert_frame_equal(
+        month_data.daily_trend(daily, None), month_data.daily_trend(daily, evse)
+    )
     generate.write_month(blobstore, "2026-10", tables)
     cache = caches.MonthlyTables(blobstore)
-    profiles = cache.derived("2026-10", "hour_of_week", data.site_profiles)
-    assert cache.derived("2026-10", "hour_of_week", data.site_profiles) is profiles
+    profiles = cache.derived("2026-10", "hour_of_week", month_data.site_profiles)
+    assert cache.derived("2026-10", "hour_of_week", month_data.site_profiles) is profiles
     profile = tables["hour_of_week"]
     for cpo_id, site_id in [("CPA", "S00003"), ("CPB", "S00001"), ("CPA", "nowhere")]:
         pd.testing.assert_frame_equal(
-            data.hour_of_week_grid(profiles, cpo_id, site_id),
-            data.hour_of_week_grid(profile, cpo_id, site_id),
+            month_data.hour_of_week_grid(profiles, cpo_id, site_id),
+            month_data.hour_of_week_grid(profile, cpo_id, site_id),
         )
-    stored = cache.derived("2026-10", "daily", data.daily_figures, data.DAILY_COLUMNS)
-    in_memory = data.daily_trend(daily, evse)
+    stored = cache.derived("2026-10", "daily", month_data.daily_figures, month_data.DAILY_COLUMNS)
+    in_memory = month_data.daily_trend(daily, evse)
     in_memory["date"] = pd.to_datetime(in_memory["date"]).astype("datetime64[ms]")
-    pd.testing.assert_frame_equal(data.daily_trend(stored, evse), in_memory)
+    pd.testing.assert_frame_equal(month_data.daily_trend(stored, evse), in_memory)
 
 
 def test_daily_figures_sum_per_evse_and_day_and_keep_missing_days_out() -> None:
@@ -431,20 +433,20 @@ def test_daily_figures_sum_per_evse_and_day_and_keep_missing_days_out() -> None:
         {"cpo_id": "Y", "evse_uid": "E1", "charger_id": None, "date": date(2026, 10, 3), **day,
          "known_minutes": 5.0, "in_service_minutes": 5.0},
     ]  # fmt: skip
-    figures = data.daily_figures(pd.DataFrame(rows))
+    figures = month_data.daily_figures(pd.DataFrame(rows))
     assert figures.minutes["known_minutes"].shape == (3, 3)  # 3 EVSEs × 3 days
     assert figures.matched.tolist() == [True, True, False]
     assert figures.minutes["known_minutes"][0].tolist() == [110.0, 0.0, 0.0]  # two rows summed
-    e1 = data.daily_trend(figures, pd.DataFrame({"cpo_id": ["X"], "evse_uid": ["E1"]}))
+    e1 = month_data.daily_trend(figures, pd.DataFrame({"cpo_id": ["X"], "evse_uid": ["E1"]}))
     assert e1["date"].tolist() == [date(2026, 10, 1)]  # days E1 has no row are left out
     # up (60 + 10) of known 110; known 110 of in service 220; in use 10 of known 110
     assert e1.iloc[0][["uptime_pct", "coverage_pct", "utilisation_pct"]].tolist() == (
         pytest.approx([100 * 70 / 110, 50.0, 100 * 10 / 110])
     )
-    everything = data.daily_trend(figures, None)
+    everything = month_data.daily_trend(figures, None)
     assert everything["date"].tolist() == [date(2026, 10, 1), date(2026, 10, 2)]  # Y unmatched
     assert everything["uptime_pct"].tolist() == pytest.approx([100 * 70 / 110, 50.0])
-    nobody = data.daily_trend(figures, pd.DataFrame({"cpo_id": ["Z"], "evse_uid": ["E9"]}))
+    nobody = month_data.daily_trend(figures, pd.DataFrame({"cpo_id": ["Z"], "evse_uid": ["E9"]}))
     assert nobody.empty
 
 
@@ -452,9 +454,9 @@ def test_site_profiles_grid_per_site() -> None:
     profile = pd.DataFrame({"cpo_id": ["X", "X", "Y"], "site_id": ["S", "S", "S"],
                             "day_of_week": [0, 6, 2], "hour": [0, 23, 5],
                             "utilisation_pct": [12.5, None, 40.0]})  # fmt: skip
-    profiles = data.site_profiles(profile)
+    profiles = month_data.site_profiles(profile)
     assert profiles.utilisation.shape == (2, 7, 24)
-    x = data.hour_of_week_grid(profiles, "X", "S")
+    x = month_data.hour_of_week_grid(profiles, "X", "S")
     assert x.loc[0, 0] == 12.5 and x.isna().sum().sum() == 167  # the null figure stays null
-    assert data.hour_of_week_grid(profiles, "Y", "S").loc[2, 5] == 40.0
-    assert data.hour_of_week_grid(profiles, "Y", "T").isna().all().all()
+    assert month_data.hour_of_week_grid(profiles, "Y", "S").loc[2, 5] == 40.0
+    assert month_data.hour_of_week_grid(profiles, "Y", "T").isna().all().all()
