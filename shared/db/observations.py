@@ -254,7 +254,7 @@ OUTAGE_LOOK_BACK = timedelta(days=62)
 
 
 def runs_query(start: datetime, end: datetime, look_back: timedelta, look_ahead: timedelta):  # type: ignore[no-untyped-def]
-    """The SELECT of ``runs_overlapping`` (tests compile it for SQL Server)."""
+    """The SELECT of ``runs_reader`` (tests compile it for SQL Server)."""
     return select(
         status_run.c.cpo_id,
         status_run.c.evse_uid,
@@ -267,7 +267,7 @@ def runs_query(start: datetime, end: datetime, look_back: timedelta, look_ahead:
         or_(
             status_run.c.last_confirmed_at >= to_db_time(start - look_back),
             and_(
-                # Plain comparisons: the raw cursor of runs_overlapping has no expanding IN.
+                # Plain comparisons: the raw cursor of runs_reader has no expanding IN.
                 or_(
                     status_run.c.category == "OUT_OF_ORDER", status_run.c.category == "UNAVAILABLE"
                 ),
@@ -308,17 +308,6 @@ def runs_reader(
     else:
         batches = _cursor_batches(connection, str(compiled), params, batch_rows)
     return pa.RecordBatchReader.from_batches(_runs_schema(), batches)
-
-
-def runs_overlapping(
-    connection: Connection,
-    start: datetime,
-    end: datetime,
-    look_back: timedelta,
-    look_ahead: timedelta = timedelta(0),
-):  # type: ignore[no-untyped-def]
-    """``runs_reader``'s runs as one pyarrow Table."""
-    return runs_reader(connection, start, end, look_back, look_ahead).read_all()
 
 
 def _runs_schema():  # type: ignore[no-untyped-def]

@@ -26,13 +26,13 @@ from shared.status import Category
 
 SQL_DIR = Path(__file__).parent / "sql"
 STEPS = sorted(SQL_DIR.glob("*.sql"))
-RUN_COLUMNS = ("cpo_id", "evse_uid", "status", "category", "started_at", "last_confirmed_at")
 
 
 @dataclass(frozen=True, slots=True)
 class MonthInputs:
     period: Period
-    runs: pa.Table | pa.RecordBatchReader  # RUN_COLUMNS (status unused); timestamps UTC
+    # cpo_id, evse_uid, category, started_at, last_confirmed_at (UTC); other columns unused
+    runs: pa.Table | pa.RecordBatchReader
     connectors: pd.DataFrame  # shared.sites.StaticSites.connectors
     default_max_gap_minutes: float
     max_gap_minutes: Mapping[str, float | None]  # per CPO, None → default
@@ -124,12 +124,8 @@ class MonthTables:
         target = schema.TABLES[table]
         reader = self._con.sql(self._queries[table]).to_arrow_reader(batch_rows)
         for batch in reader:
-            columns = []
-            for field in target:
-                column = batch.column(field.name)
-                if pa.types.is_timestamp(field.type) and column.type.tz is None:
-                    column = column.cast(pa.timestamp("us")).cast(field.type)
-                columns.append(column.cast(field.type))
+            # Naive UTC timestamps become UTC-zoned ones by the cast.
+            columns = [batch.column(field.name).cast(field.type) for field in target]
             yield pa.record_batch(columns, schema=target)
 
     def table(self, table: str) -> pa.Table:

@@ -53,7 +53,7 @@ class MonthResult:
 def write_parquet(batches: Iterable[pa.RecordBatch], table_schema: pa.Schema, path: Path) -> int:
     """Parquet with fixed settings and fixed row groups, so the same rows always give the same
     bytes, however the batches arrive. Returns the number of rows."""
-    rows = 0
+    rows = waiting = 0
     pending: list[pa.RecordBatch] = []
     with pq.ParquetWriter(
         path, table_schema, compression="zstd", use_dictionary=True, write_statistics=True
@@ -61,12 +61,12 @@ def write_parquet(batches: Iterable[pa.RecordBatch], table_schema: pa.Schema, pa
         for batch in batches:
             pending.append(batch)
             rows += batch.num_rows
-            waiting = sum(b.num_rows for b in pending)
+            waiting += batch.num_rows
             if waiting >= ROW_GROUP_ROWS:
                 table = pa.Table.from_batches(pending, table_schema)
                 whole = waiting - waiting % ROW_GROUP_ROWS
                 writer.write_table(table.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
-                pending = table.slice(whole).to_batches()
+                pending, waiting = table.slice(whole).to_batches(), waiting - whole
         if pending or rows == 0:
             writer.write_table(pa.Table.from_batches(pending, table_schema))
     return rows

@@ -10,7 +10,6 @@ from shared.db.observations import (
     ObservationStore,
     ensure_cpo,
     latest_statuses,
-    runs_overlapping,
     runs_reader,
 )
 from shared.db.tables import status_run
@@ -119,7 +118,7 @@ def test_many_evses_in_one_batch(engine: Engine) -> None:
         assert len(latest_statuses(connection, evse_uids=[f"E{i:04d}" for i in range(700)])) == 700
 
 
-def test_runs_overlapping_reads_the_look_back(engine: Engine) -> None:
+def test_runs_reader_reads_the_look_back(engine: Engine) -> None:
     store = ObservationStore(engine, 15)
     store.write(
         [
@@ -130,10 +129,8 @@ def test_runs_overlapping_reads_the_look_back(engine: Engine) -> None:
         ]
     )
     with engine.connect() as connection:
-        table = runs_overlapping(connection, T0, T0 + timedelta(minutes=120), timedelta(minutes=15))
-    table = table.cast(
-        table.schema.set(2, table.schema.field("status").with_type(pa.string()))
-    ).sort_by("started_at")
+        reader = runs_reader(connection, T0, T0 + timedelta(minutes=120), timedelta(minutes=15))
+        table = reader.read_all().sort_by("started_at")
     assert table.column("status").to_pylist() == ["CHARGING", "AVAILABLE"]
     assert table.column("started_at").to_pylist()[0] == T0 - timedelta(minutes=10)
     assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"

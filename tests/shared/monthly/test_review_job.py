@@ -1,8 +1,8 @@
 """Review findings on the monthly job's SQL read window (issue 3 review, 2026-11-23).
 
 Each test is a hand-computed case written through the real storage path (ObservationStore →
-SQLite → runs_overlapping → run_month). They are strict xfails: they document a deviation
-from spec section 4 and start failing (so the mark gets removed) once it is fixed.
+SQLite → runs_reader → run_month). Each began as a strict xfail documenting a deviation from
+spec section 4; the deviations are fixed and the tests now guard against their return.
 """
 
 import io
