@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mssql
 
@@ -70,6 +73,8 @@ status_run = Table(
     Column("category", String(16), nullable=False),
     Column("started_at", Instant, nullable=False),
     Column("last_confirmed_at", Instant, nullable=False),
+    Column("instants", LargeBinary, nullable=True, comment="shared.timeline.encode_instants"),
+    Column("carried", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("cpo_id", "evse_uid", "started_at", name="uq_status_run_evse_start"),
     Index("ix_status_run_period", "started_at", "last_confirmed_at"),
 )
