@@ -12,12 +12,15 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import PurePosixPath
+from zoneinfo import available_timezones
 
 import pandas as pd
 
 from shared import layout
 from shared.blobstore import BlobNotFound, BlobStore
+from shared.opening_hours import parse_opening_hours, site_time_zone
 
 REQUIRED_COLUMNS = (
     "cpo_id",
@@ -43,7 +46,15 @@ OPTIONAL_COLUMNS = (
     "commissioned_on",
     "decommissioned_on",
     "attribution",
+    "lga_code",
+    "lga_name",
+    "opening_hours",
+    "time_zone",
 )
+# All connectors of a site must agree on these (spec 5); a site whose rows disagree is bad whole.
+# An empty LGA on some rows only is not a disagreement: those rows take the site's given one.
+SITE_COLUMNS = ("opening_hours", "time_zone", "lga_code", "lga_name")
+LGA_COLUMNS = ("lga_code", "lga_name")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 STATES = ("ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA")
@@ -162,6 +173,37 @@ def _local_date(row: Mapping[str, str], column: str) -> date | None:
         raise ValueError(f"{column}: {raw!r} is not a date (YYYY-MM-DD)") from None
 
 
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _site_columns(row: Mapping[str, str], state: str) -> dict[str, object]:
+    """``opening_hours``, ``time_zone``, ``lga_code``, ``lga_name``, each checked on its own."""
+    opening_hours = _text(row, "opening_hours", required=False)
+    if opening_hours is not None:
+        parse_opening_hours(opening_hours)  # its ValueError names the rule and what is wrong
+    time_zone = _text(row, "time_zone", required=False)
+    if time_zone is not None and time_zone not in _iana_zones():
+        raise ValueError(
+            f"time_zone: {time_zone[:40]!r} is not an IANA time zone name (e.g. Australia/Perth)"
+        )
+    site_time_zone(state, time_zone)
+    lga_code = _text(row, "lga_code", required=False)
+    lga_name = _text(row, "lga_name", required=False)
+    if lga_code is not None and not (lga_code.isdigit() and len(lga_code) == 5):
+        raise ValueError(f"lga_code: {lga_code[:20]!r} is not a 5-digit ABS LGA code")
+    if (lga_code is None) != (lga_name is None):
+        given, empty = ("lga_code", "lga_name") if lga_name is None else ("lga_name", "lga_code")
+        raise ValueError(f"{empty}: required when {given} is given (give both, or neither)")
+    return {
+        "opening_hours": opening_hours,
+        "time_zone": time_zone,
+        "lga_code": lga_code,
+        "lga_name": lga_name,
+    }
+
+
 def validate_row(row: Mapping[str, str]) -> dict[str, object]:
     """One CSV row → a clean connector record; raises ValueError naming the column."""
     clean: dict[str, object] = {
@@ -206,6 +248,7 @@ def validate_row(row: Mapping[str, str]) -> dict[str, object]:
         attribution=_text(row, "attribution", required=False),
         commissioned_on=_local_date(row, "commissioned_on"),
         decommissioned_on=_local_date(row, "decommissioned_on"),
+        **_site_columns(row, state),
     )
     if clean["ocpp_evse_id"] is not None and not str(clean["ocpp_evse_id"]).isdigit():
         raise ValueError(f"ocpp_evse_id: {clean['ocpp_evse_id']!r} is not a whole number")
@@ -253,6 +296,7 @@ def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
     seen: dict[tuple[str, str, str], int] = {}
     evse_home: dict[tuple[str, str], tuple[str, str]] = {}
     charger_site: dict[tuple[str, str], str] = {}
+    lines: list[int] = []  # the line of each good row
     line = 1
     try:
         for row in reader:
@@ -286,9 +330,47 @@ def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
                 continue
             seen[key] = line  # type: ignore[index]
             result.rows.append(clean)
+            lines.append(line)
     except csv.Error as exc:
         raise SitesFileRefused(f"{source}:{reader.line_num}: not valid CSV ({exc})") from None
+    _drop_disagreeing_sites(result, lines)
     return result
+
+
+def _drop_disagreeing_sites(result: ValidatedSites, lines: list[int]) -> None:
+    """Move every row of a site whose rows disagree on a SITE_COLUMNS value into problems;
+    rows without an LGA take the one their site's other rows give."""
+    values: dict[tuple[object, object], dict[str, set[object]]] = {}
+    for row in result.rows:
+        seen = values.setdefault((row["cpo_id"], row["site_id"]), {c: set() for c in SITE_COLUMNS})
+        for column in SITE_COLUMNS:
+            if row[column] is not None or column not in LGA_COLUMNS:
+                seen[column].add(row[column])
+    reasons: dict[tuple[object, object], str] = {}
+    for site, seen in values.items():
+        split = [column for column in SITE_COLUMNS if len(seen[column]) > 1]
+        if split:
+            shown = "; ".join(
+                f"{column} " + " vs ".join(sorted(repr(v or "") for v in seen[column]))
+                for column in split
+            )
+            reasons[site] = (
+                f"site {site[1]}: its rows disagree on {', '.join(split)} ({shown});"
+                " every connector of a site must carry the same values"
+            )
+    kept: list[dict[str, object]] = []
+    for line, row in zip(lines, result.rows, strict=True):
+        site = (row["cpo_id"], row["site_id"])
+        reason = reasons.get(site)
+        if reason is None:
+            if row["lga_code"] is None and values[site]["lga_code"]:
+                row["lga_code"] = next(iter(values[site]["lga_code"]))
+                row["lga_name"] = next(iter(values[site]["lga_name"]))
+            kept.append(row)
+        else:
+            result.problems.append(RowProblem(result.source, line, reason))
+    result.rows = kept
+    result.problems.sort(key=lambda problem: problem.line)
 
 
 def write_sites_csv(rows: Iterable[Mapping[str, object]]) -> bytes:
