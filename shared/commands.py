@@ -71,9 +71,16 @@ def sites() -> None:
 def sites_load(paths: tuple[Path, ...]) -> None:
     """Validate static site CSVs and store their good rows under static/sites/."""
     from shared.blobstore import open_blobstore
+    from shared.lga import LgaBoundaries, LgaBoundariesRefused, assign_lgas
     from shared.sites import SitesFileRefused, store_sites, validate_sites_csv
 
-    store = open_blobstore(get_settings())
+    settings = get_settings()
+    store = open_blobstore(settings)
+    boundaries: LgaBoundaries | None = None
+    try:
+        boundaries = LgaBoundaries.read(settings.lga_boundaries)
+    except LgaBoundariesRefused as exc:
+        click.echo(f"warning: no LGA is derived from coordinates: {exc}", err=True)
     refused = 0
     for path in paths:
         try:
@@ -92,6 +99,9 @@ def sites_load(paths: tuple[Path, ...]) -> None:
             click.echo(f"refused: {path}: no valid rows", err=True)
             refused += 1
             continue
+        lgas = assign_lgas(validated.rows, boundaries)
+        for note in lgas.notes:
+            click.echo(f"warning: {path}: {note}", err=True)
         blob = store_sites(store, validated)
         evses = len({(row["cpo_id"], row["evse_uid"]) for row in validated.rows})
         sites_count = len({(row["cpo_id"], row["site_id"]) for row in validated.rows})
@@ -99,6 +109,7 @@ def sites_load(paths: tuple[Path, ...]) -> None:
             f"{path}: loaded {len(validated.rows)} connectors, {evses} EVSEs, {sites_count} sites"
             f" → {blob}; {len(validated.problems)} bad rows"
         )
+        click.echo(f"{path}: {lgas}")
     if refused:
         sys.exit(1)
 
@@ -133,7 +144,9 @@ def observations() -> None:
 
 
 @observations.command("import")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "source", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option("--cpo", "cpo_id", required=True, help="the CPO whose log this is")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="default: from the suffix"
@@ -144,7 +157,11 @@ def observations() -> None:
 def observations_import(
     source: Path, cpo_id: str, fmt: str | None, max_gap_minutes: float | None
 ) -> None:
-    """Import a CPO's historical status log (CSV or JSON Lines: evse_uid, status, observed_at)."""
+    """Import a CPO's historical status log (CSV or JSON Lines: evse_uid, status, observed_at).
+
+    SOURCE is a file, plain or gzip-compressed, or - for standard input. The rows are a set:
+    they are put in time order before writing (for ties at one instant the later line wins).
+    """
     from shared.db.engine import make_engine
     from shared.observation_import import ImportRefused, import_observations
     from shared.status import InvalidObservation, check_id
@@ -163,7 +180,7 @@ def observations_import(
     try:
         result = import_observations(
             engine,
-            source,
+            "-" if str(source) == "-" else source,
             cpo_id,
             default_max_gap_minutes=settings.max_gap_minutes,
             max_gap_minutes=max_gap_minutes,

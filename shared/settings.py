@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     behind_azure_auth: bool = Field(
         False, description="true when App Service / Container Apps authentication fronts the app"
     )
+    lga_boundaries: Path = Field(
+        Path(__file__).parent / "data" / "abs-lga" / "lga_2022_charging_areas.geojson",
+        description="ABS LGA boundaries (GeoJSON) that give a site without lga_code its LGA;"
+        " default: the shipped ABS subset",
+    )
 
     @field_validator("report_tz")
     @classmethod

@@ -175,7 +175,8 @@ def _local_date(row: Mapping[str, str], column: str) -> date | None:
 
 @cache
 def _iana_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # The system zone folder also holds files that are not zone names.
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def _site_columns(row: Mapping[str, str], state: str) -> dict[str, object]:
