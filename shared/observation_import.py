@@ -1,27 +1,38 @@
 """Backfill: stream a CPO's historical status log (CSV or JSON Lines) into the observation store.
 
-Rows are read lazily and written in chunks, so memory stays flat for files of millions of rows.
-Each chunk is one transaction holding its status runs and its quarantined rows; re-importing
-the same file changes nothing (every row lands inside a run it already made).
+A backfill file is a set of observations, not a stream (spec section 3), so the import reads
+the whole file first, validating every row, into a temporary on-disk sort (SQLite), and only
+then writes the valid rows in time order (ties at one instant in line order, so the later line
+wins), in chunks: memory stays flat for files of millions of rows, and a file that turns out to
+be unreadable half-way (invalid UTF-8, say) is refused before anything is written. Each chunk
+is one transaction; the audit row says after every chunk what is committed, so an interrupted
+import is reported truthfully, and re-running it completes it (imports are idempotent).
+The source may be a path, ``-`` for standard input, and gzip-compressed (``.gz``).
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
+import gzip
+import io
 import json
+import sqlite3
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from sqlalchemy import Engine, insert, update
 
 from shared.db.audit import quarantine_rows
 from shared.db.observations import ObservationStore, ensure_cpo, to_db_time
 from shared.db.tables import ingest_batch
-from shared.status import InvalidObservation, Observation
+from shared.status import MAX_IMPORT_FUTURE, InvalidObservation, Observation, check_not_future
+from shared.timeline import from_us, to_us
 
 CHUNK_ROWS = 50_000
 MAX_LINE_BYTES = 64 * 1024
@@ -101,35 +112,55 @@ def _jsonl_rows(handle: IO[str], source: str) -> Iterator[RawRow]:
         yield RawRow(line_number, value, text)
 
 
-def detect_format(path: Path) -> str:
-    suffix = path.suffix.lower()
+STDIN = "-"
+
+
+def detect_format(name: str, head: bytes) -> str:
+    """csv or jsonl, from the name (``.gz`` aside) or else from the first bytes."""
+    suffix = Path(name.removesuffix(".gz")).suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    with path.open("rb") as handle:
-        head = handle.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return "jsonl" if head.startswith(b"{") else "csv"
+    return "jsonl" if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") else "csv"
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
-    """Rows of a CSV or JSON Lines file, lazily; refuses non-text files up front."""
-    source = str(path)
-    with path.open("rb") as probe:
-        head = probe.read(65536)
+@contextmanager
+def open_source(source: Path | str) -> Iterator[BinaryIO]:
+    """The bytes of a path, of ``-`` (standard input), gunzipped when they are gzip."""
+    name = str(source)
+    with (
+        sys.stdin.buffer if name == STDIN else open(source, "rb")  # noqa: SIM115
+    ) as raw:
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
+        if buffered.peek(2)[:2] == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=buffered) as unzipped:
+                yield io.BufferedReader(unzipped)  # type: ignore[arg-type]
+        else:
+            yield buffered
+
+
+def read_rows(handle: BinaryIO, source: str, fmt: str | None = None) -> Iterator[RawRow]:
+    """Rows of CSV or JSON Lines bytes, lazily; refuses non-text input up front."""
+    try:
+        head = handle.peek(65536)[:65536]  # type: ignore[attr-defined]
+    except (OSError, EOFError) as exc:
+        raise ImportRefused(f"{source}: cannot be read ({exc})") from None
     if b"\x00" in head:
         raise ImportRefused(f"{source}: binary file, expected CSV or JSON Lines text")
-    fmt = fmt or detect_format(path)
+    fmt = fmt or detect_format(source, head)
     if fmt not in ("csv", "jsonl"):
         raise ImportRefused(f"{source}: unknown format {fmt!r}; use csv or jsonl")
-    with path.open("r", encoding="utf-8-sig", errors="strict", newline="") as handle:
-        rows = _csv_rows(handle, source) if fmt == "csv" else _jsonl_rows(handle, source)
-        try:
-            yield from rows
-        except UnicodeDecodeError as exc:
-            raise ImportRefused(
-                f"{source}: not UTF-8 ({exc.reason}); save the file as UTF-8"
-            ) from None
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="")
+    rows = _csv_rows(text, source) if fmt == "csv" else _jsonl_rows(text, source)
+    try:
+        yield from rows
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(
+            f"{source}: not UTF-8 ({exc.reason}); save the file as UTF-8. Nothing was imported"
+        ) from None
+    except (OSError, EOFError) as exc:  # e.g. a truncated gzip file
+        raise ImportRefused(f"{source}: cannot be read ({exc}). Nothing was imported") from None
 
 
 def parse_row(row: RawRow, cpo_id: str) -> Observation:
@@ -143,18 +174,52 @@ def parse_row(row: RawRow, cpo_id: str) -> Observation:
     for name in REQUIRED_FIELDS:
         if fields.get(name) in (None, ""):
             raise InvalidObservation(f"{name}: required, missing or empty")
-    return Observation.parse(
+    observation = Observation.parse(
         cpo_id=cpo_id,
         evse_uid=fields["evse_uid"],
         status=fields["status"],
         observed_at=fields["observed_at"],
         connector_id=fields.get("connector_id"),
     )
+    check_not_future(observation.observed_at, skew=MAX_IMPORT_FUTURE)
+    return observation
+
+
+class _Sorter:
+    """Valid rows and rejects of one file in a temporary SQLite database on disk, read back
+    in (observed_at, line) order: an external sort with flat memory."""
+
+    def __init__(self, folder: str) -> None:
+        self.db = sqlite3.connect(Path(folder) / "sort.db", isolation_level=None)
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;"
+            "CREATE TABLE obs (t INTEGER, line INTEGER, evse TEXT, status TEXT, connector TEXT);"
+            "CREATE TABLE rej (line INTEGER, location TEXT, reason TEXT, raw TEXT);"
+            "BEGIN"
+        )
+
+    def add(self, rows: list[tuple], rejects: list[tuple]) -> None:
+        self.db.executemany("INSERT INTO obs VALUES (?, ?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?)", rejects)
+
+    def observations(self, cpo_id: str, chunk_rows: int) -> Iterator[list[Observation]]:
+        self.db.execute("COMMIT")
+        cursor = self.db.execute("SELECT t, evse, status, connector FROM obs ORDER BY t, line")
+        while rows := cursor.fetchmany(chunk_rows):
+            yield [Observation(cpo_id, e, s, from_us(t, True), c) for t, e, s, c in rows]
+
+    def rejects(self, cpo_id: str, chunk_rows: int) -> Iterator[list[tuple[str, str, str, str]]]:
+        cursor = self.db.execute("SELECT location, reason, raw FROM rej ORDER BY line")
+        while rows := cursor.fetchmany(chunk_rows):
+            yield [(cpo_id, location, reason, raw) for location, reason, raw in rows]
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def import_observations(
     engine: Engine,
-    path: Path,
+    path: Path | str,
     cpo_id: str,
     *,
     default_max_gap_minutes: float,
@@ -163,59 +228,68 @@ def import_observations(
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
-    """Import ``path`` for ``cpo_id``: accepted / duplicate / rejected counts, rejects quarantined."""
+    """Import ``path`` (a file, ``-`` for standard input, plain or gzip) for ``cpo_id``:
+    accepted / duplicate / rejected counts, rejects quarantined with file:line and reason."""
     store = ObservationStore(engine, default_max_gap_minutes)
     result = ImportResult()
     received = to_db_time(datetime.now(UTC))
-    rows = read_rows(path, fmt)
-    first = next(rows, None)  # refuse a bad header before anything is written
+    name = "stdin" if str(path) == STDIN else Path(path).name
+    label = name[:150]
+    with tempfile.TemporaryDirectory(prefix="chargeatlarge-import-") as folder:
+        sorter = _Sorter(folder)
+        try:
+            with open_source(path) as handle:
+                rows: list[tuple] = []
+                rejects: list[tuple] = []
+                for row in read_rows(handle, "stdin" if str(path) == STDIN else str(path), fmt):
+                    try:
+                        if row.error is not None:
+                            raise InvalidObservation(row.error)
+                        o = parse_row(row, cpo_id)
+                        rows.append(
+                            (to_us(o.observed_at), row.line, o.evse_uid, o.status, o.connector_id)
+                        )
+                    except InvalidObservation as exc:
+                        rejects.append((row.line, f"{label}:{row.line}", str(exc), row.raw))
+                    if len(rows) + len(rejects) >= chunk_rows:
+                        sorter.add(rows, rejects)
+                        rows, rejects = [], []
+                sorter.add(rows, rejects)
+            _write_sorted(engine, store, sorter, cpo_id, name, received, result, chunk_rows,
+                          max_gap_minutes, progress)  # fmt: skip
+        finally:
+            sorter.close()
+    return result
+
+
+def _write_sorted(
+    engine: Engine,
+    store: ObservationStore,
+    sorter: _Sorter,
+    cpo_id: str,
+    name: str,
+    received: datetime,
+    result: ImportResult,
+    chunk_rows: int,
+    max_gap_minutes: float | None,
+    progress: Callable[[ImportResult], None] | None,
+) -> None:
     with engine.begin() as connection:
         ensure_cpo(connection, cpo_id, max_gap_minutes)
         result.batch_id = connection.execute(
             insert(ingest_batch).values(
                 cpo_id=cpo_id,
                 source="import",
-                sender=path.name[:200],
+                sender=name[:200],
                 received_at=received,
                 accepted=0,
                 duplicate=0,
                 rejected=0,
-                detail=json.dumps({"path": str(path)}),
+                detail=json.dumps({"source": name, "state": "writing"}),
             )
         ).inserted_primary_key[0]
 
-    def flush(chunk: list[Observation], rejects: list[tuple[str, str, str, str]]) -> None:
-        with engine.begin() as connection:
-            written = store.write_in(connection, chunk) if chunk else None
-            quarantine_rows(
-                connection,
-                source="import",
-                received_at=received,
-                items=rejects,
-                batch_id=result.batch_id,
-            )
-        if written is not None:
-            result.accepted += written.accepted
-            result.duplicate += written.duplicate
-        result.rejected += len(rejects)
-        if progress is not None:
-            progress(result)
-
-    chunk: list[Observation] = []
-    rejects: list[tuple[str, str, str, str]] = []
-    pending = [first] if first is not None else []
-    for row in itertools.chain(pending, rows):
-        try:
-            if row.error is not None:
-                raise InvalidObservation(row.error)
-            chunk.append(parse_row(row, cpo_id))
-        except InvalidObservation as exc:
-            rejects.append((cpo_id, f"{path.name[:150]}:{row.line}", str(exc), row.raw))
-        if len(chunk) + len(rejects) >= chunk_rows:
-            flush(chunk, rejects)
-            chunk, rejects = [], []
-    flush(chunk, rejects)
-    with engine.begin() as connection:
+    def audit(connection, state: str) -> None:  # type: ignore[no-untyped-def]
         connection.execute(
             update(ingest_batch)
             .where(ingest_batch.c.batch_id == result.batch_id)
@@ -223,7 +297,29 @@ def import_observations(
                 accepted=result.accepted,
                 duplicate=result.duplicate,
                 rejected=result.rejected,
-                finished_at=to_db_time(datetime.now(UTC)),
+                finished_at=to_db_time(datetime.now(UTC)) if state == "done" else None,
+                detail=json.dumps({"source": name, "state": state}),
             )
         )
-    return result
+
+    for rejects in sorter.rejects(cpo_id, chunk_rows):
+        with engine.begin() as connection:
+            quarantine_rows(
+                connection,
+                source="import",
+                received_at=received,
+                items=rejects,
+                batch_id=result.batch_id,
+            )
+            result.rejected += len(rejects)
+            audit(connection, "writing")
+    for chunk in sorter.observations(cpo_id, chunk_rows):
+        with engine.begin() as connection:
+            written = store.write_in(connection, chunk)
+            result.accepted += written.accepted
+            result.duplicate += written.duplicate
+            audit(connection, "writing")
+        if progress is not None:
+            progress(result)
+    with engine.begin() as connection:
+        audit(connection, "done")

@@ -44,6 +44,11 @@ MAX_ID_LENGTH = 64
 
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+# Backfill files may be written by a clock a little ahead of ours, never by much.
+MAX_IMPORT_FUTURE = timedelta(hours=24)
+# No public charger reported a status before this; anything earlier is a broken clock, and
+# instants near datetime.min overflow the arithmetic of every later step.
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
 """How far ahead of our clock an observation may be dated (CPO clocks drift a little)."""
 
 
@@ -89,8 +94,17 @@ def parse_instant(value: object, field: str = "observed_at") -> datetime:
             f"{field}: expected an ISO 8601 string, got {type(value).__name__}"
         )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidObservation(f"{field}: timestamp {value!s} has no UTC offset")
-    return parsed.astimezone(UTC)
+        raise InvalidObservation(f"{field}: timestamp {str(value)[:40]} has no UTC offset")
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or instant < EARLIEST_INSTANT:
+        raise InvalidObservation(
+            f"{field}: {str(value)[:40]} is before {EARLIEST_INSTANT.date().isoformat()};"
+            " check the sender's clock"
+        )
+    return instant
 
 
 def check_id(value: object, field: str) -> str:
@@ -108,14 +122,21 @@ def check_id(value: object, field: str) -> str:
 
 
 def check_not_future(
-    instant: datetime, now: datetime | None = None, field: str = "observed_at"
+    instant: datetime,
+    now: datetime | None = None,
+    field: str = "observed_at",
+    skew: timedelta = MAX_FUTURE_SKEW,
 ) -> datetime:
-    """Refuse an instant more than MAX_FUTURE_SKEW ahead: it would hide every later status."""
+    """Refuse an instant more than ``skew`` ahead: it would hide every later status."""
     now = now or datetime.now(UTC)
-    if instant - now > MAX_FUTURE_SKEW:
-        minutes = int(MAX_FUTURE_SKEW.total_seconds() // 60)
+    if instant - now > skew:
+        ahead = (
+            f"{int(skew.total_seconds() // 3600)} hours"
+            if skew >= timedelta(hours=1)
+            else f"{int(skew.total_seconds() // 60)} minutes"
+        )
         raise InvalidObservation(
-            f"{field}: {instant.isoformat()} is more than {minutes} minutes in the future;"
+            f"{field}: {instant.isoformat()} is more than {ahead} in the future;"
             " check the sender's clock"
         )
     return instant

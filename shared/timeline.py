@@ -1,21 +1,65 @@
 """Spec section 3 in storage form: merging observations into status runs of one EVSE.
 
-A run is a stretch of one raw status whose observations followed each other within
-``max_gap``, so the status is known from ``started_at`` to ``last_confirmed_at`` and carries
-forward ``max_gap`` beyond it (never past the next run's start). Merging is exact for
-observations that arrive in time order, late observations that fall between runs, and any
-order inside one merge call. One case cannot be exact without keeping every re-confirmation:
-a late observation of a *different* status that lands strictly inside a stored run. There the
-stored run is split and resumes at ``min(t + max_gap, last_confirmed_at)``, the latest instant
-its next re-confirmation can have had; the error is bounded by ``max_gap``.
+A run is a stretch of one raw status whose instants followed each other within ``max_gap``,
+so the status is known from ``started_at`` to ``last_confirmed_at`` and carries forward
+``max_gap`` beyond it (never past the next run's start).
+
+Merging is exact whatever the arrival order, because a run keeps every distinct instant it
+was observed at (``marks``): an observation, or a liveness signal, which observes "the
+unchanged last status" and so takes the status of the instant before it in time order. A late
+observation that lands inside a stored run therefore splits it exactly: the liveness instants
+after it now confirm the late status, and the old status resumes at the next observation of
+it. At one instant the point received last wins; a liveness signal adds nothing at an instant
+that is already observed. A liveness signal with no observation before it confirms nothing.
 """
 
 from __future__ import annotations
 
-import heapq
+import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+_EPOCH = datetime(1970, 1, 1)
+_US = timedelta(microseconds=1)
+
+
+def to_us(instant: datetime) -> int:
+    """An instant as integer microseconds since the epoch (naive datetimes are UTC)."""
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
+    return (instant - _EPOCH) // _US
+
+
+def from_us(value: int, aware: bool) -> datetime:
+    instant = _EPOCH + timedelta(microseconds=int(value))
+    return instant.replace(tzinfo=UTC) if aware else instant
+
+
+def encode_marks(marks: Sequence[int]) -> bytes | None:
+    """A run's marks (``instant_us * 2 + is_liveness``, ascending) as stored bytes.
+
+    None for the common run that is nothing but observations at its first and last instant,
+    which is also how runs stored before marks existed read back.
+    """
+    if len(marks) <= 2 and not any(m & 1 for m in marks):
+        return None
+    values = np.asarray(marks, dtype=np.int64)
+    codes = np.empty_like(values)
+    codes[0] = values[0] & 1
+    # Deltas of instants, each doubled with its liveness bit: small, repetitive, compressible.
+    codes[1:] = ((values[1:] >> 1) - (values[:-1] >> 1)) * 2 + (values[1:] & 1)
+    return zlib.compress(codes.astype("<i8").tobytes(), 1)
+
+
+def decode_marks(data: bytes | None, started_us: int, last_us: int) -> list[int]:
+    if data is None:
+        return [started_us * 2] if started_us == last_us else [started_us * 2, last_us * 2]
+    codes = np.frombuffer(zlib.decompress(data), dtype="<i8").astype(np.int64)
+    instants = started_us + np.cumsum(codes >> 1) - (codes[0] >> 1)
+    return (instants * 2 + (codes & 1)).tolist()
 
 
 @dataclass(slots=True)
@@ -24,6 +68,19 @@ class Run:
     started_at: datetime
     last_confirmed_at: datetime
     run_id: int | None = None
+    # instant_us * 2 + 1 for a liveness signal, + 0 for an observation; None: observed at
+    # started_at and last_confirmed_at only.
+    marks: list[int] | None = None
+
+    def all_marks(self) -> list[int]:
+        if self.marks is not None:
+            return self.marks
+        return decode_marks(None, to_us(self.started_at), to_us(self.last_confirmed_at))
+
+    @property
+    def carried(self) -> bool:
+        """The run starts with a liveness signal: its status follows the instant before it."""
+        return bool(self.all_marks()[0] & 1)
 
 
 @dataclass(slots=True)
@@ -31,89 +88,101 @@ class MergeResult:
     runs: list[Run]
     duplicate: int
     changed: bool
+    # The status at the last instant changed: carried runs right after may change too.
+    tail_changed: bool = False
 
 
 def merge_runs(
     existing: Sequence[Run],
-    points: Iterable[tuple[datetime, str]],
+    points: Iterable[tuple[datetime, str | None]],
     max_gap: timedelta,
+    before: str | None = None,
 ) -> MergeResult:
-    """Merge ``points`` (observed_at, status), in the order received, into one EVSE's runs.
+    """Merge ``points`` (observed_at, status; None for a liveness signal), in the order
+    received, into one EVSE's stored runs.
 
-    ``existing`` must be sorted, non-overlapping runs of the same EVSE. Points received later
-    win ties at the same instant over earlier points and over stored runs. A point that adds
-    nothing (same status, already inside a run) counts as a duplicate.
+    ``existing`` must be sorted, non-overlapping runs of the same EVSE that hold every run
+    which can touch the points (every run within ``max_gap`` of one). A point that adds
+    nothing (the same observation again, a liveness signal at an instant already held)
+    counts as a duplicate. ``before`` is the status of the run just before ``existing`` (the
+    status a liveness signal confirms when nothing in ``existing`` precedes it).
     """
-    items: list[tuple[datetime, int, int, Run | None, str]] = [
-        (run.started_at, 0, i, run, run.status) for i, run in enumerate(existing)
-    ]
-    items.extend((at, 1, seq, None, status) for seq, (at, status) in enumerate(points))
-    heapq.heapify(items)
-    tails = len(items)
-
-    out: list[Run] = []
-    cur: Run | None = None
-    duplicate = 0
-
-    def close(run: Run) -> None:
-        if (
-            out
-            and out[-1].status == run.status
-            and run.started_at - out[-1].last_confirmed_at <= max_gap
-        ):
-            out[-1].last_confirmed_at = max(out[-1].last_confirmed_at, run.last_confirmed_at)
-        else:
-            out.append(run)
-
-    while items:
-        at, _, _, stored, status = heapq.heappop(items)
-        if stored is not None:
-            if cur is not None and status == cur.status and at - cur.last_confirmed_at <= max_gap:
-                cur.last_confirmed_at = max(cur.last_confirmed_at, stored.last_confirmed_at)
-            else:
-                if cur is not None:
-                    close(cur)
-                cur = replace(stored)
-            continue
-        if cur is None:
-            cur = Run(status, at, at)
-        elif at > cur.last_confirmed_at:
-            if status == cur.status and at - cur.last_confirmed_at <= max_gap:
-                cur.last_confirmed_at = at
-            else:
-                close(cur)
-                cur = Run(status, at, at)
-        elif status == cur.status:
-            duplicate += 1
-        elif at == cur.started_at == cur.last_confirmed_at:
-            # Same instant, received later: the new status replaces the old one outright.
-            cur = Run(status, at, at)
-            if out and out[-1].status == status and at - out[-1].last_confirmed_at <= max_gap:
-                cur = out.pop()
-                cur.last_confirmed_at = max(cur.last_confirmed_at, at)
-        elif at == cur.last_confirmed_at:
-            close(cur)
-            cur = Run(status, at, at)
-        else:
-            # A different status strictly inside a stored run: split it (see module docstring).
-            if at > cur.started_at:
-                close(Run(cur.status, cur.started_at, at, cur.run_id))
-            resume = min(at + max_gap, cur.last_confirmed_at)
-            tails += 1
-            heapq.heappush(
-                items,
-                (resume, 0, tails, Run(cur.status, resume, cur.last_confirmed_at), cur.status),
-            )
-            cur = Run(status, at, at)
-    if cur is not None:
-        close(cur)
-
-    changed = len(out) != len(existing) or any(
-        (a.status, a.started_at, a.last_confirmed_at)
-        != (b.status, b.started_at, b.last_confirmed_at)
-        for a, b in zip(out, existing, strict=False)
+    gap_us = max_gap // _US
+    aware = next(
+        (run.started_at.tzinfo is not None for run in existing),
+        None,
     )
-    return MergeResult(out, duplicate, changed)
+    # instant → (status, is_liveness). A stored liveness instant keeps its resolved status as
+    # the fallback for when nothing before it is in the window (nothing before it changed).
+    events: dict[int, tuple[str | None, bool]] = {}
+    old_tail: str | None = None
+    for run in existing:
+        for mark in run.all_marks():
+            events[mark >> 1] = (run.status, bool(mark & 1))
+        old_tail = run.status
+    duplicate = 0
+    for at, status in points:
+        if aware is None:
+            aware = at.tzinfo is not None
+        t = to_us(at)
+        held = events.get(t)
+        if status is None:
+            if held is not None:
+                duplicate += 1
+            else:
+                events[t] = (None, True)
+        elif held is not None and held == (status, False):
+            duplicate += 1
+        else:
+            events[t] = (status, False)
+
+    runs: list[Run] = []
+    current: str | None = None
+    marks: list[int] = []
+    last_t = 0
+    previous = before
+    for t in sorted(events):
+        stored, live = events[t]
+        if live:
+            status = previous if previous is not None else stored
+            if status is None:
+                continue  # a liveness signal before any observation confirms nothing
+        else:
+            status = stored
+        assert status is not None
+        if current is not None and status == current and t - last_t <= gap_us:
+            marks.append(t * 2 + live)
+        else:
+            if current is not None:
+                runs.append(_run(current, marks, bool(aware)))
+            current, marks = status, [t * 2 + live]
+        previous, last_t = status, t
+    if current is not None:
+        runs.append(_run(current, marks, bool(aware)))
+
+    changed = len(runs) != len(existing) or any(
+        (a.status, a.started_at, a.last_confirmed_at, a.all_marks())
+        != (b.status, b.started_at, b.last_confirmed_at, b.all_marks())
+        for a, b in zip(runs, existing, strict=False)
+    )
+    if changed:
+        # Keep the ids of runs that did not change, so the store rewrites only what did.
+        kept = {(r.status, to_us(r.started_at), tuple(r.all_marks())): r.run_id for r in existing}
+        for run in runs:
+            run.run_id = kept.get((run.status, to_us(run.started_at), tuple(run.all_marks())))
+    tail = runs[-1].status if runs else None
+    return MergeResult(runs, duplicate, changed, tail_changed=changed and tail != old_tail)
+
+
+def _run(status: str, marks: list[int], aware: bool) -> Run:
+    simple = len(marks) <= 2 and not any(m & 1 for m in marks)
+    return Run(
+        status,
+        from_us(marks[0] >> 1, aware),
+        from_us(marks[-1] >> 1, aware),
+        None,
+        None if simple else marks,
+    )
 
 
 def status_intervals(

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert
 
 from shared.db.tables import cpo, status_run
 from shared.status import STATUS_CATEGORY, Observation
-from shared.timeline import Run, merge_runs
+from shared.timeline import Run, decode_marks, encode_marks, merge_runs, to_us
 
 T = TypeVar("T")
 # SQL Server accepts at most 2,100 parameters in one statement.
@@ -91,7 +91,7 @@ class ObservationStore:
             return self.write_in(connection, observations)
 
     def write_in(self, connection: Connection, observations: Sequence[Observation]) -> WriteResult:
-        by_cpo: dict[str, dict[str, list[tuple[datetime, str]]]] = defaultdict(
+        by_cpo: dict[str, dict[str, list[tuple[datetime, str | None]]]] = defaultdict(
             lambda: defaultdict(list)
         )
         for obs in observations:
@@ -99,36 +99,60 @@ class ObservationStore:
         result = WriteResult()
         for cpo_id, by_evse in by_cpo.items():
             ensure_cpo(connection, cpo_id)
-            result += self._write_cpo(connection, cpo_id, by_evse, self.max_gap(connection, cpo_id))
+            result += self.write_points(connection, cpo_id, by_evse)
         return result
 
-    def _write_cpo(
+    def write_points(
         self,
         connection: Connection,
         cpo_id: str,
-        by_evse: dict[str, list[tuple[datetime, str]]],
-        max_gap: timedelta,
+        by_evse: dict[str, list[tuple[datetime, str | None]]],
     ) -> WriteResult:
+        """Merge one CPO's points (naive UTC instant, raw status or None for a liveness
+        signal; per EVSE in the order received) into its stored runs, exactly."""
+        max_gap = self.max_gap(connection, cpo_id)
         lo = min(min(t for t, _ in pts) for pts in by_evse.values()) - max_gap
         hi = max(max(t for t, _ in pts) for pts in by_evse.values()) + max_gap
-        stored = self._runs_between(connection, cpo_id, list(by_evse), lo, hi)
-        result = WriteResult()
-        deleted: list[int] = []
-        inserted: list[dict[str, object]] = []
+        stored = _runs_between(connection, cpo_id, list(by_evse), lo, hi)
+        windows: dict[str, list[Run]] = {}
+        need_before: list[str] = []
         for evse_uid, points in by_evse.items():
             first = min(t for t, _ in points) - max_gap
             last = max(t for t, _ in points) + max_gap
-            existing = [
+            windows[evse_uid] = existing = [
                 run
                 for run in stored.get(evse_uid, [])
                 if run.last_confirmed_at >= first and run.started_at <= last
             ]
-            merged = merge_runs(existing, points, max_gap)
+            earliest = min(points, key=lambda p: p[0])
+            if any(s is None for _, s in points) and (
+                not existing or earliest[0] < existing[0].started_at
+            ):
+                need_before.append(evse_uid)
+        before = _status_before(connection, cpo_id, need_before, windows, lo)
+        result = WriteResult()
+        deleted: list[int] = []
+        inserted: list[dict[str, object]] = []
+        for evse_uid, points in by_evse.items():
+            existing = windows[evse_uid]
+            merged = merge_runs(existing, points, max_gap, before.get(evse_uid))
+            while merged.tail_changed:
+                # The last status changed: runs right after that start with a liveness signal
+                # confirm it now, so take them (and the next observed run) into the merge.
+                after = existing[-1].started_at if existing else max(t for t, _ in points)
+                following = _carried_after(connection, cpo_id, evse_uid, after)
+                if not following:
+                    break
+                existing = existing + following
+                merged = merge_runs(existing, points, max_gap, before.get(evse_uid))
             result.duplicate += merged.duplicate
             result.accepted += len(points) - merged.duplicate
             if not merged.changed:
                 continue
-            deleted.extend(run.run_id for run in existing if run.run_id is not None)
+            kept = {run.run_id for run in merged.runs if run.run_id is not None}
+            deleted.extend(
+                run.run_id for run in existing if run.run_id is not None and run.run_id not in kept
+            )
             inserted.extend(
                 {
                     "cpo_id": cpo_id,
@@ -137,8 +161,11 @@ class ObservationStore:
                     "category": STATUS_CATEGORY[run.status].value,
                     "started_at": run.started_at,
                     "last_confirmed_at": run.last_confirmed_at,
+                    "instants": encode_marks(run.marks) if run.marks is not None else None,
+                    "carried": run.carried,
                 }
                 for run in merged.runs
+                if run.run_id is None
             )
         for start in range(0, len(deleted), IN_CHUNK):
             connection.execute(
@@ -147,34 +174,6 @@ class ObservationStore:
         if inserted:
             connection.execute(insert(status_run), inserted)
         return result
-
-    def _runs_between(
-        self, connection: Connection, cpo_id: str, evse_uids: list[str], lo: datetime, hi: datetime
-    ) -> dict[str, list[Run]]:
-        query = (
-            select(
-                status_run.c.run_id,
-                status_run.c.evse_uid,
-                status_run.c.status,
-                status_run.c.started_at,
-                status_run.c.last_confirmed_at,
-            )
-            .where(
-                status_run.c.cpo_id == cpo_id,
-                status_run.c.evse_uid.in_(bindparam("evse_uids", expanding=True)),
-                status_run.c.last_confirmed_at >= lo,
-                status_run.c.started_at <= hi,
-            )
-            .order_by(status_run.c.evse_uid, status_run.c.started_at)
-        )
-        runs: dict[str, list[Run]] = defaultdict(list)
-        for start in range(0, len(evse_uids), IN_CHUNK):
-            chunk = evse_uids[start : start + IN_CHUNK]
-            for run_id, evse_uid, status, started_at, last_confirmed_at in connection.execute(
-                query, {"evse_uids": chunk}
-            ):
-                runs[evse_uid].append(Run(status, started_at, last_confirmed_at, run_id))
-        return runs
 
     def confirm(
         self, cpo_id: str, at: datetime, evse_uids: Iterable[str] | None = None
@@ -193,14 +192,114 @@ class ObservationStore:
         at: datetime,
         evse_uids: Iterable[str] | None = None,
     ) -> WriteResult:
-        latest = latest_statuses(connection, cpo_id=cpo_id, evse_uids=evse_uids)
-        # A status first reported after the signal was given is not what the signal vouched for.
-        observations = [
-            Observation(cpo_id, row.evse_uid, row.status, at.astimezone(UTC))
-            for row in latest
-            if row.observed_at <= at
-        ]
-        return self.write_in(connection, observations) if observations else WriteResult()
+        """Liveness is stored as an instant of its own in the run it extends, so that a late
+        observation before it changes what it confirmed (spec section 3, exactness)."""
+        if evse_uids is None:
+            evse_uids = connection.execute(
+                select(status_run.c.evse_uid).where(status_run.c.cpo_id == cpo_id).distinct()
+            ).scalars()
+        instant = to_db_time(at)
+        points = {uid: [(instant, None)] for uid in evse_uids}
+        if not points:
+            return WriteResult()
+        ensure_cpo(connection, cpo_id)
+        self.write_points(connection, cpo_id, points)  # type: ignore[arg-type]
+        return WriteResult()
+
+
+_RUN_COLUMNS = (
+    status_run.c.run_id,
+    status_run.c.evse_uid,
+    status_run.c.status,
+    status_run.c.started_at,
+    status_run.c.last_confirmed_at,
+    status_run.c.instants,
+)
+
+
+def _run_of(row) -> Run:  # type: ignore[no-untyped-def]
+    run_id, _, status, started_at, last_confirmed_at, instants = row
+    marks = (
+        None
+        if instants is None
+        else decode_marks(instants, to_us(started_at), to_us(last_confirmed_at))
+    )
+    return Run(status, started_at, last_confirmed_at, run_id, marks)
+
+
+def _runs_between(
+    connection: Connection, cpo_id: str, evse_uids: list[str], lo: datetime, hi: datetime
+) -> dict[str, list[Run]]:
+    query = (
+        select(*_RUN_COLUMNS)
+        .where(
+            status_run.c.cpo_id == cpo_id,
+            status_run.c.evse_uid.in_(bindparam("evse_uids", expanding=True)),
+            status_run.c.last_confirmed_at >= lo,
+            status_run.c.started_at <= hi,
+        )
+        .order_by(status_run.c.evse_uid, status_run.c.started_at)
+    )
+    runs: dict[str, list[Run]] = defaultdict(list)
+    for start in range(0, len(evse_uids), IN_CHUNK):
+        chunk = evse_uids[start : start + IN_CHUNK]
+        for row in connection.execute(query, {"evse_uids": chunk}):
+            runs[row[1]].append(_run_of(row))
+    return runs
+
+
+def _status_before(
+    connection: Connection,
+    cpo_id: str,
+    evse_uids: list[str],
+    windows: dict[str, list[Run]],
+    lo: datetime,
+) -> dict[str, str]:
+    """The status of the latest run before each EVSE's window: what a liveness signal that
+    precedes everything in the window confirms."""
+    statuses: dict[str, str] = {}
+    for evse_uid in evse_uids:
+        window = windows[evse_uid]
+        bound = min(lo, window[0].started_at) if window else lo
+        row = connection.execute(
+            select(status_run.c.status)
+            .where(
+                status_run.c.cpo_id == cpo_id,
+                status_run.c.evse_uid == evse_uid,
+                status_run.c.started_at < bound,
+            )
+            .order_by(status_run.c.started_at.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            statuses[evse_uid] = row[0]
+    return statuses
+
+
+def _carried_after(
+    connection: Connection, cpo_id: str, evse_uid: str, after: datetime, page: int = 200
+) -> list[Run]:
+    """The runs after ``after`` that start with a liveness signal, and the observed run that
+    ends the chain (its own status does not depend on what came before)."""
+    found: list[Run] = []
+    while True:
+        rows = connection.execute(
+            select(*_RUN_COLUMNS, status_run.c.carried)
+            .where(
+                status_run.c.cpo_id == cpo_id,
+                status_run.c.evse_uid == evse_uid,
+                status_run.c.started_at > after,
+            )
+            .order_by(status_run.c.started_at)
+            .limit(page)
+        ).all()
+        for row in rows:
+            found.append(_run_of(row[:6]))
+            if not row[6]:
+                return found
+        if len(rows) < page:
+            return found
+        after = rows[-1][3]
 
 
 def latest_statuses(

@@ -136,15 +136,50 @@ def test_runs_reader_reads_the_look_back(engine: Engine) -> None:
     assert str(table.schema.field("started_at").type) == "timestamp[us, tz=UTC]"
 
 
-def test_liveness_never_confirms_a_status_reported_after_it(engine: Engine) -> None:
+def test_liveness_confirms_the_status_at_its_own_instant(engine: Engine) -> None:
     # A poll that began at minute 10 ends after a change reported at minute 20 was stored:
-    # it vouches for the status before the change, not for CHARGING.
+    # it vouches for the status at 10 (AVAILABLE), not for CHARGING.
     store = ObservationStore(engine, 15)
     store.write([obs("E1", 0, "AVAILABLE"), obs("E1", 20, "CHARGING")])
     store.confirm("ACME", T0 + timedelta(minutes=10))
     assert stored_runs(engine) == [
-        ("E1", "AVAILABLE", "AVAILABLE", 0, 0),
+        ("E1", "AVAILABLE", "AVAILABLE", 0, 10),
         ("E1", "CHARGING", "IN_USE", 20, 20),
+    ]
+
+
+def test_late_observation_before_liveness_changes_what_it_confirmed(engine: Engine) -> None:
+    # Heartbeats at 10 and 20 confirmed AVAILABLE; a FAULTED at 5 that arrives afterwards
+    # makes them confirm FAULTED, as if it had come in order; an observation at 40 ends it.
+    store = ObservationStore(engine, 15)
+    store.write([obs("E1", 0, "AVAILABLE"), obs("E1", 40, "AVAILABLE")])
+    store.confirm("ACME", T0 + timedelta(minutes=10))
+    store.confirm("ACME", T0 + timedelta(minutes=20))
+    store.confirm("ACME", T0 + timedelta(minutes=30))
+    store.write([obs("E1", 5, "FAULTED")])
+    assert stored_runs(engine) == [
+        ("E1", "AVAILABLE", "AVAILABLE", 0, 0),
+        ("E1", "FAULTED", "OUT_OF_ORDER", 5, 30),
+        ("E1", "AVAILABLE", "AVAILABLE", 40, 40),
+    ]
+
+
+def test_late_observation_reaches_carried_runs_after_a_gap(engine: Engine) -> None:
+    # After a 30-minute silence the heartbeat at 60 starts a run of the last status (carried);
+    # a late FAULTED at 50 changes that run's status, far outside the late point's own window.
+    store = ObservationStore(engine, 15)
+    store.write([obs("E1", 0, "AVAILABLE")])
+    for minute in (60, 70, 80, 90):
+        store.confirm("ACME", T0 + timedelta(minutes=minute))
+    assert stored_runs(engine) == [
+        ("E1", "AVAILABLE", "AVAILABLE", 0, 0),
+        ("E1", "AVAILABLE", "AVAILABLE", 60, 90),
+    ]
+    store.write([obs("E1", 20, "FAULTED")])
+    assert stored_runs(engine) == [
+        ("E1", "AVAILABLE", "AVAILABLE", 0, 0),
+        ("E1", "FAULTED", "OUT_OF_ORDER", 20, 20),
+        ("E1", "FAULTED", "OUT_OF_ORDER", 60, 90),
     ]
 
 

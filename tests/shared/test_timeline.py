@@ -165,45 +165,72 @@ def test_each_case_is_the_same_whether_sent_in_one_batch_or_in_order() -> None:
         assert timeline_of([flat])[0] == expected, name
 
 
-def test_late_change_inside_a_run_is_bounded_by_max_gap() -> None:
-    # Sent together the spec gives A[0,7) B[7,10) A[10,35). When B arrives after the run is
-    # stored, the re-confirmation at 10 is no longer known: the run resumes at
-    # min(7 + 15, 20) = 20, so B holds 10 minutes longer than exact, never more than max_gap.
-    together = [
-        [
-            (0, "AVAILABLE"),
-            (5, "AVAILABLE"),
-            (7, "CHARGING"),
-            (10, "AVAILABLE"),
-            (15, "AVAILABLE"),
-            (20, "AVAILABLE"),
-        ]
+def test_late_change_inside_a_run_is_exact() -> None:
+    # Sent together the spec gives A[0,7) B[7,10) A[10,35); sent late, the same, because the
+    # run kept its re-confirmation at 10 (spec section 3, exactness).
+    stored = [(0, "AVAILABLE"), (5, "AVAILABLE"), (10, "AVAILABLE"), (15, "AVAILABLE")]
+    stored.append((20, "AVAILABLE"))
+    exact = [(0, 7, "AVAILABLE"), (7, 10, "CHARGING"), (10, 35, "AVAILABLE"), (35, 120, U)]
+    together = sorted([*stored, (7, "CHARGING")])
+    assert timeline_of([together])[0] == exact
+    assert timeline_of([stored, [(7, "CHARGING")]])[0] == exact
+    # One point at a time, newest first: still the same.
+    assert timeline_of([[p] for p in reversed(together)])[0] == exact
+
+
+def test_late_same_status_point_is_kept_for_later_splits() -> None:
+    # The point at 12 changes nothing now, but when CHARGING at 11 arrives later, the old
+    # status resumes at 12, not at 20.
+    batches = [
+        [(0, "AVAILABLE"), (10, "AVAILABLE"), (20, "AVAILABLE")],
+        [(12, "AVAILABLE")],
+        [(11, "CHARGING")],
     ]
-    assert timeline_of(together)[0] == [
-        (0, 7, "AVAILABLE"),
-        (7, 10, "CHARGING"),
-        (10, 35, "AVAILABLE"),
-        (35, 120, U),
-    ]
-    late = [
-        [
-            (0, "AVAILABLE"),
-            (5, "AVAILABLE"),
-            (10, "AVAILABLE"),
-            (15, "AVAILABLE"),
-            (20, "AVAILABLE"),
-        ],
-        [(7, "CHARGING")],
-    ]
-    assert timeline_of(late)[0] == [
-        (0, 7, "AVAILABLE"),
-        (7, 20, "CHARGING"),
-        (20, 35, "AVAILABLE"),
+    assert timeline_of(batches)[0] == [
+        (0, 11, "AVAILABLE"),
+        (11, 12, "CHARGING"),
+        (12, 35, "AVAILABLE"),
         (35, 120, U),
     ]
 
 
-def test_merge_reports_no_change_for_covered_points() -> None:
+def test_the_same_point_again_is_a_duplicate() -> None:
     runs = merge_runs([], [(at(0), "AVAILABLE"), (at(10), "AVAILABLE")], GAP).runs
-    again = merge_runs(runs, [(at(5), "AVAILABLE")], GAP)
+    again = merge_runs(runs, [(at(10), "AVAILABLE"), (at(0), "AVAILABLE")], GAP)
+    assert not again.changed and again.duplicate == 2
+
+
+LIVE = None
+
+
+def test_liveness_confirms_the_status_before_it_in_time_order() -> None:
+    # Heartbeats at 10 and 20 confirm AVAILABLE; a late FAULTED at 5 makes them confirm FAULTED,
+    # exactly as if it had arrived in order.
+    in_order = [[(0, "AVAILABLE"), (5, "FAULTED"), (10, LIVE), (20, LIVE)]]
+    late = [[(0, "AVAILABLE")], [(10, LIVE)], [(20, LIVE)], [(5, "FAULTED")]]
+    expected = [(0, 5, "AVAILABLE"), (5, 35, "FAULTED"), (35, 120, U)]
+    assert timeline_of(in_order)[0] == expected
+    assert timeline_of(late)[0] == expected
+
+
+def test_liveness_after_a_gap_starts_a_run_of_the_last_status() -> None:
+    assert timeline_of([[(0, "CHARGING")], [(40, LIVE)]])[0] == [
+        (0, 15, "CHARGING"),
+        (15, 40, U),
+        (40, 55, "CHARGING"),
+        (55, 120, U),
+    ]
+
+
+def test_liveness_never_overrides_an_observation_at_its_instant() -> None:
+    runs = merge_runs([], [(at(0), "AVAILABLE"), (at(10), "FAULTED")], GAP).runs
+    again = merge_runs(runs, [(at(10), LIVE)], GAP)
     assert not again.changed and again.duplicate == 1
+
+
+def test_liveness_before_any_observation_confirms_nothing() -> None:
+    assert timeline_of([[(0, LIVE)], [(10, "AVAILABLE")]])[0] == [
+        (0, 10, U),
+        (10, 25, "AVAILABLE"),
+        (25, 120, U),
+    ]

@@ -21,11 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("status_run") as batch:
-        batch.add_column(sa.Column("instants", sa.LargeBinary(), nullable=True))
-        batch.add_column(
-            sa.Column("carried", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ADD COLUMN: both SQLite and SQL Server add a column in place.
+    op.add_column("status_run", sa.Column("instants", sa.LargeBinary(), nullable=True))
+    op.add_column(
+        "status_run",
+        sa.Column("carried", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
