@@ -111,6 +111,38 @@ quarantine = Table(
     Index("ix_quarantine_payload_sha256", "payload_sha256"),
 )
 
+# An excluded-downtime window (spec 4.3), as proposed; never updated. Its state is that of its
+# latest exclusion_event (the highest seq): every proposal, review and withdrawal is a new event.
+exclusion = Table(
+    "exclusion",
+    metadata,
+    Column("exclusion_id", String(32), primary_key=True),
+    Column("cpo_id", Id, nullable=False),
+    Column("scope", String(8), nullable=False, comment="evse, charger or site"),
+    Column("scope_id", Id, nullable=False, comment="evse_uid, charger_id or site_id"),
+    Column("from_at", Instant, nullable=False),
+    Column("to_at", Instant, nullable=False),
+    Column("cause", String(32), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("proposed_by", String(200), nullable=False, comment="cpo:ID, cli:USER or dashboard:USER"),
+    Column("proposed_at", Instant, nullable=False),
+    Index("ix_exclusion_cpo", "cpo_id", "proposed_at"),
+    Index("ix_exclusion_period", "from_at", "to_at"),
+)
+
+# The audit trail of an exclusion: append-only; the primary key (exclusion_id, seq) makes two
+# reviewers racing on one exclusion collide instead of both succeeding.
+exclusion_event = Table(
+    "exclusion_event",
+    metadata,
+    Column("exclusion_id", String(32), ForeignKey("exclusion.exclusion_id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("state", String(16), nullable=False, comment="PROPOSED, APPROVED, REJECTED, WITHDRAWN"),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("at", Instant, nullable=False),
+)
+
 # An OCPI party registered through the credentials handshake (ocpi_push feeds).
 ocpi_party = Table(
     "ocpi_party",
