@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "sites": "shared.commands:sites",
     "observations": "shared.commands:observations",
     "monthly": "shared.commands:monthly",
+    "programs": "shared.programs.commands:programs",
     "worker": "ingest_worker.commands:worker",
     "simulate": "ingest_worker.simulator.commands:simulate",
     "app": "report_app.commands:app",

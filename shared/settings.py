@@ -38,6 +38,20 @@ class Settings(BaseSettings):
     uptime_threshold_pct: float = Field(
         98.0, ge=0, le=100, description="sites below this uptime are listed in the published report"
     )
+    program_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="per grant program, the uptime (%) its funded sites are held to, as JSON, e.g."
+        ' {"Destination Charging": 97}; programs not named use CAL_UPTIME_THRESHOLD_PCT',
+    )
+    program_max_distance_m: float = Field(
+        200.0, gt=0, description="`programs import`: a funded charger this close to a site is there"
+    )
+    program_min_address_score: float = Field(
+        85.0,
+        ge=0,
+        le=100,
+        description="`programs import`: street-name similarity (0-100) at which addresses agree",
+    )
     dev_role: Literal["public", "analyst", "government"] = Field(
         "public",
         description="role given to a local developer when no Azure authentication is in front",
@@ -71,6 +85,22 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.report_tz)
+
+    @field_validator("program_thresholds")
+    @classmethod
+    def _threshold_pcts(cls, value: dict[str, float]) -> dict[str, float]:
+        for program, pct in value.items():
+            if not program.strip() or not 0 <= pct <= 100:
+                raise ValueError(
+                    f"CAL_PROGRAM_THRESHOLDS: {program!r}: {pct} is not a percentage 0..100"
+                )
+        return value
+
+    def uptime_threshold_for(self, program: str | None) -> float:
+        """The uptime (%) a program's funded sites are held to; no program: the general one."""
+        if program is None:
+            return self.uptime_threshold_pct
+        return self.program_thresholds.get(program, self.uptime_threshold_pct)
 
 
 @lru_cache(maxsize=1)

@@ -156,3 +156,21 @@ ocpi_party = Table(
     Column("registered_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
 )
+
+# A static site in a grant program: matched from a funder's list by `chargeatlarge programs
+# import`, or set by hand (matched_by "manual"; re-imports keep it). assigned=false is a site a
+# person took out of the program, which re-imports leave out too.
+program_assignment = Table(
+    "program_assignment",
+    metadata,
+    Column("cpo_id", Id, primary_key=True),
+    Column("site_id", Id, primary_key=True),
+    Column("program", String(200), primary_key=True),
+    Column("round", String(64), nullable=True),
+    Column("assigned", Boolean, nullable=False),
+    Column("matched_by", String(16), nullable=False, comment="evse, location+address, …, manual"),
+    Column("distance_m", Float, nullable=True, comment="listed coordinates to the site"),
+    Column("source", String(300), nullable=True, comment="funded list file:line, or manual"),
+    Column("listed_address", String(500), nullable=True),
+    Column("updated_at", Instant, nullable=False),
+)

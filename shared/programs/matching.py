@@ -1,0 +1,440 @@
+"""Which static site a funded-charger row means: by EVSE id, distance and address. Pure.
+
+The evidence, strongest first: the row's ``evse_id`` is an EVSE of one of the CPO's sites; one
+site lies within ``max_distance_m`` and its address agrees; one site lies within it (address
+silent or different); no site lies within it but exactly one site's address agrees (street number,
+street name, and postcode or suburb), wherever the row's coordinates put it. Anything else — two
+sites that fit equally, or a near site while another site has the address — is ambiguous and left
+to a person, as is a row nothing fits.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz
+
+from shared.programs.funded import FundedCharger
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+DEFAULT_MAX_DISTANCE_M = 200.0
+DEFAULT_MIN_ADDRESS_SCORE = 85.0
+
+Status = Literal["matched", "ambiguous", "unmatched", "duplicate"]
+MatchedBy = Literal["evse", "location+address", "location", "address"]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOptions:
+    max_distance_m: float = DEFAULT_MAX_DISTANCE_M
+    min_address_score: float = DEFAULT_MIN_ADDRESS_SCORE
+
+
+def haversine_m(
+    lat1: float, lon1: float, lat2: np.ndarray | float, lon2: np.ndarray | float
+) -> np.ndarray:
+    """Great-circle distance in metres from one point to each of many."""
+    phi1, phi2 = math.radians(lat1), np.radians(lat2)
+    dphi = phi2 - phi1
+    dlmb = np.radians(lon2) - math.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + math.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+# Australia Post's street-type abbreviations, so "Road" and "Rd" compare equal.
+STREET_TYPES = {
+    "alley": "ally", "arcade": "arc", "avenue": "ave", "av": "ave", "boulevard": "bvd",
+    "blvd": "bvd", "circuit": "cct", "close": "cl", "court": "ct", "crescent": "cres",
+    "cr": "cres", "drive": "dr", "esplanade": "esp", "grove": "gr", "highway": "hwy",
+    "lane": "ln", "parade": "pde", "place": "pl", "road": "rd", "square": "sq",
+    "street": "st", "terrace": "tce", "way": "wy", "parkway": "pkwy", "point": "pt",
+}  # fmt: skip
+STREET_TYPE_WORDS = set(STREET_TYPES.values())
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)?")
+_NUMBER = re.compile(r"^(\d+)[a-z]?(?:-(\d+)[a-z]?)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An address split into house numbers (ranges) and street words, normalised."""
+
+    numbers: tuple[tuple[int, int], ...]
+    words: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str | None) -> Address:
+        numbers: list[tuple[int, int]] = []
+        words: list[str] = []
+        # "3/45 Smith St": unit 3 of number 45; the unit says nothing about the site.
+        cleaned = re.sub(r"\b\d+[a-z]?\s*/\s*(?=\d)", "", (text or "").lower())
+        for token in _WORD.findall(cleaned):
+            number = _NUMBER.match(token)
+            if number:
+                low = int(number.group(1))
+                high = int(number.group(2) or low)
+                numbers.append((min(low, high), max(low, high)))
+            elif not any(ch.isdigit() for ch in token):
+                words.append(STREET_TYPES.get(token, token))
+        return cls(tuple(numbers), tuple(words))
+
+    def numbers_agree(self, other: Address) -> bool:
+        """Unknown on either side agrees; otherwise some number or range must overlap."""
+        if not self.numbers or not other.numbers:
+            return True
+        return any(a <= d and c <= b for a, b in self.numbers for c, d in other.numbers)
+
+    def street_score(self, other: Address) -> float:
+        """0–100: how alike the street words are; 0 unless a word other than the type is shared."""
+        shared = (set(self.words) & set(other.words)) - STREET_TYPE_WORDS
+        if not shared:
+            return 0.0
+        return float(fuzz.token_set_ratio(" ".join(self.words), " ".join(other.words)))
+
+
+def _same_place_name(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    return fuzz.ratio(" ".join(a.lower().split()), " ".join(b.lower().split())) >= 90
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    cpo_id: str
+    site_id: str
+    site_name: str
+    address: str
+    suburb: str
+    postcode: str
+    latitude: float
+    longitude: float
+    programs: tuple[str, ...]  # the static CSV's own program codes of its connectors
+
+    @property
+    def label(self) -> str:
+        return f"{self.site_id} ({self.address}, {self.suburb} {self.postcode})"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    site: Site
+    distance_m: float | None
+    street_score: float
+    numbers_agree: bool
+    same_postcode: bool
+    same_suburb: bool
+    address_agrees: bool
+
+    def describe(self) -> str:
+        distance = "no coordinates" if self.distance_m is None else f"{self.distance_m:,.0f} m"
+        agreement = "address agrees" if self.address_agrees else "address differs"
+        return f"{self.site.label}: {distance}, {agreement}"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    row: FundedCharger
+    cpo_id: str | None
+    status: Status
+    candidate: Candidate | None = None  # the site, when matched
+    matched_by: MatchedBy | None = None
+    contenders: tuple[Candidate, ...] = ()  # what a person chooses between, when ambiguous
+    reason: str = ""  # why not matched; for a match, anything a person should look at
+    duplicate_of: int | None = None  # line of the earlier row that matched the same site
+
+    @property
+    def site_id(self) -> str | None:
+        return self.candidate.site.site_id if self.candidate else None
+
+
+@dataclass(slots=True)
+class SiteIndex:
+    """The static sites, one record per (cpo_id, site_id), with arrays for distance queries."""
+
+    sites: dict[str, list[Site]] = field(default_factory=dict)  # by cpo_id
+    coordinates: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    evse_site: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def from_connectors(cls, connectors: pd.DataFrame) -> SiteIndex:
+        """Built from ``shared.sites.StaticSites.connectors`` (one row per connector)."""
+        index = cls()
+        if connectors.empty:
+            return index
+        ordered = connectors.sort_values(["cpo_id", "site_id", "evse_uid", "connector_id"])
+        for (cpo_id, site_id), group in ordered.groupby(["cpo_id", "site_id"], sort=True):
+            first = group.iloc[0]
+            programs = tuple(sorted({p for p in group["program"] if isinstance(p, str) and p}))
+            index.sites.setdefault(str(cpo_id), []).append(
+                Site(
+                    cpo_id=str(cpo_id),
+                    site_id=str(site_id),
+                    site_name=str(first["site_name"]),
+                    address=str(first["address"]),
+                    suburb=str(first["suburb"]),
+                    postcode=str(first["postcode"]),
+                    latitude=float(first["latitude"]),
+                    longitude=float(first["longitude"]),
+                    programs=programs,
+                )
+            )
+            for evse_uid in group["evse_uid"].unique():
+                index.evse_site[(str(cpo_id), str(evse_uid))] = str(site_id)
+        for cpo_id, sites in index.sites.items():
+            index.coordinates[cpo_id] = (
+                np.array([s.latitude for s in sites]),
+                np.array([s.longitude for s in sites]),
+            )
+        return index
+
+    def site(self, cpo_id: str, site_id: str) -> Site | None:
+        return next((s for s in self.sites.get(cpo_id, []) if s.site_id == site_id), None)
+
+    def distances(self, cpo_id: str, latitude: float, longitude: float) -> np.ndarray:
+        lat, lon = self.coordinates[cpo_id]
+        return haversine_m(latitude, longitude, lat, lon)
+
+    def nearest_of_others(
+        self, cpo_id: str, latitude: float, longitude: float, within_m: float
+    ) -> tuple[Site, float] | None:
+        """The nearest site of any other CPO within ``within_m``: a hint for the person."""
+        best: tuple[Site, float] | None = None
+        for other, sites in self.sites.items():
+            if other == cpo_id:
+                continue
+            distances = self.distances(other, latitude, longitude)
+            i = int(np.argmin(distances))
+            if distances[i] <= within_m and (best is None or distances[i] < best[1]):
+                best = (sites[i], float(distances[i]))
+        return best
+
+
+def candidates(
+    row: FundedCharger, cpo_id: str, index: SiteIndex, options: MatchOptions
+) -> list[Candidate]:
+    """Every site of the CPO, with the evidence for it, nearest first."""
+    sites = index.sites.get(cpo_id, [])
+    if not sites:
+        return []
+    if row.latitude is not None and row.longitude is not None:
+        distances: list[float | None] = [
+            float(d) for d in index.distances(cpo_id, row.latitude, row.longitude)
+        ]
+    else:
+        distances = [None] * len(sites)
+    listed = Address.parse(row.address)
+    found = []
+    for site, distance in zip(sites, distances, strict=True):
+        address = Address.parse(site.address)
+        score = listed.street_score(address) if row.address else 0.0
+        numbers = listed.numbers_agree(address)
+        same_postcode = row.postcode is not None and row.postcode == site.postcode
+        same_suburb = _same_place_name(row.suburb, site.suburb)
+        found.append(
+            Candidate(
+                site=site,
+                distance_m=distance,
+                street_score=score,
+                numbers_agree=numbers,
+                same_postcode=same_postcode,
+                same_suburb=same_suburb,
+                address_agrees=bool(
+                    row.address
+                    and numbers
+                    and score >= options.min_address_score
+                    and (same_postcode or same_suburb)
+                ),
+            )
+        )
+    return sorted(
+        found, key=lambda c: (math.inf if c.distance_m is None else c.distance_m, c.site.site_id)
+    )
+
+
+def _listing(found: Iterable[Candidate]) -> str:
+    return "; ".join(c.describe() for c in found)
+
+
+def match_row(row: FundedCharger, cpo_id: str, index: SiteIndex, options: MatchOptions) -> Match:
+    """Decide the one site ``row`` means among ``cpo_id``'s static sites, or say why not."""
+    found = candidates(row, cpo_id, index, options)
+    if not found:
+        return Match(row, cpo_id, "unmatched", reason=f"CPO {cpo_id} has no static sites")
+    if row.evse_id:
+        site_id = index.evse_site.get((cpo_id, row.evse_id))
+        if site_id is not None:
+            chosen = next(c for c in found if c.site.site_id == site_id)
+            return Match(row, cpo_id, "matched", chosen, "evse")
+    near = [c for c in found if c.distance_m is not None and c.distance_m <= options.max_distance_m]
+    agreeing = [c for c in found if c.address_agrees]
+    strong = [c for c in near if c.address_agrees]
+    limit = f"{options.max_distance_m:,.0f} m"
+    if len(strong) == 1:
+        return Match(row, cpo_id, "matched", strong[0], "location+address")
+    if len(strong) > 1:
+        return Match(
+            row,
+            cpo_id,
+            "ambiguous",
+            contenders=tuple(strong),
+            reason=f"{len(strong)} sites within {limit} share the address: {_listing(strong)}",
+        )
+    if len(near) > 1:
+        return Match(
+            row,
+            cpo_id,
+            "ambiguous",
+            contenders=tuple(near),
+            reason=f"{len(near)} sites within {limit}, none with the address: {_listing(near)}",
+        )
+    if len(near) == 1:
+        if agreeing:
+            return Match(
+                row,
+                cpo_id,
+                "ambiguous",
+                contenders=(near[0], *agreeing),
+                reason=f"the site within {limit} has another address, another site has this one: "
+                + _listing((near[0], *agreeing)),
+            )
+        note = ""
+        if row.address:
+            note = f"address differs: listed {row.listed_address!r}, site {near[0].site.label}"
+        return Match(row, cpo_id, "matched", near[0], "location", reason=note)
+    if len(agreeing) == 1:
+        chosen = agreeing[0]
+        note = (
+            "no coordinates listed"
+            if chosen.distance_m is None
+            else f"the listed coordinates are {chosen.distance_m:,.0f} m from the site"
+        )
+        return Match(row, cpo_id, "matched", chosen, "address", reason=note)
+    if len(agreeing) > 1:
+        return Match(
+            row,
+            cpo_id,
+            "ambiguous",
+            contenders=tuple(agreeing),
+            reason=f"{len(agreeing)} sites have the address: {_listing(agreeing)}",
+        )
+    reason = f"no site of {cpo_id} within {limit} or with the address"
+    if found[0].distance_m is not None:
+        reason += f"; nearest is {found[0].describe()}"
+    if row.latitude is not None and row.longitude is not None:
+        other = index.nearest_of_others(cpo_id, row.latitude, row.longitude, options.max_distance_m)
+        if other is not None:
+            reason += f"; {other[0].cpo_id}'s site {other[0].label} is {other[1]:,.0f} m away"
+    return Match(row, cpo_id, "unmatched", reason=reason)
+
+
+def mark_duplicates(matches: list[Match]) -> list[Match]:
+    """A later row that matched a site already matched for the same program is a duplicate: the
+    first row's assignment stands, and a different round is said so a person can check it."""
+    first: dict[tuple[str, str, str], Match] = {}
+    marked = []
+    for match in matches:
+        if match.status != "matched" or match.cpo_id is None or match.site_id is None:
+            marked.append(match)
+            continue
+        key = (match.cpo_id, match.site_id, match.row.program)
+        earlier = first.setdefault(key, match)
+        if earlier is match:
+            marked.append(match)
+            continue
+        reason = f"site {match.site_id} was already matched by line {earlier.row.line}"
+        if earlier.row.round != match.row.round:
+            reason += (
+                f" in round {earlier.row.round or '(none)'}, not {match.row.round or '(none)'}"
+            )
+        marked.append(
+            Match(
+                match.row,
+                match.cpo_id,
+                "duplicate",
+                match.candidate,
+                match.matched_by,
+                reason=reason,
+                duplicate_of=earlier.row.line,
+            )
+        )
+    return marked
+
+
+# --- operators: the names a funder writes → our cpo_ids ---------------------------------------
+
+LEGAL_SUFFIXES = ("proprietary", "limited", "pty", "ltd", "inc", "llc")
+
+
+def operator_key(name: str) -> str:
+    """Case, punctuation, spacing and company-form suffixes dropped: "Evie Networks Pty Ltd" and
+    "EVIE_NETWORKS" both become "evienetworks"."""
+    words = re.findall(r"[a-z0-9]+", name.lower().replace("_", " "))
+    while words and words[-1] in LEGAL_SUFFIXES:
+        words.pop()
+    return "".join(words)
+
+
+@dataclass(slots=True)
+class OperatorDirectory:
+    """Known CPOs by the keys of their ids and names."""
+
+    by_key: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, cpo_ids: Iterable[str], names: Mapping[str, str | None] | None = None
+    ) -> OperatorDirectory:
+        directory = cls()
+        for cpo_id in cpo_ids:
+            directory.add(cpo_id, cpo_id)
+        for cpo_id, name in (names or {}).items():
+            directory.add(cpo_id, cpo_id)
+            if name:
+                directory.add(name, cpo_id)
+        return directory
+
+    def add(self, name: str, cpo_id: str) -> None:
+        key = operator_key(name)
+        if key:
+            self.by_key.setdefault(key, set()).add(cpo_id)
+
+    def resolve(self, name: str) -> tuple[str | None, str]:
+        """(cpo_id, "") or (None, why not)."""
+        found = sorted(self.by_key.get(operator_key(name), ()))
+        if len(found) == 1:
+            return found[0], ""
+        if found:
+            return None, f"operator {name!r} fits several CPOs ({', '.join(found)}); pass --cpo"
+        return None, (
+            f"operator {name!r} is not a known CPO (neither a cpo_id of the static sites nor a"
+            " CPO's name); pass --cpo CPO_ID, or give the file a cpo_id column"
+        )
+
+
+def match_rows(
+    rows: Iterable[FundedCharger],
+    index: SiteIndex,
+    directory: OperatorDirectory,
+    options: MatchOptions,
+    cpo_id: str | None = None,
+) -> list[Match]:
+    """Match every row; ``cpo_id`` (the ``--cpo`` option) stands for the operator of all rows."""
+    matches = []
+    for row in rows:
+        resolved, why = cpo_id, ""
+        if resolved is None and row.cpo_id:
+            resolved = row.cpo_id
+        if resolved is None and row.cpo_name:
+            resolved, why = directory.resolve(row.cpo_name)
+        if resolved is None:
+            matches.append(
+                Match(row, None, "unmatched", reason=why or "no operator: pass --cpo CPO_ID")
+            )
+            continue
+        matches.append(match_row(row, resolved, index, options))
+    return mark_duplicates(matches)
