@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "db": "shared.commands:db",
     "sites": "shared.commands:sites",
     "observations": "shared.commands:observations",
+    "exclusions": "shared.commands:exclusions",
     "monthly": "shared.commands:monthly",
     "programs": "shared.programs.commands:programs",
     "worker": "ingest_worker.commands:worker",

@@ -217,3 +217,177 @@ def monthly(month: str) -> None:
     click.echo(f"wrote {result.prefix}/ and {result.report_prefix}/report.html")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+@click.group()
+def exclusions() -> None:
+    """Excluded downtime (spec 4.3): propose, review and list exclusion windows."""
+
+
+def _exclusion_engine():  # type: ignore[no-untyped-def]
+    from shared.db.engine import make_engine
+
+    return make_engine(get_settings().database_url)
+
+
+def _site_scopes():  # type: ignore[no-untyped-def]
+    from shared.blobstore import open_blobstore
+    from shared.exclusions import SiteScopes
+    from shared.sites import read_static_sites
+
+    return SiteScopes.from_connectors(read_static_sites(open_blobstore(get_settings())).connectors)
+
+
+def _cli_actor(by: str | None) -> str:
+    import getpass
+
+    return f"cli:{by or getpass.getuser()}"
+
+
+BY_OPTION = click.option("--by", help="who does this (default: the operating-system user)")
+
+
+@exclusions.command("propose")
+@click.option("--cpo", "cpo_id", required=True, help="the CPO whose EVSE, charger or site it is")
+@click.option("--scope", required=True, type=click.Choice(["evse", "charger", "site"]))
+@click.option("--id", "scope_id", required=True, help="the evse_uid, charger_id or site_id")
+@click.option("--from", "from_at", required=True, help="ISO 8601 instant with an offset")
+@click.option("--to", "to_at", required=True, help="ISO 8601 instant with an offset, after --from")
+@click.option("--cause", required=True, help="UTILITY_INTERRUPTION, VEHICLE_FAULT, …")
+@click.option("--note", help="what happened")
+@BY_OPTION
+def exclusions_propose(
+    cpo_id: str,
+    scope: str,
+    scope_id: str,
+    from_at: str,
+    to_at: str,
+    cause: str,
+    note: str | None,
+    by: str | None,
+) -> None:
+    """Propose an exclusion window; prints its new id alone on the last line."""
+    from shared.exclusions import ExclusionError, check_proposal, propose
+
+    try:
+        proposal = check_proposal(
+            cpo_id=cpo_id,
+            scope=scope,
+            scope_id=scope_id,
+            from_at=from_at,
+            to_at=to_at,
+            cause=cause,
+            note=note,
+            scopes=_site_scopes(),
+        )
+        engine = _exclusion_engine()
+        try:
+            (exclusion_id,) = propose(engine, [proposal], _cli_actor(by))
+        finally:
+            engine.dispose()
+    except ExclusionError as exc:
+        fail(str(exc))
+    click.echo(
+        f"proposed: {proposal.cpo_id} {proposal.scope} {proposal.scope_id}"
+        f" {proposal.from_at.isoformat()} … {proposal.to_at.isoformat()} {proposal.cause}"
+    )
+    click.echo(exclusion_id)
+
+
+def _review(exclusion_id: str, state: str, reason: str | None, by: str | None) -> None:
+    from shared.exclusions import ExclusionError, ExclusionNotFound, approve, reject
+
+    engine = _exclusion_engine()
+    try:
+        action = approve if state == "APPROVED" else reject
+        result = action(engine, exclusion_id, _cli_actor(by), reason)  # type: ignore[operator]
+    except (ExclusionError, ExclusionNotFound) as exc:
+        fail(str(exc.args[0]) if exc.args else str(exc))
+    finally:
+        engine.dispose()
+    click.echo(f"{result.exclusion_id}: {result.state} by {result.reviewed_by}")
+
+
+@exclusions.command("approve")
+@click.argument("exclusion_id")
+@click.option("--reason", help="why (kept in the audit trail)")
+@BY_OPTION
+def exclusions_approve(exclusion_id: str, reason: str | None, by: str | None) -> None:
+    """Approve a proposed exclusion: monthly jobs from now on exclude its downtime."""
+    _review(exclusion_id, "APPROVED", reason, by)
+
+
+@exclusions.command("reject")
+@click.argument("exclusion_id")
+@click.option("--reason", required=True, help="why (kept in the audit trail)")
+@BY_OPTION
+def exclusions_reject(exclusion_id: str, reason: str, by: str | None) -> None:
+    """Reject a proposed exclusion, or revoke an approved one."""
+    _review(exclusion_id, "REJECTED", reason, by)
+
+
+@exclusions.command("list")
+@click.option("--state", help="PROPOSED, APPROVED, REJECTED or WITHDRAWN (default: all)")
+@click.option("--cpo", "cpo_id", help="only this CPO's")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True
+)
+def exclusions_list(state: str | None, cpo_id: str | None, fmt: str) -> None:
+    """List exclusions with their current state, newest proposal first."""
+    import csv
+    import io
+
+    from shared.exclusions import LIST_COLUMNS, ExclusionError, list_exclusions, table_rows
+
+    engine = _exclusion_engine()
+    try:
+        with engine.connect() as connection:
+            rows = table_rows(list_exclusions(connection, cpo_id=cpo_id, state=state))
+    except ExclusionError as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
+    if fmt == "csv":
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=LIST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    shown = ("exclusion_id", "state", "cpo_id", "scope", "scope_id", "from_at", "to_at", "cause")
+    cells = [[str(row[c] or "") for c in shown] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(shown)]
+    for line in [list(shown), *cells]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    click.echo(f"{len(rows)} exclusion(s)")
+
+
+@exclusions.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@BY_OPTION
+def exclusions_import(source: Path, by: str | None) -> None:
+    """Propose every row of a CSV cpo_id,scope,scope_id,from,to,cause,note; bad rows by line."""
+    from shared.exclusions import ExclusionError, parse_import_csv, propose
+
+    try:
+        parsed = parse_import_csv(source.read_bytes(), str(source), _site_scopes())
+    except ExclusionError as exc:
+        fail(str(exc))
+    for problem in parsed.problems:
+        click.echo(f"bad row: {problem}", err=True)
+    if not parsed.proposals:
+        fail(f"{source}: no valid rows, nothing proposed")
+    engine = _exclusion_engine()
+    ids: list[str] = []
+    try:
+        for line, proposal in parsed.proposals:
+            try:
+                ids += propose(engine, [proposal], _cli_actor(by))
+            except ExclusionError as exc:
+                click.echo(f"bad row: {source}:{line}: {exc}", err=True)
+                parsed.problems.append(exc)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    for exclusion_id in ids:
+        click.echo(exclusion_id)
+    click.echo(f"{source}: proposed {len(ids)}, bad rows {len(parsed.problems)}")
