@@ -15,29 +15,32 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from report_app import context
-from report_app.auth import role_for, sees_figures
+from report_app.auth import viewer_for
 from report_app.data import DataProblem, Filters
 from report_app.pages.live import live_server, live_ui
 from report_app.pages.quality import quality_server, quality_ui
 from report_app.pages.reports import ROUTE, reports_server, reports_ui
 from report_app.pages.uptime import read_month, uptime_server, uptime_ui
-from report_app.sources import available_months, report_blob
+from report_app.sources import available_months, report_blob, report_download_name
 from shared.blobstore import BlobNotFound
+from shared.sites import STATES
 
 
 def app_ui(request: Request) -> ui.Tag:
-    role = role_for(request.headers, context.settings)
-    panels = [ui.nav_panel("Live status", live_ui("live"), value="live")]
-    if sees_figures(role):
+    viewer = viewer_for(request.headers, context.settings)
+    # Choice lists name the viewer's states only (every state for analysts and the public map).
+    states = viewer.states if viewer.sees_figures else STATES
+    panels = [ui.nav_panel("Live status", live_ui("live", states=states), value="live")]
+    if viewer.sees_figures:
         panels += [
-            ui.nav_panel("Uptime & utilisation", uptime_ui("uptime"), value="uptime"),
+            ui.nav_panel("Uptime & utilisation", uptime_ui("uptime", states=states), value="uptime"),
             ui.nav_panel("Data quality", quality_ui("quality"), value="quality"),
             ui.nav_panel("Reports", reports_ui("reports"), value="reports"),
         ]
     return ui.page_navbar(
         *panels,
         ui.nav_spacer(),
-        ui.nav_control(ui.span(f"role: {role}", class_="navbar-text small", id="role")),
+        ui.nav_control(ui.span(f"role: {viewer.label}", class_="navbar-text small", id="role")),
         title="Charge@Large",
         id="page",
         fillable=False,
@@ -45,21 +48,34 @@ def app_ui(request: Request) -> ui.Tag:
 
 
 def server(input: Inputs, output: Outputs, session: Session) -> None:
-    live_server("live")
+    # The viewer is fixed for the session from the request that opened it; every page keeps
+    # its data, choices and downloads to the viewer's states.
+    viewer = viewer_for(session.http_conn.headers, context.settings)
+    live_server("live", viewer=viewer)
     # Pages with government figures get no server at all for other roles, so no output,
     # download or message of theirs can be reached from a public session.
-    if sees_figures(role_for(session.http_conn.headers, context.settings)):
-        uptime_server("uptime", shown_now=lambda: input.page() == "uptime")
-        quality_server("quality")
-        reports_server("reports")
+    if viewer.sees_figures:
+        uptime_server("uptime", viewer=viewer, shown_now=lambda: input.page() == "uptime")
+        quality_server("quality", viewer=viewer)
+        reports_server("reports", viewer=viewer)
 
 
 async def published(request: Request) -> Response:
-    """A published report file, only for roles that may see government figures."""
-    if not sees_figures(role_for(request.headers, context.settings)):
+    """A published report file: the national one for analysts, a state's for its viewers.
+
+    Anything the viewer may not see answers 404, as a file that does not exist does, so a
+    hand-made URL cannot even tell which reports exist.
+    """
+    viewer = viewer_for(request.headers, context.settings)
+    if not viewer.sees_figures:
         return PlainTextResponse("Reports are for signed-in analysts and government users.", 403)
+    month = request.path_params["month"]
+    state = request.path_params.get("state")
+    name = request.path_params["name"]
+    if (state is None and not viewer.national) or (state is not None and not viewer.allows(state)):
+        return PlainTextResponse("No such report file.", 404)
     try:
-        blob = report_blob(request.path_params["month"], request.path_params["name"])
+        blob = report_blob(month, name, state)
         data = context.store.get(blob)
     except (DataProblem, BlobNotFound):
         return PlainTextResponse("No such report file.", 404)
@@ -69,12 +85,12 @@ async def published(request: Request) -> Response:
             media_type="text/html; charset=utf-8",
             headers={"X-Content-Type-Options": "nosniff"},
         )
-    name = blob.rsplit("/", 1)[-1]
-    month = request.path_params["month"]
     return Response(
         data,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{month}-{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{report_download_name(month, name, state)}"'
+        },
     )
 
 
@@ -82,7 +98,7 @@ def warm_up() -> None:
     """Read, in the background, what the first visitors need: the live map, the newest month."""
 
     def live() -> None:
-        context.shared_live_view(context.read_live(), Filters())
+        context.shared_live_view(context.read_live(), Filters())  # the public map
 
     def newest_month() -> None:
         months = available_months(context.store)
@@ -103,6 +119,7 @@ shiny_app = App(app_ui, server)
 app = Starlette(
     routes=[
         Route(f"/{ROUTE}/{{month}}/{{name}}", published),
+        Route(f"/{ROUTE}/{{month}}/{{state}}/{{name}}", published),
         Mount("/", app=shiny_app),
     ],
     lifespan=lifespan,

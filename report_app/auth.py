@@ -1,7 +1,16 @@
 """Who is looking: the role from Azure's ``X-MS-CLIENT-PRINCIPAL`` header, or the dev setting.
 
-Behind Azure authentication only the header counts (a missing or bad one means public); the
-``CAL_DEV_ROLE`` setting is honoured only when no Azure authentication is in front.
+Behind Azure authentication (Container Apps "Easy Auth" with Entra ID) only the platform's
+headers count. The platform strips any ``X-MS-CLIENT-PRINCIPAL*`` header a client sends and sets
+its own after sign-in, so the principal is accepted only when ``CAL_BEHIND_AZURE_AUTH`` is true
+*and* it comes with ``X-MS-CLIENT-PRINCIPAL-IDP: aad`` (the identity provider the platform
+names) and, when the principal says, ``auth_typ`` ``aad``; anything else means public. Without
+Azure authentication in front the headers are ignored (anyone could send them) and
+``CAL_DEV_ROLE`` is the role.
+
+App roles in Entra ID: ``analyst`` (every state) and ``government:<STATE>`` (one per state or
+territory, e.g. ``government:NSW``; a user given several holds their union; a comma list such as
+``government:WA,SA`` in one role value is read too).
 """
 
 from __future__ import annotations
@@ -10,30 +19,32 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from typing import Literal
 
+from shared.jurisdictions import PUBLIC, RoleError, Viewer, combined, parse_role
 from shared.settings import Settings
 
-Role = Literal["public", "analyst", "government"]
 PRINCIPAL_HEADER = "x-ms-client-principal"
+IDP_HEADER = "x-ms-client-principal-idp"
+ACCEPTED_IDPS = frozenset({"aad"})
 ROLE_CLAIM_TYPES = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 MAX_PRINCIPAL_BYTES = 16_384
-# Strongest first: a user holding several roles gets the one that shows the most.
-RANKED: tuple[Role, ...] = ("government", "analyst")
-# Pages beyond the live map: uptime, quality and reports carry government-only figures.
-FIGURE_ROLES: frozenset[str] = frozenset({"analyst", "government"})
 
 
-def roles_from_principal(header: str | None) -> set[str]:
-    """The role claims of an ``X-MS-CLIENT-PRINCIPAL`` value; empty when absent or malformed."""
+def _principal(header: str | None) -> dict | None:
     if not header or len(header) > MAX_PRINCIPAL_BYTES:
-        return set()
+        return None
     try:
         padded = header.strip() + "=" * (-len(header.strip()) % 4)
         principal = json.loads(base64.b64decode(padded, validate=True))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        return set()
-    claims = principal.get("claims") if isinstance(principal, dict) else None
+        return None
+    return principal if isinstance(principal, dict) else None
+
+
+def roles_from_principal(header: str | None) -> set[str]:
+    """The role claims of an ``X-MS-CLIENT-PRINCIPAL`` value; empty when absent or malformed."""
+    principal = _principal(header)
+    claims = principal.get("claims") if principal else None
     if not isinstance(claims, list):
         return set()
     roles = set()
@@ -42,22 +53,30 @@ def roles_from_principal(header: str | None) -> set[str]:
             continue
         kind, value = claim.get("typ"), claim.get("val")
         if kind in ROLE_CLAIM_TYPES and isinstance(value, str):
-            roles.add(value.strip().lower())
+            roles.add(value.strip())
     return roles
 
 
-def role_for(headers: Mapping[str, str], settings: Settings) -> Role:
-    """The role of a request: header roles behind Azure auth, else ``settings.dev_role``."""
+def viewer_from_roles(roles: set[str]) -> Viewer:
+    """The union of the known roles; unknown or malformed role values count for nothing."""
+    viewers = []
+    for role in roles:
+        try:
+            viewers.append(parse_role(role))
+        except RoleError:
+            continue
+    return combined(viewers)
+
+
+def viewer_for(headers: Mapping[str, str], settings: Settings) -> Viewer:
+    """The viewer of a request: the platform's principal behind Azure auth, else ``dev_role``."""
     if not settings.behind_azure_auth:
-        return settings.dev_role
+        return parse_role(settings.dev_role)
     lowered = {key.lower(): value for key, value in headers.items()}
-    roles = roles_from_principal(lowered.get(PRINCIPAL_HEADER))
-    for role in RANKED:
-        if role in roles:
-            return role
-    return "public"
-
-
-def sees_figures(role: str) -> bool:
-    """Whether ``role`` may see uptime, utilisation, per-CPO detail and reports."""
-    return role in FIGURE_ROLES
+    if lowered.get(IDP_HEADER, "").strip().lower() not in ACCEPTED_IDPS:
+        return PUBLIC
+    header = lowered.get(PRINCIPAL_HEADER)
+    principal = _principal(header)
+    if principal is None or principal.get("auth_typ", "aad") not in ACCEPTED_IDPS:
+        return PUBLIC
+    return viewer_from_roles(roles_from_principal(header))

@@ -58,7 +58,7 @@ class MonthlyTables:
 
     def _held(self, version: tuple[str, object], name: str, touch: bool) -> dict[str, object]:
         """The dict an entry lives in (made if need be); called with the lock held."""
-        if name in self.SMALL:
+        if name in self.SMALL or name.startswith("small:"):
             return self._small.setdefault(version, {})
         entries = self._entries.setdefault(version, {})
         if touch:
@@ -113,6 +113,11 @@ class MonthlyTables:
     def remember(self, month: str, name: str, build: Callable[[], T]) -> T:
         """``build()``, a view computed from the month's tables, kept and dropped with them."""
         return self._cached(month, f"view:{name}", build)
+
+    def remember_small(self, month: str, name: str, build: Callable[[], T]) -> T:
+        """``build()``, kept for every month (not bounded by ``months``): for small views that
+        charts over many months need, such as a viewer's network figures of each month."""
+        return self._cached(month, f"small:{name}", build)
 
     def cached_months(self) -> list[str]:
         """Months whose big tables are held now, least recently used first."""

@@ -26,22 +26,32 @@ class Filters:
     connector_standards: tuple[str, ...] = ()
     site_statuses: tuple[str, ...] = ()
     programs: tuple[str, ...] = ()
+    lga_codes: tuple[str, ...] = ()
+    # The viewer's states (``Viewer.scope``): None for analysts. Set by the server from the
+    # role, never from an input, so no hand-made input can widen it.
+    scope: tuple[str, ...] | None = None
 
     @property
     def connector_level(self) -> bool:
         """True when a filter needs connector attributes that group tables do not carry."""
-        return bool(
-            self.power_types or self.min_kw > 0 or self.connector_standards or self.programs
+        return bool(self.power_types or self.min_kw > 0 or self.connector_standards)
+
+    @property
+    def picked(self) -> bool:
+        """Whether the user picked any filter (the viewer's scope is not a pick)."""
+        return self != Filters(scope=self.scope)
+
+    def keeps_state(self, state: object) -> bool:
+        return (self.scope is None or state in self.scope) and (
+            not self.states or state in self.states
         )
 
 
 def matching_evses(connectors: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     """(cpo_id, evse_uid) of EVSEs with at least one connector passing the connector filters."""
-    mask = pd.Series(True, index=connectors.index)
+    mask = state_mask(connectors, filters)
     if filters.cpo_ids:
         mask &= connectors["cpo_id"].isin(filters.cpo_ids)
-    if filters.states:
-        mask &= connectors["state"].isin(filters.states)
     if filters.power_types:
         mask &= connectors["power_type"].isin(filters.power_types)
     if filters.min_kw > 0:
@@ -50,7 +60,27 @@ def matching_evses(connectors: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         mask &= connectors["connector_standard"].isin(filters.connector_standards)
     if filters.programs:
         mask &= connectors["program"].isin(filters.programs)
+    if filters.lga_codes:
+        mask &= connectors["lga_code"].isin(filters.lga_codes) if "lga_code" in connectors else False
     return connectors.loc[mask, ["cpo_id", "evse_uid"]].drop_duplicates()
+
+
+def state_mask(frame: pd.DataFrame, filters: Filters) -> pd.Series:
+    """Rows whose ``state`` the viewer's scope and the state filter keep (all rows when neither
+    applies; none when the frame has no state column and a scope applies)."""
+    mask = pd.Series(True, index=frame.index)
+    if filters.scope is not None:
+        if "state" not in frame:
+            return ~mask
+        mask &= frame["state"].isin(filters.scope)
+    if filters.states and "state" in frame:
+        mask &= frame["state"].isin(filters.states)
+    return mask
+
+
+def in_scope(frame: pd.DataFrame, scope: tuple[str, ...] | None) -> pd.DataFrame:
+    """The rows of ``frame`` in the viewer's states (all for ``None``; none without ``state``)."""
+    return frame[state_mask(frame, Filters(scope=scope))]
 
 
 def rounded(frame: pd.DataFrame, digits: int = 2) -> pd.DataFrame:

@@ -9,90 +9,142 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from report_app.data import DataProblem, Filters, matching_evses
-from shared.metrics import schema
+from report_app.data import DataProblem, Filters, matching_evses, state_mask
+from shared.monthly.rollup import RollupError, duration_minutes, percentages, rollup, twelve_month
 
-LEVELS = ("network", "state", "site", "charger", "connector")
+LEVELS = ("network", "state", "program", "lga", "site", "charger", "connector")
 LEVEL_KEYS = {
     "network": ["cpo_id"],
     "state": ["state"],
-    "site": ["cpo_id", "site_id", "site_name", "state", "program"],
+    "program": ["program"],
+    "lga": ["state", "lga_code", "lga_name"],
+    "site": ["cpo_id", "site_id", "site_name", "state", "lga_name", "program"],
     "charger": ["cpo_id", "charger_id", "site_id", "state", "program"],
     "connector": ["cpo_id", "evse_uid", "connector_id", "site_id", "state", "program"],
 }
-# Coverage sits right beside uptime in every table (how much of the period we know about).
+# The group key of each level in its table (what a roll-up groups by and merges on).
+GROUP_KEYS = {
+    "network": ["cpo_id"],
+    "state": ["state"],
+    "program": ["program"],
+    "lga": ["state", "lga_code", "lga_name"],
+    "site": ["cpo_id", "site_id"],
+    "charger": ["cpo_id", "charger_id"],
+}
+# Coverage sits right beside uptime in every table (how much of the period we know about);
+# figures of contract version 2 are shown where the tables have them.
 SHOWN_FIGURES = [
     "uptime_pct",
+    "uptime_excl_pct",
+    "uptime_12m_pct",
+    "uptime_excl_12m_pct",
+    "months_in_12m",
     "coverage_pct",
     "uptime_strict_pct",
     "utilisation_pct",
     "in_use_sessions",
     "outage_count",
     "longest_outage_minutes",
+    "excluded_minutes",
+    "closed_minutes",
+    "unknown_reported_minutes",
+    "no_data_minutes",
     "known_minutes",
     "in_service_minutes",
 ]
-
-
-SUMMED = [*schema.MINUTE_FIGURES, "in_use_sessions", "outage_count"]
-
-
-def with_figures(frame: pd.DataFrame) -> pd.DataFrame:
-    """Spec section 4's percentages from summed minutes; null where the denominator is 0."""
-    up = frame["available_minutes"] + frame["in_use_minutes"] + frame["reserved_minutes"]
-    known = frame["known_minutes"]
-    in_service = frame["in_service_minutes"]
-
-    def pct(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-        return (100.0 * numerator / denominator).where(denominator > 0)
-
-    return frame.assign(
-        coverage_pct=pct(known, in_service),
-        uptime_pct=pct(up, known),
-        uptime_strict_pct=pct(up, in_service),
-        utilisation_pct=pct(frame["in_use_minutes"], known),
-    )
+TWELVE_MONTH = ("uptime_12m_pct", "uptime_excl_12m_pct", "months_in_12m")
+ANY_UP_NOTE = (
+    "Any port up (%) is empty for {n} site(s) of which the filter keeps only some ports: it "
+    "needs every port's status at each instant, which the monthly tables do not keep."
+)
+TWELVE_MONTH_NOTE = (
+    "12-month figures are recomputed over the shown ports from the stored months' port figures."
+)
 
 
 def aggregate(evse: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Port-weighted roll-up of EVSE rows to ``keys`` (sums of minutes and counts)."""
-    matched = evse[evse["matched"].astype(bool)]
-    if matched.empty:
-        figures = [f.name for f in schema.FIGURE_FIELDS]
-        return pd.DataFrame(columns=[*keys, "site_count", "evse_count", *figures])
-    grouped = matched.groupby(keys, sort=True, dropna=False)
-    out = grouped[SUMMED].sum()
-    out["longest_outage_minutes"] = grouped["longest_outage_minutes"].max()
-    out["evse_count"] = grouped["evse_uid"].nunique()
-    site_keys = matched["cpo_id"].astype(str) + "\x00" + matched["site_id"].astype(str)
-    out["site_count"] = site_keys.groupby([matched[k] for k in keys], dropna=False).nunique()
-    return with_figures(out.reset_index())
+    """Port-weighted roll-up of EVSE rows to ``keys`` with the engine's formulas."""
+    try:
+        return rollup(evse, keys)
+    except RollupError as exc:
+        raise DataProblem(str(exc)) from None
 
 
 def filter_level(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """Rows of a level table passing the filters on the columns it has."""
-    mask = pd.Series(True, index=frame.index)
+    """Rows of a level table passing the filters on the columns it has (scope: ``state``)."""
+    mask = state_mask(frame, filters)
     if filters.cpo_ids and "cpo_id" in frame:
         mask &= frame["cpo_id"].isin(filters.cpo_ids)
-    if filters.states and "state" in frame:
-        mask &= frame["state"].isin(filters.states)
     return frame[mask]
 
 
-def level_table(
-    level: str, tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
-) -> pd.DataFrame:
-    """The rows of ``level`` that pass ``filters``, with the columns the page shows.
+def evse_subset(evse: pd.DataFrame, connectors: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The month's EVSE rows that pass every filter and the viewer's scope."""
+    frame = filter_level(evse, filters)
+    if filters.programs:
+        frame = frame[frame["program"].isin(filters.programs)]
+    if filters.lga_codes:
+        frame = (
+            frame[frame["lga_code"].isin(filters.lga_codes)]
+            if "lga_code" in frame
+            else frame.iloc[0:0]
+        )
+    if filters.connector_level:
+        frame = frame.merge(matching_evses(connectors, filters), on=["cpo_id", "evse_uid"])
+    return frame
 
-    ``tables`` holds the month's ``evse`` table and the table of ``level``. When a filter needs
-    connector attributes (power, standard, kW, program), site and coarser rows are rolled up
-    again from the EVSEs whose connectors pass it; connector rows are filtered directly.
+
+def _direct(level: str, frame: pd.DataFrame, filters: Filters) -> bool:
+    """Whether the stored rows of ``level`` already are the figures the filters ask for.
+
+    They are when every filter is a column that each row has one value of: a network's or a
+    program's row spans states, so a viewer's scope makes them a roll-up.
+    """
+    if filters.connector_level:
+        return False
+    needs = []
+    if filters.cpo_ids:
+        needs.append("cpo_id")
+    if filters.states or filters.scope is not None:
+        needs.append("state")
+    if filters.programs:
+        needs.append("program" if level == "program" else "-")
+    if filters.lga_codes:
+        needs.append("lga_code")
+    return all(column in frame.columns for column in needs)
+
+
+@dataclass(frozen=True)
+class LevelRows:
+    frame: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+
+def level_rows(
+    level: str,
+    tables: dict[str, pd.DataFrame],
+    connectors: pd.DataFrame,
+    filters: Filters,
+    history: dict[str, pd.DataFrame] | None = None,
+) -> LevelRows:
+    """The rows of ``level`` that pass ``filters``, with the columns the page shows, and notes.
+
+    ``tables`` holds the month's ``evse`` table and the table of ``level``. Rows whose stored
+    figures cover more than the filters keep (a filter on connector attributes, or a network
+    or program under a viewer's scope) are rolled up again from the EVSEs that pass, with the
+    engine's formulas; ``history`` (EVSE rows of the processed months of the twelve ending with
+    this one) gives those rows their twelve-month figures.
     """
     if level not in LEVELS:
         raise DataProblem(f"{level!r} is not a level ({', '.join(LEVELS)}).")
+    if level not in tables and level not in GROUP_KEYS:
+        raise DataProblem(f"The month has no {level} table.")
     keys = LEVEL_KEYS[level]
+    notes: list[str] = []
+    # Without the level's table (not read for a roll-up) its rows come from the EVSEs alone.
+    table = tables.get(level, pd.DataFrame(columns=GROUP_KEYS.get(level, [])))
     if level == "connector":
-        frame = filter_level(tables["connector"], filters)
+        frame = filter_level(table, filters)
         if filters.power_types:
             frame = frame[frame["power_type"].isin(filters.power_types)]
         if filters.min_kw > 0:
@@ -101,36 +153,61 @@ def level_table(
             frame = frame[frame["connector_standard"].isin(filters.connector_standards)]
         if filters.programs:
             frame = frame[frame["program"].isin(filters.programs)]
+        if filters.lga_codes:
+            kept = evse_subset(tables["evse"], connectors, Filters(lga_codes=filters.lga_codes))
+            frame = frame.merge(kept[["cpo_id", "evse_uid"]], on=["cpo_id", "evse_uid"])
         keys = [*keys, "connector_standard", "power_type", "max_power_kw"]
-    elif filters.connector_level:
-        evse = filter_level(tables["evse"], filters)
-        evse = evse.merge(matching_evses(connectors, filters), on=["cpo_id", "evse_uid"])
-        if level in ("network", "state"):
-            frame = aggregate(evse, keys)
-        else:
-            frame = tables[level].merge(
-                evse[["cpo_id", f"{level}_id"]].drop_duplicates(), on=["cpo_id", f"{level}_id"]
-            )
-            frame = filter_level(frame, filters)
-            rolled = aggregate(evse, ["cpo_id", f"{level}_id"])
-            # any_up_pct cannot be rolled up from EVSE sums, so it is not shown for a subset
-            kept = [c for c in frame.columns if c not in rolled.columns or c in keys]
-            frame = frame[[c for c in kept if c != "any_up_pct"]]
-            frame = frame.merge(rolled, on=["cpo_id", f"{level}_id"])
+    elif level in tables and _direct(level, table, filters):
+        frame = filter_level(table, filters)
+        if filters.programs:
+            frame = frame[frame["program"].isin(filters.programs)]
+        if filters.lga_codes:
+            frame = frame[frame["lga_code"].isin(filters.lga_codes)]
     else:
-        frame = filter_level(tables[level], filters)
+        group = GROUP_KEYS[level]
+        evse = evse_subset(tables["evse"], connectors, filters)
+        if any(k not in evse.columns for k in group):
+            raise DataProblem(f"The month's EVSE rows have no {', '.join(group)}.")
+        rolled = aggregate(evse, group)
+        attributes = [c for c in table.columns if c in keys and c not in group]
+        if attributes:
+            rolled = rolled.merge(
+                table[[*group, *attributes]].drop_duplicates(group), on=group, how="left"
+            )
+        if level == "site" and "any_up_pct" in table.columns:
+            # A site's any-up figure stands when the filter keeps every port of it.
+            whole = rolled.merge(table[[*group, "evse_count", "any_up_pct"]], on=group,
+                                 suffixes=("", "_stored"), how="left")  # fmt: skip
+            complete = whole["evse_count"] == whole["evse_count_stored"]
+            rolled["any_up_pct"] = whole["any_up_pct"].where(complete).to_numpy()
+            partial = int((~complete).sum())
+            if partial:
+                notes.append(ANY_UP_NOTE.format(n=partial))
+        if history:
+            subsets = {m: evse_subset(e, connectors, filters) for m, e in history.items()}
+            twelve = twelve_month(subsets, group)
+            rolled = rolled.merge(twelve, on=group, how="left")
+            notes.append(TWELVE_MONTH_NOTE)
+        frame = rolled
     columns = [c for c in keys if c in frame.columns]
     columns += [c for c in ("site_count", "evse_count") if c in frame.columns]
     columns += SHOWN_FIGURES
     if level == "site" and "any_up_pct" in frame.columns:
         columns.insert(columns.index("uptime_strict_pct"), "any_up_pct")
     shown = frame[[c for c in columns if c in frame.columns]]
-    return shown.sort_values(keys[: 2 if level != "state" else 1]).reset_index(drop=True)
+    sort = [k for k in keys[: 2 if level not in ("state", "program") else 1] if k in shown]
+    return LevelRows(shown.sort_values(sort).reset_index(drop=True), tuple(notes))
 
 
-# The daily columns a trend needs (``with_figures``' inputs), read alone from ``daily.parquet``.
-TREND_MINUTES = ("available_minutes", "in_use_minutes", "reserved_minutes", "known_minutes",
-                 "in_service_minutes")  # fmt: skip
+def level_table(
+    level: str, tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
+) -> pd.DataFrame:
+    """``level_rows(...).frame``."""
+    return level_rows(level, tables, connectors, filters).frame
+
+
+# The daily columns a trend needs (the formulas' inputs), read alone from ``daily.parquet``.
+TREND_MINUTES = duration_minutes()
 DAILY_COLUMNS = ["cpo_id", "evse_uid", "charger_id", "date", *TREND_MINUTES]
 HOUR_OF_WEEK_COLUMNS = ["cpo_id", "site_id", "day_of_week", "hour", "utilisation_pct"]
 
@@ -215,7 +292,7 @@ def daily_trend(daily: DailyFigures | pd.DataFrame, evses: pd.DataFrame | None) 
     summed = pd.DataFrame({"date": daily.dates[days]})
     for column, grid in daily.minutes.items():
         summed[column] = grid[rows][:, days].sum(axis=0)
-    return with_figures(summed)[["date", "uptime_pct", "coverage_pct", "utilisation_pct"]]
+    return percentages(summed)[["date", "uptime_pct", "coverage_pct", "utilisation_pct"]]
 
 
 @dataclass(frozen=True)

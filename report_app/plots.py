@@ -6,8 +6,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from shared.monthly.labels import label
+
 THRESHOLDS = (97.0, 98.0, 99.0)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+TREND_STYLES = {
+    "uptime_pct": {"color": "#1a9850"},
+    "uptime_excl_pct": {"color": "#1a9850", "dash": "dash"},
+    "coverage_pct": {"color": "#555555", "dash": "dot"},
+    "utilisation_pct": {"color": "#2166ac"},
+}
 LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "template": "plotly_white"}
 
 
@@ -26,7 +34,7 @@ def network_over_months(history: pd.DataFrame) -> go.Figure:
         return empty_figure("No processed months for this selection.")
     figure = make_subplots(
         rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-        subplot_titles=("Uptime % (solid) and coverage % (dotted)", "Utilisation %"),
+        subplot_titles=("Uptime (%) solid, coverage (%) dotted", "Utilisation (%)"),
     )  # fmt: skip
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
     for index, (cpo_id, rows) in enumerate(history.groupby("cpo_id", sort=True)):
@@ -75,7 +83,7 @@ def uptime_distribution(frame: pd.DataFrame, level: str, month: str, note: str) 
                               showarrow=False, xanchor="right", yanchor="bottom")  # fmt: skip
     figure.update_layout(
         title=f"Uptime distribution, {level} level, {month}<br><sup>{note}</sup>",
-        xaxis_title="uptime_pct",
+        xaxis_title="Uptime (%)",
         yaxis_title=f"{level}s",
         height=380,
         margin={"l": 50, "r": 20, "t": 90, "b": 40},
@@ -88,18 +96,31 @@ def daily_trend(trend: pd.DataFrame, month: str) -> go.Figure:
     if trend.empty:
         return empty_figure(f"No daily figures for this selection in {month}.")
     figure = go.Figure(layout=LAYOUT)
-    styles = {
-        "uptime_pct": {"color": "#1a9850"},
-        "coverage_pct": {"color": "#555555", "dash": "dot"},
-        "utilisation_pct": {"color": "#2166ac"},
-    }
-    for column, line in styles.items():
-        figure.add_trace(
-            go.Scatter(
-                x=trend["date"], y=trend[column], name=column, mode="lines+markers", line=line
-            )
-        )
+    for column, line in TREND_STYLES.items():
+        if column in trend:
+            figure.add_trace(
+                go.Scatter(x=trend["date"], y=trend[column], name=label(column),
+                           mode="lines+markers", line=line)
+            )  # fmt: skip
     figure.update_layout(title=f"Daily trend, {month}", yaxis_title="%", height=340)
+    return figure
+
+
+def monthly_trend(trend: pd.DataFrame, months: int) -> go.Figure:
+    """Uptime (also net of exclusions), coverage and utilisation of the selection per month."""
+    if trend.empty:
+        return empty_figure("No processed months for this selection.")
+    figure = go.Figure(layout=LAYOUT)
+    for column, line in TREND_STYLES.items():
+        if column in trend and trend[column].notna().any():
+            figure.add_trace(
+                go.Scatter(x=trend["month"], y=trend[column], name=label(column),
+                           mode="lines+markers", line=line)
+            )  # fmt: skip
+    figure.update_xaxes(type="category")
+    figure.update_layout(
+        title=f"Monthly trend, last {months} processed months", yaxis_title="%", height=340
+    )
     return figure
 
 
@@ -110,7 +131,7 @@ def hour_of_week_heatmap(grid: pd.DataFrame, site_label: str, month: str) -> go.
     figure = go.Figure(
         go.Heatmap(
             z=grid.to_numpy(), x=list(range(24)), y=list(DAYS), colorscale="Blues",
-            zmin=0, zmax=100, colorbar={"title": "utilisation %"},
+            zmin=0, zmax=100, colorbar={"title": "Utilisation (%)"},
             hovertemplate="%{y} %{x}:00 — %{z:.1f} %<extra></extra>",
         ),
         layout=LAYOUT,
@@ -118,7 +139,7 @@ def hour_of_week_heatmap(grid: pd.DataFrame, site_label: str, month: str) -> go.
     figure.update_yaxes(autorange="reversed")
     figure.update_layout(
         title=f"Hour-of-week utilisation, {site_label}, {month}",
-        xaxis_title="local hour",
+        xaxis_title="Local hour",
         height=340,
     )
     return figure

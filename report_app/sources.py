@@ -11,21 +11,19 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from report_app.data import DataProblem, Filters
+from report_app.data import DataProblem
 from report_app.live_data import LiveData, live_evses
-from report_app.month_data import filter_level
 from shared import layout
 from shared.blobstore import BlobNotFound, BlobStore
+from shared.jurisdictions import Viewer
 from shared.metrics import schema
-
-if TYPE_CHECKING:
-    from report_app.caches import MonthlyTables
+from shared.monthly.state_reports import state_report_prefix
+from shared.sites import STATES
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_FEEDS_JSON_BYTES = 5_000_000
@@ -204,53 +202,51 @@ def quarantine_counts(database_url: str | None) -> pd.DataFrame:
 @dataclass(frozen=True)
 class PublishedReport:
     month: str
-    files: tuple[str, ...]  # names under reports/YYYY-MM/, report.html first
+    jurisdiction: str | None  # a state, or None for the national report
+    files: tuple[str, ...]  # names under its folder, report.html first
 
 
-def published_reports(store: BlobStore) -> list[PublishedReport]:
-    """Months under ``reports/`` that hold a ``report.html``, newest first."""
-    found: dict[str, list[str]] = {}
+def published_reports(store: BlobStore, viewer: Viewer) -> list[PublishedReport]:
+    """The reports ``viewer`` may open, newest month first: the national one (analysts) and
+    one per state of the viewer's. Nothing of another state is listed."""
+    found: dict[tuple[str, str | None], list[str]] = {}
     for blob in store.list(layout.REPORTS_PREFIX):
-        month, _, name = blob.name[len(layout.REPORTS_PREFIX) :].partition("/")
-        if MONTH_RE.match(month) and name and "/" not in name:
-            found.setdefault(month, []).append(name)
+        month, _, rest = blob.name[len(layout.REPORTS_PREFIX) :].partition("/")
+        if not MONTH_RE.match(month) or not rest:
+            continue
+        parts = rest.split("/")
+        if len(parts) == 1 and viewer.national:
+            found.setdefault((month, None), []).append(parts[0])
+        elif len(parts) == 2 and parts[0] in STATES and viewer.allows(parts[0]):
+            found.setdefault((month, parts[0]), []).append(parts[1])
     reports = []
-    for month in sorted(found, reverse=True):
-        names = found[month]
+    for month, state in sorted(found, key=lambda k: (k[0], k[1] or ""), reverse=True):
+        names = found[(month, state)]
         if "report.html" in names:
-            rest = sorted(n for n in names if n.endswith(".csv"))
-            reports.append(PublishedReport(month, ("report.html", *rest)))
-    return reports
+            rest = sorted(n for n in names if REPORT_FILE_RE.match(n) and n.endswith(".csv"))
+            reports.append(PublishedReport(month, state, ("report.html", *rest)))
+    return sorted(reports, key=lambda r: (r.month, r.jurisdiction is None, r.jurisdiction or ""),
+                  reverse=True)  # fmt: skip
 
 
-REPORT_FILE_RE = re.compile(r"^(report\.html|[a-z_]{1,40}\.csv)$")
+REPORT_FILE_RE = re.compile(r"^(report\.html|[a-z0-9_]{1,40}\.csv)$")
 
 
-def report_blob(month: str, name: str) -> str:
-    """The blob name of a published report file, refusing anything but ``report.html``/``x.csv``."""
+def report_blob(month: str, name: str, state: str | None = None) -> str:
+    """The blob name of a published report file, refusing anything but ``report.html``/``x.csv``
+    under a month's folder or one of its state folders."""
     if not MONTH_RE.match(month or "") or not REPORT_FILE_RE.match(name or ""):
         raise DataProblem("No such report file.")
-    return f"{layout.report_prefix(month)}/{name}"
+    if state is None:
+        return f"{layout.report_prefix(month)}/{name}"
+    if state not in STATES:
+        raise DataProblem("No such report file.")
+    return f"{state_report_prefix(month, state)}/{name}"
 
 
-def network_history(tables: MonthlyTables, months: Sequence[str], filters: Filters) -> pd.DataFrame:
-    """Uptime, coverage and utilisation per network for each month (oldest first)."""
-    frames = []
-    for month in sorted(months):
-        try:
-            network = tables.get(month, "network")
-        except DataProblem:
-            continue
-        network = filter_level(network, filters)
-        frames.append(network.assign(month=month))
-    if not frames:
-        return pd.DataFrame(
-            columns=["month", "cpo_id", "uptime_pct", "coverage_pct", "utilisation_pct"]
-        )
-    history = pd.concat(frames, ignore_index=True)
-    return history[
-        ["month", "cpo_id", "uptime_pct", "coverage_pct", "utilisation_pct", "evse_count"]
-    ]
+def report_download_name(month: str, name: str, state: str | None = None) -> str:
+    """``2026-10-site.csv`` or ``2026-10-NSW-site.csv``: a download says whose figures it holds."""
+    return f"{month}-{state}-{name}" if state else f"{month}-{name}"
 
 
 class StaticSitesCache:

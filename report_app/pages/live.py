@@ -14,7 +14,7 @@ from shiny import module, reactive, render, ui
 from shinywidgets import output_widget, render_widget
 
 from report_app import context
-from report_app.data import Filters
+from report_app.data import Filters, in_scope
 from report_app.live_data import (
     SITE_STATUS_LABELS,
     SITE_STATUSES,
@@ -24,6 +24,7 @@ from report_app.live_data import (
     site_details,
     status_counts,
 )
+from shared.jurisdictions import PUBLIC, Viewer
 from shared.sites import CONNECTOR_STANDARDS, POWER_TYPES, STATES
 
 AUSTRALIA = (-27.5, 134.0)
@@ -32,11 +33,12 @@ DRAW_ORDER = ("unknown", "all_available", "some_in_use", "all_in_use", "some_dow
 POINT_STYLE = {"radius": 5, "weight": 1, "opacity": 0.9, "fillOpacity": 0.8}
 
 
-def filter_inputs(with_status: bool) -> list:
-    """The filter controls both pages share (ids are the same words on both)."""
+def filter_inputs(with_status: bool, states: tuple[str, ...] = STATES) -> list:
+    """The filter controls both pages share (ids are the same words on both); ``states`` are
+    the viewer's."""
     inputs = [
-        ui.input_selectize("cpo_ids", "CPO", choices=[], multiple=True),
-        ui.input_selectize("states", "State", choices=list(STATES), multiple=True),
+        ui.input_selectize("cpo_ids", "Network (CPO)", choices=[], multiple=True),
+        ui.input_selectize("states", "State", choices=list(states), multiple=True),
         ui.input_selectize("power_types", "Power type", choices=list(POWER_TYPES), multiple=True),
         ui.input_numeric("min_kw", "Minimum kW", value=0, min=0, step=7),
         ui.input_selectize(
@@ -55,10 +57,19 @@ def filter_inputs(with_status: bool) -> list:
     return inputs
 
 
-def filters_from(input, with_status: bool, with_programs: bool = False) -> Filters:  # noqa: ANN001
-    """The ``Filters`` the inputs describe; a blank or negative minimum kW means none."""
+def filters_from(
+    input,  # noqa: ANN001
+    with_status: bool,
+    with_programs: bool = False,
+    scope: tuple[str, ...] | None = None,
+    with_lgas: bool = False,
+) -> Filters:
+    """The ``Filters`` the inputs describe, kept to the viewer's ``scope``; a blank or negative
+    minimum kW means none."""
     min_kw = input.min_kw()
     return Filters(
+        scope=scope,
+        lga_codes=tuple(input.lga_codes() or ()) if with_lgas else (),
         cpo_ids=tuple(input.cpo_ids() or ()),
         states=tuple(input.states() or ()),
         power_types=tuple(input.power_types() or ()),
@@ -80,9 +91,9 @@ def legend_row(key: str, label: str, colour: str, count: int) -> ui.Tag:
 
 
 @module.ui
-def live_ui() -> ui.Tag:
+def live_ui(states: tuple[str, ...] = STATES) -> ui.Tag:
     return ui.layout_sidebar(
-        ui.sidebar(*filter_inputs(with_status=True), width=280),
+        ui.sidebar(*filter_inputs(with_status=True, states=states), width=280),
         ui.layout_columns(
             ui.card(
                 ui.card_header("Sites by live status"),
@@ -104,7 +115,9 @@ def live_ui() -> ui.Tag:
 
 
 @module.server
-def live_server(input, output, session) -> None:  # noqa: ANN001
+def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noqa: ANN001
+    """Everyone sees the live map; a government viewer sees their states' sites only."""
+    scope = viewer.scope if viewer.sees_figures else None
     selected: reactive.Value[tuple[str, str] | None] = reactive.value(None)
 
     def on_click(**event: object) -> None:
@@ -127,7 +140,7 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
 
     @reactive.effect
     def _cpo_choices() -> None:
-        evses = context.live_data().evses
+        evses = in_scope(context.live_data().evses, scope)
         cpo_ids = sorted(evses["cpo_id"].dropna().unique()) if not evses.empty else []
         with reactive.isolate():
             current = input.cpo_ids()
@@ -135,7 +148,7 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
 
     @reactive.calc
     def filters() -> Filters:
-        return filters_from(input, with_status=True)
+        return filters_from(input, with_status=True, scope=scope)
 
     @reactive.calc
     def view() -> LiveView:
@@ -188,9 +201,10 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
         data = context.live_data()
         static = [p for p in data.problems if p.startswith("Static sites:")]
         notes = [p for p in data.problems if not p.startswith("Static sites:")]
-        if static:
+        # Problems of the static lists and unplaced EVSEs belong to no viewer's state.
+        if static and scope is None:
             notes.append(f"{len(static)} problems in the static site lists (see Data quality).")
-        if data.unplaced:
+        if data.unplaced and scope is None:
             notes.append(
                 f"{data.unplaced} live EVSEs are in no static site list, so not on the map."
             )
@@ -203,14 +217,19 @@ def live_server(input, output, session) -> None:  # noqa: ANN001
         key = selected()
         if key is None:
             return None
-        return site_details(context.live_data(), *key)
+        data = context.live_data()
+        details = site_details(data, *key)
+        site = data.evses[(data.evses["cpo_id"] == key[0]) & (data.evses["site_id"] == key[1])]
+        if scope is not None and not site["state"].isin(scope).all():
+            return details.iloc[0:0]  # a forged click on a site of another state
+        return details
 
     @render.ui
     def site():
         key = selected()
         if key is None:
             return ui.p("Click a site on the map to see its EVSEs.", class_="text-muted")
-        everything = context.shared_live_view(context.live_data(), Filters()).sites
+        everything = context.shared_live_view(context.live_data(), Filters(scope=scope)).sites
         row = everything[(everything["cpo_id"] == key[0]) & (everything["site_id"] == key[1])]
         if row.empty:
             return ui.p(f"Site {key[1]} of {key[0]} is no longer listed.")

@@ -1,4 +1,9 @@
-"""Data quality: coverage per CPO and feed, unmatched EVSEs, quarantined inputs, feed health."""
+"""Data quality: coverage per CPO and feed, unmatched EVSEs, quarantined inputs, feed health.
+
+A government viewer sees coverage computed over their states' EVSEs and the feeds of the CPOs
+with EVSEs there; unmatched EVSEs, quarantined inputs and static list problems belong to no
+state, so only analysts see them.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,20 @@ import pandas as pd
 from shiny import module, reactive, render, ui
 
 from report_app import context
-from report_app.data import DataProblem, rounded
+from report_app.data import DataProblem, in_scope, rounded
+from report_app.month_data import aggregate
 from report_app.sources import available_months, quarantine_counts, read_feed_health
+from shared.jurisdictions import ANALYST, Viewer
+from shared.monthly.labels import for_display
 
-COVERAGE_COLUMNS = ["cpo_id", "evse_count", "coverage_pct", "known_minutes", "unknown_minutes"]
+COVERAGE_COLUMNS = ["cpo_id", "evse_count", "coverage_pct", "known_minutes", "unknown_minutes",
+                    "unknown_reported_minutes", "no_data_minutes"]  # fmt: skip
+ANALYSTS_ONLY = "{what} belong to no state's figures, so only analysts see them."
 
 
 def coverage_with_feeds(network: pd.DataFrame, feeds: pd.DataFrame | None) -> pd.DataFrame:
     """Coverage per CPO for the month beside each of its feeds' health (one row per feed)."""
-    coverage = network[COVERAGE_COLUMNS]
+    coverage = network[[c for c in COVERAGE_COLUMNS if c in network.columns]]
     if feeds is None or feeds.empty:
         return rounded(coverage)
     joined = coverage.merge(feeds, on="cpo_id", how="outer").sort_values(["cpo_id", "kind"])
@@ -55,7 +65,9 @@ def quality_ui() -> ui.Tag:
 
 
 @module.server
-def quality_server(input, output, session) -> None:  # noqa: ANN001
+def quality_server(input, output, session, viewer: Viewer = ANALYST) -> None:  # noqa: ANN001
+    scope = viewer.scope
+
     @reactive.effect
     def _months() -> None:
         reactive.invalidate_later(30)
@@ -68,16 +80,23 @@ def quality_server(input, output, session) -> None:  # noqa: ANN001
     def feeds() -> pd.DataFrame | str:
         reactive.invalidate_later(30)
         try:
-            return read_feed_health(context.store)
+            health = read_feed_health(context.store)
         except DataProblem as exc:
             return str(exc)
+        if scope is None:
+            return health
+        cpos = set(in_scope(context.live_data().connectors, scope)["cpo_id"])
+        return health[health["cpo_id"].isin(cpos)].reset_index(drop=True)
 
     @reactive.calc
     def network() -> pd.DataFrame | str:
         if not input.month():
             return "No months have been processed yet, so there is no coverage to show."
         try:
-            return context.monthly.get(input.month(), "network")
+            if scope is None:
+                return context.monthly.get(input.month(), "network")
+            evse = in_scope(context.monthly.get(input.month(), "evse"), scope)
+            return aggregate(evse, ["cpo_id"])
         except DataProblem as exc:
             return str(exc)
 
@@ -90,11 +109,16 @@ def quality_server(input, output, session) -> None:  # noqa: ANN001
     def coverage():
         net, health = network(), feeds()
         if isinstance(net, str):
-            return health if not isinstance(health, str) else None
-        return coverage_with_feeds(net, None if isinstance(health, str) else health)
+            if isinstance(health, str):
+                return None
+            return for_display(health, context.settings.report_tz)
+        table = coverage_with_feeds(net, None if isinstance(health, str) else health)
+        return for_display(table, context.settings.report_tz)
 
     @reactive.calc
     def unmatched_table() -> pd.DataFrame | str:
+        if scope is not None:
+            return ANALYSTS_ONLY.format(what="Observed EVSEs that no static list names")
         if not input.month():
             return "No months have been processed yet."
         try:
@@ -112,11 +136,17 @@ def quality_server(input, output, session) -> None:  # noqa: ANN001
     @render.data_frame
     def unmatched():
         table = unmatched_table()
-        return None if isinstance(table, str) else rounded(table)
+        return (
+            None
+            if isinstance(table, str)
+            else for_display(rounded(table), context.settings.report_tz)
+        )
 
     @reactive.calc
     def quarantined() -> pd.DataFrame | str:
         reactive.invalidate_later(60)
+        if scope is not None:
+            return ANALYSTS_ONLY.format(what="Quarantined inputs")
         try:
             return quarantine_counts(context.settings.database_url)
         except DataProblem as exc:
@@ -132,10 +162,12 @@ def quality_server(input, output, session) -> None:  # noqa: ANN001
     @render.data_frame
     def quarantine():
         table = quarantined()
-        return None if isinstance(table, str) else table
+        return None if isinstance(table, str) else for_display(table, context.settings.report_tz)
 
     @render.ui
     def static_problems():
+        if scope is not None:
+            return ui.p(ANALYSTS_ONLY.format(what="Problems of the static site lists"))
         problems = [p for p in context.live_data().problems if p.startswith("Static sites:")]
         if not problems:
             return ui.p("No problems in the static site lists.")

@@ -1,17 +1,19 @@
-"""Published monthly reports: links to the role-checked route that serves them."""
+"""Published monthly reports: links, to the role-checked route, to the viewer's reports only
+(the national report for analysts, one per state of a government viewer)."""
 
 from __future__ import annotations
 
 from shiny import module, reactive, render, ui
 
 from report_app import context
-from report_app.sources import published_reports
+from report_app.sources import published_reports, report_download_name
+from shared.jurisdictions import ANALYST, Viewer
 
-ROUTE = "published"  # /published/YYYY-MM/<file>, served by report_app.app.published
+ROUTE = "published"  # /published/YYYY-MM/[STATE/]<file>, served by report_app.app.published
 
 
-def report_url(month: str, name: str) -> str:
-    return f"{ROUTE}/{month}/{name}"
+def report_url(month: str, name: str, state: str | None = None) -> str:
+    return f"{ROUTE}/{month}/{state}/{name}" if state else f"{ROUTE}/{month}/{name}"
 
 
 @module.ui
@@ -20,27 +22,38 @@ def reports_ui() -> ui.Tag:
 
 
 @module.server
-def reports_server(input, output, session) -> None:  # noqa: ANN001
+def reports_server(input, output, session, viewer: Viewer = ANALYST) -> None:  # noqa: ANN001
     @render.ui
     def listing():
         reactive.invalidate_later(60)
-        reports = published_reports(context.store)
+        reports = published_reports(context.store, viewer)
         if not reports:
             return ui.div(
-                "No report has been published yet: the monthly job writes them to reports/YYYY-MM/.",
+                "No report has been published yet for your jurisdictions: the monthly job"
+                " writes them to reports/YYYY-MM/.",
                 class_="alert alert-info",
             )
         rows = []
         for report in reports:
-            links = [ui.a("Open report", href=report_url(report.month, "report.html"),
+            state = report.jurisdiction
+            links = [ui.a("Open report", href=report_url(report.month, "report.html", state),
                           target="_blank", class_="me-3")]  # fmt: skip
             links += [
-                ui.a(name, href=report_url(report.month, name), download=name, class_="me-2")
+                ui.a(name, href=report_url(report.month, name, state),
+                     download=report_download_name(report.month, name, state), class_="me-2")
                 for name in report.files[1:]
-            ]
-            rows.append(ui.tags.tr(ui.tags.td(report.month), ui.tags.td(*links)))
+            ]  # fmt: skip
+            rows.append(
+                ui.tags.tr(
+                    ui.tags.td(report.month),
+                    ui.tags.td(state or "National (every state)"),
+                    ui.tags.td(*links),
+                )
+            )
         return ui.tags.table(
-            ui.tags.thead(ui.tags.tr(ui.tags.th("Month"), ui.tags.th("Files"))),
+            ui.tags.thead(
+                ui.tags.tr(ui.tags.th("Month"), ui.tags.th("Jurisdiction"), ui.tags.th("Files"))
+            ),
             ui.tags.tbody(*rows),
             class_="table",
             id="reports-table",

@@ -1,6 +1,7 @@
-"""Uptime & utilisation: monthly figures by level, charts and a table whose CSV is what is shown.
+"""Uptime & utilisation: monthly figures by level, charts, maps and a table whose CSV is what
+is shown, all kept to the viewer's states.
 
-Only registered for roles that may see government figures (``auth.sees_figures``).
+Only registered for roles that may see government figures (``Viewer.sees_figures``).
 """
 
 from __future__ import annotations
@@ -18,20 +19,39 @@ from shiny.module import resolve_id
 
 from report_app import context, plots
 from report_app.caches import MonthlyTables
-from report_app.data import DataProblem, Filters, matching_evses, rounded
+from report_app.data import DataProblem, Filters, in_scope, rounded
+from report_app.history import WINDOWS, history, last_months, network_history, selection_trend
 from report_app.month_data import (
     DAILY_COLUMNS,
     HOUR_OF_WEEK_COLUMNS,
     LEVELS,
+    aggregate,
     coverage_note,
     daily_figures,
     daily_trend,
+    evse_subset,
     hour_of_week_grid,
-    level_table,
+    level_rows,
     site_profiles,
 )
 from report_app.pages.live import filter_inputs, filters_from
-from report_app.sources import available_months, network_history
+from report_app.sources import available_months
+from shared.jurisdictions import ANALYST, Viewer
+from shared.metrics import schema
+from shared.monthly import charts
+from shared.monthly.labels import for_display
+from shared.monthly.sections import funded_sites, outage_list, threshold_lookup
+from shared.sites import STATES
+
+LEVEL_LABELS = {"network": "Network (CPO)", "state": "State", "program": "Grant program",
+                "lga": "Local government area", "site": "Site", "charger": "Charger",
+                "connector": "Connector"}  # fmt: skip
+
+
+def levels_present() -> dict[str, str]:
+    """The levels whose tables the job writes (program and lga from contract version 2)."""
+    return {level: LEVEL_LABELS[level] for level in LEVELS if level in schema.TABLES}
+
 
 # Figures go out as JSON drawn by one copy of plotly.js per page: much lighter than a widget
 # per figure. Each output sends a script that redraws its figure's fixed div with
@@ -55,6 +75,14 @@ def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
     tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS)
 
 
+def month_tables_for(tables: MonthlyTables, month: str, level: str) -> dict[str, pd.DataFrame]:
+    """The tables the page needs for ``level``: EVSE, network, site (the map), lga, the level's."""
+    wanted = ["evse", "network", "site", level]
+    if "lga" in schema.TABLES:
+        wanted.append("lga")
+    return {name: tables.get(month, name) for name in dict.fromkeys(wanted)}
+
+
 # What the page shows before any filter is picked is the same for every session, so it is
 # built once per month (by the prefetch, ideally) and kept with the month's tables.
 
@@ -62,7 +90,7 @@ def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
 def unfiltered_rows(tables: MonthlyTables, month: str, level: str) -> pd.DataFrame:
     def build() -> pd.DataFrame:
         month_tables = {"evse": tables.get(month, "evse"), level: tables.get(month, level)}
-        return rounded(level_table(level, month_tables, pd.DataFrame(), Filters()))
+        return rounded(level_rows(level, month_tables, pd.DataFrame(), Filters()).frame)
 
     return tables.remember(month, f"rows:{level}", build)
 
@@ -138,13 +166,15 @@ def output_figure(id: str) -> ui.Tag:  # noqa: A002
 
 
 @module.ui
-def uptime_ui() -> ui.Tag:
+def uptime_ui(states: tuple[str, ...] = STATES) -> ui.Tag:
     return ui.layout_sidebar(
         ui.sidebar(
             ui.input_select("month", "Month", choices=[]),
-            ui.input_select("level", "Level", choices=list(LEVELS), selected="site"),
-            *filter_inputs(with_status=False),
+            ui.input_select("level", "Level", choices=levels_present(), selected="site"),
+            ui.input_select("window", "Trend", choices=WINDOWS, selected="1"),
+            *filter_inputs(with_status=False, states=states),
             ui.input_selectize("programs", "Grant program", choices=[], multiple=True),
+            ui.input_selectize("lga_codes", "Local government area", choices=[], multiple=True),
             width=280,
         ),
         ui.output_ui("problem"),
@@ -161,20 +191,49 @@ def uptime_ui() -> ui.Tag:
             ),
             col_widths=(6, 6),
         ),
+        ui.layout_columns(
+            ui.card(
+                ui.card_header("Uptime by local government area and site"),
+                output_figure("map"),
+                full_screen=True,
+            ),  # fmt: skip
+            ui.card(ui.card_header("Where the port time went"), output_figure("breakdown")),
+            col_widths=(7, 5),
+        ),
         ui.card(
             ui.card_header(
                 ui.output_text("table_title", inline=True),
                 ui.download_button("download", "Download CSV", class_="btn-sm float-end"),
             ),
+            ui.output_ui("notes"),
             ui.output_data_frame("figures"),
+        ),
+        ui.card(
+            ui.card_header(
+                "Funded sites against their program's threshold",
+                ui.download_button("download_funded", "Download CSV", class_="btn-sm float-end"),
+            ),
+            ui.output_data_frame("funded"),
+        ),
+        ui.card(
+            ui.card_header(
+                "Outages (longest first)",
+                ui.download_button("download_outages", "Download CSV", class_="btn-sm float-end"),
+            ),
+            ui.output_data_frame("outages"),
         ),
     )
 
 
 @module.server
-def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None:  # noqa: ANN001
+def uptime_server(  # noqa: ANN001
+    input, output, session, shown_now: Callable[[], bool], viewer: Viewer = ANALYST
+) -> None:
     """``shown_now`` is true while the page is on screen: its pickers fill only then, so a
-    session that opens on the live map is not slowed by this page's tables."""
+    session that opens on the live map is not slowed by this page's tables. Every table,
+    choice, chart and download is kept to ``viewer``'s states."""
+    scope = viewer.scope
+    tz = context.settings.report_tz
 
     def draw(output: str, figure: go.Figure | str) -> ui.TagList:
         spec = figure if isinstance(figure, str) else figure.to_json()
@@ -196,22 +255,12 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
 
     @reactive.calc
     def connectors() -> pd.DataFrame:
-        return context.live_data().connectors
-
-    @reactive.effect
-    def _choices() -> None:
-        req(shown_now())
-        conns = connectors()
-        with reactive.isolate():
-            cpo_now, programs_now = input.cpo_ids(), input.programs()
-        cpo_ids = sorted(conns["cpo_id"].dropna().unique()) if not conns.empty else []
-        programs = sorted(conns["program"].dropna().unique()) if not conns.empty else []
-        ui.update_selectize("cpo_ids", choices=cpo_ids, selected=list(cpo_now or ()))
-        ui.update_selectize("programs", choices=programs, selected=list(programs_now or ()))
+        return in_scope(context.live_data().connectors, scope)
 
     @reactive.calc
     def filters() -> Filters:
-        return filters_from(input, with_status=False, with_programs=True)
+        return filters_from(input, with_status=False, with_programs=True, scope=scope,
+                            with_lgas=True)  # fmt: skip
 
     @reactive.calc
     def month_tables() -> dict[str, pd.DataFrame] | str:
@@ -220,9 +269,7 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
             return "No months have been processed yet: run `chargeatlarge monthly` first."
         level = input.level()
         try:
-            tables = {"evse": context.monthly.get(month, "evse")}
-            if level != "evse":
-                tables[level] = context.monthly.get(month, level)
+            tables = month_tables_for(context.monthly, month, level)
         except DataProblem as exc:
             return str(exc)
         # The months either side are the likeliest next picks: read them in the background.
@@ -234,34 +281,59 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
             )
         return tables
 
+    @reactive.effect
+    def _choices() -> None:
+        # Choices come from the viewer's states only: no CPO, program or LGA of another state.
+        req(shown_now())
+        tables = month_tables()
+        evse = in_scope(tables["evse"], scope) if not isinstance(tables, str) else None
+        conns = connectors()
+        with reactive.isolate():
+            cpo_now, programs_now, lgas_now = input.cpo_ids(), input.programs(), input.lga_codes()
+        cpo_ids = sorted(set(conns["cpo_id"].dropna()) if not conns.empty else set())
+        programs = sorted(set(conns["program"].dropna()) if not conns.empty else set())
+        lgas: dict[str, str] = {}
+        if evse is not None:
+            programs = sorted(set(programs) | set(evse["program"].dropna()))
+            cpo_ids = sorted(set(cpo_ids) | set(evse["cpo_id"].dropna()))
+            if "lga_code" in evse:
+                pairs = evse[["lga_code", "lga_name", "state"]].dropna().drop_duplicates()
+                pairs = pairs.sort_values(["state", "lga_name"])
+                lgas = {str(c): f"{n} ({s})" for c, n, s in pairs.itertuples(index=False)}
+        ui.update_selectize("cpo_ids", choices=cpo_ids, selected=list(cpo_now or ()))
+        ui.update_selectize("programs", choices=programs, selected=list(programs_now or ()))
+        ui.update_selectize("lga_codes", choices=lgas, selected=list(lgas_now or ()))
+
     @reactive.calc
     def unfiltered() -> bool:
         return filters() == Filters()
 
     @reactive.calc
-    def shown() -> pd.DataFrame:
+    def rows():
         tables = month_tables()
         req(not isinstance(tables, str))
+        level = input.level()
         try:
             if unfiltered():
-                return unfiltered_rows(context.monthly, input.month(), input.level())
-            return rounded(level_table(input.level(), tables, connectors(), filters()))
+                return unfiltered_rows(context.monthly, input.month(), level), ()
+            past = None
+            if scope is not None or filters().picked:
+                past = history(context.monthly, months(), input.month())
+            found = level_rows(level, tables, connectors(), filters(), past)
+            return rounded(found.frame), found.notes
         except DataProblem as exc:
             raise ValueError(str(exc)) from None
+
+    @reactive.calc
+    def shown() -> pd.DataFrame:
+        return rows()[0]
 
     @reactive.calc
     def selected_evses() -> pd.DataFrame:
         """EVSEs of the month that pass every filter (for the daily trend)."""
         tables = month_tables()
         req(not isinstance(tables, str))
-        evse = matched(tables["evse"])
-        if filters().cpo_ids:
-            evse = evse[evse["cpo_id"].isin(filters().cpo_ids)]
-        if filters().states:
-            evse = evse[evse["state"].isin(filters().states)]
-        if filters().connector_level:
-            evse = evse.merge(matching_evses(connectors(), filters()), on=["cpo_id", "evse_uid"])
-        return evse
+        return matched(evse_subset(tables["evse"], connectors(), filters()))
 
     @render.ui
     def problem():
@@ -271,11 +343,27 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
         return None
 
     @render.ui
+    def notes():
+        found = rows()[1]
+        if not found:
+            return None
+        return ui.div(*[ui.p(n, class_="small text-muted mb-1") for n in found], id="uptime-notes")
+
+    def window() -> int:
+        try:
+            return max(1, int(input.window()))
+        except (TypeError, ValueError):
+            return 1
+
+    @render.ui
     def networks():
-        return draw(
-            "networks",
-            plots.network_over_months(network_history(context.monthly, months(), filters())),
+        month = input.month()
+        req(month)
+        span = last_months(months(), month, max(window(), 3) if window() > 1 else 12)
+        figure = plots.network_over_months(
+            network_history(context.monthly, span, connectors(), filters())
         )
+        return draw("networks", figure)
 
     @render.ui
     def distribution():
@@ -290,6 +378,10 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
     def trend():
         tables = month_tables()
         req(not isinstance(tables, str))
+        if window() > 1:
+            span = last_months(months(), input.month(), window())
+            trend = selection_trend(context.monthly, span, connectors(), filters())
+            return draw("trend", plots.monthly_trend(trend, window()))
         try:
             if unfiltered():
                 return draw("trend", unfiltered_trend(context.monthly, input.month()))
@@ -327,7 +419,8 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
     def heatmap():
         key = input.heatmap_site()
         month = input.month()
-        if not key or "/" not in key or not month:
+        # Only a site of the viewer's choices: a hand-sent key of another state draws nothing.
+        if not key or "/" not in key or not month or key not in site_choices():
             return draw("heatmap", plots.empty_figure("Pick a site."))
         cpo_id, site_id = key.split("/", 1)
         try:
@@ -339,18 +432,110 @@ def uptime_server(input, output, session, shown_now: Callable[[], bool]) -> None
         grid = hour_of_week_grid(profile, cpo_id, site_id)
         return draw("heatmap", plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month))
 
+    def rows_of(level: str) -> pd.DataFrame:
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        if level not in tables:
+            return pd.DataFrame()
+        return level_rows(level, tables, connectors(), filters()).frame
+
+    @reactive.calc
+    def site_rows() -> pd.DataFrame:
+        sites = rows_of("site")
+        tables = month_tables()
+        places = tables["site"][["cpo_id", "site_id", "latitude", "longitude"]]
+        return sites.merge(places, on=["cpo_id", "site_id"], how="left")
+
+    @render.ui
+    def map():  # noqa: A001 - the output id the UI names
+        try:
+            lgas = rows_of("lga")
+            sites = site_rows()
+        except DataProblem as exc:
+            return draw("map", plots.empty_figure(str(exc)))
+        path = getattr(context.settings, "lga_boundaries", None)
+        shapes = charts.lga_shapes(path) if path else {}
+        title = f"Uptime by LGA and site, {input.month()}"
+        if lgas.empty:
+            title += " (no LGA figures this month)"
+        return draw("map", charts.uptime_map(lgas, sites, shapes, title))
+
+    @render.ui
+    def breakdown():
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        try:
+            networks = breakdown_rows(tables, connectors(), filters())
+        except DataProblem as exc:
+            return draw("breakdown", plots.empty_figure(str(exc)))
+        title = f"Port time by network, {input.month()}"
+        return draw("breakdown", charts.time_breakdown(networks, "cpo_id", title))
+
     @render.text
     def table_title():
-        return f"{input.level().capitalize()} figures, {input.month() or 'no month'}"
+        level = LEVEL_LABELS.get(input.level(), input.level())
+        return f"{level} figures, {input.month() or 'no month'}"
 
     @render.data_frame
     def figures():
-        return render.DataGrid(shown(), width="100%", height="420px", filters=False)
+        return render.DataGrid(for_display(shown(), tz), width="100%", height="420px",
+                               filters=False)  # fmt: skip
 
-    @render.download_button(filename=lambda: f"{input.level()}-{input.month()}.csv")
+    def suffix() -> str:
+        return f"-{'-'.join(scope)}" if scope else ""
+
+    @render.download_button(filename=lambda: f"{input.level()}-{input.month()}{suffix()}.csv")
     def download():
-        # Exactly what the table shows, in the order the user sorted it.
+        # Exactly what the table shows, in the order the user sorted it, with the spec's names.
         view = figures.data_view()
         buffer = io.StringIO()
-        view.to_csv(buffer, index=False)
+        shown().loc[view.index].to_csv(buffer, index=False)
         yield buffer.getvalue()
+
+    @reactive.calc
+    def funded_rows() -> pd.DataFrame:
+        sites = rows_of("site")
+        thresholds = threshold_lookup(
+            context.settings.uptime_threshold_pct,
+            getattr(context.settings, "program_thresholds", None),
+        )
+        return rounded(funded_sites(sites, thresholds))
+
+    @render.data_frame
+    def funded():
+        return render.DataGrid(for_display(funded_rows(), tz), width="100%", height="320px")
+
+    @render.download_button(filename=lambda: f"funded-sites-{input.month()}{suffix()}.csv")
+    def download_funded():
+        buffer = io.StringIO()
+        funded_rows().to_csv(buffer, index=False)
+        yield buffer.getvalue()
+
+    @reactive.calc
+    def outage_rows() -> pd.DataFrame:
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        try:
+            outages = context.monthly.get(input.month(), "outages")
+        except DataProblem:
+            return pd.DataFrame()
+        kept = selected_evses()[["cpo_id", "evse_uid"]]
+        outages = in_scope(outages, scope).merge(kept, on=["cpo_id", "evse_uid"])
+        return rounded(outage_list(outages))
+
+    @render.data_frame
+    def outages():
+        return render.DataGrid(for_display(outage_rows(), tz), width="100%", height="320px")
+
+    @render.download_button(filename=lambda: f"outages-{input.month()}{suffix()}.csv")
+    def download_outages():
+        buffer = io.StringIO()
+        outage_rows().to_csv(buffer, index=False)
+        yield buffer.getvalue()
+
+
+def breakdown_rows(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
+) -> pd.DataFrame:
+    """Minutes per network over the EVSEs that pass the filters (the breakdown's rows)."""
+    return aggregate(evse_subset(tables["evse"], connectors, filters), ["cpo_id"])

@@ -55,7 +55,7 @@ def test_demo_stack(tmp_path: Path) -> None:
     site_count, cpos = small_site_set(sites_csv)
     data_dir = tmp_path / "var"
     app_port, worker_port = free_port(), free_port()
-    env = {**os.environ, "CAL_DATA_DIR": str(data_dir), "CAL_DEV_ROLE": "government"}
+    env = {**os.environ, "CAL_DATA_DIR": str(data_dir), "CAL_DEV_ROLE": "analyst"}
     for name in (
         "CAL_DATABASE_URL",
         "CAL_BLOB_CONNECTION_STRING",

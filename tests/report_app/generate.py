@@ -12,6 +12,7 @@ import json
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,13 @@ import pyarrow.parquet as pq
 
 from shared import layout
 from shared.blobstore import BlobStore
+from shared.lga import STATE_CODES
 from shared.metrics import schema
 from shared.sites import write_sites_csv
 
+LGA_FILE = (
+    Path(__file__).resolve().parents[2] / "shared/data/abs-lga/lga_2022_charging_areas.geojson"
+)
 CITIES = (  # (state, latitude, longitude) of a capital; sites scatter around them
     ("NSW", -33.87, 151.21),
     ("VIC", -37.81, 144.96),
@@ -71,16 +76,32 @@ class Network:
     evses: pd.DataFrame  # one row per EVSE with its static attributes
 
 
+def shipped_lgas() -> dict[str, list[tuple[str, str]]]:
+    """Two (code, name) LGAs per state from the boundary file the project ships."""
+    document = json.loads(LGA_FILE.read_text())
+    found: dict[str, list[tuple[str, str]]] = {}
+    for feature in document["features"]:
+        props = feature["properties"]
+        state = STATE_CODES[props["STE_NAME21"]]
+        if len(found.setdefault(state, [])) < 2:
+            found[state].append((str(props["LGA_code"]), str(props["LGA_name"])))
+    return found
+
+
 def make_network(
     sites: int, seed: int = 1, cpos: tuple[str, ...] = ("CPA", "CPB", "CPC")
 ) -> Network:
-    """``sites`` sites of 1–6 EVSEs (mean ≈ 3.3), each EVSE with one or two connectors."""
+    """``sites`` sites of 1–6 EVSEs (mean ≈ 3.3), each EVSE with one or two connectors; site i
+    is in state ``CITIES[i % 8]`` and in the first or second shipped LGA of it (i // 8 even/odd).
+    """
     rng = np.random.default_rng(seed)
     rows = []
     evse_rows = []
+    lgas = shipped_lgas()
     for index in range(sites):
         cpo_id = cpos[index % len(cpos)]
         state, lat, lon = CITIES[index % len(CITIES)]
+        lga_code, lga_name = lgas[state][(index // len(CITIES)) % 2]
         site_id = f"S{index:05d}"
         latitude = round(float(np.clip(lat + rng.normal(0, 0.6), -43.5, -10.0)), 5)
         longitude = round(float(np.clip(lon + rng.normal(0, 0.6), 113.5, 153.5)), 5)
@@ -96,7 +117,8 @@ def make_network(
                      "address": f"{index} Main St", "suburb": "Town", "postcode": "2000",
                      "latitude": latitude, "longitude": longitude, "program": program,
                      "power_type": power_type, "max_power_kw": kw,
-                     "connector_standards": ",".join(sorted(standards))}
+                     "connector_standards": ",".join(sorted(standards)),
+                     "lga_code": lga_code, "lga_name": lga_name}
                 )  # fmt: skip
                 for number, standard in enumerate(standards, start=1):
                     rows.append(
@@ -105,7 +127,8 @@ def make_network(
                          "postcode": "2000", "latitude": latitude, "longitude": longitude,
                          "charger_id": charger_id, "evse_uid": evse_uid,
                          "connector_id": str(number), "connector_standard": standard,
-                         "power_type": power_type, "max_power_kw": kw, "program": program}
+                         "power_type": power_type, "max_power_kw": kw, "program": program,
+                         "lga_code": lga_code, "lga_name": lga_name}
                     )  # fmt: skip
     return Network(pd.DataFrame(rows), pd.DataFrame(evse_rows))
 
@@ -143,7 +166,12 @@ def write_live(store: BlobStore, status: pd.DataFrame) -> None:
 def _figures(frame: pd.DataFrame) -> pd.DataFrame:
     up = frame["available_minutes"] + frame["in_use_minutes"] + frame["reserved_minutes"]
     known, in_service = frame["known_minutes"], frame["in_service_minutes"]
+    excl = (100 * (up + frame["excluded_minutes"]) / known).where(known > 0)
     return frame.assign(
+        uptime_excl_pct=excl,
+        uptime_12m_pct=(100 * up / known).where(known > 0),
+        uptime_excl_12m_pct=excl,
+        months_in_12m=1,
         coverage_pct=(100 * known / in_service).where(in_service > 0),
         uptime_pct=(100 * up / known).where(known > 0),
         uptime_strict_pct=(100 * up / in_service).where(in_service > 0),
@@ -153,7 +181,8 @@ def _figures(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _roll_up(evse: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     grouped = evse.groupby(keys, sort=True, dropna=False)
-    out = grouped[[*schema.MINUTE_FIGURES, "in_use_sessions", "outage_count"]].sum()
+    minutes = [c for c in schema.MINUTE_FIGURES if c in evse.columns]
+    out = grouped[[*minutes, "in_use_sessions", "outage_count"]].sum()
     out["longest_outage_minutes"] = grouped["longest_outage_minutes"].max()
     out["evse_count"] = grouped["evse_uid"].nunique()
     out["site_count"] = grouped["site_id"].nunique()
@@ -171,11 +200,15 @@ def month_tables(network: Network, month: str, seed: int) -> dict[str, pd.DataFr
     unknown = np.round(period * rng.uniform(0, 0.08, n), 3)
     down = np.round(period * rng.choice([0, 0, 0.005, 0.02, 0.08], n), 3)
     in_use = np.round((period - unknown - down) * rng.uniform(0.02, 0.35, n), 3)
+    reported = np.round(unknown / 4, 3)
+    excluded = np.where(np.arange(n) % 5 == 0, np.round(down / 2, 3), 0.0)
     evse = evse.assign(
         matched=True, max_gap_minutes=15.0, period_minutes=period, not_in_service_minutes=0.0,
+        closed_minutes=0.0, opening_hours=None,
         in_service_minutes=period, in_use_minutes=in_use, reserved_minutes=0.0,
         out_of_order_minutes=down, unavailable_minutes=0.0, unknown_minutes=unknown,
-        known_minutes=period - unknown,
+        unknown_reported_minutes=reported, no_data_minutes=unknown - reported,
+        excluded_minutes=excluded, known_minutes=period - unknown,
         available_minutes=period - unknown - down - in_use,
         in_use_sessions=rng.integers(0, 200, n), outage_count=(down > 0).astype(int),
         longest_outage_minutes=down,
@@ -185,7 +218,9 @@ def month_tables(network: Network, month: str, seed: int) -> dict[str, pd.DataFr
     attrs = evse.groupby(["cpo_id", "site_id"]).first().reset_index()
     site = site.merge(
         attrs[["cpo_id", "site_id", "state", "site_name", "address", "suburb", "postcode",
-               "latitude", "longitude", "program"]], on=["cpo_id", "site_id"])  # fmt: skip
+               "latitude", "longitude", "program", "lga_code", "lga_name", "opening_hours"]],
+        on=["cpo_id", "site_id"])  # fmt: skip
+    site["time_zone"] = None
     site = site.assign(max_power_kw=attrs["max_power_kw"].to_numpy(), any_up_pct=site["uptime_pct"])
     charger = _roll_up(evse, ["cpo_id", "charger_id"])
     charger = charger.merge(
@@ -219,18 +254,28 @@ def month_tables(network: Network, month: str, seed: int) -> dict[str, pd.DataFr
          "charger_id": evse["charger_id"][:2], "site_id": evse["site_id"][:2],
          "state": evse["state"][:2], "category": ["OUT_OF_ORDER", "UNAVAILABLE"],
          "started_at": [start, start], "ended_at": [start + timedelta(hours=1), None],
-         "minutes_in_period": [60.0, 120.0]}
+         "minutes_in_period": [60.0, 120.0], "excluded_minutes_in_period": [30.0, 0.0],
+         "causes": ["UTILITY_INTERRUPTION", ""]}
+    )  # fmt: skip
+    exclusions = pd.DataFrame(
+        {"exclusion_id": ["X1"], "cpo_id": evse["cpo_id"][:1], "scope": ["evse"],
+         "scope_id": evse["evse_uid"][:1], "from_at": [start], "to_at": [start + timedelta(minutes=30)],
+         "cause": ["UTILITY_INTERRUPTION"], "note": ["grid outage"], "evse_count": [1]}
     )  # fmt: skip
     return {
         "evse": evse, "connector": connector, "charger": charger, "site": site,
         "network": _roll_up(evse, ["cpo_id"]), "state": _roll_up(evse, ["state"]),
         "unmatched": unmatched, "outages": outages, "daily": daily, "hour_of_week": how,
+        "program": _roll_up(evse[evse["program"].notna()], ["program"]),
+        "lga": _roll_up(evse, ["state", "lga_code", "lga_name"]), "exclusions": exclusions,
     }  # fmt: skip
 
 
 def write_month(store: BlobStore, month: str, tables: dict[str, pd.DataFrame]) -> None:
     files = {
-        f"{name}.parquet": parquet(frame, schema.TABLES[name]) for name, frame in tables.items()
+        f"{name}.parquet": parquet(frame, schema.TABLES[name])
+        for name, frame in tables.items()
+        if name in schema.TABLES  # tables of contract version 2 once the schema has them
     }
     manifest = {"month": month, "row_counts": {k: len(v) for k, v in tables.items()}}
     files["manifest.json"] = json.dumps(manifest).encode()

@@ -1,4 +1,5 @@
-"""Roles: the Azure principal header behind Azure auth, the dev setting only without it."""
+"""Roles: the Azure principal only behind Azure auth and with the platform's IdP header; the dev
+setting only without it; government roles carry their states."""
 
 from __future__ import annotations
 
@@ -6,56 +7,118 @@ import base64
 import json
 
 import pytest
+from pydantic import ValidationError
 
-from report_app.auth import role_for, roles_from_principal, sees_figures
+from report_app.auth import roles_from_principal, viewer_for
+from shared.jurisdictions import ANALYST, PUBLIC, RoleError, Viewer, parse_role
 from shared.settings import Settings
 
 ROLE_URI = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+IDP = {"X-MS-CLIENT-PRINCIPAL-IDP": "aad"}
 
 
-def principal(*claims: tuple[str, str]) -> str:
-    body = {"auth_typ": "aad", "claims": [{"typ": t, "val": v} for t, v in claims]}
+def principal(*claims: tuple[str, str], auth_typ: str = "aad") -> str:
+    body = {"auth_typ": auth_typ, "claims": [{"typ": t, "val": v} for t, v in claims]}
     return base64.b64encode(json.dumps(body).encode()).decode()
 
 
-def settings(behind: bool, dev_role: str = "government") -> Settings:
+def settings(behind: bool, dev_role: str = "government:NSW") -> Settings:
     return Settings(_env_file=None, behind_azure_auth=behind, dev_role=dev_role)
+
+
+NSW = Viewer("government", ("NSW",))
 
 
 @pytest.mark.parametrize(
     ("headers", "behind", "dev_role", "expected"),
     [
-        ({}, False, "government", "government"),
-        ({}, False, "analyst", "analyst"),
-        ({}, False, "public", "public"),
+        ({}, False, "government:NSW", NSW),
+        ({}, False, "government:wa, sa", Viewer("government", ("SA", "WA"))),
+        ({}, False, "analyst", ANALYST),
+        ({}, False, "public", PUBLIC),
         # behind Azure auth the dev setting is never trusted
-        ({}, True, "government", "public"),
-        ({"X-MS-CLIENT-PRINCIPAL": principal(("roles", "analyst"))}, True, "public", "analyst"),
+        ({}, True, "analyst", PUBLIC),
         (
-            {"x-ms-client-principal": principal((ROLE_URI, "Government"))},
+            {"X-MS-CLIENT-PRINCIPAL": principal(("roles", "analyst")), **IDP},
             True,
             "public",
-            "government",
+            ANALYST,
         ),
         (
-            {"X-MS-CLIENT-PRINCIPAL": principal(("roles", "analyst"), ("roles", "government"))},
+            {
+                "x-ms-client-principal": principal((ROLE_URI, "Government:NSW")),
+                "x-ms-client-principal-idp": "aad",
+            },
             True,
             "public",
-            "government",
+            NSW,
+        ),  # fmt: skip
+        # several app roles add up; analyst wins
+        (
+            {
+                "X-MS-CLIENT-PRINCIPAL": principal(
+                    ("roles", "government:WA"), ("roles", "government:SA")
+                ),
+                **IDP,
+            },
+            True,
+            "public",
+            Viewer("government", ("SA", "WA")),
         ),  # fmt: skip
         (
-            {"X-MS-CLIENT-PRINCIPAL": principal(("name", "government"))},
+            {
+                "X-MS-CLIENT-PRINCIPAL": principal(
+                    ("roles", "government:WA"), ("roles", "analyst")
+                ),
+                **IDP,
+            },
             True,
-            "government",
             "public",
+            ANALYST,
+        ),  # fmt: skip
+        # a government role without a known state, or an unknown role, gives nothing
+        (
+            {"X-MS-CLIENT-PRINCIPAL": principal(("roles", "government")), **IDP},
+            True,
+            "analyst",
+            PUBLIC,
         ),
-        ({"X-MS-CLIENT-PRINCIPAL": principal(("roles", "admin"))}, True, "government", "public"),
-        # a header is ignored when no Azure auth is in front (anyone could send it)
-        ({"X-MS-CLIENT-PRINCIPAL": principal(("roles", "government"))}, False, "public", "public"),
+        (
+            {"X-MS-CLIENT-PRINCIPAL": principal(("roles", "government:XX")), **IDP},
+            True,
+            "analyst",
+            PUBLIC,
+        ),
+        ({"X-MS-CLIENT-PRINCIPAL": principal(("name", "analyst")), **IDP}, True, "analyst", PUBLIC),
+        ({"X-MS-CLIENT-PRINCIPAL": principal(("roles", "admin")), **IDP}, True, "analyst", PUBLIC),
+        # without the platform's IdP header (or with another provider) the principal is refused
+        ({"X-MS-CLIENT-PRINCIPAL": principal(("roles", "analyst"))}, True, "public", PUBLIC),
+        (
+            {
+                "X-MS-CLIENT-PRINCIPAL": principal(("roles", "analyst")),
+                "X-MS-CLIENT-PRINCIPAL-IDP": "github",
+            },
+            True,
+            "public",
+            PUBLIC,
+        ),  # fmt: skip
+        (
+            {"X-MS-CLIENT-PRINCIPAL": principal(("roles", "analyst"), auth_typ="github"), **IDP},
+            True,
+            "public",
+            PUBLIC,
+        ),  # fmt: skip
+        # headers are ignored when no Azure auth is in front (anyone could send them)
+        (
+            {"X-MS-CLIENT-PRINCIPAL": principal(("roles", "analyst")), **IDP},
+            False,
+            "public",
+            PUBLIC,
+        ),
     ],
 )
-def test_role_for(headers: dict, behind: bool, dev_role: str, expected: str) -> None:
-    assert role_for(headers, settings(behind, dev_role)) == expected
+def test_viewer_for(headers: dict, behind: bool, dev_role: str, expected: Viewer) -> None:
+    assert viewer_for(headers, settings(behind, dev_role)) == expected
 
 
 @pytest.mark.parametrize(
@@ -71,7 +134,7 @@ def test_role_for(headers: dict, behind: bool, dev_role: str, expected: str) -> 
             json.dumps({"claims": [1, None, {"typ": "roles", "val": 7}]}).encode()
         ).decode(),
         base64.b64encode(b"\xff\xfe").decode(),
-        principal(*[("roles", "government")] * 2000),  # oversized
+        principal(*[("roles", "government:NSW")] * 2000),  # oversized
     ],
 )
 def test_malformed_hostile_or_oversized_principal_gives_no_roles(header: str | None) -> None:
@@ -83,7 +146,32 @@ def test_unpadded_header_is_read() -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "allowed"), [("public", False), ("analyst", True), ("government", True)]
+    ("text", "label", "figures", "national"),
+    [
+        ("public", "public", False, False),
+        ("ANALYST", "analyst", True, True),
+        ("government:NSW", "government:NSW", True, False),
+        ("government: WA ,sa,WA", "government:SA,WA", True, False),
+    ],
 )
-def test_sees_figures(role: str, allowed: bool) -> None:
-    assert sees_figures(role) is allowed
+def test_parse_role(text: str, label: str, figures: bool, national: bool) -> None:
+    viewer = parse_role(text)
+    assert (viewer.label, viewer.sees_figures, viewer.national) == (label, figures, national)
+    assert viewer.scope == (None if national else viewer.states)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("government", "names no state"),
+        ("government:", "names no state"),
+        ("government:NSW,Queensland", "unknown state(s) QUEENSLAND"),
+        ("root", "is not public, analyst or government"),
+        ("analyst:NSW", "is not public, analyst or government"),
+    ],
+)
+def test_bad_roles_are_refused_with_a_reason(text: str, says: str) -> None:
+    with pytest.raises(RoleError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        parse_role(text)
+    with pytest.raises(ValidationError, match="CAL_DEV_ROLE"):
+        Settings(_env_file=None, dev_role=text)

@@ -14,6 +14,7 @@ import pytest
 from report_app import caches, live_data, month_data, sources
 from report_app.data import DataProblem, Filters
 from shared import layout
+from shared.jurisdictions import parse_role
 from shared.metrics import schema
 from tests.report_app import generate
 
@@ -196,6 +197,9 @@ def evse_row(uid: str, power: str, **minutes: float) -> dict:
            "matched": True, "power_type": power}  # fmt: skip
     row.update({m: 0.0 for m in schema.MINUTE_FIGURES})
     row.update(minutes)
+    # unknown time not split otherwise is time that no observation covered (spec 4.2)
+    if "no_data_minutes" not in minutes:
+        row["no_data_minutes"] = row["unknown_minutes"]
     row.update(
         in_use_sessions=1,
         outage_count=0,
@@ -225,7 +229,7 @@ def test_aggregate_is_port_weighted() -> None:
 
 def test_percentages_are_null_when_nothing_is_known() -> None:
     row = evse_row("E3", "DC", period_minutes=100, in_service_minutes=100, unknown_minutes=100)
-    figures = month_data.with_figures(pd.DataFrame([row])).iloc[0]
+    figures = month_data.aggregate(pd.DataFrame([row]), []).iloc[0]
     assert figures["coverage_pct"] == 0
     assert pd.isna(figures["uptime_pct"]) and pd.isna(figures["utilisation_pct"])
 
@@ -299,7 +303,7 @@ def test_daily_trend_and_hour_of_week_grid() -> None:
          "out_of_order_minutes": 360},
         {"cpo_id": "X", "evse_uid": "E2", "charger_id": "C", "date": "2026-10-01", **day, "period_minutes": 1440,
          "in_service_minutes": 1440, "known_minutes": 720, "unknown_minutes": 720,
-         "in_use_minutes": 720},
+         "no_data_minutes": 720, "in_use_minutes": 720},
         {"cpo_id": "Y", "evse_uid": "E9", "charger_id": "D", "date": "2026-10-01", **day, "period_minutes": 1440},
     ]  # fmt: skip
     trend = month_data.daily_trend(
@@ -371,11 +375,31 @@ def test_quarantine_counts_without_the_table(tmp_path) -> None:  # noqa: ANN001
 def test_published_reports_and_hostile_names(blobstore) -> None:  # noqa: ANN001
     blobstore.put("reports/2026-10/report.html", b"<html></html>")
     blobstore.put("reports/2026-10/site.csv", b"a\n")
+    for state in ("NSW", "WA", "SA"):
+        blobstore.put(f"reports/2026-10/{state}/report.html", b"<html></html>")
+        blobstore.put(f"reports/2026-10/{state}/site.csv", b"a\n")
+    blobstore.put("reports/2026-10/XX/report.html", b"<html></html>")  # not a state
     blobstore.put("reports/2026-09/site.csv", b"a\n")  # no report.html: not published
-    assert sources.published_reports(blobstore) == [
-        sources.PublishedReport("2026-10", ("report.html", "site.csv"))
+    blobstore.put("reports/2026-09/WA/site.csv", b"a\n")
+    files = ("report.html", "site.csv")
+    assert sources.published_reports(blobstore, parse_role("analyst")) == [
+        sources.PublishedReport("2026-10", None, files),
+        sources.PublishedReport("2026-10", "WA", files),
+        sources.PublishedReport("2026-10", "SA", files),
+        sources.PublishedReport("2026-10", "NSW", files),
     ]
+    assert sources.published_reports(blobstore, parse_role("government:NSW")) == [
+        sources.PublishedReport("2026-10", "NSW", files)
+    ]
+    assert [
+        r.jurisdiction for r in sources.published_reports(blobstore, parse_role("government:WA,SA"))
+    ] == ["WA", "SA"]
+    assert sources.published_reports(blobstore, parse_role("public")) == []
     assert sources.report_blob("2026-10", "site.csv") == "reports/2026-10/site.csv"
+    assert sources.report_blob("2026-10", "site.csv", "WA") == "reports/2026-10/WA/site.csv"
+    assert sources.report_download_name("2026-10", "site.csv", "WA") == "2026-10-WA-site.csv"
+    with pytest.raises(DataProblem):
+        sources.report_blob("2026-10", "site.csv", "..")
     for month, name in [("2026-10", "../x.csv"), ("2026-13", "report.html"), ("..", "report.html"),
                         ("2026-10", "report.html/.."), ("2026-10", "x.CSV"), ("2026-10", "a" * 60 + ".csv")]:  # fmt: skip
         with pytest.raises(DataProblem):
@@ -425,18 +449,19 @@ def test_daily_figures_sum_per_evse_and_day_and_keep_missing_days_out() -> None:
     day = {m: 0.0 for m in schema.MINUTE_FIGURES}
     rows = [
         {"cpo_id": "X", "evse_uid": "E1", "charger_id": "C1", "date": date(2026, 10, 1), **day,
-         "known_minutes": 100.0, "in_service_minutes": 200.0, "available_minutes": 60.0},
+         "period_minutes": 200.0, "no_data_minutes": 100.0, "available_minutes": 60.0,
+         "out_of_order_minutes": 40.0},
         {"cpo_id": "X", "evse_uid": "E1", "charger_id": "C1", "date": date(2026, 10, 1), **day,
-         "known_minutes": 10.0, "in_service_minutes": 20.0, "in_use_minutes": 10.0},
+         "period_minutes": 20.0, "no_data_minutes": 10.0, "in_use_minutes": 10.0},
         {"cpo_id": "X", "evse_uid": "E2", "charger_id": "C1", "date": date(2026, 10, 2), **day,
-         "known_minutes": 50.0, "in_service_minutes": 50.0, "reserved_minutes": 25.0},
+         "period_minutes": 50.0, "reserved_minutes": 25.0, "out_of_order_minutes": 25.0},
         {"cpo_id": "Y", "evse_uid": "E1", "charger_id": None, "date": date(2026, 10, 3), **day,
-         "known_minutes": 5.0, "in_service_minutes": 5.0},
+         "period_minutes": 5.0, "unavailable_minutes": 5.0},
     ]  # fmt: skip
     figures = month_data.daily_figures(pd.DataFrame(rows))
-    assert figures.minutes["known_minutes"].shape == (3, 3)  # 3 EVSEs × 3 days
+    assert figures.minutes["period_minutes"].shape == (3, 3)  # 3 EVSEs × 3 days
     assert figures.matched.tolist() == [True, True, False]
-    assert figures.minutes["known_minutes"][0].tolist() == [110.0, 0.0, 0.0]  # two rows summed
+    assert figures.minutes["period_minutes"][0].tolist() == [220.0, 0.0, 0.0]  # two rows summed
     e1 = month_data.daily_trend(figures, pd.DataFrame({"cpo_id": ["X"], "evse_uid": ["E1"]}))
     assert e1["date"].tolist() == [date(2026, 10, 1)]  # days E1 has no row are left out
     # up (60 + 10) of known 110; known 110 of in service 220; in use 10 of known 110

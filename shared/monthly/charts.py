@@ -1,0 +1,199 @@
+"""Charts the dashboard and the published reports share: the LGA choropleth with the sites
+coloured by uptime, and the breakdown of port time. Plotly figures drawn on plain axes (no tile
+server, no map service), so a report opens offline and the dashboard needs no internet.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import shapely
+from shapely.geometry import shape
+
+from shared.monthly.labels import TIME_BREAKDOWN
+
+# Uptime bins of the maps: (lower bound, label, colour), best first; no figure is grey.
+UPTIME_BINS: tuple[tuple[float, str, str], ...] = (
+    (99.0, "99 % or more", "#1a9850"),
+    (98.0, "98 to 99 %", "#91cf60"),
+    (97.0, "97 to 98 %", "#fee08b"),
+    (95.0, "95 to 97 %", "#fc8d59"),
+    (float("-inf"), "below 95 %", "#d73027"),
+)
+NO_FIGURE = ("no figure", "#bdbdbd")
+STATE_NAMES = {
+    "New South Wales": "NSW", "Victoria": "VIC", "Queensland": "QLD", "South Australia": "SA",
+    "Western Australia": "WA", "Tasmania": "TAS", "Northern Territory": "NT",
+    "Australian Capital Territory": "ACT",
+}  # fmt: skip
+SIMPLIFY_DEGREES = 0.002  # about 200 m: plenty for a state-wide map, a fraction of the bytes
+LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
+
+
+@dataclass(frozen=True)
+class LgaShape:
+    code: str
+    name: str
+    state: str
+    rings: tuple[np.ndarray, ...]  # exterior rings, (n, 2) lon/lat
+    point: tuple[float, float]  # inside the area, for its hover label
+
+
+_shapes: dict[Path, dict[str, LgaShape]] = {}
+_shapes_lock = threading.Lock()
+
+
+def lga_shapes(path: Path) -> dict[str, LgaShape]:
+    """The LGA boundaries of ``path`` (ABS GeoJSON, properties ``LGA_code``, ``LGA_name``,
+    ``STE_NAME21``) by code, simplified; empty when the file is missing. Read once."""
+    with _shapes_lock:
+        if path in _shapes:
+            return _shapes[path]
+    shapes: dict[str, LgaShape] = {}
+    try:
+        document = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        document = {"features": []}
+    for feature in document.get("features", []):
+        props = feature.get("properties") or {}
+        code, name = str(props.get("LGA_code", "")), str(props.get("LGA_name", ""))
+        if not code or not feature.get("geometry"):
+            continue
+        geometry = shape(feature["geometry"]).simplify(SIMPLIFY_DEGREES, preserve_topology=True)
+        polygons = getattr(geometry, "geoms", [geometry])
+        rings = tuple(np.asarray(p.exterior.coords)[:, :2] for p in polygons if not p.is_empty)
+        point = shapely.point_on_surface(geometry)
+        state = STATE_NAMES.get(str(props.get("STE_NAME21", "")), "")
+        shapes[code] = LgaShape(code, name, state, rings, (point.x, point.y))
+    with _shapes_lock:
+        _shapes[path] = shapes
+    return shapes
+
+
+def uptime_bin(value: object) -> tuple[str, str]:
+    """(label, colour) of an uptime figure."""
+    if value is None or pd.isna(value):
+        return NO_FIGURE
+    for lower, text, colour in UPTIME_BINS:
+        if float(value) >= lower:
+            return text, colour
+    return NO_FIGURE
+
+
+def _fmt_pct(value: object) -> str:
+    return "no figure" if value is None or pd.isna(value) else f"{float(value):.1f} %"
+
+
+def empty_figure(message: str) -> go.Figure:
+    figure = go.Figure(layout=LAYOUT)
+    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure
+
+
+def uptime_map(
+    lgas: pd.DataFrame, sites: pd.DataFrame, shapes: dict[str, LgaShape], title: str
+) -> go.Figure:
+    """LGAs filled by their uptime (``lgas``: ``lga_code``, ``lga_name``, ``uptime_pct``) and
+    the sites on top, coloured by theirs (``sites``: ``site_name``, ``cpo_id``, ``latitude``,
+    ``longitude``, ``uptime_pct``). Only the given rows are drawn, so a viewer's map holds
+    nothing of another state."""
+    if (lgas.empty or not shapes) and sites.empty:
+        return empty_figure("No LGA or site figures for this selection.")
+    figure = go.Figure(layout=LAYOUT)
+    labels: list[tuple[float, float, str]] = []
+    if not lgas.empty and shapes:
+        groups: dict[tuple[str, str], tuple[list[float | None], list[float | None]]] = {}
+        for row in lgas.itertuples(index=False):
+            area = shapes.get(str(row.lga_code))
+            if area is None:
+                continue
+            text, colour = uptime_bin(row.uptime_pct)
+            xs, ys = groups.setdefault((text, colour), ([], []))
+            for ring in area.rings:
+                xs.extend([*ring[:, 0].round(4).tolist(), None])
+                ys.extend([*ring[:, 1].round(4).tolist(), None])
+            labels.append((*area.point, f"{row.lga_name}: {_fmt_pct(row.uptime_pct)} uptime"))
+        order = [b[1] for b in UPTIME_BINS] + [NO_FIGURE[0]]
+        for (text, colour), (xs, ys) in sorted(groups.items(), key=lambda g: order.index(g[0][0])):
+            figure.add_trace(
+                go.Scatter(
+                    x=xs, y=ys, fill="toself", fillcolor=colour, mode="lines",
+                    line={"color": "#555555", "width": 0.6}, name=f"LGA {text}",
+                    legendgroup="lga", hoverinfo="skip", opacity=0.75,
+                )
+            )  # fmt: skip
+        if labels:
+            figure.add_trace(
+                go.Scatter(
+                    x=[p[0] for p in labels], y=[p[1] for p in labels], mode="markers",
+                    marker={"size": 6, "color": "rgba(0,0,0,0)"}, hovertext=[p[2] for p in labels],
+                    hoverinfo="text", showlegend=False, name="LGA",
+                )
+            )  # fmt: skip
+    if not sites.empty:
+        colours = [uptime_bin(v)[1] for v in sites["uptime_pct"]]
+        hover = [
+            f"{name} ({cpo}): {_fmt_pct(up)} uptime"
+            for name, cpo, up in zip(sites["site_name"], sites["cpo_id"], sites["uptime_pct"],
+                                     strict=True)
+        ]  # fmt: skip
+        figure.add_trace(
+            go.Scatter(
+                x=sites["longitude"], y=sites["latitude"], mode="markers", name="Sites",
+                marker={"size": 7, "color": colours, "line": {"color": "#222222", "width": 0.5}},
+                hovertext=hover, hoverinfo="text",
+            )
+        )  # fmt: skip
+    figure.update_xaxes(visible=False)
+    # Equal degrees scaled by the latitude's cosine: close enough to a map for a state.
+    middle = float(np.nanmean(sites["latitude"])) if not sites.empty else -30.0
+    figure.update_yaxes(visible=False, scaleanchor="x", scaleratio=1 / np.cos(np.radians(middle)))
+    legend = " · ".join(f"{text}" for _, text, _ in UPTIME_BINS)
+    figure.update_layout(
+        title=f"{title}<br><sup>Uptime bins: {legend}; grey: no figure</sup>",
+        height=520, legend={"orientation": "h", "y": -0.02}, hovermode="closest",
+    )  # fmt: skip
+    return figure
+
+
+def breakdown_columns(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The parts of ``TIME_BREAKDOWN`` the rows have; without the version 2 split, unknown."""
+    parts = [p for p in TIME_BREAKDOWN if p[0] in frame.columns]
+    if "unknown_reported_minutes" not in frame.columns and "unknown_minutes" in frame.columns:
+        parts.append(("unknown_minutes", "Unknown", "#8c8c8c"))
+    return parts
+
+
+def time_breakdown(rows: pd.DataFrame, key: str, title: str) -> go.Figure:
+    """Stacked shares of each row's port time (in use, reserved, available, out of order,
+    unavailable, unknown reported, no data, closed), hours in the hover."""
+    if rows.empty:
+        return empty_figure("No figures for this selection.")
+    parts = breakdown_columns(rows)
+    total = rows[[p[0] for p in parts]].sum(axis=1).replace(0, np.nan)
+    figure = go.Figure(layout=LAYOUT)
+    names = rows[key].astype(str).tolist()
+    for column, text, colour in parts:
+        hours = rows[column] / 60
+        figure.add_trace(
+            go.Bar(
+                y=names, x=100 * rows[column] / total, name=text, orientation="h",
+                marker={"color": colour}, customdata=hours,
+                hovertemplate=f"%{{y}} — {text}: %{{x:.1f}} %% (%{{customdata:,.0f}} port-hours)<extra></extra>",
+            )
+        )  # fmt: skip
+    figure.update_layout(
+        barmode="stack", title=title, xaxis_title="Share of port time (%)",
+        height=max(260, 60 + 34 * len(rows)), legend={"orientation": "h", "y": -0.25},
+        margin={"l": 90, "r": 20, "t": 50, "b": 90},
+    )  # fmt: skip
+    figure.update_yaxes(autorange="reversed")
+    return figure
