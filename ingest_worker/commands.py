@@ -34,9 +34,8 @@ def worker(feeds_path: Path, host: str, port: int, snapshot_seconds: float) -> N
     except FeedsFileError as exc:
         raise click.ClickException(str(exc)) from None
     settings = get_settings()
-    from shared.db.engine import upgrade
-
-    upgrade(settings.database_url)
+    # No schema upgrade here: the worker starts and spools while the database is down; its
+    # writer brings the schema to head once the database answers (Ingest.ensure_schema).
     app = create_app(settings, feeds, WorkerOptions(snapshot_seconds=snapshot_seconds))
     click.echo(f"worker: {len(feeds)} feed(s) on http://{host}:{port}")
     uvicorn.run(

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.spool import Spool, SpoolRecord
@@ -34,6 +36,23 @@ from shared.status import Observation
 
 log = logging.getLogger("chargeatlarge.worker")
 BATCH_RECORDS = 500
+# A CPO-wide liveness signal (a WebSocket message or ping) is stored at most once per this
+# many seconds per CPO; the latest signal of each interval is the one stored, so a feed's
+# known time still ends exactly max_gap after its last signal.
+LIVENESS_COALESCE_SECONDS = 30.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that retrying can cure: the database unreachable, locked or timing out (SQLite's
+    "database is locked" and a schema not yet migrated are OperationalErrors too), or the
+    blob store unreachable. Anything else is a property of the records and will fail again."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | ConnectionError | TimeoutError) or type(
+        exc
+    ).__module__.startswith(("azure.", "urllib3", "requests"))
 
 
 @dataclass(slots=True)
@@ -67,6 +86,8 @@ class WriterState:
     db_ok: bool = True
     last_error: str | None = None
     committed_records: int = 0
+    poisoned_records: int = 0
+    schema_ready: bool = False
     changes: int = 0  # bumped whenever stored statuses may have changed
     commit_latencies: list[float] = field(default_factory=list)
 
@@ -89,6 +110,9 @@ class Ingest:
         self.state = WriterState()
         self._wake = asyncio.Event()
         self._registered: set[str] = set()
+        # CPO → (feed, latest signal not yet stored, when the last one was stored)
+        self._liveness: dict[str, tuple[FeedConfig, datetime | None, float]] = {}
+        self.migrate = True  # bring the schema to head once the database answers
 
     # ---- called by feeds -------------------------------------------------------------------
 
@@ -116,9 +140,29 @@ class Ingest:
     async def liveness(
         self, feed: FeedConfig, at: datetime, evse_uids: list[str] | None = None
     ) -> None:
+        if evse_uids is None:
+            # Every message of a busy connection would otherwise confirm every EVSE of the CPO.
+            _, _, stored = self._liveness.get(feed.cpo_id, (feed, None, 0.0))
+            if time.monotonic() - stored < LIVENESS_COALESCE_SECONDS:
+                self._liveness[feed.cpo_id] = (feed, at, stored)
+                return
+            self._liveness[feed.cpo_id] = (feed, None, time.monotonic())
+        await self._spool_liveness(feed, at, evse_uids)
+
+    async def _spool_liveness(
+        self, feed: FeedConfig, at: datetime, evse_uids: list[str] | None
+    ) -> None:
         body = {"cpo": feed.cpo_id, "at": at.astimezone(UTC).isoformat(), "evses": evse_uids}
         await asyncio.to_thread(self.spool.append, "live", body, time.time())
         self._wake.set()
+
+    async def flush_liveness(self, force: bool = False) -> None:
+        """Store each CPO's latest coalesced liveness signal once its interval is over."""
+        now = time.monotonic()
+        for cpo_id, (feed, pending, stored) in list(self._liveness.items()):
+            if pending is not None and (force or now - stored >= LIVENESS_COALESCE_SECONDS):
+                self._liveness[cpo_id] = (feed, None, now)
+                await self._spool_liveness(feed, pending, None)
 
     async def reject(
         self,
@@ -155,18 +199,22 @@ class Ingest:
     # ---- the writer ------------------------------------------------------------------------
 
     async def run_writer(self, stop: asyncio.Event) -> None:
-        """Drain the spool into the database until ``stop``; back off while the database fails."""
+        """Drain the spool into the database until ``stop``; back off while the database fails.
+
+        Only transient failures are retried; a record that cannot be stored for a reason
+        retrying will not cure is quarantined by ``drain_once`` and the writer moves on.
+        """
         delay = 0.5
         while not stop.is_set():
             try:
+                await self.flush_liveness()
                 drained = await asyncio.to_thread(self.drain_once)
                 self.state.db_ok, self.state.last_error, delay = True, None, 0.5
             except Exception as exc:  # noqa: BLE001 - database, blob store or other: retry, never end
-                self.state.db_ok, self.state.last_error = (
-                    False,
-                    f"{type(exc).__name__}: {exc}"[:500],
-                )
-                log.warning("write failed, keeping the spool: %s", self.state.last_error)
+                self.state.db_ok = False
+                # Health pages show the kind of failure, never SQL text or bound values.
+                self.state.last_error = _public_error(exc)
+                log.warning("write failed, keeping the spool: %s", f"{exc}"[:2000])
                 await _wait(stop, delay)
                 delay = min(delay * 2, 30)
                 continue
@@ -174,11 +222,74 @@ class Ingest:
                 self._wake.clear()
                 await _wait(self._wake, 0.5, also=stop)
 
+    def ensure_schema(self) -> None:
+        """The schema at head, once the database answers (the worker starts without it)."""
+        if self.state.schema_ready:
+            return
+        if self.migrate:
+            from shared.db.engine import upgrade
+
+            upgrade(self.engine.url.render_as_string(hide_password=False))
+        self.state.schema_ready = True
+
     def drain_once(self) -> int:
-        """Commit the oldest spooled records (in order) and remove them; returns how many."""
+        """Commit the oldest spooled records (in order) and remove them; returns how many.
+
+        When the batch fails for a reason that is not transient, each record is tried on its
+        own, and one that fails again goes to quarantine with the reason: no record can block
+        the spool for every CPO.
+        """
         records = self.spool.head(BATCH_RECORDS)
         if not records:
             return 0
+        self.ensure_schema()
+        try:
+            self._commit(records)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("a batch of %d records failed (%s); storing them one by one",
+                        len(records), _public_error(exc))  # fmt: skip
+            for record in records:
+                try:
+                    self._commit([record])
+                except Exception as single:
+                    if is_transient(single):
+                        raise
+                    self._poison(record, single)
+        self.spool.remove_through(records[-1].id)
+        now = time.time()
+        self.state.commit_latencies.extend(now - r.spooled_at for r in records if r.kind == "obs")
+        del self.state.commit_latencies[:-10_000]
+        self.state.committed_records += len(records)
+        self.state.changes += 1
+        return len(records)
+
+    def _poison(self, record: SpoolRecord, exc: Exception) -> None:
+        """Quarantine a record that cannot be stored, with its reason (the raw payload kept)."""
+        body = record.body
+        payload = json.dumps({"kind": record.kind, **body}, default=str)
+        reason = f"could not be stored ({_public_error(exc)}); kept here instead"
+        log.error("spool record %d quarantined: %s", record.id, f"{exc}"[:2000])
+        self.state.poisoned_records += 1
+        try:
+            with self.engine.begin() as connection:
+                quarantine_rows(
+                    connection,
+                    source=str(body.get("source") or f"spool:{record.kind}")[:32],
+                    received_at=to_db_time(datetime.now(UTC)),
+                    items=[(_cpo_of(body), f"spool record {record.id}", reason, payload)],
+                )
+        except Exception as again:
+            if is_transient(again):
+                raise
+            # Not even quarantine takes it: keep it beside the spool, never drop it.
+            dead = self.spool.path.parent / "dead-letter.jsonl"
+            with dead.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"reason": reason, "record": payload}) + "\n")
+            log.error("spool record %d written to %s (%s)", record.id, dead, again)
+
+    def _commit(self, records: list[SpoolRecord]) -> None:
         registered: set[str] = set()
         with self.engine.begin() as connection:
             for cpo_id in {r.body["cpo"] for r in records if r.body.get("cpo")} - self._registered:
@@ -220,13 +331,6 @@ class Ingest:
         # Archived after the commit, so retries during an outage archive nothing twice; a crash
         # between the two replays the records, which commits nothing new and archives them then.
         self._archive_raw(records)
-        self.spool.remove_through(records[-1].id)
-        now = time.time()
-        self.state.commit_latencies.extend(now - r.spooled_at for r in records if r.kind == "obs")
-        del self.state.commit_latencies[:-10_000]
-        self.state.committed_records += len(records)
-        self.state.changes += 1
-        return len(records)
 
     def _audit(self, connection, record: SpoolRecord) -> None:  # type: ignore[no-untyped-def]
         body = record.body
@@ -277,8 +381,26 @@ class Ingest:
             "spool_backlog": backlog,
             "spool_oldest_age_seconds": round(time.time() - oldest, 3) if oldest else None,
             "committed_records": self.state.committed_records,
+            "quarantined_records": self.state.poisoned_records,
             "feeds": [h.as_json() for h in self.health.values()],
         }
+
+
+def _cpo_of(body: dict[str, object]) -> str | None:
+    cpo = body.get("cpo")
+    return cpo[:64] if isinstance(cpo, str) else None
+
+
+def _public_error(exc: BaseException) -> str:
+    """What a health page may say of a failure: its kind, not SQL text, values or ids."""
+    kind = type(exc).__name__
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        kind = f"{kind} ({type(exc.orig).__name__})"
+    text = str(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
+    hint = "database locked" if "locked" in text else ""
+    if isinstance(exc, OperationalError) and not hint:
+        hint = "database unreachable or schema not ready"
+    return f"{kind}: {hint}" if hint else kind
 
 
 def _observations(record: SpoolRecord) -> list[Observation]:

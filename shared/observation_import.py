@@ -106,6 +106,12 @@ def _jsonl_rows(handle: IO[str], source: str) -> Iterator[RawRow]:
         except json.JSONDecodeError as exc:
             yield RawRow(line_number, None, text, f"not JSON ({exc.msg} at column {exc.colno})")
             continue
+        except RecursionError:
+            yield RawRow(line_number, None, text[:4096], "not JSON we accept: nested too deeply")
+            continue
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            yield RawRow(line_number, None, text[:4096], f"not JSON we accept: {str(exc)[:120]}")
+            continue
         if not isinstance(value, dict):
             yield RawRow(line_number, None, text, "expected a JSON object per line")
             continue

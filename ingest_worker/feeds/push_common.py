@@ -41,6 +41,8 @@ def loads_json(body: bytes | str) -> object:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadPayload(f"not JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise BadPayload(f"not JSON we accept: {str(exc)[:120]}") from None
     except RecursionError:
         raise BadPayload("not JSON we accept: nested too deeply") from None
 
