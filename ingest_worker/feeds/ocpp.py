@@ -7,14 +7,25 @@
   names an environment variable for it. The password picks the feed, hence the CPO. A charge point
   that the static site CSVs list under another CPO, or that is not in the feed's
   ``options.charge_points`` list (when given), is refused (HTTP 403); bad credentials get 401.
-- Observe only: we answer BootNotification (Accepted), Heartbeat and StatusNotification and send
-  no commands. Other valid actions get the library's NotImplemented CallError (not quarantined).
-- Heartbeat is a liveness signal for every EVSE of that charge point. StatusNotification is an
-  observation: 1.6 ``connectorId`` / 2.0.1 ``evseId`` (connectors combined, see
-  ``ocpp_mapping``) names the EVSE through the static CSV columns ``ocpp_charge_point_id`` /
-  ``ocpp_evse_id``, else ``{charge_point_id}/{n}`` (unmatched until the CPO lists it). Number 0
-  is the whole charge point: Faulted/Unavailable take every connector down, Available gives each
-  its own status back (with no connector known yet, it changes nothing).
+- Observe only, and answer everything: every charge-point-initiated message of both versions gets
+  a schema-valid CallResult and we send no Call. What is kept is the status: StatusNotification
+  is an observation, Heartbeat a liveness signal for every EVSE of that charge point, and a
+  transaction start (1.6 StartTransaction, 2.0.1 TransactionEvent ``Started`` with its EVSE) is an
+  IN_USE observation (raw status OCCUPIED) unless the EVSE's last reported status already is in
+  use. Nothing else is stored: no energy, meter values, id tags, transaction ids or vendor data;
+  frames of those messages are quarantined (when invalid) and archived only with their payload
+  replaced by the names of its fields.
+- The platform is not the CPO's CSMS and authorises nothing: Authorize, StartTransaction and a
+  TransactionEvent carrying an id token are answered "identifier unknown" (1.6 ``Invalid``, 2.0.1
+  ``Unknown``: not allowed to charge), DataTransfer ``UnknownVendorId``, certificate requests
+  ``Rejected``/``Failed``. A CPO should point its charge points at its own CSMS and have the CSMS
+  forward (proxy or copy) their BootNotification, Heartbeat and StatusNotification traffic here; a
+  charge point connected only to us cannot start a charge.
+- Number 0 (1.6 ``connectorId`` / 2.0.1 ``evseId``) is the charge point's main controller, see
+  ``ocpp_mapping``: Unavailable/Faulted covers every connector, Available never makes an
+  unreported connector available. Other numbers name EVSEs through the static CSV columns
+  ``ocpp_charge_point_id`` / ``ocpp_evse_id``, else ``{charge_point_id}/{n}`` (unmatched until
+  the CPO lists it); a number outside ``0..9999`` is refused.
 - No BootNotification: statuses and heartbeats are accepted anyway. A copy of a CPO's traffic
   (or a gateway reconnecting mid-session) need not repeat the boot, and dropping real statuses
   would lose data; the BootNotification carries nothing we store.
@@ -22,12 +33,15 @@
   consecutive statuses into one run, so a duplicate only confirms it.
 - Reconnects: a new connection of the same charge point replaces the old one (closed 1000); the
   per-charge-point connector state lives in the worker, so connector 0 keeps working.
-- Clocks: see ``ocpp_mapping`` (missing → receipt time; >5 min ahead → receipt time; >24 h
-  behind → acknowledged and quarantined). ``options.clock_future_minutes`` and
+- Clocks: see ``ocpp_mapping`` (missing → receipt time; no offset → UTC; >5 min ahead → receipt
+  time; before 2000 or >24 h behind → refused). ``options.clock_future_minutes`` and
   ``options.clock_past_hours`` change the bounds per feed.
-- Every message is validated against the library's JSON schemas. An invalid frame or payload
-  gets the protocol's CallError (unique id ``-1`` when none can be read) and is quarantined;
-  the connection stays up.
+- Errors (OCPP-J section 4.2.3): an unknown action gets ``NotImplemented``, a known action a
+  charge point does not send (a CSMS-to-charge-point one) ``NotSupported``; a frame or payload
+  that breaks the JSON schema (the ``ocpp`` library's official schemas), nests more than 20
+  levels, or carries a number or timestamp we cannot store gets the matching code (1.6 spells it
+  ``FormationViolation``; unique id ``-1`` when none can be read) and is quarantined with the
+  reason the charge point was given. The connection stays up, always.
 """
 
 from __future__ import annotations
@@ -36,61 +50,83 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import contextvars
 import hmac
+import itertools
 import json
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import ocpp.messages
+from jsonschema.exceptions import ValidationError as SchemaError
+from jsonschema.exceptions import best_match
 from ocpp.exceptions import (
     FormatViolationError,
+    InternalError,
+    NotImplementedError,
+    NotSupportedError,
     OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+    TypeConstraintViolationError,
 )
-from ocpp.exceptions import (
-    NotImplementedError as OcppNotImplemented,
-)
-from ocpp.messages import Call, CallError, unpack
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint as ChargePoint16
-from ocpp.v16 import call_result as result16
-from ocpp.v201 import ChargePoint as ChargePoint201
-from ocpp.v201 import call_result as result201
+from ocpp.messages import Call, CallError, get_validator, unpack
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ingest_worker.feeds.ocpp_mapping import (
+    WHOLE_STATUSES,
     ChargePointStatuses,
     ClockPolicy,
     EvseMap,
-    TooOld,
+    Untrusted,
+    check_number,
     observed_at,
+    parse_timestamp,
 )
 from ingest_worker.feeds_config import FeedConfig, read_secret
 from ingest_worker.pipeline import Ingest
 from shared.blobstore import BlobStore
-from shared.status import InvalidObservation, Observation, parse_instant
+from shared.status import Observation
 
 log = logging.getLogger("chargeatlarge.worker.ocpp")
 
-# A few hundred bytes of JSON per frame: validating inline is cheaper than the library's thread hop.
-ocpp.messages.ASYNC_VALIDATION = False
-
 SUBPROTOCOLS = {"ocpp1.6": "1.6", "ocpp2.0.1": "2.0.1"}
+KNOWN_ACTIONS = {
+    "1.6": frozenset(a.value for a in Action16),
+    "2.0.1": frozenset(a.value for a in Action201),
+}
 MAX_CHARGE_POINT_ID = 48  # OCPP 2.0.1 identity: identifierString[48]
 MAX_FRAME_CHARS = 64 * 1024
+MAX_NESTING = 20  # the deepest official payload (2.0.1 charging schedules) nests 8 levels
+MAX_UNIQUE_ID = 36  # OCPP-J: the unique id is a string of at most 36 characters
 CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
+SNIFF_ACTION = re.compile(r'^\s*\[\s*2\s*,\s*"[^"\\]{0,36}"\s*,\s*"([A-Za-z0-9]{1,60})"')
 MAP_REFRESH_SECONDS = 60.0
+LIVENESS_EVERY_SECONDS = 5.0  # a heartbeat flood confirms a charge point's EVSEs at most this often
 SOURCE = "ocpp"
 # 1.6 spells two error codes its own way (sic, OCPP-J 1.6 section 4.2.3).
 CODES_16 = {
     "FormatViolation": "FormationViolation",
     "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
 }
+CODES_201 = {v: k for k, v in CODES_16.items()}
+# Frames of these actions are archived and quarantined verbatim; the payload of any other action
+# may carry driver, energy or vendor data, so only its field names are kept.
+STATUS_TRAFFIC = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
+NOT_A_CSMS = {
+    "reasonCode": "NotACSMS",
+    "additionalInfo": "Charge@Large observes charger status only; send this to the CPO's CSMS",
+}
+
+_denied: contextvars.ContextVar[bool] = contextvars.ContextVar("ocpp_denied", default=False)
 
 
 def register(
@@ -100,7 +136,22 @@ def register(
     feed = OcppFeed([f for f in feeds if f.kind == "ocpp"], ingest, store or ingest.blobs)
     app.router.add_websocket_route("/ocpp/{charge_point_id}", feed.endpoint)
     app.state.ocpp = feed
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, DeniedHandshakeFilter) for f in server_log.filters):
+        server_log.addFilter(DeniedHandshakeFilter())
     return feed
+
+
+class DeniedHandshakeFilter(logging.Filter):
+    """uvicorn's websockets-sansio protocol logs "ASGI callable returned without completing
+    handshake" at ERROR after every correct denial response (it never marks the handshake done;
+    Kludex/uvicorn#3138). Drop that one record, and only in the task of a connection we denied."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            _denied.get()
+            and str(record.msg).startswith("ASGI callable returned without completing")
+        )
 
 
 class OcppFeed:
@@ -124,6 +175,9 @@ class OcppFeed:
         self.connections: dict[tuple[str, str], WebSocket] = {}
         self.secrets = {f.cpo_id: _charge_point_secrets(f) for f in feeds}
         self.batchers = {f.cpo_id: AcceptBatcher(ingest, f) for f in feeds}
+        # 1.6 needs a transaction id in its answer; seconds since 2020 keep ids rising across
+        # restarts and inside a signed 32-bit integer until 2088.
+        self.transaction_ids = itertools.count(int(time.time()) - 1_577_836_800)
 
     async def evse_map(self) -> EvseMap:
         """The static-site mapping, re-read at most every minute (on a new connection)."""
@@ -201,11 +255,10 @@ class OcppFeed:
         self.connections[key] = websocket
         if previous is not None:
             asyncio.ensure_future(_close_quietly(previous, "replaced by a new connection"))
-        session_class = Session16 if SUBPROTOCOLS[chosen] == "1.6" else Session201
-        session = session_class(charge_point_id, WebSocketConnection(websocket), self, feed)
+        session = Session(charge_point_id, SUBPROTOCOLS[chosen], websocket, self, feed)
         log.info("OCPP %s: %s connected (%s)", feed.cpo_id, charge_point_id, chosen)
         try:
-            await session.start()
+            await session.serve()
         except WebSocketDisconnect:
             pass
         except (RuntimeError, OSError) as exc:  # the peer vanished while we answered
@@ -261,222 +314,417 @@ class AcceptBatcher:
             self.flushing = False
 
 
-class WebSocketConnection:
-    """What the ``ocpp`` library needs of a connection (async ``recv``/``send``), on Starlette."""
+class Refused(Exception):
+    """A frame answered with a CallError (and quarantined with the same reason)."""
 
-    def __init__(self, websocket: WebSocket) -> None:
-        self.websocket = websocket
-
-    async def recv(self) -> str | bytes:
-        message = await self.websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
-        text = message.get("text")
-        return text if text is not None else message.get("bytes") or b""
-
-    async def send(self, text: str) -> None:
-        await self.websocket.send_text(text)
+    def __init__(self, error: OCPPError, unique_id: str = "-1", action: str | None = None) -> None:
+        super().__init__(error.description)
+        self.error, self.unique_id, self.action = error, unique_id, action
 
 
-class ObservingSession:
-    """Shared behaviour of the 1.6 and 2.0.1 sessions: framing errors, quarantine, observations."""
+Handler = Callable[["Session", dict[str, Any], Call], Awaitable[dict[str, Any]]]
 
-    _ocpp_version: str
-    id: str
+
+class Session:
+    """One charge point's connection: every frame gets its answer, in order."""
 
     def __init__(
         self,
         charge_point_id: str,
-        connection: WebSocketConnection,
+        version: str,
+        websocket: WebSocket,
         owner: OcppFeed,
         feed: FeedConfig,
     ) -> None:
-        super().__init__(charge_point_id, connection)  # type: ignore[call-arg]
-        self.owner = owner
-        self.feed = feed
-        self.raw = ""
+        self.id, self.version, self.websocket = charge_point_id, version, websocket
+        self.owner, self.feed = owner, feed
+        self.handlers = HANDLERS[version]
         options = feed.options
         self.policy = ClockPolicy(
             float(options.get("clock_future_minutes", 5)),
             float(options.get("clock_past_hours", 24)),
         )
         self.heartbeat_seconds = int(options.get("heartbeat_seconds", 60))
-        key = (feed.cpo_id, charge_point_id)
-        self.statuses = owner.states.setdefault(key, ChargePointStatuses())
-
-    async def start(self) -> None:
-        # The library's loop logs every frame at INFO; thousands of charge points make that noise.
-        while True:
-            await self.route_message(await self._connection.recv())  # type: ignore[attr-defined]
-
-    async def route_message(self, raw_msg: str | bytes) -> None:
-        if isinstance(raw_msg, bytes):
-            await self._frame_error(
-                raw_msg, FormatViolationError(description="binary frame; OCPP-J frames are text")
-            )
-            return
-        if len(raw_msg) > MAX_FRAME_CHARS:
-            await self._frame_error(
-                raw_msg,
-                FormatViolationError(description=f"frame longer than {MAX_FRAME_CHARS} characters"),
-            )
-            return
-        try:
-            message = unpack(raw_msg)
-        except OCPPError as error:
-            await self._frame_error(raw_msg, error)
-            return
-        if not isinstance(message, Call):
-            # We never send a Call, so a CallResult or CallError answers nothing of ours.
-            await self._quarantine(
-                raw_msg, "unsolicited CallResult/CallError (the platform sends no calls)"
-            )
-            return
-        if not isinstance(message.payload, dict):
-            await self._frame_error(
-                raw_msg, FormatViolationError(description="payload is not a JSON object")
-            )
-            return
-        self.raw = raw_msg
-        try:
-            await self._handle_call(message)  # type: ignore[attr-defined]
-        except OCPPError as error:
-            if not isinstance(error, OcppNotImplemented):
-                await self._quarantine(
-                    raw_msg, _describe(error), f"{message.action} {message.unique_id}"
-                )
-            await self._send_error(message.unique_id, error)
-
-    async def _frame_error(self, raw: str | bytes, error: OCPPError) -> None:
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        found = UNIQUE_ID.match(text[:200])
-        await self._quarantine(raw, _describe(error))
-        await self._send_error(found.group(1) if found else "-1", error)
-
-    async def _send_error(self, unique_id: str, error: OCPPError) -> None:
-        code = error.code
-        if self._ocpp_version == "1.6":
-            code = CODES_16.get(code, code)
-        elif code == "FormationViolation":
-            code = "FormatViolation"
-        details = (
-            {"cause": str(error.details.get("cause", ""))[:300]}
-            if isinstance(error.details, dict)
-            else {}
+        self.statuses = owner.states.setdefault(
+            (feed.cpo_id, charge_point_id), ChargePointStatuses()
         )
-        await self._send(CallError(unique_id, code, error.description or "", details).to_json())  # type: ignore[attr-defined]
+        self.raw = ""
+        self.last_liveness = float("-inf")
+
+    async def serve(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            await self.frame(text if text is not None else message.get("bytes") or b"")
+
+    async def frame(self, raw: str | bytes) -> None:
+        """Answer one frame: a CallResult, or a CallError and quarantine; never raise."""
+        try:
+            call = self._call(raw)
+            if call is None:
+                await self._quarantine(
+                    raw, "unsolicited CallResult/CallError (the platform sends no calls)"
+                )
+                return
+            reply = await self._answer(call)
+        except Refused as refused:
+            error = refused.error
+            code = self.wire_code(error.code)
+            reason = f"{code}: {error.description}"[:1000]
+            what = f"{refused.action or 'frame'} {refused.unique_id}"
+            await self._quarantine(self._kept(raw, refused.action), reason, what)
+            reply = CallError(refused.unique_id, code, error.description[:500], {}).to_json()
+        except Exception:  # noqa: BLE001 - a bug or a failed spool write: the charge point retries
+            log.exception("OCPP %s: %s frame not handled", self.feed.cpo_id, self.id)
+            found = UNIQUE_ID.match(raw[:200]) if isinstance(raw, str) else None
+            unique_id = found.group(1) if found else "-1"
+            reply = CallError(unique_id, "InternalError", "not stored; send it again", {}).to_json()
+        await self.websocket.send_text(reply)
+
+    def wire_code(self, code: str) -> str:
+        return (CODES_16 if self.version == "1.6" else CODES_201).get(code, code)
+
+    def _call(self, raw: str | bytes) -> Call | None:
+        """The frame as a Call whose payload may be validated, or None for an unsolicited reply."""
+        if isinstance(raw, bytes):
+            raise Refused(FormatViolationError(description="binary frame; OCPP-J frames are text"))
+        found = UNIQUE_ID.match(raw[:200])
+        sniffed = found.group(1) if found else "-1"
+        if len(raw) > MAX_FRAME_CHARS:
+            raise Refused(
+                FormatViolationError(description=f"frame longer than {MAX_FRAME_CHARS} characters"),
+                sniffed,
+            )
+        try:
+            message = unpack(raw)
+        except OCPPError as error:
+            error.description = _cause(error)
+            raise Refused(error, sniffed) from None
+        except (ValueError, RecursionError) as exc:  # e.g. integers over 4,300 digits, deep nesting
+            description = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
+            raise Refused(FormatViolationError(description=description), sniffed) from None
+        if not isinstance(message, Call):
+            return None  # a CallResult or CallError: we never send a Call, so it answers nothing
+        unique_id = message.unique_id
+        if not isinstance(unique_id, str) or not 1 <= len(unique_id) <= MAX_UNIQUE_ID:
+            raise Refused(
+                FormatViolationError(
+                    description=f"unique id must be a string of 1-{MAX_UNIQUE_ID} characters"
+                )
+            )
+        if not isinstance(message.action, str):
+            raise Refused(FormatViolationError(description="action must be a string"), unique_id)
+        if not isinstance(message.payload, dict):
+            raise Refused(
+                FormatViolationError(description="payload is not a JSON object"),
+                unique_id,
+                message.action[:60],
+            )
+        if _deeper_than(message.payload, MAX_NESTING):
+            raise Refused(
+                FormatViolationError(description=f"payload nests more than {MAX_NESTING} levels"),
+                unique_id,
+                message.action[:60],
+            )
+        return message
+
+    async def _answer(self, call: Call) -> str:
+        action, unique_id = call.action, call.unique_id
+        if action not in KNOWN_ACTIONS[self.version]:
+            raise Refused(
+                NotImplementedError(
+                    description=f"{action[:60]!r} is not an OCPP {self.version} action"
+                ),
+                unique_id,
+                action[:60],
+            )
+        handler = self.handlers.get(action)
+        if handler is None:
+            raise Refused(
+                NotSupportedError(
+                    description=f"{action} is sent by a CSMS, not a charge point; the platform only observes"
+                ),
+                unique_id,
+                action,
+            )
+        problem = best_match(get_validator(2, action, self.version).iter_errors(call.payload))
+        if problem is not None:
+            raise Refused(_schema_error(problem, action in STATUS_TRAFFIC), unique_id, action)
+        self.raw = call.to_json() if action in STATUS_TRAFFIC else _redacted(call)
+        try:
+            _check_numbers(call.payload)
+            payload = await handler(self, call.payload, call)
+        except (ValueError, OCPPError) as exc:
+            error = (
+                exc
+                if isinstance(exc, OCPPError)
+                else PropertyConstraintViolationError(description=str(exc))
+            )
+            raise Refused(error, unique_id, action) from None
+        result = call.create_call_result(payload)
+        wrong = best_match(get_validator(3, action, self.version).iter_errors(payload))
+        if wrong is not None:  # a bug of ours: say so rather than send an invalid answer
+            log.error("OCPP %s answer not schema-valid: %s", action, wrong.message)
+            raise Refused(
+                InternalError(description=f"{action} answer not valid"), unique_id, action
+            )
+        return result.to_json()
+
+    def _kept(self, raw: str | bytes, action: str | None) -> str | bytes:
+        """What may be quarantined of a refused frame: only status traffic verbatim."""
+        if isinstance(raw, str) and (action is None or action not in STATUS_TRAFFIC):
+            found = SNIFF_ACTION.match(raw[:200])
+            action = action or (found.group(1) if found else None)
+            if action is not None and action not in STATUS_TRAFFIC:
+                return f"[OCPP {action} frame of {len(raw)} characters, not kept: it may carry driver data]"
+        return raw
 
     async def _quarantine(self, raw: str | bytes, reason: str, what: str = "frame") -> None:
         await self.owner.ingest.reject(
             self.feed,
             source=SOURCE,
             location=f"/ocpp/{self.id} {what}"[:200],
-            reason=f"OCPP {self._ocpp_version}: {reason}",
+            reason=f"OCPP {self.version}: {reason}",
             payload=raw,
         )
 
     def received(self) -> datetime:
         return self.owner.clock()
 
+    def instant(self, sent: object) -> datetime:
+        """When a status is stored, under the clock policy; raises for an untrusted timestamp."""
+        received = self.received()
+        try:
+            parsed = None if sent is None else parse_timestamp(sent)
+            return observed_at(parsed, received, self.policy)
+        except Untrusted as exc:
+            raise PropertyConstraintViolationError(description=str(exc)) from None
+
     async def heartbeat(self) -> datetime:
         now = self.received()
-        known = self.owner.map.numbers(self.feed.cpo_id, self.id)
-        evse_uids = sorted(
-            {
-                self.owner.map.evse_uid(self.feed.cpo_id, self.id, n)
-                for n in self.statuses.numbers(known)
-            }
-        )
-        if evse_uids:
-            await self.owner.ingest.liveness(self.feed, now, evse_uids)
+        clock = time.monotonic()
+        if clock - self.last_liveness >= LIVENESS_EVERY_SECONDS:
+            self.last_liveness = clock
+            known = self.owner.map.numbers(self.feed.cpo_id, self.id)
+            evse_uids = sorted(
+                {
+                    self.owner.map.evse_uid(self.feed.cpo_id, self.id, n)
+                    for n in self.statuses.numbers(known)
+                }
+            )
+            if evse_uids:
+                await self.owner.ingest.liveness(self.feed, now, evse_uids)
         self.owner.ingest.mark_success(self.feed)
         return now
 
-    async def status(
-        self, changes: list[tuple[int, str]], sent: str | None, connector: int | None
+    def known(self) -> set[int]:
+        return self.owner.map.numbers(self.feed.cpo_id, self.id)
+
+    async def store(
+        self, changes: list[tuple[int, str]], instant: datetime, connector: int | None
     ) -> None:
-        """Store the EVSE statuses a StatusNotification changed, under the clock policy."""
-        received = self.received()
-        try:
-            instant = observed_at(
-                parse_instant(sent, "timestamp") if sent else None, received, self.policy
-            )
-        except (TooOld, InvalidObservation) as exc:
-            await self._quarantine(self.raw, str(exc), "StatusNotification")
-            return
+        """Write the EVSE statuses a message changed, all at ``instant``."""
         cpo_id = self.feed.cpo_id
-        observations = []
-        for number, status in changes:
-            evse_uid = self.owner.map.evse_uid(cpo_id, self.id, number)
-            try:
-                observations.append(
-                    Observation.parse(
-                        cpo_id=cpo_id,
-                        evse_uid=evse_uid,
-                        status=status,
-                        observed_at=instant,
-                        connector_id=connector if number and connector else None,
-                    )
-                )
-            except InvalidObservation as exc:
-                await self._quarantine(self.raw, str(exc), "StatusNotification")
+        observations = [
+            Observation.parse(
+                cpo_id=cpo_id,
+                evse_uid=self.owner.map.evse_uid(cpo_id, self.id, number),
+                status=status,
+                observed_at=instant,
+                connector_id=connector if number and connector else None,
+            )
+            for number, status in changes
+        ]
         if observations:
-            await self.owner.batchers[self.feed.cpo_id].accept(observations, self.raw, self.id)
+            await self.owner.batchers[cpo_id].accept(observations, self.raw, self.id)
+
+    async def transaction_started(
+        self, number: int, connector: int | None, sent: object, action: str
+    ) -> None:
+        """A transaction start as an IN_USE observation (see the module docstring)."""
+        try:
+            instant = self.instant(sent)
+        except OCPPError as exc:
+            # The transaction itself is answered (a charge point must not hold its transaction
+            # queue for our sake); only the in-use observation is not stored, and that is recorded.
+            await self._quarantine(
+                self.raw, f"no IN_USE observation stored: {exc.description}", action
+            )
+            return
+        await self.store(self.statuses.start_transaction(number, connector), instant, connector)
 
 
 def _now_text(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Session16(ObservingSession, ChargePoint16):
-    @on("BootNotification")
-    async def on_boot_notification(self, **_: Any) -> result16.BootNotification:
-        return result16.BootNotification(
-            current_time=_now_text(self.received()),
-            interval=self.heartbeat_seconds,
-            status="Accepted",
-        )
-
-    @on("Heartbeat")
-    async def on_heartbeat(self, **_: Any) -> result16.Heartbeat:
-        return result16.Heartbeat(current_time=_now_text(await self.heartbeat()))
-
-    @on("StatusNotification")
-    async def on_status_notification(
-        self, connector_id: int, status: str, timestamp: str | None = None, **_: Any
-    ) -> result16.StatusNotification:
-        known = self.owner.map.numbers(self.feed.cpo_id, self.id)
-        await self.status(self.statuses.report(connector_id, status, known), timestamp, None)
-        return result16.StatusNotification()
+async def _boot(session: Session, _: dict[str, Any], __: Call) -> dict[str, Any]:
+    return {
+        "currentTime": _now_text(session.received()),
+        "interval": session.heartbeat_seconds,
+        "status": "Accepted",
+    }
 
 
-class Session201(ObservingSession, ChargePoint201):
-    @on("BootNotification")
-    async def on_boot_notification(self, **_: Any) -> result201.BootNotification:
-        return result201.BootNotification(
-            current_time=_now_text(self.received()),
-            interval=self.heartbeat_seconds,
-            status="Accepted",
-        )
-
-    @on("Heartbeat")
-    async def on_heartbeat(self, **_: Any) -> result201.Heartbeat:
-        return result201.Heartbeat(current_time=_now_text(await self.heartbeat()))
-
-    @on("StatusNotification")
-    async def on_status_notification(
-        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
-    ) -> result201.StatusNotification:
-        known = self.owner.map.numbers(self.feed.cpo_id, self.id)
-        changes = self.statuses.report_connector(evse_id, connector_id, connector_status, known)
-        await self.status(changes, timestamp, connector_id if evse_id else None)
-        return result201.StatusNotification()
+async def _heartbeat(session: Session, _: dict[str, Any], __: Call) -> dict[str, Any]:
+    return {"currentTime": _now_text(await session.heartbeat())}
 
 
-def _describe(error: OCPPError) -> str:
+async def _nothing(_: Session, __: dict[str, Any], ___: Call) -> dict[str, Any]:
+    """Received and answered; nothing in it is kept."""
+    return {}
+
+
+def _answer(payload: dict[str, Any]) -> Handler:
+    async def answer(_: Session, __: dict[str, Any], ___: Call) -> dict[str, Any]:
+        return payload
+
+    return answer
+
+
+async def _status16(session: Session, payload: dict[str, Any], _: Call) -> dict[str, Any]:
+    number, status = payload["connectorId"], payload["status"]
+    if number == 0 and status.upper() not in WHOLE_STATUSES:
+        raise ValueError(f"connector 0 can only be Available, Unavailable or Faulted, not {status}")
+    instant = session.instant(payload.get("timestamp"))
+    await session.store(session.statuses.report(number, status, session.known()), instant, None)
+    return {}
+
+
+async def _start16(session: Session, payload: dict[str, Any], call: Call) -> dict[str, Any]:
+    number = check_number(payload["connectorId"], "connectorId", zero=False)
+    await session.transaction_started(number, None, payload["timestamp"], call.action)
+    return {
+        "transactionId": next(session.owner.transaction_ids),
+        "idTagInfo": {
+            "status": "Invalid"
+        },  # 1.6: "Identifier is unknown. Not allowed for charging."
+    }
+
+
+async def _status201(session: Session, payload: dict[str, Any], _: Call) -> dict[str, Any]:
+    evse_id, connector_id = payload["evseId"], payload["connectorId"]
+    status = payload["connectorStatus"]
+    if evse_id == 0 and status.upper() not in WHOLE_STATUSES:
+        raise ValueError(f"evseId 0 can only be Available, Unavailable or Faulted, not {status}")
+    instant = session.instant(payload["timestamp"])
+    changes = session.statuses.report_connector(evse_id, connector_id, status, session.known())
+    await session.store(changes, instant, connector_id if evse_id else None)
+    return {}
+
+
+async def _transaction201(session: Session, payload: dict[str, Any], call: Call) -> dict[str, Any]:
+    evse = payload.get("evse")
+    if payload["eventType"] == "Started" and evse is not None:
+        number = check_number(evse["id"], "evse.id", zero=False)
+        connector = evse.get("connectorId")
+        await session.transaction_started(number, connector, payload["timestamp"], call.action)
+    if "idToken" in payload:  # required then; 2.0.1: "Unknown: not allowed for charging"
+        return {"idTokenInfo": {"status": "Unknown"}}
+    return {}
+
+
+HANDLERS: dict[str, dict[str, Handler]] = {
+    "1.6": {
+        "BootNotification": _boot,
+        "Heartbeat": _heartbeat,
+        "StatusNotification": _status16,
+        "Authorize": _answer({"idTagInfo": {"status": "Invalid"}}),
+        "StartTransaction": _start16,
+        "StopTransaction": _nothing,
+        "MeterValues": _nothing,
+        "DataTransfer": _answer({"status": "UnknownVendorId"}),
+        "DiagnosticsStatusNotification": _nothing,
+        "FirmwareStatusNotification": _nothing,
+        # the security extension (OCPP 1.6 security white paper)
+        "SecurityEventNotification": _nothing,
+        "LogStatusNotification": _nothing,
+        "SignedFirmwareStatusNotification": _nothing,
+        "SignCertificate": _answer({"status": "Rejected"}),
+    },
+    "2.0.1": {
+        "BootNotification": _boot,
+        "Heartbeat": _heartbeat,
+        "StatusNotification": _status201,
+        "Authorize": _answer({"idTokenInfo": {"status": "Unknown"}}),
+        "TransactionEvent": _transaction201,
+        "MeterValues": _nothing,
+        "NotifyEvent": _nothing,
+        "SecurityEventNotification": _nothing,
+        "FirmwareStatusNotification": _nothing,
+        "LogStatusNotification": _nothing,
+        "DataTransfer": _answer({"status": "UnknownVendorId", "statusInfo": NOT_A_CSMS}),
+        "ClearedChargingLimit": _nothing,
+        "NotifyChargingLimit": _nothing,
+        "NotifyCustomerInformation": _nothing,
+        "NotifyDisplayMessages": _nothing,
+        "NotifyEVChargingNeeds": _answer({"status": "Rejected", "statusInfo": NOT_A_CSMS}),
+        "NotifyEVChargingSchedule": _answer({"status": "Accepted"}),
+        "NotifyMonitoringReport": _nothing,
+        "NotifyReport": _nothing,
+        "PublishFirmwareStatusNotification": _nothing,
+        "ReportChargingProfiles": _nothing,
+        "ReservationStatusUpdate": _nothing,
+        "Get15118EVCertificate": _answer(
+            {"status": "Failed", "exiResponse": "", "statusInfo": NOT_A_CSMS}
+        ),
+        "GetCertificateStatus": _answer({"status": "Failed", "statusInfo": NOT_A_CSMS}),
+        "SignCertificate": _answer({"status": "Rejected", "statusInfo": NOT_A_CSMS}),
+    },
+}
+
+
+def _check_numbers(payload: dict[str, Any]) -> None:
+    """Connector and EVSE numbers anywhere we read them are small and not negative."""
+    for name in ("connectorId", "evseId"):
+        if name in payload:
+            check_number(payload[name], name)
+    evse = payload.get("evse")
+    if isinstance(evse, dict):
+        for name in ("id", "connectorId"):
+            if name in evse:
+                check_number(evse[name], f"evse.{name}")
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _schema_error(error: SchemaError, verbatim: bool) -> OCPPError:
+    """The OCPP error for a schema violation (the ``ocpp`` library's mapping); the description
+    quotes the offending value only for status traffic (other payloads may carry driver data)."""
+    where = "/".join(str(p) for p in error.absolute_path) or "payload"
+    if verbatim or error.validator in ("required", "additionalProperties"):
+        description = f"{where}: {error.message}"
+    else:
+        description = f"{where}: fails {error.validator} {error.validator_value!r}"
+    description = description[:500]
+    if error.validator in ("type", "maxLength"):
+        return TypeConstraintViolationError(description=description)
+    if error.validator == "required":
+        return ProtocolError(description=description)
+    return FormatViolationError(description=description)
+
+
+def _redacted(call: Call) -> str:
+    """A frame with its payload replaced by its field names (for the archive and quarantine)."""
+    return json.dumps([2, call.unique_id, call.action, {"fields": sorted(call.payload)}])
+
+
+def _cause(error: OCPPError) -> str:
     cause = error.details.get("cause") if isinstance(error.details, dict) else None
-    text = f"{error.code}: {error.description}" + (f" ({cause})" if cause else "")
-    return text[:1000]
+    return (f"{error.description} ({cause})" if cause else error.description)[:500]
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -520,6 +768,7 @@ async def _deny(
 ) -> None:
     """Refuse the upgrade with an HTTP status and a JSON body (or close 1008 where unsupported)."""
     log.info("OCPP refused (%s): %s", status, message)
+    _denied.set(True)
     try:
         await websocket.send_denial_response(
             JSONResponse({"error": message}, status_code=status, headers=headers)

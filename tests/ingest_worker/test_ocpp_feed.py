@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import websockets
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.v16 import ChargePoint as Client16
 from ocpp.v16 import call as call16
 from ocpp.v201 import ChargePoint as Client201
@@ -25,10 +27,10 @@ from ingest_worker.app import WorkerOptions, create_app
 from ingest_worker.feeds_config import FeedConfig
 from shared.blobstore import LocalBlobStore
 from shared.db.engine import make_engine, upgrade
-from shared.db.tables import status_run
+from shared.db.tables import quarantine, status_run
 from shared.settings import Settings
 from shared.sites import write_sites_csv
-from tests.ingest_worker.conftest import quarantined, serve, wait_for
+from tests.ingest_worker.conftest import quarantined, query_rows, serve, wait_for
 
 FEEDS = [
     FeedConfig(cpo_id="ACME", kind="ocpp", token_env="ACME_OCPP", secret="acme-ocpp-secret"),
@@ -174,7 +176,10 @@ def test_v16_boot_statuses_connector_zero_and_heartbeat(ocpp_worker) -> None:  #
             await cp.call(status16(2, "Available"))  # unmapped: CP16/2
             await cp.call(status16(2, "Available"))  # duplicate: one run
             await cp.call(status16(0, "Faulted"))  # covers 1, 2 and the listed 3
-            await cp.call(status16(0, "Available"))
+            await cp.call(status16(1, "Available"))  # reported during the outage: still faulted
+            await cp.call(status16(0, "Available"))  # 1 is available, 2 and 3 unknown
+            with pytest.raises(PropertyConstraintViolationError, match="connector 0 can only"):
+                await cp.call(status16(0, "Charging"), suppress=False)
             beat = await cp.call(call16.Heartbeat())
             assert beat.current_time.endswith("Z")
 
@@ -182,15 +187,19 @@ def test_v16_boot_statuses_connector_zero_and_heartbeat(ocpp_worker) -> None:  #
     expected = [
         ("ACME", "AU*ACM*E1", "CHARGING"),
         ("ACME", "AU*ACM*E1", "FAULTED"),
-        ("ACME", "AU*ACM*E1", "CHARGING"),
+        ("ACME", "AU*ACM*E1", "AVAILABLE"),
         ("ACME", "AU*ACM*E3", "FAULTED"),
-        ("ACME", "AU*ACM*E3", "AVAILABLE"),
+        ("ACME", "AU*ACM*E3", "UNKNOWN"),
         ("ACME", "CP16/2", "AVAILABLE"),
         ("ACME", "CP16/2", "FAULTED"),
-        ("ACME", "CP16/2", "AVAILABLE"),
+        ("ACME", "CP16/2", "UNKNOWN"),
     ]
     wait_for(lambda: runs(settings) == expected)
-    assert quarantined(settings) == []
+    rows = wait_for(lambda: quarantined(settings))
+    assert [reason for *_, reason in rows] == [
+        "OCPP 1.6: PropertyConstraintViolation: connector 0 can only be Available, Unavailable"
+        " or Faulted, not Charging"
+    ]
 
 
 def test_v16_heartbeat_confirms_the_charge_points_evses(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
@@ -306,6 +315,7 @@ def test_other_cpo_writes_only_its_own_evses(ocpp_worker) -> None:  # type: igno
     wait_for(lambda: runs(settings) == [("OTHER", "AU*OTH*E1", "CHARGING")])
 
 
+STATUS = '"errorCode": "NoError", "status": "Available"'
 MALFORMED_16 = [
     # (frame, expected CallError unique id, expected error code)
     ("this is not json", "-1", "FormationViolation"),
@@ -317,13 +327,50 @@ MALFORMED_16 = [
         "FormationViolation",
     ),
     (
-        '[2, "m3", "StatusNotification", {"connectorId": "one", "errorCode": "NoError", "status": "Available"}]',
+        '[2, "m3", "StatusNotification", {"connectorId": "one", ' + STATUS + "}]",
         "m3",
         "TypeConstraintViolation",
     ),
-    ('[2, "m4", "Teleport", {}]', "m4", "NotSupported"),
+    ('[2, "m4", "Teleport", {}]', "m4", "NotImplemented"),  # not an OCPP action
+    ('[2, "m4b", "Reset", {"type": "Hard"}]', "m4b", "NotSupported"),  # a CSMS's action
     ('[9, "m5", "Heartbeat", {}]', "-1", "PropertyConstraintViolation"),
     ('[2, "m6", "Heartbeat", {}, ' + '"x", ' * 20_000 + "1]", "m6", "FormationViolation"),
+    # nesting: inside the limits of JSON but beyond any OCPP payload, and beyond the parser
+    (
+        '[2, "m7", "DataTransfer", {"vendorId": "v", "x": ' + "[" * 30 + "]" * 30 + "}]",
+        "m7",
+        "FormationViolation",
+    ),
+    (
+        '[2, "m8", "Heartbeat", {"x": ' + "[" * 20_000 + "]" * 20_000 + "}]",
+        "m8",
+        "FormationViolation",
+    ),
+    ("[" * 60_000, "-1", "FormationViolation"),
+    # numbers: an integer Python will not parse, and ids that would make bogus EVSEs
+    (
+        '[2, "m9", "StatusNotification", {"connectorId": ' + "9" * 5000 + ", " + STATUS + "}]",
+        "m9",
+        "FormationViolation",
+    ),
+    (
+        '[2, "m10", "StatusNotification", {"connectorId": -1, ' + STATUS + "}]",
+        "m10",
+        "PropertyConstraintViolation",
+    ),
+    (
+        '[2, "m11", "StatusNotification", {"connectorId": 1000000000000, ' + STATUS + "}]",
+        "m11",
+        "PropertyConstraintViolation",
+    ),
+    (
+        '[2, "m12", "StartTransaction", {"connectorId": 0, "idTag": "T", "meterStart": 0, '
+        '"timestamp": "2026-01-01T00:00:00Z"}]',
+        "m12",
+        "PropertyConstraintViolation",
+    ),
+    ('[2, 17, "Heartbeat", {}]', "-1", "FormationViolation"),  # the unique id is a string
+    ('[2, "m13", "Heartbeat", []]', "m13", "FormationViolation"),
 ]
 
 
@@ -360,14 +407,37 @@ def test_malformed_frames_get_call_errors_are_quarantined_and_the_connection_sta
     )
     assert all(cpo == "ACME" and source == "ocpp" for cpo, source, _, _ in rows)
     reasons = [reason for *_, reason in rows]
-    assert reasons[0].startswith("OCPP 1.6: FormatViolation")
+    for (_, _, code), reason in zip(MALFORMED_16, reasons, strict=False):
+        assert reason.startswith(f"OCPP 1.6: {code}: "), reason  # the code on the wire
     assert "Dancing" in reasons[3]
+    assert "connectorId -1 is not a number from 0 to 9999" in reasons[10 + 3]
     assert reasons[-1].startswith("OCPP 1.6: unsolicited CallResult")
     assert runs(settings) == []
 
 
-def test_v201_malformed_frame_uses_201_codes(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
-    url, _ = ocpp_worker
+MALFORMED_201 = [
+    ("{{{", "-1", "FormatViolation"),
+    ('[2, "s1", "StatusNotification", {"evseId": 1}]', "s1", "ProtocolError"),
+    ('[2, "s2", "Teleport", {}]', "s2", "NotImplemented"),
+    ('[2, "s3", "GetVariables", {"getVariableData": []}]', "s3", "NotSupported"),
+    (
+        '[2, "s4", "StatusNotification", {"timestamp": "2026-01-01T00:00:00Z", '
+        '"connectorStatus": "Available", "evseId": 1000000, "connectorId": 1}]',
+        "s4",
+        "PropertyConstraintViolation",
+    ),
+    (
+        '[2, "s5", "TransactionEvent", {"eventType": "Started", "timestamp": '
+        '"2026-01-01T00:00:00Z", "triggerReason": "Authorized", "seqNo": 0, '
+        '"transactionInfo": {"transactionId": "T"}, "evse": {"id": -3}}]',
+        "s5",
+        "PropertyConstraintViolation",
+    ),
+]
+
+
+def test_v201_malformed_frames_use_201_codes(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
+    url, settings = ocpp_worker
 
     async def scenario() -> list[list]:
         async with connect(
@@ -375,15 +445,25 @@ def test_v201_malformed_frame_uses_201_codes(ocpp_worker) -> None:  # type: igno
             subprotocols=["ocpp2.0.1"],
             additional_headers=basic("CP201", "acme-ocpp-secret"),
         ) as ws:
-            await ws.send("{{{")
-            first = json.loads(await ws.recv())
-            await ws.send('[2, "s1", "StatusNotification", {"evseId": 1}]')
-            second = json.loads(await ws.recv())
-            return [first, second]
+            replies = []
+            for frame, _, _ in MALFORMED_201:
+                await ws.send(frame)
+                replies.append(json.loads(await ws.recv()))
+            return replies
 
-    first, second = asyncio.run(scenario())
-    assert first[:3] == [4, "-1", "FormatViolation"]
-    assert second[:3] == [4, "s1", "ProtocolError"]
+    replies = asyncio.run(scenario())
+    for (frame, unique_id, code), reply in zip(MALFORMED_201, replies, strict=True):
+        assert reply[:3] == [4, unique_id, code], frame[:80]
+    rows = wait_for(
+        lambda: len(quarantined(settings)) == len(MALFORMED_201) and quarantined(settings)
+    )
+    for (_, _, code), (*_, reason) in zip(MALFORMED_201, rows, strict=True):
+        assert reason.startswith(f"OCPP 2.0.1: {code}: "), reason
+    # the transaction frame may carry driver data: only its field names are kept
+    payloads = [p for (p,) in query_rows(settings, select(quarantine.c.payload))]
+    assert payloads[-1].startswith("[OCPP TransactionEvent frame of ")
+    assert '"T"' not in payloads[-1]
+    assert runs(settings) == []
 
 
 def test_reconnect_without_boot_and_a_replaced_connection(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
@@ -419,24 +499,62 @@ def test_clock_policy_on_the_wire(ocpp_worker) -> None:  # type: ignore[no-untyp
     url, settings = ocpp_worker
     before = datetime.now(UTC)
 
-    async def scenario() -> None:
+    async def scenario() -> list[str]:
+        refused = []
         async with Session(url, "CP16", "acme-ocpp-secret", "1.6") as cp:
             await cp.call(status16(1, "Charging", now_text(timedelta(minutes=-10))))  # as sent
             await cp.call(status16(3, "Available", now_text(timedelta(hours=3))))  # → receipt
-            await cp.call(status16(2, "Faulted", "1970-01-01T00:00:00Z"))  # quarantined
-            await cp.call(status16(2, "Faulted", "yesterday"))  # quarantined
+            naive = (datetime.now(UTC) - timedelta(minutes=20)).replace(tzinfo=None).isoformat()
+            await cp.call(status16(4, "Preparing", naive))  # no offset: read as UTC
+            for bad in ("1970-01-01T00:00:00Z", "yesterday", now_text(timedelta(hours=-25))):
+                with pytest.raises(PropertyConstraintViolationError) as error:
+                    await cp.call(status16(2, "Faulted", bad), suppress=False)
+                refused.append(error.value.description)
+        return refused
 
-    asyncio.run(scenario())
+    refused = asyncio.run(scenario())
     after = datetime.now(UTC)
-    wait_for(lambda: len(runs(settings)) == 2 and len(quarantined(settings)) == 2)
+    assert "before 2000-01-01" in refused[0]
+    assert "timestamp: not an ISO 8601 timestamp" in refused[1]
+    assert "more than 24 h before receipt" in refused[2]
+    wait_for(lambda: len(runs(settings)) == 3 and len(quarantined(settings)) == 3)
     charging = run_rows(settings, "AU*ACM*E1")[0][1]
     assert before - timedelta(minutes=10, seconds=1) <= charging <= after - timedelta(minutes=10)
     available = run_rows(settings, "AU*ACM*E3")[0][1]
     assert before <= available <= after
+    preparing = run_rows(settings, "CP16/4")[0][1]
+    assert before - timedelta(minutes=20, seconds=1) <= preparing <= after - timedelta(minutes=20)
     reasons = [reason for *_, reason in quarantined(settings)]
-    assert "more than 24 h before receipt" in reasons[0]
-    assert "timestamp: not an ISO 8601 timestamp" in reasons[1]
-    assert run_rows(settings, "CP16/2") == []
+    assert [r.split(":")[1].strip() for r in reasons] == ["PropertyConstraintViolation"] * 3
+    assert run_rows(settings, "CP16/2") == []  # refused, so the charge point knows: not dropped
+
+
+def test_a_refused_upgrade_logs_no_server_error(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
+    """uvicorn logs "ASGI callable returned without completing handshake" at ERROR after a
+    denial response; the feed's denials must not (while the server's other errors still log)."""
+    url, _ = ocpp_worker
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect(level=logging.ERROR)
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addHandler(handler)
+    try:
+        for cp_id, headers, protocols in [
+            ("CP16", basic("CP16", "wrong"), ["ocpp1.6"]),
+            ("CP16", basic("CP16", "acme-ocpp-secret"), ["ocpp1.5"]),
+            ("OTHER-CP1", basic("OTHER-CP1", "acme-ocpp-secret"), ["ocpp1.6"]),
+        ]:
+            assert asyncio.run(refused_status(url, cp_id, headers, protocols)) in (400, 401, 403)
+        server_log.error("ASGI callable returned without completing handshake.")  # not ours
+    finally:
+        server_log.removeHandler(handler)
+    assert [r.getMessage() for r in records] == [
+        "ASGI callable returned without completing handshake."
+    ]
 
 
 def test_concurrent_charge_points_are_all_stored(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
