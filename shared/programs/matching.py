@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from shared.programs.funded import FundedCharger
 
@@ -97,10 +97,11 @@ class Address:
         return float(fuzz.token_set_ratio(" ".join(self.words), " ".join(other.words)))
 
 
-def _same_place_name(a: str | None, b: str | None) -> bool:
-    if not a or not b:
-        return False
-    return fuzz.ratio(" ".join(a.lower().split()), " ".join(b.lower().split())) >= 90
+SAME_PLACE_NAME_SCORE = 90  # "Ganmain" / "Ganmian", "Port Macquarie" / "Pt Macquarie" agree
+
+
+def place_name(text: str | None) -> str:
+    return " ".join((text or "").lower().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,9 @@ class SiteIndex:
 
     sites: dict[str, list[Site]] = field(default_factory=dict)  # by cpo_id
     coordinates: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    postcodes: dict[str, np.ndarray] = field(default_factory=dict)
+    suburbs: dict[str, list[str]] = field(default_factory=dict)
+    addresses: dict[str, list[Address]] = field(default_factory=dict)
     evse_site: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
@@ -167,29 +171,39 @@ class SiteIndex:
         if connectors.empty:
             return index
         ordered = connectors.sort_values(["cpo_id", "site_id", "evse_uid", "connector_id"])
-        for (cpo_id, site_id), group in ordered.groupby(["cpo_id", "site_id"], sort=True):
-            first = group.iloc[0]
-            programs = tuple(sorted({p for p in group["program"] if isinstance(p, str) and p}))
+        named = ordered[ordered["program"].notna() & (ordered["program"] != "")]
+        programs = named.groupby(["cpo_id", "site_id"])["program"].agg(lambda p: sorted(set(p)))
+        firsts = ordered.drop_duplicates(["cpo_id", "site_id"])
+        columns = ["cpo_id", "site_id", "site_name", "address", "suburb", "postcode"]
+        for values in firsts[[*columns, "latitude", "longitude"]].itertuples(index=False):
+            cpo_id, site_id, site_name, address, suburb, postcode, latitude, longitude = values
             index.sites.setdefault(str(cpo_id), []).append(
                 Site(
                     cpo_id=str(cpo_id),
                     site_id=str(site_id),
-                    site_name=str(first["site_name"]),
-                    address=str(first["address"]),
-                    suburb=str(first["suburb"]),
-                    postcode=str(first["postcode"]),
-                    latitude=float(first["latitude"]),
-                    longitude=float(first["longitude"]),
-                    programs=programs,
+                    site_name=str(site_name),
+                    address=str(address),
+                    suburb=str(suburb),
+                    postcode=str(postcode),
+                    latitude=float(latitude),
+                    longitude=float(longitude),
+                    programs=tuple(programs.get((cpo_id, site_id), ())),
                 )
             )
-            for evse_uid in group["evse_uid"].unique():
-                index.evse_site[(str(cpo_id), str(evse_uid))] = str(site_id)
+        index.evse_site = {
+            (str(c), str(e)): str(s)
+            for c, e, s in zip(
+                ordered["cpo_id"], ordered["evse_uid"], ordered["site_id"], strict=True
+            )
+        }
         for cpo_id, sites in index.sites.items():
             index.coordinates[cpo_id] = (
                 np.array([s.latitude for s in sites]),
                 np.array([s.longitude for s in sites]),
             )
+            index.postcodes[cpo_id] = np.array([s.postcode for s in sites], dtype=object)
+            index.suburbs[cpo_id] = [place_name(s.suburb) for s in sites]
+            index.addresses[cpo_id] = [Address.parse(s.address) for s in sites]
         return index
 
     def site(self, cpo_id: str, site_id: str) -> Site | None:
@@ -214,43 +228,69 @@ class SiteIndex:
         return best
 
 
+def evidence(
+    row: FundedCharger,
+    site: Site,
+    address: Address,
+    distance_m: float | None,
+    same_postcode: bool,
+    same_suburb: bool,
+    options: MatchOptions,
+) -> Candidate:
+    """What speaks for ``site`` being the row's."""
+    listed = Address.parse(row.address)
+    score = listed.street_score(address) if row.address else 0.0
+    numbers = listed.numbers_agree(address)
+    return Candidate(
+        site=site,
+        distance_m=distance_m,
+        street_score=score,
+        numbers_agree=numbers,
+        same_postcode=same_postcode,
+        same_suburb=same_suburb,
+        address_agrees=bool(
+            row.address
+            and numbers
+            and score >= options.min_address_score
+            and (same_postcode or same_suburb)
+        ),
+    )
+
+
 def candidates(
     row: FundedCharger, cpo_id: str, index: SiteIndex, options: MatchOptions
 ) -> list[Candidate]:
-    """Every site of the CPO, with the evidence for it, nearest first."""
+    """The CPO's sites that could be the row's, with the evidence for each, nearest first: those
+    within the distance, those with its postcode or suburb (an address agrees only with one of
+    them), and the nearest site of all, which an unmatched row names for the person."""
     sites = index.sites.get(cpo_id, [])
     if not sites:
         return []
+    relevant = np.zeros(len(sites), dtype=bool)
+    distances = None
     if row.latitude is not None and row.longitude is not None:
-        distances: list[float | None] = [
-            float(d) for d in index.distances(cpo_id, row.latitude, row.longitude)
-        ]
-    else:
-        distances = [None] * len(sites)
-    listed = Address.parse(row.address)
-    found = []
-    for site, distance in zip(sites, distances, strict=True):
-        address = Address.parse(site.address)
-        score = listed.street_score(address) if row.address else 0.0
-        numbers = listed.numbers_agree(address)
-        same_postcode = row.postcode is not None and row.postcode == site.postcode
-        same_suburb = _same_place_name(row.suburb, site.suburb)
-        found.append(
-            Candidate(
-                site=site,
-                distance_m=distance,
-                street_score=score,
-                numbers_agree=numbers,
-                same_postcode=same_postcode,
-                same_suburb=same_suburb,
-                address_agrees=bool(
-                    row.address
-                    and numbers
-                    and score >= options.min_address_score
-                    and (same_postcode or same_suburb)
-                ),
-            )
+        distances = index.distances(cpo_id, row.latitude, row.longitude)
+        relevant |= distances <= options.max_distance_m
+        relevant[int(np.argmin(distances))] = True
+    same_postcode = index.postcodes[cpo_id] == row.postcode
+    relevant |= same_postcode
+    same_suburb = np.zeros(len(sites), dtype=bool)
+    if row.suburb:
+        scores = process.cdist([place_name(row.suburb)], index.suburbs[cpo_id], scorer=fuzz.ratio)
+        same_suburb = scores[0] >= SAME_PLACE_NAME_SCORE
+        relevant |= same_suburb
+    found = [
+        evidence(
+            row,
+            sites[i],
+            index.addresses[cpo_id][i],
+            None if distances is None else float(distances[i]),
+            bool(same_postcode[i]),
+            bool(same_suburb[i]),
+            options,
         )
+        for i in np.flatnonzero(relevant)
+    ]
     return sorted(
         found, key=lambda c: (math.inf if c.distance_m is None else c.distance_m, c.site.site_id)
     )
@@ -262,14 +302,28 @@ def _listing(found: Iterable[Candidate]) -> str:
 
 def match_row(row: FundedCharger, cpo_id: str, index: SiteIndex, options: MatchOptions) -> Match:
     """Decide the one site ``row`` means among ``cpo_id``'s static sites, or say why not."""
-    found = candidates(row, cpo_id, index, options)
-    if not found:
+    if not index.sites.get(cpo_id):
         return Match(row, cpo_id, "unmatched", reason=f"CPO {cpo_id} has no static sites")
     if row.evse_id:
         site_id = index.evse_site.get((cpo_id, row.evse_id))
-        if site_id is not None:
-            chosen = next(c for c in found if c.site.site_id == site_id)
+        site = None if site_id is None else index.site(cpo_id, site_id)
+        if site is not None:
+            distance = None
+            if row.latitude is not None and row.longitude is not None:
+                distance = float(
+                    haversine_m(row.latitude, row.longitude, site.latitude, site.longitude)
+                )
+            chosen = evidence(
+                row,
+                site,
+                Address.parse(site.address),
+                distance,
+                row.postcode == site.postcode,
+                place_name(row.suburb) == place_name(site.suburb),
+                options,
+            )
             return Match(row, cpo_id, "matched", chosen, "evse")
+    found = candidates(row, cpo_id, index, options)
     near = [c for c in found if c.distance_m is not None and c.distance_m <= options.max_distance_m]
     agreeing = [c for c in found if c.address_agrees]
     strong = [c for c in near if c.address_agrees]
@@ -323,7 +377,7 @@ def match_row(row: FundedCharger, cpo_id: str, index: SiteIndex, options: MatchO
             reason=f"{len(agreeing)} sites have the address: {_listing(agreeing)}",
         )
     reason = f"no site of {cpo_id} within {limit} or with the address"
-    if found[0].distance_m is not None:
+    if found and found[0].distance_m is not None:
         reason += f"; nearest is {found[0].describe()}"
     if row.latitude is not None and row.longitude is not None:
         other = index.nearest_of_others(cpo_id, row.latitude, row.longitude, options.max_distance_m)

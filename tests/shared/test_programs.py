@@ -263,7 +263,10 @@ def test_match_by_location_and_address() -> None:
         "2540",
         metres_north(LAT, 25),
         LON,
+        program="NSW-DC",
+        evses=2,
     )
+    sites[1]["program"] = "NSW-AC"
     sites += site(
         "EXPLOREN", "S2", "1 Elsewhere St", "Sanctuary Point", "2540", metres_north(LAT, 900), LON
     )
@@ -278,6 +281,7 @@ def test_match_by_location_and_address() -> None:
     )
     assert m.candidate.distance_m == pytest.approx(25.0)
     assert m.reason == ""
+    assert m.candidate.site.programs == ("NSW-AC", "NSW-DC")  # the static CSV's own, still used
 
 
 def test_near_duplicate_sites_with_the_same_address_are_left_to_a_person() -> None:
@@ -464,6 +468,22 @@ def test_an_evse_id_names_the_site() -> None:
         sites,
     )
     assert (m.status, m.site_id, m.matched_by) == ("matched", "S1", "evse")
+    assert m.candidate.distance_m == 0.0 and m.candidate.address_agrees
+
+
+def test_a_row_without_coordinates_matches_by_address_alone() -> None:
+    sites = site("EXPLOREN", "S1", "11 Paradise Beach Rd", "Sanctuary Point", "2540", LAT, LON)
+    sites += site("EXPLOREN", "S2", "11 Other St", "Sanctuary Point", "2540", LAT, LON)
+    [m] = match_funded(
+        funded("Exploren,11 Paradise Beach Road,,2540,,,Destination Charging,1"), sites
+    )
+    assert (m.status, m.site_id, m.matched_by, m.reason) == (
+        "matched",
+        "S1",
+        "address",
+        "no coordinates listed",
+    )
+    assert m.candidate.distance_m is None
 
 
 def test_operators_that_map_to_no_cpo() -> None:
@@ -737,7 +757,16 @@ def test_cli_import_list_assign_unassign(cli, tmp_path: Path) -> None:
         metres_north(LAT, 60),
         LON,
     )
-    sites += site("EXPLOREN", "S3", "76 Ford St", "Ganmain", "2702", -34.7933852, 147.0388513)
+    sites += site(
+        "EXPLOREN",
+        "S3",
+        "76 Ford St",
+        "Ganmain",
+        "2702",
+        -34.7933852,
+        147.0388513,
+        program="NSW-DF",
+    )
     sites += site("OTHERCPO", "O1", "1 Mingara Rd", "Tumbi Umbi", "2261", -33.3619632, 151.4407242)
     sites_csv.write_bytes(static_csv(sites))
     cli("sites", "load", str(sites_csv))
@@ -785,6 +814,10 @@ def test_cli_import_list_assign_unassign(cli, tmp_path: Path) -> None:
         in result.output
     )
     assert "funded.csv:4: not matched:" in result.output and "OTHERCPO's site O1" in result.output
+    assert (
+        "funded.csv:3: matched S3 by location+address: its static CSV names program NSW-DF as well"
+        in result.output
+    )
 
     # A person settles line 2 with the printed command.
     cli(
