@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from ingest_worker.feeds import exclusions as exclusion_routes
 from ingest_worker.feeds import ocpi_push, rest_push, ws_push
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds_config import FeedConfig
@@ -87,6 +88,7 @@ def create_app(
     )
     app.state.ingest = ingest
     app.include_router(rest_push.router(ingest))
+    app.include_router(exclusion_routes.router(ingest))
     app.include_router(ws_push.router(ingest))
     app.include_router(ocpi_push.router(ingest, parties))
     if any(feed.kind == "ocpp" for feed in feeds):

@@ -77,6 +77,10 @@ class StateConflict(ExclusionError):
     """The exclusion's current state does not allow the action."""
 
 
+class DuplicateExclusion(ExclusionError):
+    """The same window is already proposed or approved."""
+
+
 class Proposal(BaseModel, frozen=True):
     """A checked exclusion window, instants in UTC."""
 
@@ -339,13 +343,13 @@ def propose(
         for number, proposal in enumerate(proposals):
             key = tuple(proposal.model_dump(exclude={"note"}).values())
             if key in seen:
-                raise ExclusionError(
+                raise DuplicateExclusion(
                     f"the same window is given twice (items {seen[key]} and {number})"
                 )
             seen[key] = number
             earlier = _duplicate_of(connection, proposal)
             if earlier is not None:
-                raise ExclusionError(
+                raise DuplicateExclusion(
                     f"{proposal.scope} {proposal.scope_id} {proposal.from_at.isoformat()} …"
                     f" {proposal.to_at.isoformat()} {proposal.cause} is already"
                     f" {earlier.state.lower()} as {earlier.exclusion_id}"
