@@ -8,11 +8,12 @@ are identical run after run.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -20,12 +21,52 @@ import pandas as pd
 import pyarrow as pa
 
 from shared.metrics import schema
-from shared.metrics.formulas import figure_columns, minute_columns, minutes, pct, summed
+from shared.metrics.formulas import (
+    ENGINE_ONLY_CATEGORIES,
+    US_PER_MINUTE,
+    category_sums,
+    figure_columns,
+    minute_columns,
+    minutes,
+    pct,
+    summed,
+    twelve_month_columns,
+)
 from shared.metrics.period import Period, local_midnight_utc
+from shared.opening_hours import open_intervals, parse_opening_hours, site_time_zone
 from shared.status import Category
 
 SQL_DIR = Path(__file__).parent / "sql"
 STEPS = sorted(SQL_DIR.glob("*.sql"))
+_CATEGORY_SUMS = re.compile(r"\{\{category_sums:(.*?)\}\}")
+
+
+def render(sql: str) -> str:
+    """A step's SQL with its generated parts filled in (``{{category_sums:EXPR}}``)."""
+    return _CATEGORY_SUMS.sub(lambda m: category_sums(m.group(1)), sql)
+
+
+EXCLUSION_SCOPES = ("evse", "charger", "site")
+EXCLUSIONS_INPUT = pa.schema(
+    [("exclusion_id", pa.string()), ("cpo_id", pa.string()), ("scope", pa.string()),
+     ("scope_id", pa.string()), ("from_at", pa.timestamp("us", tz="UTC")),
+     ("to_at", pa.timestamp("us", tz="UTC")), ("cause", pa.string()), ("note", pa.string())]
+)  # fmt: skip
+PROGRAMS_INPUT = pa.schema(
+    [("cpo_id", pa.string()), ("site_id", pa.string()), ("program", pa.string())]
+)
+# What a previous month's stored row gives the twelve-month figures (spec 4.5).
+HISTORY_MINUTES = (
+    "available_minutes",
+    "in_use_minutes",
+    "reserved_minutes",
+    "excluded_minutes",
+    "known_minutes",
+)
+# Open windows start this long before the period: any week holds an open instant, so whether
+# a run under way at the period's start was in service before it is decided inside this reach.
+OPEN_WINDOW_REACH = timedelta(days=8)
+EARLIEST = datetime(1900, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +77,13 @@ class MonthInputs:
     connectors: pd.DataFrame  # shared.sites.StaticSites.connectors
     default_max_gap_minutes: float
     max_gap_minutes: Mapping[str, float | None]  # per CPO, None → default
+    # Approved exclusions (EXCLUSIONS_INPUT columns); only those overlapping the period count.
+    exclusions: pa.Table | None = None
+    # Site → grant program assignments (PROGRAMS_INPUT): fill program where the CSV has none.
+    programs: pa.Table | None = None
+    # Per level of schema.TWELVE_MONTH_KEYS: the previous eleven processed months' rows, as
+    # stored: the level's key columns, ``month`` (YYYY-MM) and HISTORY_MINUTES.
+    history: Mapping[str, pa.Table] = field(default_factory=dict)
 
 
 CONNECTOR_SCHEMA = pa.schema(
@@ -45,20 +93,141 @@ CONNECTOR_SCHEMA = pa.schema(
      ("postcode", pa.string()), ("latitude", pa.float64()), ("longitude", pa.float64()),
      ("program", pa.string()), ("connector_standard", pa.string()), ("power_type", pa.string()),
      ("max_power_kw", pa.float64()), ("commissioned_on", pa.date32()),
-     ("decommissioned_on", pa.date32())]
+     ("decommissioned_on", pa.date32()), ("lga_code", pa.string()), ("lga_name", pa.string()),
+     ("opening_hours", pa.string()), ("time_zone", pa.string())]
 )  # fmt: skip
 
 
 def connectors_table(connectors: pd.DataFrame) -> pa.Table:
-    """The static connectors with the columns and types the SQL expects."""
+    """The static connectors with the columns and types the SQL expects (empty text is null)."""
     columns = {}
-    for field in CONNECTOR_SCHEMA:
-        values = connectors[field.name] if field.name in connectors else [None] * len(connectors)
+    for field_ in CONNECTOR_SCHEMA:
+        values = connectors[field_.name] if field_.name in connectors else [None] * len(connectors)
         values = [None if v is None or (isinstance(v, float) and pd.isna(v)) else v for v in values]
-        if pa.types.is_string(field.type):
-            values = [None if v is None else str(v) for v in values]
-        columns[field.name] = pa.array(values, field.type)
+        if pa.types.is_string(field_.type):
+            values = [None if v is None or str(v).strip() == "" else str(v) for v in values]
+        columns[field_.name] = pa.array(values, field_.type)
     return pa.table(columns, schema=CONNECTOR_SCHEMA)
+
+
+def opening_hours_tables(connectors: pa.Table, period: Period) -> tuple[pa.Table, pa.Table]:
+    """(site_hours, open_windows): each site's opening hours and zone, and the UTC open windows
+    of every distinct (hours, zone) group ``hk`` from 8 days before the period to its end."""
+    sites: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
+    for cpo_id, site_id, hours, zone, state in zip(
+        *(
+            connectors.column(n).to_pylist()
+            for n in ("cpo_id", "site_id", "opening_hours", "time_zone", "state")
+        ),
+        strict=True,
+    ):
+        key = (cpo_id, site_id)
+        seen = sites.get(key)
+        # All connectors of a site carry the same hours (spec 5, checked on load); take the least.
+        sites[key] = (
+            min(filter(None, (hours, seen and seen[0])), default=None),
+            min(filter(None, (zone, seen and seen[1])), default=None),
+            min(filter(None, (state, seen and seen[2])), default=None),
+        )
+    groups: dict[tuple[str, str], int] = {}
+    rows: dict[str, list] = {
+        k: [] for k in ("cpo_id", "site_id", "hk", "opening_hours", "time_zone")
+    }
+    windows: dict[str, list] = {"hk": [], "f": [], "t": []}
+    reach_start = period.start - OPEN_WINDOW_REACH
+    for (cpo_id, site_id), (text, zone_name, state) in sorted(sites.items()):
+        where = f"site {cpo_id}/{site_id}"
+        try:
+            zone = site_time_zone(state or "", zone_name)
+            hours = parse_opening_hours(text or "")
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        hk = None
+        if not hours.always_open:
+            hk = groups.get((text, zone))
+            if hk is None:
+                hk = groups[(text, zone)] = len(groups)
+                windows["hk"].append(hk)
+                windows["f"].append(EARLIEST)
+                windows["t"].append(reach_start.replace(tzinfo=None))
+                for lo, hi in open_intervals(hours, reach_start, period.end, zone):
+                    windows["hk"].append(hk)
+                    windows["f"].append(lo.replace(tzinfo=None))
+                    windows["t"].append(hi.replace(tzinfo=None))
+        rows["cpo_id"].append(cpo_id)
+        rows["site_id"].append(site_id)
+        rows["hk"].append(hk)
+        rows["opening_hours"].append(None if hours.always_open else text.strip())
+        rows["time_zone"].append(zone)
+    site_hours = pa.table(
+        {
+            "cpo_id": pa.array(rows["cpo_id"], pa.string()),
+            "site_id": pa.array(rows["site_id"], pa.string()),
+            "hk": pa.array(rows["hk"], pa.int32()),
+            "opening_hours": pa.array(rows["opening_hours"], pa.string()),
+            "time_zone": pa.array(rows["time_zone"], pa.string()),
+        }
+    )
+    open_windows = pa.table(
+        {
+            "hk": pa.array(windows["hk"], pa.int32()),
+            "f": pa.array(windows["f"], pa.timestamp("us")),
+            "t": pa.array(windows["t"], pa.timestamp("us")),
+        }
+    )
+    return site_hours, open_windows
+
+
+def exclusions_table(exclusions: pa.Table | None) -> pa.Table:
+    """The approved exclusions, checked, with naive UTC timestamps for the SQL."""
+    if exclusions is None:
+        exclusions = EXCLUSIONS_INPUT.empty_table()
+    missing = [n for n in EXCLUSIONS_INPUT.names if n not in exclusions.column_names]
+    if missing:
+        raise ValueError(f"exclusions: missing column(s) {', '.join(missing)}")
+    table = exclusions.select(EXCLUSIONS_INPUT.names).cast(EXCLUSIONS_INPUT)
+    for row in table.to_pylist():
+        where = f"exclusion {row['exclusion_id']!r}"
+        if row["scope"] not in EXCLUSION_SCOPES:
+            raise ValueError(
+                f"{where}: scope {row['scope']!r} is not one of {', '.join(EXCLUSION_SCOPES)}"
+            )
+        if row["from_at"] is None or row["to_at"] is None or not row["to_at"] > row["from_at"]:
+            raise ValueError(f"{where}: to_at must be after from_at")
+    naive = pa.timestamp("us")
+    return pa.table(
+        {
+            **{n: table.column(n) for n in EXCLUSIONS_INPUT.names if n not in ("from_at", "to_at")},
+            "from_at": table.column("from_at").cast(naive),
+            "to_at": table.column("to_at").cast(naive),
+        }
+    )
+
+
+def programs_table(programs: pa.Table | None) -> pa.Table:
+    if programs is None:
+        return PROGRAMS_INPUT.empty_table()
+    return programs.select(PROGRAMS_INPUT.names).cast(PROGRAMS_INPUT)
+
+
+def history_table(level: str, history: Mapping[str, pa.Table]) -> pa.Table:
+    """A level's previous months as key columns, ``month`` and the microseconds 4.5 sums."""
+    keys = schema.TWELVE_MONTH_KEYS[level]
+    table = history.get(level)
+    if table is None or table.num_rows == 0:
+        return pa.table(
+            {**{k: pa.array([], pa.string()) for k in keys}, "month": pa.array([], pa.string()),
+             **{m: pa.array([], pa.float64()) for m in HISTORY_MINUTES}}
+        )  # fmt: skip
+    columns = {k: table.column(k).cast(pa.string()) for k in (*keys, "month")}
+    for name in HISTORY_MINUTES:
+        # Months written before a figure existed (excluded time) add nothing to it.
+        columns[name] = (
+            table.column(name).cast(pa.float64())
+            if name in table.column_names
+            else pa.nulls(table.num_rows, pa.float64())
+        )
+    return pa.table(columns)
 
 
 def midnights_table(connectors: pa.Table, tz: str) -> pa.Table:
@@ -145,6 +314,8 @@ def month_tables(
     period = inputs.period
     cpos = set(inputs.max_gap_minutes) | set(inputs.connectors["cpo_id"])
     connectors = connectors_table(inputs.connectors)
+    site_hours, open_windows = opening_hours_tables(connectors, period)
+    exclusions = exclusions_table(inputs.exclusions)
     bounds = pa.table(
         {
             "ps": pa.array([period.start.replace(tzinfo=None)], pa.timestamp("us")),
@@ -172,10 +343,18 @@ def month_tables(
                 ("period", bounds),
                 ("days", _buckets_table(period.days(), "days")),
                 ("hours", _buckets_table(period.hours(), "hours")),
+                ("site_hours", site_hours),
+                ("open_windows", open_windows),
+                ("exclusions", exclusions),
+                ("programs", programs_table(inputs.programs)),
+                *(
+                    (f"history_{level}", history_table(level, inputs.history))
+                    for level in schema.TWELVE_MONTH_KEYS
+                ),
             ):
                 con.register(name, table)  # read in place, no copy
             for step in STEPS:
-                con.execute(step.read_text())
+                con.execute(render(step.read_text()))
             yield MonthTables(con, _outputs(con, inputs), run_count)
         finally:
             con.close()
@@ -196,7 +375,8 @@ def _gaps_table(cpos: set[str], inputs: MonthInputs) -> pa.Table:
 def _load_runs(con: duckdb.DuckDBPyConnection, runs: pa.Table | pa.RecordBatchReader) -> int:
     """Store the input runs once, compactly: a one-byte category, naive UTC timestamps."""
     values = ", ".join(f"'{c.value}'" for c in Category)
-    con.execute(f"CREATE TYPE category AS ENUM ({values})")
+    engine_only = ", ".join(f"'{c}'" for c in ENGINE_ONLY_CATEGORIES)
+    con.execute(f"CREATE TYPE category AS ENUM ({values}, {engine_only})")
     con.register("runs_input", runs)
     try:
         con.execute(
@@ -214,6 +394,11 @@ def _load_runs(con: duckdb.DuckDBPyConnection, runs: pa.Table | pa.RecordBatchRe
             f"status runs hold a category that is not one of {values}: {error}"
         ) from error
     con.unregister("runs_input")
+    engine_only_rows = con.sql(
+        f"SELECT COUNT(*) FROM runs WHERE category IN ({engine_only})"
+    ).fetchone()[0]
+    if engine_only_rows:
+        raise ValueError(f"status runs hold a category that is not one of {values}")
     pa.default_memory_pool().release_unused()  # the streamed batches are gone: give it back
     return con.sql("SELECT COUNT(*) FROM runs").fetchone()[0]
 
@@ -226,6 +411,23 @@ def compute_month(
         return {name: tables.table(name) for name in schema.TABLES}
 
 
+def _history_sums(level: str) -> str:
+    """One row per key of ``level``'s previous months: the sums spec 4.5 adds to this month's."""
+    keys = ", ".join(schema.TWELVE_MONTH_KEYS[level])
+    us = {m: f"CAST(round(COALESCE({m}, 0) * {US_PER_MINUTE}) AS BIGINT)" for m in HISTORY_MINUTES}
+    up = " + ".join(us[m] for m in ("available_minutes", "in_use_minutes", "reserved_minutes"))
+    return f"""
+        SELECT {keys}, SUM({up}) AS up_us, SUM({us["excluded_minutes"]}) AS excluded_us,
+               SUM({us["known_minutes"]}) AS known_us, COUNT(DISTINCT month) AS months
+        FROM history_{level} GROUP BY {keys}
+        """
+
+
+def _history_join(level: str, src: str) -> str:
+    on = " AND ".join(f"h.{k} = {src}.{k}" for k in schema.TWELVE_MONTH_KEYS[level])
+    return f"LEFT JOIN ({_history_sums(level)}) AS h ON {on}"
+
+
 def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, str]:
     """Builds the EVSE table every level rolls up from; returns the query of each output."""
     gap_default = inputs.default_max_gap_minutes
@@ -234,8 +436,8 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, s
         CREATE TABLE evse_full AS
         SELECT ek.cpo_id, ek.evse_uid, u.matched,
                s.charger_id, s.site_id, s.state, s.site_name, s.address, s.suburb, s.postcode,
-               s.latitude, s.longitude, s.program, s.power_type, s.max_power_kw,
-               s.connector_standards,
+               s.latitude, s.longitude, s.lga_code, s.lga_name, s.program, s.power_type,
+               s.max_power_kw, s.connector_standards, s.opening_hours, s.time_zone,
                e.* EXCLUDE (k),
                COALESCE(g.max_gap_us / 60e6, {gap_default}) AS max_gap_minutes
         FROM universe AS u
@@ -249,9 +451,11 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, s
     tables: dict[str, str] = {}
     tables["evse"] = f"""
         SELECT x.cpo_id, x.evse_uid, x.charger_id, x.site_id, x.state, x.site_name, x.address,
-               x.suburb, x.postcode, x.latitude, x.longitude, x.program, x.power_type,
-               x.max_power_kw, x.connector_standards, x.matched, x.max_gap_minutes, {figures}
-        FROM evse_full AS x ORDER BY x.cpo_id, x.evse_uid
+               x.suburb, x.postcode, x.latitude, x.longitude, x.lga_code, x.lga_name, x.program,
+               x.power_type, x.max_power_kw, x.connector_standards, x.opening_hours, x.matched,
+               x.max_gap_minutes, {figures}, {", ".join(twelve_month_columns("x", "h"))}
+        FROM evse_full AS x {_history_join("evse", "x")}
+        ORDER BY x.cpo_id, x.evse_uid
         """
     tables["connector"] = f"""
         SELECT c.cpo_id, c.evse_uid, CAST(c.connector_id AS VARCHAR) AS connector_id, x.charger_id,
@@ -263,6 +467,7 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, s
         """
     sums = ", ".join(summed("x"))
     group_figures = ", ".join(figure_columns("g"))
+    twelve = ", ".join(twelve_month_columns("g", "h"))
     tables["charger"] = f"""
         WITH g AS (
             SELECT x.cpo_id, x.charger_id, MIN(x.site_id) AS site_id, MIN(x.state) AS state,
@@ -279,28 +484,44 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, s
             SELECT x.cpo_id, x.site_id, MIN(x.state) AS state, MIN(x.site_name) AS site_name,
                    MIN(x.address) AS address, MIN(x.suburb) AS suburb, MIN(x.postcode) AS postcode,
                    MIN(x.latitude) AS latitude, MIN(x.longitude) AS longitude,
+                   MIN(x.lga_code) AS lga_code, MIN(x.lga_name) AS lga_name,
                    string_agg(DISTINCT x.program, ',' ORDER BY x.program) AS program,
+                   MIN(x.opening_hours) AS opening_hours, MIN(x.time_zone) AS time_zone,
                    MAX(x.max_power_kw) AS max_power_kw, COUNT(*) AS evse_count, {sums}
             FROM evse_full AS x WHERE x.matched GROUP BY x.cpo_id, x.site_id
         )
         SELECT g.cpo_id, g.site_id, g.state, g.site_name, g.address, g.suburb, g.postcode,
-               g.latitude, g.longitude, g.program, g.max_power_kw, g.evse_count, {group_figures},
-               {pct("a.any_up_us", "a.any_known_us")} AS any_up_pct
+               g.latitude, g.longitude, g.lga_code, g.lga_name, g.program, g.opening_hours,
+               g.time_zone, g.max_power_kw, g.evse_count, {group_figures},
+               {pct("a.any_up_us", "a.any_known_us")} AS any_up_pct, {twelve}
         FROM g LEFT JOIN site_any_up_us AS a ON a.cpo_id = g.cpo_id AND a.site_id = g.site_id
+        {_history_join("site", "g")}
         ORDER BY g.cpo_id, g.site_id
         """
-    for level, key in (("network", "cpo_id"), ("state", "state")):
+    # An EVSE whose connectors name several programs is in each of them.
+    programs = "UNNEST(string_split(x.program, ',')) AS program"
+    for level, keys, source, where in (
+        ("network", ("cpo_id",), "x.*", "TRUE"),
+        ("state", ("state",), "x.*", "TRUE"),
+        ("program", ("program",), f"x.* EXCLUDE (program), {programs}", "x.program IS NOT NULL"),
+        ("lga", ("state", "lga_code", "lga_name"), "x.*", "x.lga_code IS NOT NULL"),
+    ):
+        key_list = ", ".join(f"x.{k}" for k in keys)
         tables[level] = f"""
-            WITH g AS (
-                SELECT x.{key}, COUNT(DISTINCT x.cpo_id || '/' || x.site_id) AS site_count,
+            WITH x AS (SELECT {source} FROM evse_full AS x WHERE x.matched AND {where}),
+            g AS (
+                SELECT {key_list}, COUNT(DISTINCT x.cpo_id || '/' || x.site_id) AS site_count,
                        COUNT(*) AS evse_count, {sums}
-                FROM evse_full AS x WHERE x.matched GROUP BY x.{key}
+                FROM x GROUP BY {key_list}
             )
-            SELECT g.{key}, g.site_count, g.evse_count, {group_figures} FROM g ORDER BY g.{key}
+            SELECT {", ".join(f"g.{k}" for k in keys)}, g.site_count, g.evse_count,
+                   {group_figures}, {twelve}
+            FROM g {_history_join(level, "g")}
+            ORDER BY {", ".join(f"g.{k}" for k in keys)}
             """
     tables["unmatched"] = f"""
         SELECT x.cpo_id, x.evse_uid, r.first_observed_at, r.last_confirmed_at,
-               {minutes("x.period_us - x.not_in_service_us - x.unknown_us")} AS known_minutes
+               {minutes("x.period_us - x.not_in_service_us - x.closed_us - x.unknown_reported_us - x.no_data_us")} AS known_minutes
         FROM evse_full AS x
         JOIN (SELECT r.cpo_id, r.evse_uid, MIN(r.started_at) AS first_observed_at,
                      MAX(LEAST(r.last_confirmed_at, p.pe)) AS last_confirmed_at
@@ -312,11 +533,21 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, s
         """
     tables["outages"] = f"""
         SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, CAST(o.category AS VARCHAR) AS category,
-               o.started_at, o.ended_at, {minutes("o.us_in_period")} AS minutes_in_period
+               o.started_at, o.ended_at, {minutes("o.us_in_period")} AS minutes_in_period,
+               {minutes("o.excluded_us_in_period")} AS excluded_minutes_in_period, o.causes
         FROM outages_us AS o
         JOIN evse_keys AS ek ON ek.k = o.k
         LEFT JOIN evse_static AS s ON s.k = o.k
         ORDER BY ek.cpo_id, ek.evse_uid, o.started_at
+        """
+    tables["exclusions"] = """
+        SELECT x.exclusion_id, x.cpo_id, x.scope, x.scope_id, x.from_at, x.to_at, x.cause, x.note,
+               (SELECT COUNT(DISTINCT e.k) FROM exclusion_evse AS e
+                JOIN evse_static AS s ON s.k = e.k
+                WHERE e.exclusion_id = x.exclusion_id) AS evse_count
+        FROM exclusions AS x CROSS JOIN period AS p
+        WHERE x.from_at < p.pe AND x.to_at > p.ps
+        ORDER BY x.cpo_id, x.from_at, x.exclusion_id
         """
     tables["daily"] = f"""
         SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, d.day AS date,

@@ -1,22 +1,37 @@
 """Spec section 4's formulas, once, as SQL over exact microsecond sums.
 
-Every level (EVSE, charger, site, network, state, day) sums the same ``*_us`` columns and
-derives its figures here, so the definitions cannot drift apart between levels.
+Every level (EVSE, charger, site, network, state, program, lga, day) sums the same ``*_us``
+columns and derives its figures here, so the definitions cannot drift apart between levels.
+The per-category sums of the SQL steps are generated from ``PIECE_CATEGORIES`` too.
 """
 
 from __future__ import annotations
 
 US_PER_MINUTE = 60_000_000
-DURATION_SUMS = (
-    "period_us",
-    "not_in_service_us",
-    "available_us",
-    "in_use_us",
-    "reserved_us",
-    "out_of_order_us",
-    "unavailable_us",
-    "unknown_us",
+UP = ("available_us", "in_use_us", "reserved_us")
+# Each instant of an EVSE's period is exactly one of these (spec 4.1, 4.2): the engine's piece
+# categories, with the sum column each one feeds. CLOSED and NO_DATA exist only in the engine.
+PIECE_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("not_in_service_us", "NOT_IN_SERVICE"),
+    ("closed_us", "CLOSED"),
+    ("available_us", "AVAILABLE"),
+    ("in_use_us", "IN_USE"),
+    ("reserved_us", "RESERVED"),
+    ("out_of_order_us", "OUT_OF_ORDER"),
+    ("unavailable_us", "UNAVAILABLE"),
+    ("unknown_reported_us", "UNKNOWN"),
+    ("no_data_us", "NO_DATA"),
 )
+ENGINE_ONLY_CATEGORIES = ("CLOSED", "NO_DATA")
+DURATION_SUMS = ("period_us", *(column for column, _ in PIECE_CATEGORIES), "excluded_us")
+
+
+def category_sums(us: str) -> str:
+    """``SUM(...) AS x_us`` for each piece category, of the duration expression ``us``."""
+    return ",\n    ".join(
+        f"SUM(CASE WHEN category = '{category}' THEN {us} ELSE 0 END) AS {column}"
+        for column, category in PIECE_CATEGORIES
+    )
 
 
 def minutes(expression: str) -> str:
@@ -28,49 +43,87 @@ def pct(numerator: str, denominator: str) -> str:
     return f"CASE WHEN ({denominator}) > 0 THEN 100.0 * CAST({numerator} AS DOUBLE) / CAST({denominator} AS DOUBLE) END"
 
 
-def _derived(src: str) -> tuple[str, str, str]:
-    """(column prefix, in-service expression, known expression) for the sums of ``src``."""
-    p = f"{src}." if src else ""
-    in_service = f"({p}period_us - {p}not_in_service_us)"
-    return p, in_service, f"({in_service} - {p}unknown_us)"
+def _p(src: str) -> str:
+    return f"{src}." if src else ""
+
+
+def in_service_us(src: str = "") -> str:
+    p = _p(src)
+    return f"({p}period_us - {p}not_in_service_us - {p}closed_us)"
+
+
+def unknown_us(src: str = "") -> str:
+    p = _p(src)
+    return f"({p}unknown_reported_us + {p}no_data_us)"
+
+
+def known_us(src: str = "") -> str:
+    return f"({in_service_us(src)} - {unknown_us(src)})"
+
+
+def up_us(src: str = "") -> str:
+    p = _p(src)
+    return "(" + " + ".join(f"{p}{column}" for column in UP) + ")"
 
 
 def minute_columns(src: str = "") -> list[str]:
-    """period … known minutes from the ``*_us`` columns of ``src`` (a table alias or '')."""
-    p, in_service, known = _derived(src)
+    """period … excluded minutes from the ``*_us`` columns of ``src`` (a table alias or '')."""
+    p = _p(src)
     return [
         f"{minutes(f'{p}period_us')} AS period_minutes",
         f"{minutes(f'{p}not_in_service_us')} AS not_in_service_minutes",
-        f"{minutes(in_service)} AS in_service_minutes",
+        f"{minutes(f'{p}closed_us')} AS closed_minutes",
+        f"{minutes(in_service_us(src))} AS in_service_minutes",
         f"{minutes(f'{p}available_us')} AS available_minutes",
         f"{minutes(f'{p}in_use_us')} AS in_use_minutes",
         f"{minutes(f'{p}reserved_us')} AS reserved_minutes",
         f"{minutes(f'{p}out_of_order_us')} AS out_of_order_minutes",
         f"{minutes(f'{p}unavailable_us')} AS unavailable_minutes",
-        f"{minutes(f'{p}unknown_us')} AS unknown_minutes",
-        f"{minutes(known)} AS known_minutes",
+        f"{minutes(unknown_us(src))} AS unknown_minutes",
+        f"{minutes(f'{p}unknown_reported_us')} AS unknown_reported_minutes",
+        f"{minutes(f'{p}no_data_us')} AS no_data_minutes",
+        f"{minutes(known_us(src))} AS known_minutes",
+        f"{minutes(f'{p}excluded_us')} AS excluded_minutes",
     ]
 
 
 def figure_columns(src: str = "") -> list[str]:
     """Every figure of spec section 4 from ``*_us`` sums and the run counts of ``src``."""
-    p, in_service, known = _derived(src)
-    up = f"({p}available_us + {p}in_use_us + {p}reserved_us)"
+    p = _p(src)
+    in_service, known, up = in_service_us(src), known_us(src), up_us(src)
     return [
         *minute_columns(src),
         f"{pct(known, in_service)} AS coverage_pct",
         f"{pct(up, known)} AS uptime_pct",
         f"{pct(up, in_service)} AS uptime_strict_pct",
         f"{pct(f'{p}in_use_us', known)} AS utilisation_pct",
+        f"{pct(f'({up} + {p}excluded_us)', known)} AS uptime_excl_pct",
         f"CAST({p}in_use_sessions AS BIGINT) AS in_use_sessions",
         f"CAST({p}outage_count AS BIGINT) AS outage_count",
         f"{minutes(f'{p}longest_outage_us')} AS longest_outage_minutes",
     ]
 
 
+def twelve_month_columns(src: str, history: str) -> list[str]:
+    """Spec 4.5: the uptime formulas over this month's sums of ``src`` plus ``history``'s.
+
+    ``history`` (joined on the row's key, possibly absent) holds ``up_us``, ``excluded_us``,
+    ``known_us`` and ``months`` summed over the previous eleven processed months.
+    """
+    h = f"{history}."
+    up = f"({up_us(src)} + COALESCE({h}up_us, 0))"
+    excluded = f"({_p(src)}excluded_us + COALESCE({h}excluded_us, 0))"
+    known = f"({known_us(src)} + COALESCE({h}known_us, 0))"
+    return [
+        f"{pct(up, known)} AS uptime_12m_pct",
+        f"{pct(f'({up} + {excluded})', known)} AS uptime_excl_12m_pct",
+        f"CAST(1 + COALESCE({h}months, 0) AS BIGINT) AS months_in_12m",
+    ]
+
+
 def summed(src: str = "") -> list[str]:
     """Aggregates that roll EVSE sums up to a group (port-weighted, spec section 4)."""
-    p = f"{src}." if src else ""
+    p = _p(src)
     return [f"SUM({p}{column}) AS {column}" for column in DURATION_SUMS] + [
         f"SUM({p}in_use_sessions) AS in_use_sessions",
         f"SUM({p}outage_count) AS outage_count",

@@ -1,59 +1,133 @@
 -- The complete timeline of every EVSE over the period: non-overlapping pieces that cover
--- [ps, pe) exactly, each with one category, UNKNOWN and NOT_IN_SERVICE included. first_hour and
--- last_hour number the hours (hours.idx, counted from ps) a piece starts and ends in: the daily
--- and hour-of-week steps spread pieces over hours and days by these numbers.
-CREATE OR REPLACE TABLE pieces AS
+-- [ps, pe) exactly, each with one category. Time no observation covers is NO_DATA (spec 4.2);
+-- outside the in-service window it is NOT_IN_SERVICE, and outside the site's opening hours
+-- (not already not in service) CLOSED (spec 4.1). run_f names the category run a piece belongs
+-- to (NULL for NO_DATA and the window's NOT_IN_SERVICE); excluded marks down in-service time
+-- inside the EVSE's approved exclusions (spec 4.3). first_hour and last_hour number the hours
+-- (hours.idx, counted from ps) a piece starts and ends in: the daily and hour-of-week steps
+-- spread pieces over hours and days by these numbers.
+CREATE OR REPLACE TABLE cut_pieces AS
 WITH known AS (
-    -- gap_f: where the unknown time before this segment begins (a segment before the
+    -- gap_f: where the uncovered time before this segment begins (a segment before the
     -- period ends at or before ps, so the gap starts at ps).
     SELECT
         sg.k,
         sg.category,
         GREATEST(sg.f, p.ps) AS f,
         LEAST(sg.t, p.pe) AS t,
-        GREATEST(COALESCE(sg.prev_t, p.ps), p.ps) AS gap_f
+        GREATEST(COALESCE(sg.prev_t, p.ps), p.ps) AS gap_f,
+        sg.run_f
     FROM segments AS sg
     CROSS JOIN period AS p
     WHERE sg.f < p.pe AND sg.t > p.ps
 ),
 timeline AS (
-    SELECT k, category, f, t FROM known
+    SELECT k, category, f, t, run_f FROM known
     UNION ALL
-    SELECT k, CAST('UNKNOWN' AS category), gap_f, f
+    SELECT k, CAST('NO_DATA' AS category), gap_f, f, NULL
     FROM known
     WHERE gap_f < f
     UNION ALL
-    SELECT k.k, CAST('UNKNOWN' AS category), MAX(k.t), MAX(p.pe)
+    SELECT k.k, CAST('NO_DATA' AS category), MAX(k.t), MAX(p.pe), NULL
     FROM known AS k
     CROSS JOIN period AS p
     GROUP BY k.k
     HAVING MAX(k.t) < MAX(p.pe)
     UNION ALL
-    SELECT u.k, CAST('UNKNOWN' AS category), p.ps, p.pe
+    SELECT u.k, CAST('NO_DATA' AS category), p.ps, p.pe, NULL
     FROM universe AS u
     CROSS JOIN period AS p
     WHERE u.k NOT IN (SELECT k FROM known)
+)
+SELECT tl.k, tl.category, GREATEST(tl.f, u.svc_f) AS f, LEAST(tl.t, u.svc_t) AS t, tl.run_f
+FROM timeline AS tl
+JOIN universe AS u ON u.k = tl.k
+WHERE GREATEST(tl.f, u.svc_f) < LEAST(tl.t, u.svc_t)
+UNION ALL
+-- Outside the in-service window the EVSE is NOT_IN_SERVICE, whatever its timeline says.
+SELECT u.k, CAST('NOT_IN_SERVICE' AS category), p.ps, u.svc_f, NULL
+FROM universe AS u
+CROSS JOIN period AS p
+WHERE p.ps < u.svc_f
+UNION ALL
+SELECT u.k, CAST('NOT_IN_SERVICE' AS category), u.svc_t, p.pe, NULL
+FROM universe AS u
+CROSS JOIN period AS p
+WHERE u.svc_t < p.pe;
+
+-- EVSEs with opening hours or exclusions: cut their pieces at every window edge, then give
+-- each elementary stretch its piece's category, CLOSED outside an open window, and whether an
+-- exclusion covers it (as-of joins: the last piece / window / exclusion starting at or before).
+CREATE OR REPLACE TABLE split_pieces AS
+WITH edges AS (
+    SELECT c.k, c.f AS b
+    FROM cut_pieces AS c
+    JOIN universe AS u ON u.k = c.k
+    WHERE u.split
+    UNION
+    SELECT u.k, w.f
+    FROM universe AS u
+    JOIN open_windows AS w ON w.hk = u.hk
+    CROSS JOIN period AS p
+    WHERE u.split AND w.f > p.ps AND w.f < p.pe
+    UNION
+    SELECT u.k, w.t
+    FROM universe AS u
+    JOIN open_windows AS w ON w.hk = u.hk
+    CROSS JOIN period AS p
+    WHERE u.split AND w.t > p.ps AND w.t < p.pe
+    UNION
+    SELECT x.k, x.f FROM excluded_union AS x
+    UNION
+    SELECT x.k, x.t FROM excluded_union AS x CROSS JOIN period AS p WHERE x.t < p.pe
 ),
-cut AS (
-    SELECT tl.k, tl.category, GREATEST(tl.f, u.svc_f) AS f, LEAST(tl.t, u.svc_t) AS t
-    FROM timeline AS tl
-    JOIN universe AS u ON u.k = tl.k
-    WHERE GREATEST(tl.f, u.svc_f) < LEAST(tl.t, u.svc_t)
-    UNION ALL
-    -- Outside the in-service window the EVSE is NOT_IN_SERVICE, whatever its timeline says.
-    SELECT u.k, CAST('NOT_IN_SERVICE' AS category), p.ps, u.svc_f
-    FROM universe AS u
+elementary AS (
+    SELECT e.k, e.b AS f, COALESCE(LEAD(e.b) OVER (PARTITION BY e.k ORDER BY e.b), p.pe) AS t
+    FROM edges AS e
     CROSS JOIN period AS p
-    WHERE p.ps < u.svc_f
+),
+labelled AS (
+    SELECT
+        e.k,
+        CASE
+            WHEN c.category = 'NOT_IN_SERVICE' THEN c.category
+            WHEN u.hk IS NOT NULL AND (w.t IS NULL OR w.t <= e.f) THEN CAST('CLOSED' AS category)
+            ELSE c.category
+        END AS category,
+        e.f,
+        e.t,
+        c.run_f,
+        COALESCE(x.t > e.f, FALSE) AS in_exclusion
+    FROM elementary AS e
+    JOIN universe AS u ON u.k = e.k
+    ASOF JOIN cut_pieces AS c ON c.k = e.k AND e.f >= c.f
+    ASOF LEFT JOIN open_windows AS w ON w.hk = u.hk AND e.f >= w.f
+    ASOF LEFT JOIN excluded_union AS x ON x.k = e.k AND e.f >= x.f
+)
+SELECT
+    k,
+    category,
+    f,
+    t,
+    run_f,
+    in_exclusion AND category IN ('OUT_OF_ORDER', 'UNAVAILABLE') AS excluded
+FROM labelled;
+
+CREATE OR REPLACE TABLE pieces AS
+WITH every_piece AS (
+    SELECT c.*, FALSE AS excluded
+    FROM cut_pieces AS c
+    JOIN universe AS u ON u.k = c.k
+    WHERE NOT u.split
     UNION ALL
-    SELECT u.k, CAST('NOT_IN_SERVICE' AS category), u.svc_t, p.pe
-    FROM universe AS u
-    CROSS JOIN period AS p
-    WHERE u.svc_t < p.pe
+    SELECT * FROM split_pieces
 )
 SELECT
     c.*,
     date_diff('microsecond', p.ps, c.f) // 3600000000 AS first_hour,
     (date_diff('microsecond', p.ps, c.t) - 1) // 3600000000 AS last_hour
-FROM cut AS c
+FROM every_piece AS c
 CROSS JOIN period AS p;
+
+DROP TABLE cut_pieces;
+DROP TABLE split_pieces;

@@ -1,62 +1,81 @@
--- Per EVSE: microseconds in each category, and the run counts of spec section 4.
--- A run "begins inside the period" when it starts inside the in-service window, or when the
--- window itself opens mid-period (commissioning) while the run is under way.
+-- Per EVSE: microseconds in each piece category (the sums are generated from
+-- formulas.PIECE_CATEGORIES), excluded down time, and the run counts of spec 4 / 4.1.
 CREATE OR REPLACE TABLE evse_us AS
-WITH durations AS (
-    SELECT
-        k,
-        SUM(date_diff('microsecond', f, t)) AS period_us,
-        SUM(CASE WHEN category = 'NOT_IN_SERVICE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS not_in_service_us,
-        SUM(CASE WHEN category = 'AVAILABLE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS available_us,
-        SUM(CASE WHEN category = 'IN_USE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS in_use_us,
-        SUM(CASE WHEN category = 'RESERVED' THEN date_diff('microsecond', f, t) ELSE 0 END) AS reserved_us,
-        SUM(CASE WHEN category = 'OUT_OF_ORDER' THEN date_diff('microsecond', f, t) ELSE 0 END) AS out_of_order_us,
-        SUM(CASE WHEN category = 'UNAVAILABLE' THEN date_diff('microsecond', f, t) ELSE 0 END) AS unavailable_us,
-        SUM(CASE WHEN category = 'UNKNOWN' THEN date_diff('microsecond', f, t) ELSE 0 END) AS unknown_us
-    FROM pieces
-    GROUP BY k
-),
-starts AS (
+SELECT
+    k,
+    SUM(date_diff('microsecond', f, t)) AS period_us,
+    {{category_sums:date_diff('microsecond', f, t)}},
+    SUM(CASE WHEN excluded THEN date_diff('microsecond', f, t) ELSE 0 END) AS excluded_us
+FROM pieces
+GROUP BY k;
+
+-- Every IN_USE or down run with in-service time inside the period: that time, and how much of
+-- it approved exclusions cover. A run crossing a closed stretch stays one run (one run_f).
+CREATE OR REPLACE TABLE run_us AS
+SELECT
+    k,
+    run_f,
+    MIN(category) AS category,
+    SUM(date_diff('microsecond', f, t)) AS us,
+    SUM(CASE WHEN excluded THEN date_diff('microsecond', f, t) ELSE 0 END) AS excluded_us
+FROM pieces
+WHERE category IN ('IN_USE', 'OUT_OF_ORDER', 'UNAVAILABLE')
+GROUP BY k, run_f;
+
+-- A run counts where its first in-service instant lies (spec 4.1). A run with in-service time
+-- inside the period has its first one inside unless it began before the period and was in
+-- service somewhere in [run_f, ps): in service (commissioning window) and, with opening hours,
+-- inside an open window (open_windows reaches back far enough to decide this).
+CREATE OR REPLACE TABLE evse_counts AS
+WITH under_way AS (
     SELECT
         r.k,
-        r.category
-    FROM segments AS r
-    JOIN universe AS u ON u.k = r.k
-    WHERE r.starts_run
-      AND r.category IN ('IN_USE', 'OUT_OF_ORDER')
-      AND r.f >= u.svc_f AND r.f < u.svc_t
-    UNION ALL
-    -- Commissioned mid-period while a run is under way: that run begins for us at svc_f.
-    SELECT r.k, r.category
-    FROM segments AS r
+        r.category,
+        u.hk,
+        GREATEST(r.run_f, COALESCE(u.service_from, r.run_f)) AS before_f,
+        LEAST(p.ps, COALESCE(u.service_until, p.ps)) AS before_t
+    FROM run_us AS r
     JOIN universe AS u ON u.k = r.k
     CROSS JOIN period AS p
-    WHERE r.category IN ('IN_USE', 'OUT_OF_ORDER')
-      AND u.svc_f > p.ps AND u.svc_f < u.svc_t
-      AND ((r.f < u.svc_f AND r.t > u.svc_f) OR (r.f = u.svc_f AND NOT r.starts_run))
+    WHERE r.run_f < p.ps AND r.category IN ('IN_USE', 'OUT_OF_ORDER')
 ),
-counts AS (
-    SELECT
-        k,
-        SUM(CASE WHEN category = 'IN_USE' THEN 1 ELSE 0 END) AS in_use_sessions,
-        SUM(CASE WHEN category = 'OUT_OF_ORDER' THEN 1 ELSE 0 END) AS outage_count
-    FROM starts
-    GROUP BY k
+begun_before AS (
+    SELECT b.k, b.category
+    FROM under_way AS b
+    WHERE b.before_f < b.before_t
+      AND (
+          b.hk IS NULL
+          OR EXISTS (
+              SELECT 1 FROM open_windows AS w
+              WHERE w.hk = b.hk AND w.f < b.before_t AND w.t > b.before_f
+          )
+      )
 ),
-longest AS (
-    SELECT
-        i.k,
-        MAX(GREATEST(date_diff('microsecond', GREATEST(i.f, u.svc_f), LEAST(i.t, u.svc_t)), 0)) AS longest_outage_us
-    FROM islands AS i
-    JOIN universe AS u ON u.k = i.k
-    WHERE i.category = 'OUT_OF_ORDER'
-    GROUP BY i.k
+counted AS (
+    SELECT k, category, COUNT(*) AS n FROM run_us
+    WHERE category IN ('IN_USE', 'OUT_OF_ORDER')
+    GROUP BY k, category
+    UNION ALL
+    SELECT k, category, -COUNT(*) FROM begun_before GROUP BY k, category
 )
+SELECT
+    k,
+    SUM(CASE WHEN category = 'IN_USE' THEN n ELSE 0 END) AS in_use_sessions,
+    SUM(CASE WHEN category = 'OUT_OF_ORDER' THEN n ELSE 0 END) AS outage_count
+FROM counted
+GROUP BY k;
+
+CREATE OR REPLACE TABLE evse_us_counted AS
 SELECT
     d.*,
     COALESCE(c.in_use_sessions, 0) AS in_use_sessions,
     COALESCE(c.outage_count, 0) AS outage_count,
     COALESCE(l.longest_outage_us, 0) AS longest_outage_us
-FROM durations AS d
-LEFT JOIN counts AS c ON c.k = d.k
-LEFT JOIN longest AS l ON l.k = d.k;
+FROM evse_us AS d
+LEFT JOIN evse_counts AS c ON c.k = d.k
+LEFT JOIN (
+    SELECT k, MAX(us) AS longest_outage_us FROM run_us WHERE category = 'OUT_OF_ORDER' GROUP BY k
+) AS l ON l.k = d.k;
+
+DROP TABLE evse_us;
+ALTER TABLE evse_us_counted RENAME TO evse_us;

@@ -1,7 +1,7 @@
 -- Sites: over the instants at which at least one in-service EVSE has a known status, the time
 -- at which at least one of them is up (a sweep over the start and end of each EVSE's blocks).
 -- An EVSE's pieces cover the period exactly, so its known blocks are the stretches between its
--- UNKNOWN / NOT_IN_SERVICE pieces, and its up blocks the stretches between those and its down
+-- not-known pieces (UNKNOWN, NO_DATA, NOT_IN_SERVICE, CLOSED), and its up blocks the stretches between those and its down
 -- pieces: built from these few "hole" pieces, not from every piece.
 CREATE OR REPLACE TABLE site_any_up_us AS
 WITH holes AS (
@@ -9,9 +9,9 @@ WITH holes AS (
         pc.k,
         pc.f,
         pc.t,
-        pc.category IN ('UNKNOWN', 'NOT_IN_SERVICE') AS unknown
+        pc.category IN ('UNKNOWN', 'NO_DATA', 'NOT_IN_SERVICE', 'CLOSED') AS unknown
     FROM pieces AS pc
-    WHERE pc.category IN ('UNKNOWN', 'NOT_IN_SERVICE', 'OUT_OF_ORDER', 'UNAVAILABLE')
+    WHERE pc.category IN ('UNKNOWN', 'NO_DATA', 'NOT_IN_SERVICE', 'CLOSED', 'OUT_OF_ORDER', 'UNAVAILABLE')
 ),
 blocks AS (
     -- kind 'known': between unknown holes; kind 'up': between any holes.

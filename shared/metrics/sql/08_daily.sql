@@ -3,7 +3,7 @@
 -- last_hour), so each piece meets only its own day or two, not all of them.
 CREATE OR REPLACE TABLE daily_us AS
 WITH spread AS (
-    SELECT pc.k, pc.category, pc.f, pc.t, UNNEST(range(hf.day_no, hl.day_no + 1)) AS day_no
+    SELECT pc.k, pc.category, pc.excluded, pc.f, pc.t, UNNEST(range(hf.day_no, hl.day_no + 1)) AS day_no
     FROM pieces AS pc
     JOIN hours AS hf ON hf.idx = pc.first_hour
     JOIN hours AS hl ON hl.idx = pc.last_hour
@@ -13,6 +13,7 @@ clipped AS (
         sp.k,
         d.day,
         sp.category,
+        sp.excluded,
         date_diff('microsecond', GREATEST(sp.f, d.f), LEAST(sp.t, d.t)) AS us
     FROM spread AS sp
     JOIN days AS d ON d.day_no = sp.day_no
@@ -21,12 +22,7 @@ SELECT
     k,
     day,
     SUM(us) AS period_us,
-    SUM(CASE WHEN category = 'NOT_IN_SERVICE' THEN us ELSE 0 END) AS not_in_service_us,
-    SUM(CASE WHEN category = 'AVAILABLE' THEN us ELSE 0 END) AS available_us,
-    SUM(CASE WHEN category = 'IN_USE' THEN us ELSE 0 END) AS in_use_us,
-    SUM(CASE WHEN category = 'RESERVED' THEN us ELSE 0 END) AS reserved_us,
-    SUM(CASE WHEN category = 'OUT_OF_ORDER' THEN us ELSE 0 END) AS out_of_order_us,
-    SUM(CASE WHEN category = 'UNAVAILABLE' THEN us ELSE 0 END) AS unavailable_us,
-    SUM(CASE WHEN category = 'UNKNOWN' THEN us ELSE 0 END) AS unknown_us
+    {{category_sums:us}},
+    SUM(CASE WHEN excluded THEN us ELSE 0 END) AS excluded_us
 FROM clipped
 GROUP BY k, day;

@@ -2,7 +2,7 @@
 -- Local clock hours are 60 minutes of UTC each (a DST change skips or repeats a label), so
 -- every piece is spread over the hours it touches by number (pieces.first_hour … last_hour =
 -- hours.idx) rather than by a range join. Each EVSE's pieces cover every hour exactly, so known
--- time is the hours' whole length less the UNKNOWN and NOT_IN_SERVICE pieces: only those (few)
+-- time is the hours' whole length less the UNKNOWN, NO_DATA, NOT_IN_SERVICE and CLOSED pieces: only those (few)
 -- and the IN_USE pieces need spreading, not every known piece.
 CREATE OR REPLACE TABLE hour_of_week_us AS
 WITH spread AS (
@@ -14,7 +14,7 @@ WITH spread AS (
         UNNEST(range(pc.first_hour, pc.last_hour + 1)) AS idx
     FROM pieces AS pc
     JOIN evse_static AS s ON s.k = pc.k
-    WHERE pc.category IN ('IN_USE', 'UNKNOWN', 'NOT_IN_SERVICE')
+    WHERE pc.category IN ('IN_USE', 'UNKNOWN', 'NO_DATA', 'NOT_IN_SERVICE', 'CLOSED')
 ),
 clipped AS (
     SELECT

@@ -13,7 +13,6 @@ from shared.metrics.engine import MonthInputs, compute_month
 from shared.metrics.period import Period
 from shared.sites import COLUMNS
 from shared.status import STATUS_CATEGORY
-from shared.timeline import merge_runs
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 
@@ -21,6 +20,25 @@ SYDNEY = ZoneInfo("Australia/Sydney")
 def local(text: str) -> datetime:
     """'2026-11-01 00:00' in Sydney time → aware UTC."""
     return datetime.fromisoformat(text).replace(tzinfo=SYDNEY).astimezone(UTC)
+
+
+def build_runs(
+    points: list[tuple[datetime, str]], gap: timedelta
+) -> list[tuple[str, datetime, datetime]]:
+    """One EVSE's observations (arrival order) → (status, started_at, last_confirmed_at) runs:
+    the timeline in observed_at order, the last arrival winning a tie, one run per stretch of
+    one raw status re-confirmed within max_gap (a longer silence starts a new run)."""
+    latest: dict[datetime, str] = {}
+    for at, status in points:
+        latest[at] = status  # same instant: the one received last wins
+    runs: list[list] = []
+    for at in sorted(latest):
+        status = latest[at]
+        if runs and runs[-1][0] == status and at - runs[-1][2] <= gap:
+            runs[-1][2] = at
+        else:
+            runs.append([status, at, at])
+    return [(status, first, last) for status, first, last in runs]
 
 
 def runs_table(
@@ -38,13 +56,13 @@ def runs_table(
     }
     for (cpo_id, evse_uid), points in sorted(by_evse.items()):
         gap = timedelta(minutes=(max_gap or {}).get(cpo_id) or default_gap)
-        for run in merge_runs([], points, gap).runs:
+        for status, started_at, last_confirmed_at in build_runs(points, gap):
             rows["cpo_id"].append(cpo_id)
             rows["evse_uid"].append(evse_uid)
-            rows["status"].append(run.status)
-            rows["category"].append(STATUS_CATEGORY[run.status].value)
-            rows["started_at"].append(run.started_at)
-            rows["last_confirmed_at"].append(run.last_confirmed_at)
+            rows["status"].append(status)
+            rows["category"].append(STATUS_CATEGORY[status.upper()].value)
+            rows["started_at"].append(started_at)
+            rows["last_confirmed_at"].append(last_confirmed_at)
     ts = pa.timestamp("us", tz="UTC")
     return pa.table(
         {
@@ -54,6 +72,23 @@ def runs_table(
             "category": pa.array(rows["category"], pa.string()),
             "started_at": pa.array(rows["started_at"], ts),
             "last_confirmed_at": pa.array(rows["last_confirmed_at"], ts),
+        }
+    )
+
+
+def exclusions_table(rows: list[tuple]) -> pa.Table:
+    """(exclusion_id, cpo_id, scope, scope_id, from_at, to_at, cause) → the reader's table."""
+    ts = pa.timestamp("us", tz="UTC")
+    names = ("exclusion_id", "cpo_id", "scope", "scope_id", "from_at", "to_at", "cause")
+    columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+    return pa.table(
+        {
+            **{
+                n: pa.array(columns[n], pa.string()) for n in names if n not in ("from_at", "to_at")
+            },
+            "from_at": pa.array(columns["from_at"], ts),
+            "to_at": pa.array(columns["to_at"], ts),
+            "note": pa.array([""] * len(rows), pa.string()),
         }
     )
 
@@ -83,6 +118,10 @@ def connector(
         "commissioned_on": None,
         "decommissioned_on": None,
         "attribution": None,
+        "lga_code": None,
+        "lga_name": None,
+        "opening_hours": None,
+        "time_zone": None,
     }
     row.update(extra)
     return row
@@ -94,6 +133,9 @@ def compute(
     connectors: list[dict],
     max_gap: dict[str, float] | None = None,
     tz: str = "Australia/Sydney",
+    exclusions: list[tuple] | None = None,
+    programs: pa.Table | None = None,
+    history: dict[str, pa.Table] | None = None,
 ) -> dict[str, pa.Table]:
     frame = (
         pd.DataFrame(connectors, columns=list(COLUMNS))
@@ -107,6 +149,9 @@ def compute(
             connectors=frame.astype({"latitude": float, "longitude": float, "max_power_kw": float}),
             default_max_gap_minutes=15,
             max_gap_minutes=max_gap or {},
+            exclusions=exclusions_table(exclusions) if exclusions is not None else None,
+            programs=programs,
+            history=history or {},
         )
     )
 
