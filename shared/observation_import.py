@@ -19,6 +19,7 @@ import json
 import sqlite3
 import sys
 import tempfile
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from shared.db.audit import quarantine_rows
 from shared.db.observations import ObservationStore, ensure_cpo, to_db_time
 from shared.db.tables import ingest_batch
 from shared.status import MAX_IMPORT_FUTURE, InvalidObservation, Observation, check_not_future
-from shared.timeline import from_us, to_us
+from shared.timeline import to_us
 
 CHUNK_ROWS = 50_000
 MAX_LINE_BYTES = 64 * 1024
@@ -208,11 +209,15 @@ class _Sorter:
         self.db.executemany("INSERT INTO obs VALUES (?, ?, ?, ?, ?)", rows)
         self.db.executemany("INSERT INTO rej VALUES (?, ?, ?, ?)", rejects)
 
-    def observations(self, cpo_id: str, chunk_rows: int) -> Iterator[list[Observation]]:
+    def points(self, chunk_rows: int) -> Iterator[tuple[int, dict[str, list]]]:
+        """(rows, points per EVSE) of ``chunk_rows`` rows at a time, in time order."""
         self.db.execute("COMMIT")
-        cursor = self.db.execute("SELECT t, evse, status, connector FROM obs ORDER BY t, line")
+        cursor = self.db.execute("SELECT t, evse, status FROM obs ORDER BY t, line")
         while rows := cursor.fetchmany(chunk_rows):
-            yield [Observation(cpo_id, e, s, from_us(t, True), c) for t, e, s, c in rows]
+            by_evse: dict[str, list] = defaultdict(list)
+            for t, evse, status in rows:
+                by_evse[evse].append((t, status))
+            yield len(rows), by_evse
 
     def rejects(self, cpo_id: str, chunk_rows: int) -> Iterator[list[tuple[str, str, str, str]]]:
         cursor = self.db.execute("SELECT location, reason, raw FROM rej ORDER BY line")
@@ -319,9 +324,9 @@ def _write_sorted(
             )
             result.rejected += len(rejects)
             audit(connection, "writing")
-    for chunk in sorter.observations(cpo_id, chunk_rows):
+    for _, by_evse in sorter.points(chunk_rows):
         with engine.begin() as connection:
-            written = store.write_in(connection, chunk)
+            written = store.write_points(connection, cpo_id, by_evse)
             result.accepted += written.accepted
             result.duplicate += written.duplicate
             audit(connection, "writing")

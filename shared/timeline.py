@@ -94,12 +94,12 @@ class MergeResult:
 
 def merge_runs(
     existing: Sequence[Run],
-    points: Iterable[tuple[datetime, str | None]],
+    points: Iterable[tuple[datetime | int, str | None]],
     max_gap: timedelta,
     before: str | None = None,
 ) -> MergeResult:
-    """Merge ``points`` (observed_at, status; None for a liveness signal), in the order
-    received, into one EVSE's stored runs.
+    """Merge ``points`` (observed_at as a datetime or as microseconds since the epoch, status;
+    None for a liveness signal), in the order received, into one EVSE's stored runs.
 
     ``existing`` must be sorted, non-overlapping runs of the same EVSE that hold every run
     which can touch the points (every run within ``max_gap`` of one). A point that adds
@@ -122,9 +122,12 @@ def merge_runs(
         old_tail = run.status
     duplicate = 0
     for at, status in points:
-        if aware is None:
-            aware = at.tzinfo is not None
-        t = to_us(at)
+        if isinstance(at, int):
+            t = at
+        else:
+            if aware is None:
+                aware = at.tzinfo is not None
+            t = to_us(at)
         held = events.get(t)
         if status is None:
             if held is not None:

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 
 from shared.db.tables import cpo, status_run
 from shared.status import STATUS_CATEGORY, Observation
-from shared.timeline import Run, decode_marks, encode_marks, merge_runs, to_us
+from shared.timeline import Run, decode_marks, encode_marks, from_us, merge_runs, to_us
 
 T = TypeVar("T")
 # SQL Server accepts at most 2,100 parameters in one statement.
@@ -91,11 +102,11 @@ class ObservationStore:
             return self.write_in(connection, observations)
 
     def write_in(self, connection: Connection, observations: Sequence[Observation]) -> WriteResult:
-        by_cpo: dict[str, dict[str, list[tuple[datetime, str | None]]]] = defaultdict(
+        by_cpo: dict[str, dict[str, list[tuple[int, str | None]]]] = defaultdict(
             lambda: defaultdict(list)
         )
         for obs in observations:
-            by_cpo[obs.cpo_id][obs.evse_uid].append((to_db_time(obs.observed_at), obs.status))
+            by_cpo[obs.cpo_id][obs.evse_uid].append((to_us(obs.observed_at), obs.status))
         result = WriteResult()
         for cpo_id, by_evse in by_cpo.items():
             ensure_cpo(connection, cpo_id)
@@ -106,52 +117,66 @@ class ObservationStore:
         self,
         connection: Connection,
         cpo_id: str,
-        by_evse: dict[str, list[tuple[datetime, str | None]]],
+        by_evse: Mapping[str, list[tuple[int, str | None]]],
     ) -> WriteResult:
-        """Merge one CPO's points (naive UTC instant, raw status or None for a liveness
-        signal; per EVSE in the order received) into its stored runs, exactly."""
+        """Merge one CPO's points (UTC instant in microseconds, raw status or None for a
+        liveness signal; per EVSE in the order received) into its stored runs, exactly."""
         max_gap = self.max_gap(connection, cpo_id)
-        lo = min(min(t for t, _ in pts) for pts in by_evse.values()) - max_gap
-        hi = max(max(t for t, _ in pts) for pts in by_evse.values()) + max_gap
+        gap_us = max_gap // timedelta(microseconds=1)
+        spans = {
+            evse: (min(t for t, _ in pts), max(t for t, _ in pts)) for evse, pts in by_evse.items()
+        }
+        lo_us = min(a for a, _ in spans.values()) - gap_us
+        hi_us = max(b for _, b in spans.values()) + gap_us
+        lo, hi = from_us(lo_us, False), from_us(hi_us, False)
         stored = _runs_between(connection, cpo_id, list(by_evse), lo, hi)
         windows: dict[str, list[Run]] = {}
         need_before: list[str] = []
         for evse_uid, points in by_evse.items():
-            first = min(t for t, _ in points) - max_gap
-            last = max(t for t, _ in points) + max_gap
+            first_us, last_us = spans[evse_uid]
+            first, last = from_us(first_us - gap_us, False), from_us(last_us + gap_us, False)
             windows[evse_uid] = existing = [
                 run
                 for run in stored.get(evse_uid, [])
                 if run.last_confirmed_at >= first and run.started_at <= last
             ]
-            earliest = min(points, key=lambda p: p[0])
             if any(s is None for _, s in points) and (
-                not existing or earliest[0] < existing[0].started_at
+                not existing or from_us(first_us, False) < existing[0].started_at
             ):
                 need_before.append(evse_uid)
         before = _status_before(connection, cpo_id, need_before, windows, lo)
-        result = WriteResult()
-        deleted: list[int] = []
-        inserted: list[dict[str, object]] = []
-        for evse_uid, points in by_evse.items():
+        merged_by_evse = {
+            evse_uid: merge_runs(windows[evse_uid], points, max_gap, before.get(evse_uid))
+            for evse_uid, points in by_evse.items()
+        }
+        # Where the last status changed, runs after the window that start with a liveness
+        # signal confirm the new one: take the chain into the merge (rare: late data only).
+        changed_tail = [evse for evse, merged in merged_by_evse.items() if merged.tail_changed]
+        for evse_uid in _with_carried_after(connection, cpo_id, changed_tail, hi):
+            points = by_evse[evse_uid]
             existing = windows[evse_uid]
-            merged = merge_runs(existing, points, max_gap, before.get(evse_uid))
+            merged = merged_by_evse[evse_uid]
             while merged.tail_changed:
-                # The last status changed: runs right after that start with a liveness signal
-                # confirm it now, so take them (and the next observed run) into the merge.
-                after = existing[-1].started_at if existing else max(t for t, _ in points)
+                after = existing[-1].started_at if existing else from_us(spans[evse_uid][1], False)
                 following = _carried_after(connection, cpo_id, evse_uid, after)
                 if not following:
                     break
                 existing = existing + following
                 merged = merge_runs(existing, points, max_gap, before.get(evse_uid))
+            windows[evse_uid], merged_by_evse[evse_uid] = existing, merged
+        result = WriteResult()
+        deleted: list[int] = []
+        inserted: list[dict[str, object]] = []
+        for evse_uid, merged in merged_by_evse.items():
             result.duplicate += merged.duplicate
-            result.accepted += len(points) - merged.duplicate
+            result.accepted += len(by_evse[evse_uid]) - merged.duplicate
             if not merged.changed:
                 continue
             kept = {run.run_id for run in merged.runs if run.run_id is not None}
             deleted.extend(
-                run.run_id for run in existing if run.run_id is not None and run.run_id not in kept
+                run.run_id
+                for run in windows[evse_uid]
+                if run.run_id is not None and run.run_id not in kept
             )
             inserted.extend(
                 {
@@ -198,12 +223,14 @@ class ObservationStore:
             evse_uids = connection.execute(
                 select(status_run.c.evse_uid).where(status_run.c.cpo_id == cpo_id).distinct()
             ).scalars()
-        instant = to_db_time(at)
-        points = {uid: [(instant, None)] for uid in evse_uids}
+        instant = to_us(at)
+        points: dict[str, list[tuple[int, str | None]]] = {
+            uid: [(instant, None)] for uid in evse_uids
+        }
         if not points:
             return WriteResult()
         ensure_cpo(connection, cpo_id)
-        self.write_points(connection, cpo_id, points)  # type: ignore[arg-type]
+        self.write_points(connection, cpo_id, points)
         return WriteResult()
 
 
@@ -274,6 +301,27 @@ def _status_before(
         if row is not None:
             statuses[evse_uid] = row[0]
     return statuses
+
+
+def _with_carried_after(
+    connection: Connection, cpo_id: str, evse_uids: list[str], hi: datetime
+) -> set[str]:
+    """Those of ``evse_uids`` with a run after ``hi`` that starts with a liveness signal."""
+    found: set[str] = set()
+    query = (
+        select(status_run.c.evse_uid)
+        .where(
+            status_run.c.cpo_id == cpo_id,
+            status_run.c.evse_uid.in_(bindparam("evse_uids", expanding=True)),
+            status_run.c.started_at > hi,
+            status_run.c.carried == true(),
+        )
+        .distinct()
+    )
+    for start in range(0, len(evse_uids), IN_CHUNK):
+        chunk = evse_uids[start : start + IN_CHUNK]
+        found.update(connection.execute(query, {"evse_uids": chunk}).scalars())
+    return found
 
 
 def _carried_after(
