@@ -15,7 +15,10 @@ from fastapi.responses import JSONResponse
 
 from ingest_worker.feeds import exclusions as exclusion_routes
 from ingest_worker.feeds import ocpi_push, rest_push, ws_push
+from ingest_worker.feeds.ocpi_common import CanonicalEvses, RequestIds
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
+from ingest_worker.feeds.ocpi_push_poll import PushPoller
+from ingest_worker.feeds.ocpi_tokens import cipher_for
 from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.live import run_snapshots
 from ingest_worker.pipeline import Ingest
@@ -29,6 +32,7 @@ from shared.settings import Settings
 class WorkerOptions:
     snapshot_seconds: float = 5.0
     spool_path: Path | None = None
+    public_url: str | None = None  # overrides CAL_PUBLIC_URL (tests)
 
 
 def create_app(
@@ -41,17 +45,28 @@ def create_app(
     store = store or open_blobstore(settings)
     spool = Spool(options.spool_path or settings.data_dir / "spool" / "worker-spool.db")
     ingest = Ingest(feeds, engine, store, spool, settings.max_gap_minutes)
-    parties = ocpi_push.Parties(engine)
+    parties = ocpi_push.Parties(engine, cipher_for(settings))
+    canonical = CanonicalEvses(store)
+    receiver = ocpi_push.Receiver(
+        ingest,
+        parties,
+        ocpi_push.LocationStore(store),
+        canonical,
+        public_url=options.public_url or settings.public_url,
+        feeds=[feed for feed in feeds if feed.kind == "ocpi_push"],
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        with contextlib.suppress(Exception):  # the database may be down at start; the spool waits
-            await asyncio.to_thread(parties.load)
+        await ocpi_push.try_load(parties)
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False
         ) as client:
+            receiver.http = client
             tasks = [
+                # The database may be down at start: registrations load when it is back.
+                asyncio.create_task(ocpi_push.keep_loading(parties, stop), name="ocpi parties"),
                 asyncio.create_task(ingest.run_writer(stop), name="writer"),
                 asyncio.create_task(
                     run_snapshots(
@@ -62,10 +77,21 @@ def create_app(
             ]
             tasks += [
                 asyncio.create_task(
-                    OcpiPuller(feed, ingest, client).run(stop), name=f"poll {feed.name}"
+                    OcpiPuller(feed, ingest, client, canonical=canonical.canonical).run(stop),
+                    name=f"poll {feed.name}",
                 )
                 for feed in feeds
                 if feed.kind == "ocpi_pull"
+            ]
+            tasks += [
+                asyncio.create_task(
+                    PushPoller(
+                        feed, ingest, client, parties, canonical, settings.max_gap_minutes
+                    ).run(stop),
+                    name=f"liveness poll {feed.name}",
+                )
+                for feed in feeds
+                if feed.kind == "ocpi_push"
             ]
             app.state.stop = stop
             try:
@@ -90,7 +116,9 @@ def create_app(
     app.include_router(rest_push.router(ingest))
     app.include_router(exclusion_routes.router(ingest))
     app.include_router(ws_push.router(ingest))
-    app.include_router(ocpi_push.router(ingest, parties))
+    app.include_router(ocpi_push.router(receiver))
+    ocpi_push.install_error_envelopes(app)
+    app.add_middleware(RequestIds)
     if any(feed.kind == "ocpp" for feed in feeds):
         from ingest_worker.feeds import ocpp
 

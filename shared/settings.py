@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     )
     behind_azure_auth: bool = Field(
         False, description="true when App Service / Container Apps authentication fronts the app"
+    )
+    public_url: str | None = Field(
+        None,
+        description="the worker's public base URL, put into the OCPI URLs it hands out;"
+        " default: the address it listens on",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key that encrypts stored OCPI tokens B; default: a key file"
+        " $CAL_DATA_DIR/secret.key created on first use",
     )
     lga_boundaries: Path = Field(
         Path(__file__).parent / "data" / "abs-lga" / "lga_2022_charging_areas.geojson",

@@ -1,25 +1,48 @@
-"""OCPI 2.2.1 pieces both Locations feeds share: the response envelope, tokens, status parsing."""
+"""OCPI 2.2.1 pieces both Locations feeds share: the response envelope, tokens, request ids,
+case-insensitive ids and status parsing."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.blobstore import BlobStore
 from shared.status import InvalidObservation, Observation, check_not_future
+
+log = logging.getLogger("chargeatlarge.worker.ocpi")
 
 SUCCESS = 1000
 CLIENT_ERROR = 2000
 INVALID_PARAMETERS = 2001
 NOT_ENOUGH_INFORMATION = 2002
 UNKNOWN_LOCATION = 2003
+SERVER_ERROR = 3000
+UNABLE_TO_USE_CLIENT_API = 3001
+
+REQUEST_ID = "X-Request-ID"
+CORRELATION_ID = "X-Correlation-ID"
+_ID_VALUE = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+# Maps an EVSE uid as a CPO spelled it to the spelling of the static CSV (CiString, OCPI 2.2.1 16.2).
+Canonical = Callable[[str, str], str]
 
 
 def envelope(
-    data: Any = None, status_code: int = SUCCESS, message: str = "Success", http_status: int = 200
+    data: Any = None,
+    status_code: int = SUCCESS,
+    message: str = "Success",
+    http_status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "status_code": status_code,
@@ -28,12 +51,22 @@ def envelope(
     }
     if data is not None:
         body["data"] = data
-    return JSONResponse(body, status_code=http_status)
+    return JSONResponse(body, status_code=http_status, headers=headers)
 
 
 def token_header(token: str) -> str:
     """``Authorization`` value for ``token``: Base64 since OCPI 2.2."""
     return "Token " + base64.b64encode(token.encode()).decode()
+
+
+def call_headers(token: str, correlation_id: str | None = None) -> dict[str, str]:
+    """Headers of every request we make to a CPO: its token, a new request id, the correlation id."""
+    return {
+        "Authorization": token_header(token),
+        "Accept": "application/json",
+        REQUEST_ID: str(uuid.uuid4()),
+        CORRELATION_ID: correlation_id or str(uuid.uuid4()),
+    }
 
 
 def token_candidates(header: str | None) -> list[str]:
@@ -54,8 +87,89 @@ def token_candidates(header: str | None) -> list[str]:
     return candidates
 
 
+def ci(value: str) -> str:
+    """The comparison key of a CiString: OCPI ids compare case-insensitively."""
+    return value.casefold()
+
+
+class RequestIds:
+    """ASGI middleware: every answer on an ``/ocpi`` path carries the caller's ``X-Request-ID`` and
+    ``X-Correlation-ID`` (new ones where the caller sent none or unusable ones)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/ocpi"):
+            await self.app(scope, receive, send)
+            return
+        sent = {k.decode("latin-1").lower(): v for k, v in scope["headers"]}
+        ids = []
+        for name in (REQUEST_ID, CORRELATION_ID):
+            value = sent.get(name.lower(), b"").decode("latin-1")
+            ids.append((name, value if _ID_VALUE.match(value) else str(uuid.uuid4())))
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [
+                    (name.lower().encode(), value.encode())
+                    for name, value in ids
+                    if name.lower().encode() not in present
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_ids)
+
+
+class CanonicalEvses:
+    """EVSE uids of the static site CSVs by CPO, looked up case-insensitively (like the OCPP feed,
+    re-read from the blob store at most every ``refresh_seconds``)."""
+
+    def __init__(self, store: BlobStore | None, refresh_seconds: float = 60.0) -> None:
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self._by_cpo: dict[str, dict[str, str]] = {}
+        self._loaded_at: float | None = None
+
+    def is_stale(self) -> bool:
+        return self.store is not None and (
+            self._loaded_at is None or time.monotonic() - self._loaded_at >= self.refresh_seconds
+        )
+
+    def refresh_if_stale(self) -> None:
+        """Re-read the static CSVs when the mapping is older than the refresh interval (blocking)."""
+        if not self.is_stale():
+            return
+        self._loaded_at = time.monotonic()
+        try:
+            from shared.sites import read_static_sites
+
+            connectors = read_static_sites(self.store).connectors
+        except Exception as exc:  # noqa: BLE001 - keep the last mapping when the store fails
+            log.warning("OCPI: static sites not read, keeping the last id mapping: %s", exc)
+            return
+        by_cpo: dict[str, dict[str, str]] = {}
+        for cpo_id, evse_uid in zip(connectors["cpo_id"], connectors["evse_uid"], strict=True):
+            by_cpo.setdefault(str(cpo_id), {}).setdefault(ci(str(evse_uid)), str(evse_uid))
+        self._by_cpo = by_cpo
+
+    def canonical(self, cpo_id: str, evse_uid: str) -> str:
+        """The static CSV's spelling of ``evse_uid``; unlisted EVSEs keep the CPO's spelling."""
+        return self._by_cpo.get(cpo_id, {}).get(ci(evse_uid), evse_uid)
+
+
+def _as_is(cpo_id: str, evse_uid: str) -> str:
+    return evse_uid
+
+
 def evse_observation(
-    cpo_id: str, evse: Any, where: str, fallback_time: str | None = None
+    cpo_id: str,
+    evse: Any,
+    where: str,
+    fallback_time: str | None = None,
+    canonical: Canonical = _as_is,
 ) -> Observation | None:
     """An OCPI EVSE object (or a PATCH of one) → Observation; None when it carries no status."""
     if not isinstance(evse, dict):
@@ -65,12 +179,14 @@ def evse_observation(
     uid = evse.get("uid")
     if uid is None:
         raise InvalidObservation(f"{where}.uid: required")
+    if not isinstance(uid, str) or not 0 < len(uid) <= 36:
+        raise InvalidObservation(f"{where}.uid: a string of 1 to 36 characters")
     at = evse.get("last_updated") or fallback_time
     if at is None:
         raise InvalidObservation(f"{where}.last_updated: required")
     try:
         observation = Observation.parse(
-            cpo_id=cpo_id, evse_uid=uid, status=evse["status"], observed_at=at
+            cpo_id=cpo_id, evse_uid=canonical(cpo_id, uid), status=evse["status"], observed_at=at
         )
         check_not_future(observation.observed_at, field="last_updated")
         return observation
@@ -79,7 +195,7 @@ def evse_observation(
 
 
 def location_observations(
-    cpo_id: str, location: Any, where: str = "location"
+    cpo_id: str, location: Any, where: str = "location", canonical: Canonical = _as_is
 ) -> tuple[list[Observation], list[str]]:
     """Every EVSE status of an OCPI Location; bad EVSEs are reported, good ones kept."""
     if not isinstance(location, dict):
@@ -92,7 +208,7 @@ def location_observations(
     for index, evse in enumerate(evses):
         try:
             obs = evse_observation(
-                cpo_id, evse, f"{where}.evses[{index}]", location.get("last_updated")
+                cpo_id, evse, f"{where}.evses[{index}]", location.get("last_updated"), canonical
             )
         except InvalidObservation as exc:
             problems.append(str(exc))

@@ -4,6 +4,11 @@ Version discovery (versions → 2.2.1 details → the ``locations`` SENDER endpo
 GETs that follow ``Link: <…>; rel="next"`` (``X-Limit`` and ``X-Total-Count`` are read and checked),
 with ``date_from`` for incremental polls. Every complete poll is a liveness signal for all EVSEs
 of the CPO. Network errors and 5xx answers are retried with exponential backoff.
+
+The same client polls the Locations Sender of an ``ocpi_push`` CPO with its token B (see
+``ocpi_push_poll``). Where a CPO's implementation is itself wrong in a way we can work around (a
+``next`` link to another origin or outside the Locations endpoint), the poll goes on by
+``offset``/``limit`` and feed health says what the CPO got wrong.
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
 
-from ingest_worker.feeds.ocpi_common import location_observations, token_header
+from ingest_worker.feeds.ocpi_common import (
+    Canonical,
+    call_headers,
+    location_observations,
+)
 from ingest_worker.feeds.push_common import BadPayload, loads_json
 from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
@@ -39,102 +50,197 @@ class PollResult:
     observations: int
     pages: int
     total_count: int | None
+    peer_faults: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Discovery:
+    """A CPO's OCPI 2.2.1 endpoints, by (identifier, role)."""
+
+    version_url: str
+    endpoints: dict[tuple[str, str], str]
+    peer_faults: list[str] = field(default_factory=list)
+
+    def url(self, identifier: str, role: str) -> str | None:
+        return self.endpoints.get((identifier, role))
+
+
+async def get_ocpi(
+    client: httpx.AsyncClient,
+    url: str,
+    token: str,
+    params: dict[str, str] | None = None,
+    attempts: int = 4,
+    correlation_id: str | None = None,
+) -> httpx.Response:
+    """GET with our token and request ids; retries network errors and 5xx with backoff."""
+    delay = 0.5
+    for attempt in range(1, attempts + 1):
+        try:
+            response = await client.get(
+                url, params=params, headers=call_headers(token, correlation_id)
+            )
+        except httpx.TransportError as exc:
+            if attempt == attempts:
+                raise OcpiError(f"GET {url}: {type(exc).__name__}: {exc}") from None
+        except httpx.InvalidURL as exc:
+            raise OcpiError(f"GET {url[:200]!r}: not a usable URL ({exc})") from None
+        else:
+            if response.status_code < 500:
+                if response.status_code != 200:
+                    raise OcpiError(f"GET {url}: HTTP {response.status_code}")
+                if len(response.content) > MAX_PAGE_BYTES:
+                    raise OcpiError(f"GET {url}: response larger than {MAX_PAGE_BYTES} bytes")
+                return response
+            if attempt == attempts:
+                raise OcpiError(f"GET {url}: HTTP {response.status_code} after {attempts} attempts")
+        await asyncio.sleep(delay)
+        delay *= 2
+    raise OcpiError(f"GET {url}: no answer")  # pragma: no cover - the loop returns or raises
+
+
+def ocpi_data(response: httpx.Response, what: str) -> object:
+    """The ``data`` of an OCPI envelope with status 1000, or an error saying what came instead."""
+    try:
+        document = loads_json(response.content)
+    except BadPayload as exc:
+        raise OcpiError(f"{what}: {exc}") from None
+    if not isinstance(document, dict) or "status_code" not in document:
+        raise OcpiError(f"{what}: not an OCPI response envelope")
+    if document["status_code"] != 1000:
+        raise OcpiError(
+            f"{what}: OCPI status {document['status_code']} {document.get('status_message', '')}"
+        )
+    return document.get("data")
+
+
+async def discover(
+    client: httpx.AsyncClient,
+    versions_url: str,
+    token: str,
+    attempts: int = 4,
+    correlation_id: str | None = None,
+) -> Discovery:
+    """Versions → the 2.2.1 details → every endpoint; says clearly what a CPO got wrong."""
+    correlation_id = correlation_id or str(uuid.uuid4())
+    versions = ocpi_data(
+        await get_ocpi(client, versions_url, token, None, attempts, correlation_id), "versions"
+    )
+    faults: list[str] = []
+    if isinstance(versions, dict) and "endpoints" in versions:
+        raise OcpiError(
+            f"versions: {versions_url} answers a version details object, not the list of versions;"
+            " the CPO gave us its version details URL (or its versions endpoint is wrong)"
+        )
+    if not isinstance(versions, list):
+        raise OcpiError("versions: data is not a list of versions")
+    offered = [str(v.get("version")) for v in versions if isinstance(v, dict)]
+    match = next(
+        (v for v in versions if isinstance(v, dict) and str(v.get("version")) == VERSION), None
+    )
+    if match is None or not isinstance(match.get("url"), str):
+        raise OcpiError(
+            f"versions: the CPO offers OCPI {', '.join(offered) or 'no version'}, not {VERSION}"
+        )
+    details = ocpi_data(
+        await get_ocpi(client, match["url"], token, None, attempts, correlation_id),
+        "version details",
+    )
+    if isinstance(details, list) and len(details) == 1 and isinstance(details[0], dict):
+        # OCPI 2.2.1 data is one object; a list of one is a CPO's fault we can read past.
+        faults.append("version details: data is a list, OCPI 2.2.1 has one object")
+        details = details[0]
+    if not isinstance(details, dict) or not isinstance(details.get("endpoints"), list):
+        raise OcpiError("version details: no list of endpoints")
+    if str(details.get("version", VERSION)) != VERSION:
+        raise OcpiError(
+            f"version details: {match['url']} describes version {details.get('version')!r}, not {VERSION}"
+        )
+    endpoints: dict[tuple[str, str], str] = {}
+    for endpoint in details["endpoints"]:
+        if isinstance(endpoint, dict) and isinstance(endpoint.get("url"), str):
+            role = str(endpoint.get("role") or "SENDER").upper()
+            endpoints[(str(endpoint.get("identifier")), role)] = endpoint["url"]
+    return Discovery(match["url"], endpoints, faults)
 
 
 class OcpiPuller:
+    """Polls one CPO's Locations Sender. ``token`` and ``versions_url`` default to the feed's
+    (``ocpi_pull``); an ``ocpi_push`` feed gives the token B and versions URL of its registration."""
+
     def __init__(
-        self, feed: FeedConfig, ingest: Ingest, client: httpx.AsyncClient, page_limit: int = 100
+        self,
+        feed: FeedConfig,
+        ingest: Ingest,
+        client: httpx.AsyncClient,
+        page_limit: int = 100,
+        *,
+        token: Callable[[], str | None] | None = None,
+        versions_url: Callable[[], str | None] | None = None,
+        canonical: Canonical | None = None,
+        source: str = "ocpi_pull",
     ) -> None:
         self.feed = feed
         self.ingest = ingest
         self.client = client
         self.page_limit = page_limit
+        self.token = token or (lambda: feed.secret)
+        self.versions_url = versions_url or (lambda: feed.versions_url)
+        self.canonical = canonical
+        self.source = source
         self.locations_url: str | None = None
+        self.discovered_faults: list[str] = []
         self.last_poll_started: datetime | None = None
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": token_header(self.feed.secret), "Accept": "application/json"}
-
-    async def _get(
-        self, url: str, params: dict[str, str] | None = None, attempts: int = 4
-    ) -> httpx.Response:
-        delay = 0.5
-        for attempt in range(1, attempts + 1):
-            try:
-                response = await self.client.get(url, params=params, headers=self.headers)
-            except httpx.TransportError as exc:
-                if attempt == attempts:
-                    raise OcpiError(f"GET {url}: {type(exc).__name__}: {exc}") from None
-            else:
-                if response.status_code < 500:
-                    if response.status_code != 200:
-                        raise OcpiError(f"GET {url}: HTTP {response.status_code}")
-                    if len(response.content) > MAX_PAGE_BYTES:
-                        raise OcpiError(f"GET {url}: response larger than {MAX_PAGE_BYTES} bytes")
-                    return response
-                if attempt == attempts:
-                    raise OcpiError(
-                        f"GET {url}: HTTP {response.status_code} after {attempts} attempts"
-                    )
-            await asyncio.sleep(delay)
-            delay *= 2
-        raise OcpiError(f"GET {url}: no answer")  # pragma: no cover - the loop returns or raises
-
-    @staticmethod
-    def _data(response: httpx.Response, what: str) -> object:
-        try:
-            document = loads_json(response.content)
-        except BadPayload as exc:
-            raise OcpiError(f"{what}: {exc}") from None
-        if not isinstance(document, dict) or "status_code" not in document:
-            raise OcpiError(f"{what}: not an OCPI response envelope")
-        if document["status_code"] != 1000:
-            raise OcpiError(
-                f"{what}: OCPI status {document['status_code']} {document.get('status_message', '')}"
-            )
-        return document.get("data")
-
     async def discover(self) -> str:
-        versions = self._data(await self._get(self.feed.versions_url), "versions")
-        if not isinstance(versions, list):
-            raise OcpiError("versions: data is not a list")
-        match = next(
-            (v for v in versions if isinstance(v, dict) and v.get("version") == VERSION), None
-        )
-        if match is None or not isinstance(match.get("url"), str):
-            raise OcpiError(f"versions: the CPO offers no OCPI {VERSION}")
-        details = self._data(await self._get(match["url"]), "version details")
-        endpoints = details.get("endpoints", []) if isinstance(details, dict) else []
-        if not isinstance(endpoints, list):
-            raise OcpiError("version details: endpoints is not a list")
-        for endpoint in endpoints:
-            if (
-                isinstance(endpoint, dict)
-                and endpoint.get("identifier") == "locations"
-                and endpoint.get("role", "SENDER") == "SENDER"
-            ):
-                self.locations_url = str(endpoint["url"])
-                return self.locations_url
-        raise OcpiError(f"version details: no locations SENDER endpoint in OCPI {VERSION}")
+        versions_url, token = self.versions_url(), self.token()
+        if not versions_url or not token:
+            raise OcpiError("no versions URL or token to discover the CPO's endpoints with")
+        discovery = await discover(self.client, versions_url, token)
+        self.discovered_faults = discovery.peer_faults
+        url = discovery.url("locations", "SENDER")
+        if url is None:
+            raise OcpiError(f"version details: no locations SENDER endpoint in OCPI {VERSION}")
+        self.locations_url = url
+        return url
+
+    def _usable_next(self, url: str) -> str | None:
+        """Why a ``next`` link cannot be followed, or None when it can."""
+        link, base = httpx.URL(url), httpx.URL(self.locations_url or "")
+        if (link.scheme, link.host, link.port) != (base.scheme, base.host, base.port):
+            # Our token goes with every request: never to another server.
+            return f"points to another origin than {self.locations_url}"
+        if not link.path.rstrip("/").startswith(base.path.rstrip("/")):
+            return f"is outside the Locations endpoint {base.path}"
+        return None
 
     async def poll(self) -> PollResult:
         """One full (first time) or incremental poll; when it completes, liveness for every EVSE."""
         if self.locations_url is None:
             await self.discover()
+        assert self.locations_url is not None
+        token = self.token()
+        if not token:
+            raise OcpiError("no token to call the CPO with")
+        correlation_id = str(uuid.uuid4())
         started = datetime.now(UTC)
-        params = {"limit": str(self.page_limit)}
+        first_params = {"limit": str(self.page_limit)}
         if self.last_poll_started is not None:
-            params["date_from"] = self.last_poll_started.strftime("%Y-%m-%dT%H:%M:%SZ")
+            first_params["date_from"] = self.last_poll_started.strftime("%Y-%m-%dT%H:%M:%SZ")
         url: str | None = self.locations_url
+        params: dict[str, str] | None = first_params
         pages = locations = count = 0
         total: int | None = None
+        faults = list(self.discovered_faults)
+        by_offset = False
         while url is not None:
             pages += 1
             if pages > MAX_PAGES:
                 raise OcpiError(f"locations: more than {MAX_PAGES} pages; stopping")
-            response = await self._get(url, params if pages == 1 else None)
-            data = self._data(response, f"locations page {pages}")
+            response = await get_ocpi(
+                self.client, url, token, params, correlation_id=correlation_id
+            )
+            data = ocpi_data(response, f"locations page {pages}")
             if not isinstance(data, list):
                 raise OcpiError(f"locations page {pages}: data is not a list")
             total = _int_header(response, "X-Total-Count", total)
@@ -145,42 +251,70 @@ class OcpiPuller:
                 )
             for index, location in enumerate(data):
                 locations += 1
-                try:
-                    observations, problems = location_observations(
-                        self.feed.cpo_id, location, f"locations[{index}]"
+                count += await self._take(location, pages, index, url)
+            link = response.links.get("next", {}).get("url")
+            why = self._usable_next(link) if link is not None and not by_offset else None
+            if why is not None:
+                by_offset = True
+                faults.append(
+                    f"locations page {pages}: the CPO's next link {link[:120]!r} {why}; "
+                    + (
+                        "paging by offset instead"
+                        if total is not None
+                        else "without X-Total-Count it cannot be paged by offset: stopped here"
                     )
-                except InvalidObservation as exc:
-                    observations, problems = [], [str(exc)]
-                if observations:
-                    await self.ingest.accept(
-                        self.feed, observations, raw=json.dumps(location), sender=url
-                    )
-                    count += len(observations)
-                if problems:
-                    await self.ingest.reject(
-                        self.feed,
-                        source="ocpi_pull",
-                        location=f"page {pages} item {index}",
-                        reason="; ".join(problems),
-                        payload=json.dumps(location),
-                    )
-            url = response.links.get("next", {}).get("url")
-            if url is not None and not _same_origin(url, self.locations_url):
-                # Our token goes with every request: never follow a link to another server.
-                raise OcpiError(
-                    f"locations page {pages}: next link {url[:100]!r} leaves {self.locations_url}"
                 )
-        if total is not None and "date_from" not in params and locations < total:
-            self.ingest.mark_error(
-                self.feed, f"X-Total-Count said {total} locations, the pages held {locations}"
-            )
+            url, params = self._next(link, data, first_params, locations, total, by_offset)
+        if total is not None and "date_from" not in first_params and locations < total:
+            faults.append(f"X-Total-Count said {total} locations, the pages held {locations}")
         # The poll vouches for the statuses as they were when it began.
         await self.ingest.liveness(self.feed, started)
         self.last_poll_started = started
         self.ingest.mark_success(self.feed)
-        return PollResult(locations, count, pages, total)
+        if faults:
+            self.ingest.mark_error(self.feed, "CPO's OCPI implementation: " + "; ".join(faults))
+        return PollResult(locations, count, pages, total, faults)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    def _next(
+        self,
+        link: str | None,
+        data: list[object],
+        first_params: dict[str, str],
+        seen: int,
+        total: int | None,
+        by_offset: bool,
+    ) -> tuple[str | None, dict[str, str] | None]:
+        """The next page: the CPO's ``next`` link, or offset paging where that link is unusable."""
+        if not by_offset:
+            return link, None
+        if not data or total is None or seen >= total:
+            return None, None  # offset paging needs X-Total-Count to know where to stop
+        return self.locations_url, {**first_params, "offset": str(seen)}
+
+    async def _take(self, location: object, page: int, index: int, sender: str) -> int:
+        """Accept the statuses of one Location, quarantine its bad parts; returns how many."""
+        try:
+            kwargs = {"canonical": self.canonical} if self.canonical else {}
+            observations, problems = location_observations(
+                self.feed.cpo_id, location, f"locations[{index}]", **kwargs
+            )
+        except InvalidObservation as exc:
+            observations, problems = [], [str(exc)]
+        if observations:
+            await self.ingest.accept(
+                self.feed, observations, raw=json.dumps(location), sender=sender
+            )
+        if problems:
+            await self.ingest.reject(
+                self.feed,
+                source=self.source,
+                location=f"page {page} item {index}",
+                reason="; ".join(problems),
+                payload=json.dumps(location),
+            )
+        return len(observations)
+
+    async def run(self, stop: asyncio.Event, interval: float | None = None) -> None:
         while not stop.is_set():
             try:
                 result = await self.poll()
@@ -196,12 +330,7 @@ class OcpiPuller:
                 log.warning("%s: poll failed: %s", self.feed.name, exc)
                 self.locations_url = None  # rediscover next time
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.feed.poll_seconds)
-
-
-def _same_origin(url: str, base: str | None) -> bool:
-    first, second = httpx.URL(url), httpx.URL(base or "")
-    return (first.scheme, first.host, first.port) == (second.scheme, second.host, second.port)
+                await asyncio.wait_for(stop.wait(), timeout=interval or self.feed.poll_seconds)
 
 
 def _int_header(response: httpx.Response, name: str, default: int | None) -> int | None:

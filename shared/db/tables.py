@@ -150,11 +150,20 @@ ocpi_party = Table(
     Column("cpo_id", Id, primary_key=True),
     Column("country_code", String(2), nullable=False),
     Column("party_id", String(3), nullable=False),
-    Column("token_b", String(255), nullable=False, comment="the CPO's token for calling it"),
+    Column("token_b", String(255), nullable=False, comment="the CPO's token, Fernet-encrypted"),
     Column("token_c_sha256", String(64), nullable=False, comment="hash of the token we issued"),
     Column("versions_url", String(255), nullable=True),
     Column("registered_at", Instant, nullable=False),
     Column("updated_at", Instant, nullable=False),
+)
+
+# Every party (CPO role) of a registered credentials object; a party belongs to one CPO only.
+ocpi_party_role = Table(
+    "ocpi_party_role",
+    metadata,
+    Column("country_code", String(2), primary_key=True),
+    Column("party_id", String(3), primary_key=True),
+    Column("cpo_id", Id, ForeignKey("ocpi_party.cpo_id"), nullable=False, index=True),
 )
 
 # A static site in a grant program: matched from a funder's list by `chargeatlarge programs

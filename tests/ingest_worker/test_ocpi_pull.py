@@ -48,7 +48,13 @@ class FakeCpo:
         self.fail_first = fail_first
         self.foreign_next: str | None = None
         self.requests: list[dict] = []
+        self.headers: list[dict] = []
         self.app = FastAPI()
+
+        @self.app.middleware("http")
+        async def keep_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+            self.headers.append(dict(request.headers))
+            return await call_next(request)
 
         @self.app.get("/ocpi/versions")
         async def versions(request: Request) -> JSONResponse:
@@ -187,7 +193,8 @@ def test_unreachable_cpo_is_an_error_after_retries(worker_settings) -> None:
 
 
 def test_a_next_link_to_another_server_is_not_followed(worker_settings) -> None:
-    cpo = FakeCpo(locations=1)
+    """Our token never goes to another origin: the poll pages by offset and health says why."""
+    cpo = FakeCpo(locations=5)
     cpo.foreign_next = (
         "http://198.51.100.7/ocpi/cpo/2.2.1/locations?offset=2"  # our token must not go there
     )
@@ -197,7 +204,55 @@ def test_a_next_link_to_another_server_is_not_followed(worker_settings) -> None:
 
         async def scenario():  # type: ignore[no-untyped-def]
             async with httpx.AsyncClient(timeout=5) as client:
-                await OcpiPuller(pull, ingest, client).poll()
+                return await OcpiPuller(pull, ingest, client, page_limit=2).poll()
 
-        with pytest.raises(OcpiError, match="leaves"):
-            asyncio.run(scenario())
+        result = asyncio.run(scenario())
+    assert result.locations == 5 and result.pages == 3
+    assert [r.get("offset") for r in cpo.requests] == [None, "2", "4"]
+    error = ingest.health["PULLCPO/ocpi_pull"].last_error or ""
+    assert "198.51.100.7" in error and "another origin" in error and "offset" in error
+
+
+def test_lower_case_ids_map_to_the_static_csv_and_request_ids_are_sent(worker_settings) -> None:
+    from ingest_worker.feeds.ocpi_common import CanonicalEvses
+
+    cpo = FakeCpo(locations=2)
+    for location in cpo.locations:
+        location["evses"][0]["uid"] = location["evses"][0]["uid"].lower()  # e0, e1
+    store = LocalBlobStore(worker_settings.blob_dir)
+    store_static_sites(store, "PULLCPO", ["E0", "E1"])
+    with serve(cpo.app) as url:
+        pull = feed("PULLCPO", "ocpi_pull", "cpo-issued-token", versions_url=f"{url}/ocpi/versions")
+        ingest = make_ingest(worker_settings, [pull])
+        canonical = CanonicalEvses(store)
+        canonical.refresh_if_stale()
+
+        async def scenario():  # type: ignore[no-untyped-def]
+            async with httpx.AsyncClient(timeout=5) as client:
+                return await OcpiPuller(pull, ingest, client, canonical=canonical.canonical).poll()
+
+        asyncio.run(scenario())
+        while ingest.drain_once():
+            pass
+    assert {r[1] for r in stored_runs(worker_settings)} == {"E0", "E1"}
+    request_ids = [h["x-request-id"] for h in cpo.headers]
+    assert len(set(request_ids)) == len(request_ids) == len(cpo.headers) >= 3
+    assert len({h["x-correlation-id"] for h in cpo.headers[2:]}) == 1  # one poll, one correlation
+
+
+def store_static_sites(store, cpo_id: str, evse_uids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A static site CSV listing ``evse_uids`` of ``cpo_id`` (one connector each)."""
+    from shared.sites import store_sites, validate_sites_csv
+
+    header = (
+        "cpo_id,site_id,site_name,address,suburb,state,postcode,latitude,longitude,"
+        "charger_id,evse_uid,connector_id,connector_standard,power_type,max_power_kw\n"
+    )
+    rows = "".join(
+        f"{cpo_id},S1,Site,1 Main St,Goulburn,NSW,2580,-34.75,149.72,C1,{uid},1,"
+        "IEC_62196_T2,AC_3_PHASE,22\n"
+        for uid in evse_uids
+    )
+    validated = validate_sites_csv((header + rows).encode(), f"{cpo_id.lower()}.csv")
+    assert not validated.problems, validated.problems
+    store_sites(store, validated)

@@ -14,7 +14,19 @@ from tests.ingest_worker.conftest import quarantined, stored_runs, wait_for
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ocpi" / "location_two_evses.json"
 
 
-def handshake(url: str, token_a: str, country: str = "AU", party: str = "ACM") -> str:
+# Nothing listens on the discard port of loopback: the worker's call back fails at once.
+NO_CPO_VERSIONS = "http://127.0.0.1:9/ocpi/versions"
+
+
+def handshake(
+    url: str,
+    token_a: str,
+    country: str = "AU",
+    party: str = "ACM",
+    versions_url: str = NO_CPO_VERSIONS,
+    token_b: str = "token-b-of-the-cpo",
+) -> str:
+    """The CPO's side of the credentials handshake; returns token C."""
     versions = httpx.get(f"{url}/ocpi/versions", headers={"Authorization": token_header(token_a)})
     assert versions.status_code == 200 and versions.json()["status_code"] == 1000
     details_url = versions.json()["data"][0]["url"]
@@ -28,8 +40,8 @@ def handshake(url: str, token_a: str, country: str = "AU", party: str = "ACM") -
         credentials_url,
         headers={"Authorization": token_header(token_a)},
         json={
-            "token": "token-b-of-the-cpo",
-            "url": "https://cpo.example/ocpi/versions",
+            "token": token_b,
+            "url": versions_url,
             "roles": [
                 {
                     "role": "CPO",
@@ -183,7 +195,7 @@ def test_credentials_refused(worker) -> None:
         headers={"Authorization": token_header("acme-token-a")},
         json={
             "token": "b",
-            "url": "https://x/versions",
+            "url": NO_CPO_VERSIONS,
             "roles": [{"role": "CPO", "party_id": "XYZ", "country_code": "AU"}],
         },
     )

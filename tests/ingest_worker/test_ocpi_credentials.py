@@ -1,0 +1,276 @@
+"""OCPI 2.2.1 credentials module of the worker: registration with a call back to the CPO, token A
+retired at registration, token C rotation, unregistration, several parties, and secrets at rest."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from sqlalchemy import select
+
+from ingest_worker.app import WorkerOptions, create_app
+from ingest_worker.feeds.ocpi_common import token_header
+from ingest_worker.feeds.ocpi_push import Parties
+from ingest_worker.feeds.ocpi_tokens import TokenCipher, cipher_for
+from shared.db.engine import make_engine, upgrade
+from shared.db.tables import ocpi_party, ocpi_party_role, quarantine
+from shared.settings import Settings
+from tests.conftest import free_port, shared_data
+from tests.ingest_worker.conftest import feed, query_rows, serve, wait_for
+from tests.ingest_worker.test_ocpi_pull import FakeCpo
+
+CREDENTIALS = "/ocpi/2.2.1/credentials"
+LOCATIONS = "/ocpi/emsp/2.2.1/locations"
+TOKEN_B = "cpo-issued-token"  # the token FakeCpo accepts
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": token_header(token)}
+
+
+def credentials(versions_url: str, *parties: tuple[str, str], token: str = TOKEN_B) -> dict:
+    return {
+        "token": token,
+        "url": versions_url,
+        "roles": [
+            {
+                "role": "CPO",
+                "country_code": country,
+                "party_id": party,
+                "business_details": {"name": f"{country}/{party}"},
+            }
+            for country, party in parties
+        ],
+    }
+
+
+def status_put(url: str, token: str, party: str, location: str = "L1") -> httpx.Response:
+    return httpx.patch(
+        f"{url}{LOCATIONS}/{party}/{location}/E1",
+        headers=auth(token),
+        json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
+    )
+
+
+def test_registration_calls_the_cpo_back_and_retires_token_a(worker_settings) -> None:
+    cpo = FakeCpo(locations=1)
+    public = "https://ingest.chargeatlarge.example"
+    feeds = [feed("ACME", "ocpi_push", "acme-token-a", country_code="AU", party_id="ACM")]
+    app = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2, public_url=public))
+    with serve(cpo.app) as cpo_url, serve(app) as url:
+        # The Host header is the caller's choice: URLs we hand out use the configured public URL.
+        versions = httpx.get(
+            f"{url}/ocpi/versions", headers={**auth("acme-token-a"), "Host": "evil.example"}
+        )
+        assert versions.json()["data"] == [{"version": "2.2.1", "url": f"{public}/ocpi/2.2.1"}]
+        ours = httpx.get(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).json()["data"]
+        assert ours["url"] == f"{public}/ocpi/versions" and ours["roles"][0]["role"] == "EMSP"
+        assert (
+            httpx.put(f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), json={}).status_code
+            == 405
+        )
+        assert httpx.delete(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).status_code == 405
+
+        posted = httpx.post(
+            f"{url}{CREDENTIALS}",
+            headers={**auth("acme-token-a"), "X-Request-ID": "req-1", "X-Correlation-ID": "cor-1"},
+            json=credentials(f"{cpo_url}/ocpi/versions", ("au", "acm")),
+        )
+        assert posted.status_code == 200 and posted.json()["status_code"] == 1000, posted.text
+        assert (posted.headers["x-request-id"], posted.headers["x-correlation-id"]) == (
+            "req-1",
+            "cor-1",
+        )
+        token_c = posted.json()["data"]["token"]
+        assert posted.json()["data"]["url"] == f"{public}/ocpi/versions"
+        # We called the CPO back with its token B: versions, then the 2.2.1 details.
+        assert [h["authorization"] for h in cpo.headers[:2]] == [token_header(TOKEN_B)] * 2
+        assert all(h.get("x-request-id") and h.get("x-correlation-id") for h in cpo.headers)
+
+        # Token A no longer works for anything, token C does.
+        for method, path in (
+            ("GET", "/ocpi/versions"),
+            ("POST", CREDENTIALS),
+            ("PUT", CREDENTIALS),
+        ):
+            answer = httpx.request(
+                method,
+                f"{url}{path}",
+                headers=auth("acme-token-a"),
+                json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM"), token="stolen"),
+            )
+            assert answer.status_code == 401, (method, path, answer.text)
+        assert status_put(url, token_c, "AU/ACM").json()["status_code"] == 1000
+        assert (
+            httpx.get(f"{url}{CREDENTIALS}", headers=auth(token_c)).json()["data"]["token"]
+            == token_c
+        )
+        assert (
+            httpx.post(
+                f"{url}{CREDENTIALS}",
+                headers=auth(token_c),
+                json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM")),
+            ).status_code
+            == 405
+        )
+
+        # PUT rotates token C and fetches the CPO's endpoints again.
+        calls = len(cpo.headers)
+        rotated = httpx.put(
+            f"{url}{CREDENTIALS}",
+            headers=auth(token_c),
+            json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM")),
+        )
+        assert rotated.json()["status_code"] == 1000
+        new_c = rotated.json()["data"]["token"]
+        assert new_c != token_c and len(cpo.headers) >= calls + 2
+        assert status_put(url, token_c, "AU/ACM").status_code == 401
+        assert status_put(url, new_c, "AU/ACM").json()["status_code"] == 1000
+
+        # DELETE unregisters: token C is gone, and token A may register again.
+        assert (
+            httpx.delete(f"{url}{CREDENTIALS}", headers=auth(new_c)).json()["status_code"] == 1000
+        )
+        assert status_put(url, new_c, "AU/ACM").status_code == 401
+        assert httpx.delete(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).status_code == 405
+    assert query_rows(worker_settings, select(ocpi_party.c.cpo_id)) == []
+
+
+def test_every_cpo_role_registers_its_party_and_a_party_has_one_owner(worker_settings) -> None:
+    """credentials_example4.json: one platform, three CPOs. Roles are the official bytes; only
+    token and url are ours (the example's URL is not a server we may call)."""
+    example = json.loads(
+        shared_data("ocpi-2.2.1", "examples", "credentials_example4.json").read_bytes()
+    )
+    cpo = FakeCpo(locations=1)
+    feeds = [feed("PLATFORM", "ocpi_push", "platform-a"), feed("RIVAL", "ocpi_push", "rival-a")]
+    app = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2))
+    with serve(cpo.app) as cpo_url, serve(app) as url:
+        body = {**example, "token": TOKEN_B, "url": f"{cpo_url}/ocpi/versions"}
+        posted = httpx.post(f"{url}{CREDENTIALS}", headers=auth("platform-a"), json=body)
+        assert posted.json()["status_code"] == 1000, posted.text
+        token_c = posted.json()["data"]["token"]
+        for party in ("NL/EXO", "nl/pfc", "NL/CGP"):
+            assert status_put(url, token_c, party).json()["status_code"] == 1000, party
+        assert status_put(url, token_c, "NL/XXX").status_code == 403
+        # Another CPO whose feed names no party cannot take one that is registered.
+        rival = httpx.post(
+            f"{url}{CREDENTIALS}",
+            headers=auth("rival-a"),
+            json=credentials(f"{cpo_url}/ocpi/versions", ("NL", "PFC")),
+        )
+        assert (
+            rival.status_code == 403
+            and "registered by another CPO" in rival.json()["status_message"]
+        )
+    roles = query_rows(
+        worker_settings, select(ocpi_party_role).order_by(ocpi_party_role.c.party_id)
+    )
+    assert roles == [
+        ("NL", "CGP", "PLATFORM"),
+        ("NL", "EXO", "PLATFORM"),
+        ("NL", "PFC", "PLATFORM"),
+    ]
+
+
+def test_token_b_is_encrypted_at_rest_and_never_quarantined(worker_settings) -> None:
+    cpo = FakeCpo(locations=1)
+    feeds = [feed("ACME", "ocpi_push", "acme-token-a")]
+    app = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2))
+    secret_b = "very-secret-token-b"
+    with serve(cpo.app) as cpo_url, serve(app) as url:
+        refused = [
+            {
+                **credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM"), token=secret_b),
+                "url": "not a url",
+            },
+            {**credentials("http://[::1/versions", ("AU", "ACM"), token=secret_b)},
+            {**credentials("javascript:alert(1)", ("AU", "ACM"), token=secret_b)},
+            {**credentials(f"{cpo_url}/{'x' * 300}", ("AU", "ACM"), token=secret_b)},
+            {**credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM"), token=secret_b), "roles": []},
+            {
+                "token": secret_b,
+                "url": f"{cpo_url}/ocpi/versions",
+                "roles": [{"role": "EMSP", "country_code": "AU", "party_id": "ACM"}],
+            },
+        ]
+        for body in refused:
+            answer = httpx.post(f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), json=body)
+            assert answer.status_code == 400 and answer.json()["status_code"] == 2001, answer.text
+            assert secret_b not in answer.text
+        not_json = httpx.post(
+            f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), content=f'{{"token": "{secret_b}"'
+        )
+        assert not_json.status_code == 400
+        posted = httpx.post(
+            f"{url}{CREDENTIALS}",
+            headers=auth("acme-token-a"),
+            json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM"), token=TOKEN_B),
+        )
+        assert posted.json()["status_code"] == 1000
+        wait_for(
+            lambda: (
+                len(query_rows(worker_settings, select(quarantine.c.payload))) == len(refused) + 1
+            )
+        )
+    payloads = [r[0] for r in query_rows(worker_settings, select(quarantine.c.payload))]
+    assert all(secret_b not in p for p in payloads) and "[redacted]" in payloads[0]
+    (stored,) = query_rows(worker_settings, select(ocpi_party.c.token_b))
+    assert TOKEN_B not in stored[0] and TokenCipher.is_ciphertext(stored[0])
+    assert cipher_for(worker_settings).decrypt(stored[0]) == TOKEN_B
+    logs = "".join(p.read_text(errors="replace") for p in worker_settings.data_dir.rglob("*.log"))
+    assert secret_b not in logs
+
+
+def test_registration_goes_on_when_the_cpo_cannot_be_called_back(worker) -> None:
+    url, _ = worker
+    posted = httpx.post(
+        f"{url}{CREDENTIALS}",
+        headers=auth("other-token-a"),
+        json=credentials(f"http://127.0.0.1:{free_port()}/ocpi/versions", ("AU", "OTH")),
+    )
+    assert posted.json()["status_code"] == 1000
+    assert "could not use the CPO's versions endpoint" in posted.json()["status_message"]
+    health = {f["cpo_id"] + "/" + f["kind"]: f for f in httpx.get(f"{url}/feeds").json()}
+    assert "ConnectError" in health["OTHER/ocpi_push"]["last_error"]
+
+
+def test_ocpi_errors_are_envelopes_with_request_ids(worker) -> None:
+    url, _ = worker
+    missing = httpx.get(f"{url}/ocpi/2.2.1/tariffs", headers={"X-Request-ID": "abc"})
+    assert missing.status_code == 404 and missing.json()["status_code"] == 2000
+    assert missing.headers["x-request-id"] == "abc" and missing.headers["x-correlation-id"]
+    wrong_method = httpx.delete(f"{url}{LOCATIONS}/AU/ACM/L1")
+    assert wrong_method.status_code == 405 and wrong_method.json()["status_code"] == 2000
+    assert set(wrong_method.json()) == {"status_code", "status_message", "timestamp"}
+    # Outside /ocpi the usual answers stay.
+    assert httpx.get(f"{url}/nope").json() == {"detail": "Not Found"}
+
+
+def test_registrations_load_when_the_database_comes_back(tmp_path) -> None:
+    """A worker started while the database is unreachable answers 503 (retry), not 401, and
+    serves the registered CPO once the database is back, without a restart."""
+    home = tmp_path / "db"
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "var", database_url=f"sqlite:///{home / 'cal.db'}"
+    )
+    upgrade(settings.database_url)
+    ocpi_feed = feed("ACME", "ocpi_push", "acme-token-a")
+    engine = make_engine(settings.database_url)
+    _, token_c = Parties(engine, cipher_for(settings)).register(
+        ocpi_feed, [("AU", "ACM")], "token-b", "http://127.0.0.1:9/ocpi/versions"
+    )
+    engine.dispose()
+    database = home / "cal.db"
+    original = database.read_bytes()
+    database.write_bytes(b"this is not a database " * 200)  # every query fails until restored
+    app = create_app(settings, [ocpi_feed], WorkerOptions(snapshot_seconds=0.2))
+    with serve(app) as url:
+        down = status_put(url, token_c, "AU/ACM")
+        assert down.status_code == 503 and down.json()["status_code"] == 3000
+        assert down.headers["retry-after"]
+        database.write_bytes(original)
+        answer = wait_for(
+            lambda: (r := status_put(url, token_c, "AU/ACM")).status_code == 200 and r, timeout=60
+        )
+        assert answer.json()["status_code"] == 1000
