@@ -207,6 +207,40 @@ def demo(
     start_services(settings, sites_csv, host, app_port, worker_port, seed)
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGHUP reached the demo: stop every part, as Ctrl-C does."""
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Who listens on ``host:port`` already ("pid 123 (python3: chargeatlarge worker)"), or None."""
+    import socket
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return None
+        except OSError:
+            pass
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                if conn.pid is None:
+                    break
+                process = psutil.Process(conn.pid)
+                command = " ".join(process.cmdline()[:4])[:120]
+                return f"pid {conn.pid} ({process.name()}: {command})"
+    except (psutil.Error, OSError):
+        pass
+    return "another program"
+
+
 def wait_for_port(host: str, port: int, timeout: float, children: Children) -> bool:
     import socket
 
@@ -234,7 +268,17 @@ def read_env_file(path: Path) -> dict[str, str]:
 def start_services(
     settings: Settings, sites_csv: Path, host: str, app_port: int, worker_port: int, seed: int
 ) -> None:
-    """Worker, simulator (every feed kind) and dashboard, until Ctrl-C or until one stops."""
+    """Worker, simulator (every feed kind) and dashboard, until Ctrl-C, SIGTERM or SIGHUP, or
+    until one stops; every part is stopped on the way out."""
+    taken = [
+        f"port {port} ({what}) is already in use by {user}"
+        for port, what in ((worker_port, "ingest worker"), (app_port, "dashboard"))
+        if (user := port_in_use(host, port))
+    ]
+    if taken:
+        raise click.ClickException(
+            "; ".join(taken) + ". Stop it (an earlier demo?) or choose --worker-port/--app-port."
+        )
     cli = cli_executable()
     demo_dir = settings.data_dir / "demo"
     feeds = demo_dir / "feeds.toml"
@@ -256,6 +300,7 @@ def start_services(
     env = {**os.environ, **read_env_file(secrets)}
     children = Children()
     logs = settings.data_dir / "logs"
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         started = step(f"ingest worker on {worker_url}")
         children.start(
@@ -291,7 +336,12 @@ def start_services(
         raise click.ClickException(
             f"{name} stopped (exit code {code}); see {logs / (name + '.log')}"
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         click.echo("\nstopping …")
     finally:
+        # A second signal while stopping must not leave children behind.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         children.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -160,10 +160,20 @@ def test_demo_stack(tmp_path: Path) -> None:
             browser.close()
     finally:
         if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGINT)
+            # kill -TERM, as a closed terminal or a process manager does: every part must stop.
+            os.kill(demo.pid, signal.SIGTERM)
             try:
                 demo.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(demo.pid, signal.SIGKILL)
         log.close()
     assert "stopping" in (tmp_path / "demo.log").read_text()
+    from shared.demo import port_in_use
+
+    deadline = time.monotonic() + 60
+    while (port_in_use("127.0.0.1", worker_port) or port_in_use("127.0.0.1", app_port)) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    assert port_in_use("127.0.0.1", worker_port) is None, "the worker outlived the demo"
+    assert port_in_use("127.0.0.1", app_port) is None, "the dashboard outlived the demo"
