@@ -22,10 +22,14 @@ from sqlalchemy import Engine
 from shared import __version__, layout
 from shared.blobstore import BlobStore
 from shared.db.observations import cpo_max_gaps, runs_reader
+from shared.exclusions import approved_exclusions
 from shared.metrics import schema
 from shared.metrics.engine import MonthInputs, month_tables
 from shared.metrics.period import Period
-from shared.monthly.report import REPORT_TABLES, build_report
+from shared.monthly.history import read_history
+from shared.monthly.report import REPORT_TABLES
+from shared.monthly.state_reports import publish_reports
+from shared.programs.store import site_programs
 from shared.sites import MAX_REPORTED_PROBLEMS, read_static_sites
 
 log = logging.getLogger("chargeatlarge.monthly")
@@ -109,10 +113,14 @@ def run_month(
             f"static sites: {len(static.problems) - MAX_REPORTED_PROBLEMS} more problems not listed"
         )
 
+    history = read_history(store, month)
     with tempfile.TemporaryDirectory(prefix="chargeatlarge-month-") as work:
         folder = Path(work)
         with engine.connect() as connection:
             gaps = cpo_max_gaps(connection)
+            # The exclusions approved now (spec 4.3) and the sites' program assignments.
+            exclusions = approved_exclusions(connection, period.start, period.end)
+            programs = site_programs(connection)
             widest = max([default_max_gap_minutes, *[g for g in gaps.values() if g]])
             runs = runs_reader(
                 connection,
@@ -127,6 +135,9 @@ def run_month(
                 connectors=static.connectors,
                 default_max_gap_minutes=default_max_gap_minutes,
                 max_gap_minutes=gaps,
+                exclusions=exclusions,
+                programs=programs,
+                history=history.tables,
             )
             began = time.perf_counter()
             with month_tables(inputs, memory_limit=ENGINE_MEMORY_LIMIT) as computed:
@@ -176,6 +187,10 @@ def run_month(
             "status_runs": run_count,
             "default_max_gap_minutes": default_max_gap_minutes,
             "cpo_max_gap_minutes": {k: v for k, v in sorted(gaps.items()) if v},
+            "approved_exclusions": exclusions.num_rows,
+            "program_assignments": programs.num_rows,
+            # spec 4.5: the processed months (as their latest run wrote them) summed with this one
+            "twelve_month_months": history.months,
         },
         "row_counts": row_counts,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
@@ -187,7 +202,7 @@ def run_month(
         prefix, {**files, "manifest.json": json.dumps(manifest, indent=2).encode()}
     )
 
-    report_files = build_report(report_tables, manifest, uptime_threshold_pct)
-    store.replace_prefix(layout.report_prefix(month), report_files)
+    # The national report and one per state with EVSEs (reports/YYYY-MM/<STATE>/).
+    publish_reports(store, month, report_tables, manifest, uptime_threshold_pct)
     log.info("%s: wrote %s and %s", month, prefix, layout.report_prefix(month))
     return MonthResult(month, prefix, layout.report_prefix(month), row_counts, warnings, manifest)

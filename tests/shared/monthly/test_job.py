@@ -143,3 +143,79 @@ def test_parquet_bytes_do_not_depend_on_how_the_rows_arrive(tmp_path) -> None:
     empty = tmp_path / "empty.parquet"
     assert write_parquet([], table_schema, empty) == 0
     assert pq.read_table(empty).schema.equals(table_schema)
+
+
+JULY = """evse_uid,status,observed_at
+AU*TST*E1,FAULTED,2026-07-10T10:00:00+10:00
+AU*TST*E1,FAULTED,2026-07-10T10:10:00+10:00
+"""
+JULY_LATE = """evse_uid,status,observed_at
+AU*TST*E1,AVAILABLE,2026-07-11T10:00:00+10:00
+"""
+
+
+def evse_rows(store, month: str) -> dict[str, dict]:
+    table = pq.read_table(io.BytesIO(store.get(layout.monthly_table_blob(month, "evse"))))
+    return {r["evse_uid"]: r for r in table.to_pylist()}
+
+
+def test_exclusions_and_twelve_month_figures(cli_env: CliRunner, tmp_path: Path) -> None:
+    invoke(cli_env, "db", "upgrade")
+    invoke(cli_env, "sites", "load", str(FIXTURES / "sites_small.csv"))
+    for name, text in (("july.csv", JULY), ("log.csv", LOG)):
+        (tmp_path / name).write_text(text)
+        invoke(cli_env, "observations", "import", str(tmp_path / name), "--cpo", "TESTCPO")
+
+    def propose(start: str, end: str, cause: str) -> str:
+        output = invoke(
+            cli_env, "exclusions", "propose", "--cpo", "TESTCPO", "--scope", "charger",
+            "--id", "C1", "--from", start, "--to", end, "--cause", cause,
+        )  # fmt: skip
+        return output.strip().splitlines()[-1]
+
+    # E2 is FAULTED 10:00-10:25 on 2 Sep. Approved: 10:00-10:10. Proposed only, and rejected:
+    # the rest of it, which must count for nothing.
+    approved = propose("2026-09-02T10:00:00+10:00", "2026-09-02T10:10:00+10:00", "VANDALISM")
+    invoke(cli_env, "exclusions", "approve", approved)
+    propose("2026-09-02T10:10:00+10:00", "2026-09-02T10:20:00+10:00", "UTILITY_INTERRUPTION")
+    rejected = propose("2026-09-02T10:20:00+10:00", "2026-09-02T10:30:00+10:00", "VEHICLE_FAULT")
+    invoke(cli_env, "exclusions", "reject", rejected, "--reason", "the CPO's own fault")
+
+    invoke(cli_env, "monthly", "--month", "2026-07")
+    invoke(cli_env, "monthly", "--month", "2026-09")  # August never processed
+    store = open_blobstore(get_settings())
+    september = evse_rows(store, "2026-09")
+    e1, e2 = september["AU*TST*E1"], september["AU*TST*E2"]
+    assert (e2["out_of_order_minutes"], e2["excluded_minutes"]) == (25, 10)
+    assert e2["uptime_excl_pct"] == pytest.approx(100 * 10 / 25)
+    outages = pq.read_table(io.BytesIO(store.get(layout.monthly_table_blob("2026-09", "outages"))))
+    assert [
+        (r["evse_uid"], r["excluded_minutes_in_period"], r["causes"]) for r in outages.to_pylist()
+    ] == [("AU*TST*E2", 10, "VANDALISM")]
+    used = pq.read_table(io.BytesIO(store.get(layout.monthly_table_blob("2026-09", "exclusions"))))
+    assert used.column("exclusion_id").to_pylist() == [approved]
+    assert used.column("evse_count").to_pylist() == [2]
+    # E1: September up 40 of 40 known; July down 25 of 25 known → 40 / 65 over both months.
+    assert e1["uptime_12m_pct"] == pytest.approx(100 * 40 / 65)
+    assert (e1["months_in_12m"], e2["months_in_12m"]) == (2, 2)
+    assert e2["uptime_excl_12m_pct"] == pytest.approx(100 * 10 / 25)
+    site = pq.read_table(io.BytesIO(store.get(layout.monthly_table_blob("2026-09", "site"))))
+    s1 = {r["site_id"]: r for r in site.to_pylist()}["S1"]
+    assert s1["uptime_12m_pct"] == pytest.approx(100 * 40 / (65 + 25))
+    manifest = json.loads(store.get(layout.monthly_manifest_blob("2026-09")))
+    fed = manifest["inputs"]["twelve_month_months"]
+    assert [m["month"] for m in fed] == ["2026-07"]
+    assert manifest["inputs"]["approved_exclusions"] == 1
+
+    # More July data and a July re-run: September's figures change only when it is re-run.
+    (tmp_path / "late.csv").write_text(JULY_LATE)
+    invoke(cli_env, "observations", "import", str(tmp_path / "late.csv"), "--cpo", "TESTCPO")
+    invoke(cli_env, "monthly", "--month", "2026-07")
+    assert evse_rows(store, "2026-09")["AU*TST*E1"]["uptime_12m_pct"] == pytest.approx(
+        100 * 40 / 65
+    )
+    invoke(cli_env, "monthly", "--month", "2026-09")
+    # July now: down 25, AVAILABLE 15 → up 40 + 15 of 40 + 25 + 15 known.
+    assert evse_rows(store, "2026-09")["AU*TST*E1"]["uptime_12m_pct"] == pytest.approx(
+        100 * 55 / 80
+    )
