@@ -17,6 +17,12 @@ from starlette.routing import Mount, Route
 from report_app import context
 from report_app.auth import viewer_for
 from report_app.data import DataProblem, Filters
+from report_app.pages.exclusions import (
+    exclusion_access,
+    exclusions_server,
+    exclusions_ui,
+    reviewer_name,
+)
 from report_app.pages.live import live_server, live_ui
 from report_app.pages.quality import quality_server, quality_ui
 from report_app.pages.reports import ROUTE, reports_server, reports_ui
@@ -37,6 +43,11 @@ def app_ui(request: Request) -> ui.Tag:
             ui.nav_panel("Data quality", quality_ui("quality"), value="quality"),
             ui.nav_panel("Reports", reports_ui("reports"), value="reports"),
         ]
+    if exclusion_access(viewer) != "none":
+        review = exclusion_access(viewer) == "review"
+        panels.append(
+            ui.nav_panel("Exclusions", exclusions_ui("exclusions", review), value="exclusions")
+        )
     return ui.page_navbar(
         *panels,
         ui.nav_spacer(),
@@ -58,6 +69,11 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
         uptime_server("uptime", viewer=viewer, shown_now=lambda: input.page() == "uptime")
         quality_server("quality", viewer=viewer)
         reports_server("reports", viewer=viewer)
+    exclusions_server(
+        "exclusions",
+        viewer=viewer,
+        actor=reviewer_name(session.http_conn.headers, context.settings),
+    )
 
 
 async def published(request: Request) -> Response:
