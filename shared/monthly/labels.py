@@ -125,6 +125,8 @@ def local_time(value: object, tz: str) -> str:
         stamp = pd.Timestamp(value)
     except ValueError:
         return str(value)
+    if pd.isna(stamp):
+        return ""
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
     local = stamp.tz_convert(ZoneInfo(tz))

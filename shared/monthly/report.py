@@ -1,21 +1,55 @@
-"""The published report: one self-contained HTML file (plotly embedded, opens offline) and CSVs."""
+"""The published report: one self-contained HTML file (plotly embedded, opens offline) and CSVs.
+
+``build_report`` renders one jurisdiction's ``ReportView`` (the nation, or one state: see
+``shared.monthly.state_reports``, which prepares the views and writes them). Tables show words
+with units; the CSVs keep the spec's column names.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import pyarrow as pa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
+from shared.metrics import schema
+from shared.monthly import charts
+from shared.monthly.labels import CAUSE_WORDS, TIME_BREAKDOWN, causes_text, label, local_time
+from shared.monthly.sections import below_threshold, funded_sites, outage_list
+
 TEMPLATES = Path(__file__).parent / "templates"
-CSV_LEVELS = ("network", "state", "site", "charger", "connector", "evse", "outages")
-# The monthly tables build_report reads (daily and hour_of_week are too big to be needed here).
+CSV_LEVELS = tuple(
+    name
+    for name in (
+        "network",
+        "state",
+        "program",
+        "lga",
+        "site",
+        "charger",
+        "connector",
+        "evse",
+        "outages",
+        "exclusions",
+    )  # fmt: skip
+    if name in schema.TABLES
+)
+# The monthly tables the reports read (daily and hour_of_week are too big to be needed here).
 REPORT_TABLES = (*CSV_LEVELS, "unmatched")
 REFERENCE_LINES = (97.0, 98.0, 99.0)
+OUTAGES_LISTED = 200
+STATE_NAMES = {
+    "ACT": "Australian Capital Territory", "NSW": "New South Wales", "NT": "Northern Territory",
+    "QLD": "Queensland", "SA": "South Australia", "TAS": "Tasmania", "VIC": "Victoria",
+    "WA": "Western Australia",
+}  # fmt: skip
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html", "j2"]),
@@ -23,8 +57,10 @@ _environment = Environment(
 )
 
 
-def csv_bytes(table: pa.Table) -> bytes:
+def csv_bytes(table: pa.Table | pd.DataFrame) -> bytes:
     """A table as CSV; text that a spreadsheet would run as a formula is quoted harmless."""
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.column_names)
@@ -34,7 +70,7 @@ def csv_bytes(table: pa.Table) -> bytes:
 
 
 def _cell(value: object) -> object:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -43,21 +79,120 @@ def _cell(value: object) -> object:
     return value
 
 
-def _fmt(value: object, digits: int = 2) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+@dataclass
+class ReportView:
+    """What one report shows: the month's rows of one jurisdiction, as DataFrames."""
+
+    month: str
+    jurisdiction: str | None  # a state code, or None for the national report
+    manifest: dict
+    threshold_pct: float
+    threshold_for: Callable[[str | None], float]
+    networks: pd.DataFrame  # per CPO, with uptime_change_pp where the previous month exists
+    states: pd.DataFrame
+    programs: pd.DataFrame
+    lgas: pd.DataFrame
+    sites: pd.DataFrame
+    outages: pd.DataFrame
+    exclusions: pd.DataFrame
+    previous_month: str | None = None
+    unmatched: int = 0
+    shapes: dict = field(default_factory=dict)
+    csvs: dict[str, pd.DataFrame] = field(default_factory=dict)  # file stem → rows (spec names)
+    overall_uptime_pct: float | None = None  # of every port of the jurisdiction
+
+    @property
+    def title(self) -> str:
+        return STATE_NAMES.get(self.jurisdiction or "", "Australia")
 
 
-def _figure_html(figure: go.Figure) -> str:
-    figure.update_layout(template="plotly_white", margin=dict(l=50, r=20, t=50, b=50), height=380)
+# Columns of each table in the report: (column, kind); kind picks the format and alignment.
+NETWORK_COLUMNS = [("cpo_id", "text"), ("site_count", "int"), ("evse_count", "int"),
+                   ("uptime_pct", "pct"), ("uptime_change_pp", "delta"),
+                   ("uptime_excl_pct", "pct"), ("uptime_12m_pct", "pct"),
+                   ("utilisation_pct", "pct"), ("coverage_pct", "pct"), ("outage_count", "int"),
+                   ("longest_outage_minutes", "min")]  # fmt: skip
+STATE_COLUMNS = [("state", "text"), ("site_count", "int"), ("evse_count", "int"),
+                 ("uptime_pct", "pct"), ("uptime_excl_pct", "pct"), ("uptime_12m_pct", "pct"),
+                 ("utilisation_pct", "pct"), ("coverage_pct", "pct"),
+                 ("outage_count", "int")]  # fmt: skip
+LGA_COLUMNS = [("lga_name", "text"), ("state", "text"), ("site_count", "int"),
+               ("evse_count", "int"), ("uptime_pct", "pct"), ("uptime_excl_pct", "pct"),
+               ("uptime_12m_pct", "pct"), ("utilisation_pct", "pct"), ("coverage_pct", "pct"),
+               ("outage_count", "int")]  # fmt: skip
+PROGRAM_COLUMNS = [("program", "text"), ("site_count", "int"), ("evse_count", "int"),
+                   ("uptime_pct", "pct"), ("uptime_excl_pct", "pct"), ("uptime_12m_pct", "pct"),
+                   ("months_in_12m", "int"), ("utilisation_pct", "pct"),
+                   ("coverage_pct", "pct")]  # fmt: skip
+FUNDED_COLUMNS = [("program", "text"), ("cpo_id", "text"), ("site_name", "text"),
+                  ("suburb", "text"), ("state", "text"), ("uptime_pct", "pct"),
+                  ("uptime_12m_pct", "pct"), ("threshold_pct", "pct"),
+                  ("below_threshold", "yesno"), ("outage_count", "int"),
+                  ("longest_outage_minutes", "min"), ("excluded_minutes", "hours")]  # fmt: skip
+BELOW_COLUMNS = [("cpo_id", "text"), ("site_id", "text"), ("site_name", "text"),
+                 ("suburb", "text"), ("state", "text"), ("lga_name", "text"),
+                 ("evse_count", "int"), ("uptime_pct", "pct"), ("uptime_excl_pct", "pct"),
+                 ("uptime_12m_pct", "pct"), ("coverage_pct", "pct"), ("outage_count", "int"),
+                 ("longest_outage_minutes", "min")]  # fmt: skip
+OUTAGE_COLUMNS = [("cpo_id", "text"), ("site_id", "text"), ("evse_uid", "text"),
+                  ("category", "status"), ("started_at", "time"), ("ended_at", "time"),
+                  ("minutes_in_period", "min"), ("excluded_minutes_in_period", "min"),
+                  ("causes", "causes")]  # fmt: skip
+EXCLUSION_COLUMNS = [("cpo_id", "text"), ("scope", "text"), ("scope_id", "text"),
+                     ("from_at", "time"), ("to_at", "time"), ("cause", "cause"),
+                     ("note", "text"), ("evse_count", "int")]  # fmt: skip
+EXTRA_LABELS = {"uptime_change_pp": "Change in uptime from last month (points)"}
+
+
+def _format(value: object, kind: str, tz: str) -> str:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return "—" if kind not in ("text", "causes", "status") else ""
+    if kind == "pct":
+        return f"{float(value):.2f}"
+    if kind == "delta":
+        return f"{float(value):+.1f}"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "min":
+        return f"{float(value):,.0f}"
+    if kind == "hours":
+        return f"{float(value) / 60:,.1f}"
+    if kind == "time":
+        return local_time(value, tz) or "still down at month end"
+    if kind == "yesno":
+        return "yes" if bool(value) else "no"
+    if kind == "causes":
+        return causes_text(value)
+    if kind == "cause":
+        return CAUSE_WORDS.get(str(value), str(value))
+    if kind == "status":
+        return str(value).replace("_", " ").lower()
+    return str(value)
+
+
+def html_table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]], tz: str) -> dict:
+    """Headers in words with units and formatted cells of the columns ``frame`` has."""
+    present = [(c, k) for c, k in columns if c in frame.columns]
+    rows = [
+        [_format(value, kind, tz) for value, (_, kind) in zip(row, present, strict=True)]
+        for row in frame[[c for c, _ in present]].itertuples(index=False)
+    ]
+    return {
+        "headers": [EXTRA_LABELS.get(c, label(c)) for c, _ in present],
+        "classes": [
+            "text" if k in ("text", "causes", "status", "cause", "time") else "" for _, k in present
+        ],
+        "rows": rows,
+    }
+
+
+def _figure_html(figure: go.Figure, height: int = 380) -> str:
+    figure.update_layout(template="plotly_white", height=height)
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
 
-def uptime_distribution(site: pa.Table) -> go.Figure:
-    values = [v for v in site.column("uptime_pct").to_pylist() if v is not None]
+def uptime_distribution(site: pd.DataFrame) -> go.Figure:
+    values = site["uptime_pct"].dropna().tolist() if "uptime_pct" in site else []
     figure = go.Figure(
         go.Histogram(x=values, xbins=dict(start=0, end=100.0001, size=1), name="sites")
     )
@@ -65,65 +200,111 @@ def uptime_distribution(site: pa.Table) -> go.Figure:
         figure.add_vline(
             x=line, line_dash="dash", line_color="#c0392b", annotation_text=f"{line:g} %"
         )
-    figure.update_layout(title="Uptime of sites", xaxis_title="uptime_pct (%)", yaxis_title="sites")
+    figure.update_layout(title="Uptime of sites", xaxis_title="Uptime (%)", yaxis_title="Sites",
+                         margin=dict(l=50, r=20, t=50, b=50))  # fmt: skip
     return figure
 
 
-def network_uptime(network: pa.Table) -> go.Figure:
-    rows = network.to_pylist()
+def network_uptime(network: pd.DataFrame) -> go.Figure:
     figure = go.Figure(
         [
-            go.Bar(
-                name="uptime_pct", x=[r["cpo_id"] for r in rows], y=[r["uptime_pct"] for r in rows]
-            ),
-            go.Bar(
-                name="uptime_strict_pct",
-                x=[r["cpo_id"] for r in rows],
-                y=[r["uptime_strict_pct"] for r in rows],
-            ),
-            go.Bar(
-                name="coverage_pct",
-                x=[r["cpo_id"] for r in rows],
-                y=[r["coverage_pct"] for r in rows],
-            ),
+            go.Bar(name=label(column), x=network["cpo_id"], y=network[column])
+            for column in ("uptime_pct", "uptime_excl_pct", "uptime_12m_pct", "coverage_pct")
+            if column in network
         ]
     )
-    figure.update_layout(title="Uptime and coverage by network", yaxis_title="%", barmode="group")
+    figure.update_layout(title="Uptime and coverage by network", yaxis_title="%", barmode="group",
+                         margin=dict(l=50, r=20, t=50, b=50))  # fmt: skip
     return figure
 
 
-def build_report(
-    tables: dict[str, pa.Table], manifest: dict, threshold_pct: float
-) -> dict[str, bytes]:
-    """``report.html`` plus one CSV per level, for ``reports/YYYY-MM/``."""
-    site = tables["site"]
-    below = sorted(
-        (
-            r
-            for r in site.to_pylist()
-            if r["uptime_pct"] is not None and r["uptime_pct"] < threshold_pct
+def breakdown_table(networks: pd.DataFrame, tz: str) -> dict:
+    """Port-hours per network in each part of the time breakdown, with each part's share."""
+    parts = charts.breakdown_columns(networks)
+    rows = []
+    for _, row in networks.iterrows():
+        total = sum(float(row[c]) for c, _, _ in parts) or float("nan")
+        cells = [str(row["cpo_id"])]
+        for column, _, _ in parts:
+            value = float(row[column])
+            share = 100 * value / total if total == total else float("nan")
+            cells.append(f"{value / 60:,.0f} h ({share:.1f} %)" if share == share else "—")
+        rows.append(cells)
+    return {
+        "headers": ["Network (CPO)", *[f"{text} (port-hours, share)" for _, text, _ in parts]],
+        "classes": ["text", *[""] * len(parts)],
+        "rows": rows,
+    }
+
+
+def build_report(view: ReportView) -> dict[str, bytes]:
+    """``report.html`` plus one CSV per table of the view's jurisdiction."""
+    tz = view.manifest.get("report_tz", "Australia/Sydney")
+    below = below_threshold(view.sites, view.threshold_pct)
+    funded = funded_sites(view.sites, view.threshold_for)
+    outages = outage_list(view.outages)
+    lga_sites = view.sites
+    charts_html = {
+        "networks": _figure_html(network_uptime(view.networks)),
+        "breakdown": _figure_html(
+            charts.time_breakdown(view.networks, "cpo_id", "Where the port time went, by network"),
+            height=max(300, 120 + 40 * len(view.networks)),
         ),
-        key=lambda r: (r["uptime_pct"], r["cpo_id"], r["site_id"]),
-    )
-    unknown_uptime = sum(1 for r in site.to_pylist() if r["uptime_pct"] is None)
+        "map": _figure_html(
+            charts.uptime_map(
+                view.lgas,
+                lga_sites,
+                view.shapes,
+                f"Uptime by local government area and site, {view.month}",
+            ),
+            height=620,
+        ),  # fmt: skip
+        "distribution": _figure_html(uptime_distribution(view.sites)),
+    }
+    warnings = view.manifest.get("warnings", [])
+    if view.jurisdiction is not None:
+        # Warnings name files, lines and unmatched EVSEs of every state: kept to analysts.
+        warnings = [w for w in warnings if "not over yet" in w or w.startswith("no observations")]
     html = _environment.get_template("report.html.j2").render(
-        month=manifest["month"],
-        manifest=manifest,
-        threshold=threshold_pct,
-        networks=tables["network"].to_pylist(),
-        states=tables["state"].to_pylist(),
-        below=below,
-        unknown_uptime=unknown_uptime,
-        unmatched=tables["unmatched"].num_rows,
-        outages=tables["outages"].num_rows,
-        fmt=_fmt,
-        charts=[
-            _figure_html(network_uptime(tables["network"])),
-            _figure_html(uptime_distribution(site)),
-        ],
+        view=view,
+        month=view.month,
+        title=view.title,
+        manifest=view.manifest,
+        period=(
+            local_time(view.manifest.get("period_start"), tz),
+            local_time(view.manifest.get("period_end"), tz),
+        ),
+        run_at=local_time(view.manifest.get("run_at"), tz),
+        tz=tz,
+        threshold=view.threshold_pct,
+        networks=html_table(view.networks, NETWORK_COLUMNS, tz),
+        states=html_table(view.states, STATE_COLUMNS, tz),
+        lgas=html_table(view.lgas.sort_values("uptime_pct", na_position="last"), LGA_COLUMNS, tz)
+        if not view.lgas.empty
+        else None,
+        programs=html_table(view.programs, PROGRAM_COLUMNS, tz),
+        funded=html_table(funded, FUNDED_COLUMNS, tz),
+        funded_below=int(funded["below_threshold"].sum()) if not funded.empty else 0,
+        below=html_table(below, BELOW_COLUMNS, tz),
+        outages=html_table(outages.head(OUTAGES_LISTED), OUTAGE_COLUMNS, tz),
+        outage_count=len(outages),
+        outage_minutes=float(outages["minutes_in_period"].sum()) if not outages.empty else 0.0,
+        excluded_outage_minutes=float(outages["excluded_minutes_in_period"].sum())
+        if "excluded_minutes_in_period" in outages and not outages.empty
+        else 0.0,
+        exclusions=html_table(view.exclusions, EXCLUSION_COLUMNS, tz),
+        breakdown=breakdown_table(view.networks, tz),
+        breakdown_parts=[text for _, text, _ in TIME_BREAKDOWN],
+        unknown_uptime=int(view.sites["uptime_pct"].isna().sum()) if not view.sites.empty else 0,
+        warnings=warnings,
+        charts=charts_html,
         plotly_js=get_plotlyjs(),
-        csv_levels=CSV_LEVELS,
+        csv_files=sorted(view.csvs),
+        version_two="unknown_reported_minutes" in view.networks.columns,
+        ports=int(view.networks["evse_count"].sum()) if not view.networks.empty else 0,
+        site_total=int(view.networks["site_count"].sum()) if not view.networks.empty else 0,
+        overall=view.overall_uptime_pct,
     )
     files = {"report.html": html.encode("utf-8")}
-    files.update({f"{level}.csv": csv_bytes(tables[level]) for level in CSV_LEVELS})
+    files.update({f"{name}.csv": csv_bytes(frame) for name, frame in view.csvs.items()})
     return files

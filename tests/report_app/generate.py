@@ -101,7 +101,8 @@ def make_network(
     for index in range(sites):
         cpo_id = cpos[index % len(cpos)]
         state, lat, lon = CITIES[index % len(CITIES)]
-        lga_code, lga_name = lgas[state][(index // len(CITIES)) % 2]
+        choices = lgas[state]
+        lga_code, lga_name = choices[(index // len(CITIES)) % len(choices)]
         site_id = f"S{index:05d}"
         latitude = round(float(np.clip(lat + rng.normal(0, 0.6), -43.5, -10.0)), 5)
         longitude = round(float(np.clip(lon + rng.normal(0, 0.6), 113.5, 153.5)), 5)
