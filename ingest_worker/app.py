@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from ingest_worker.feeds import exclusions as exclusion_routes
 from ingest_worker.feeds import ocpi_push, rest_push, ws_push
@@ -20,7 +21,8 @@ from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds.ocpi_push_poll import PushPoller
 from ingest_worker.feeds.ocpi_tokens import cipher_for
 from ingest_worker.feeds_config import FeedConfig
-from ingest_worker.live import run_snapshots
+from ingest_worker.live import run_snapshots, write_snapshot
+from ingest_worker.operator import operator_only
 from ingest_worker.pipeline import Ingest
 from ingest_worker.spool import Spool
 from shared.blobstore import BlobStore, open_blobstore
@@ -99,10 +101,17 @@ def create_app(
             finally:
                 stop.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                # Commit what is still spooled before the process ends (best effort; it stays spooled).
+                # Commit what is still spooled before the process ends (best effort; it stays
+                # spooled), then write the live snapshot with it, so nothing accepted is missing.
                 with contextlib.suppress(Exception):
+                    await ingest.flush_liveness(force=True)
                     while await asyncio.to_thread(ingest.drain_once):
                         pass
+                with contextlib.suppress(Exception):
+                    if ingest.state.committed_records:
+                        await asyncio.to_thread(
+                            write_snapshot, engine, store, settings.max_gap_minutes
+                        )
                 spool.close()
                 engine.dispose()
 
@@ -111,7 +120,12 @@ def create_app(
         version="1.0",
         description="Status feeds from Charge Point Operators: REST and WebSocket push, OCPI 2.2.1, OCPP.",
         lifespan=lifespan,
+        # The API docs name every route and model: served below, to operators only.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
+    operator = [Depends(operator_only(settings))]
     app.state.ingest = ingest
     app.include_router(rest_push.router(ingest))
     app.include_router(exclusion_routes.router(ingest))
@@ -132,13 +146,27 @@ def create_app(
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
+        """Aggregate health for probes and anyone: no CPO, EVSE, SQL text or values."""
         health = await asyncio.to_thread(ingest.health_json)
         ok = health["database"] == "ok"
+        public = {key: value for key, value in health.items() if key != "feeds"}
         return JSONResponse(
-            {"status": "ok" if ok else "degraded", **health}, status_code=200 if ok else 503
+            {"status": "ok" if ok else "degraded", **public}, status_code=200 if ok else 503
         )
 
-    @app.get("/metrics/latency", tags=["operations"])
+    @app.get("/openapi.json", include_in_schema=False, dependencies=operator)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=operator)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="openapi.json", title=app.title)
+
+    @app.get("/redoc", include_in_schema=False, dependencies=operator)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="openapi.json", title=app.title)
+
+    @app.get("/metrics/latency", tags=["operations"], dependencies=operator)
     async def latency() -> JSONResponse:
         """Receipt → committed row for the last messages (seconds)."""
         samples = sorted(ingest.state.commit_latencies)
@@ -149,7 +177,7 @@ def create_app(
             {"samples": len(samples), "p50_seconds": pick(0.5), "p99_seconds": pick(0.99)}
         )
 
-    @app.get("/feeds", tags=["operations"])
+    @app.get("/feeds", tags=["operations"], dependencies=operator)
     async def feed_status() -> JSONResponse:
         return JSONResponse([h.as_json() for h in ingest.health.values()])
 

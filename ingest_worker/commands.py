@@ -46,4 +46,8 @@ def worker(feeds_path: Path, host: str, port: int, snapshot_seconds: float) -> N
         proxy_headers=True,
         log_level="info",
         timeout_graceful_shutdown=10,
+        # Bounded headers and idle keep-alive: slow or silent clients do not hold connections
+        # (bodies have their own deadline, rest_push.BODY_SECONDS).
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=64 * 1024,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -52,27 +51,33 @@ class Settings(BaseSettings):
         le=100,
         description="`programs import`: street-name similarity (0-100) at which addresses agree",
     )
-    dev_role: Literal["public", "analyst", "government"] = Field(
+    dev_role: str = Field(
         "public",
-        description="role given to a local developer when no Azure authentication is in front",
+        description="role given to a local developer when no Azure authentication is in front:"
+        " public, analyst or government:<STATE>[,<STATE>…] (e.g. government:NSW,WA)",
     )
     behind_azure_auth: bool = Field(
         False, description="true when App Service / Container Apps authentication fronts the app"
+    )
+    lga_boundaries: Path = Field(
+        Path(__file__).parent / "data" / "abs-lga" / "lga_2022_charging_areas.geojson",
+        description="ABS LGA boundaries (GeoJSON) that give a site without lga_code its LGA;"
+        " default: the shipped ABS subset",
     )
     public_url: str | None = Field(
         None,
         description="the worker's public base URL, put into the OCPI URLs it hands out;"
         " default: the address it listens on",
     )
+    operator_token: SecretStr | None = Field(
+        None,
+        description="bearer token for the worker's operations pages (/feeds, /metrics/latency,"
+        " /docs); unset: only requests from the machine itself see them",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Fernet key that encrypts stored OCPI tokens B; default: a key file"
         " $CAL_DATA_DIR/secret.key created on first use",
-    )
-    lga_boundaries: Path = Field(
-        Path(__file__).parent / "data" / "abs-lga" / "lga_2022_charging_areas.geojson",
-        description="ABS LGA boundaries (GeoJSON) that give a site without lga_code its LGA;"
-        " default: the shipped ABS subset",
     )
 
     @field_validator("report_tz")
@@ -83,6 +88,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"CAL_REPORT_TZ={value!r} is not an IANA time zone") from exc
         return value
+
+    @field_validator("dev_role")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        from shared.jurisdictions import RoleError, parse_role
+
+        try:
+            return parse_role(value).label
+        except RoleError as exc:
+            raise ValueError(f"CAL_DEV_ROLE: {exc}") from exc
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -11,6 +12,10 @@ from pydantic import BaseModel, Field
 from ingest_worker.auth import bearer_token, feed_for_secret
 from ingest_worker.feeds.push_common import MAX_BODY_BYTES, BadPayload, parse_items
 from ingest_worker.pipeline import Ingest
+
+# A slow or stuck client holds a connection; these bound what one token can hold.
+BODY_SECONDS = 30.0
+MAX_CONCURRENT_PER_TOKEN = 32
 
 
 class ObservationIn(BaseModel):
@@ -43,6 +48,10 @@ class ErrorOut(BaseModel):
 
 def router(ingest: Ingest) -> APIRouter:
     api = APIRouter()
+    in_flight: dict[str, asyncio.Semaphore] = {}
+
+    def _slots(cpo_id: str) -> asyncio.Semaphore:
+        return in_flight.setdefault(cpo_id, asyncio.Semaphore(MAX_CONCURRENT_PER_TOKEN))
 
     @api.post(
         "/api/v1/observations",
@@ -80,19 +89,33 @@ def router(ingest: Ingest) -> APIRouter:
                 {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
             )
         body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > MAX_BODY_BYTES:
-                await ingest.reject(
-                    feed,
-                    source="rest_push",
-                    location="body",
-                    reason="body too large",
-                    payload=bytes(body[:65536]),
-                )
-                return JSONResponse(
-                    {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
-                )
+        slot = _slots(feed.cpo_id)
+        if slot.locked():
+            return JSONResponse(
+                {"error": f"more than {MAX_CONCURRENT_PER_TOKEN} requests at once for this token"},
+                status_code=429,
+                headers={"Retry-After": "1"},
+            )
+        try:
+            async with slot, asyncio.timeout(BODY_SECONDS):
+                async for chunk in request.stream():
+                    body.extend(chunk)
+                    if len(body) > MAX_BODY_BYTES:
+                        await ingest.reject(
+                            feed,
+                            source="rest_push",
+                            location="body",
+                            reason="body too large",
+                            payload=bytes(body[:65536]),
+                        )
+                        return JSONResponse(
+                            {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
+                        )
+        except TimeoutError:
+            return JSONResponse(
+                {"error": f"the body did not arrive within {BODY_SECONDS:g} seconds"},
+                status_code=408,
+            )
         sender = request.client.host if request.client else "unknown"
         try:
             batch = parse_items(bytes(body), feed.cpo_id, single_allowed=False)
