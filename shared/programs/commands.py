@@ -57,6 +57,8 @@ def _checked_text(value: str | None, option: str, limit: int) -> str | None:
         )
     if value[0] in "=+@" or (value[0] == "-" and not value[1:2].isdigit()):
         raise click.ClickException(f"{option}: {value[:20]!r} looks like a spreadsheet formula")
+    if "," in value:
+        raise click.ClickException(f"{option}: {value!r} contains ',', which separates programs")
     return value
 
 

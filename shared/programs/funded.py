@@ -98,6 +98,8 @@ def clean_row(row: dict[str, str], source: str, line: int) -> FundedCharger:
     program = _text(row, "program", MAX_PROGRAM_CHARS)
     if program is None:
         raise ValueError("program: required, empty")
+    if "," in program:
+        raise ValueError(f"program: {program!r} contains ',', which separates programs in reports")
     postcode = _text(row, "postcode")
     if postcode is not None and not (postcode.isdigit() and len(postcode) == 4):
         raise ValueError(f"postcode: {postcode!r} is not a 4-digit Australian postcode")

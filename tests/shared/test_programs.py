@@ -221,6 +221,7 @@ GOOD_ROW = "Exploren,11 Paradise Beach Rd,Sanctuary Point,2540,-35.1043696,150.6
         (GOOD_ROW.replace("Destination Charging", ""), "program: required, empty"),
         (GOOD_ROW.replace("Destination Charging", "=HYPERLINK(1)"), "looks like a spreadsheet"),
         (GOOD_ROW.replace("-35.1043696", ""), "latitude, longitude: give both or neither"),
+        (GOOD_ROW.replace("Destination Charging", '"Fast, Round 1"'), "contains ','"),
         (
             "Exploren,,Sanctuary Point,2540,,,Destination Charging,1",
             "a row needs a place to match",
@@ -907,3 +908,58 @@ def test_cli_import_without_static_sites_is_refused(cli, tmp_path: Path) -> None
     result = cli("programs", "import", str(listed), ok=False)
     assert result.exit_code == 1 and "load the sites first" in result.output
     assert cli("programs", "list").output.strip() == "no site is assigned to a program"
+
+
+def test_assignments_reach_the_monthly_program_table(cli, tmp_path: Path) -> None:
+    """programs import → monthly: an assigned site's EVSEs are in its program; a site whose
+    static CSV names a program keeps that one."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from shared import layout
+    from shared.blobstore import open_blobstore
+
+    sites = site(
+        "EXPLOREN", "SA", "11 Paradise Beach Rd", "Sanctuary Point", "2540", LAT, LON, evses=2
+    )
+    sites += site(
+        "EXPLOREN",
+        "SB",
+        "76 Ford St",
+        "Ganmain",
+        "2702",
+        -34.7933852,
+        147.0388513,
+        program="NSW-DC",
+    )
+    sites += site("EXPLOREN", "SC", "146 Dangar St", "Armidale", "2350", -30.5167599, 151.6636723)
+    (tmp_path / "sites.csv").write_bytes(static_csv(sites))
+    cli("sites", "load", str(tmp_path / "sites.csv"))
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "evse_uid,status,observed_at\n"
+        + "".join(
+            f"{e},AVAILABLE,2026-09-0{d}T00:00:00+10:00\n"
+            for e in ("SA-E1", "SA-E2", "SB-E1", "SC-E1")
+            for d in (1, 2)
+        )
+    )
+    cli("observations", "import", str(log), "--cpo", "EXPLOREN")
+    listed = tmp_path / "funded.csv"
+    listed.write_bytes(
+        funded(
+            row("11 Paradise Beach Rd", "Sanctuary Point", "2540", LAT, LON),
+            row("76 Ford St", "Ganmain", "2702", -34.7933852, 147.0388513, round="2"),
+        )
+    )
+    cli("programs", "import", str(listed))
+    cli("monthly", "--month", "2026-09")
+    store = open_blobstore(get_settings())
+    program = pq.read_table(io.BytesIO(store.get(layout.monthly_table_blob("2026-09", "program"))))
+    assert [(r["program"], r["site_count"], r["evse_count"]) for r in program.to_pylist()] == [
+        ("Destination Charging", 1, 2),
+        ("NSW-DC", 1, 1),
+    ]
+    manifest = json.loads(store.get(layout.monthly_manifest_blob("2026-09")))
+    assert manifest["inputs"]["program_assignments"] == 2
