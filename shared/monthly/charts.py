@@ -192,8 +192,9 @@ def time_breakdown(rows: pd.DataFrame, key: str, title: str) -> go.Figure:
         )  # fmt: skip
     figure.update_layout(
         barmode="stack", title=title, xaxis_title="Share of port time (%)",
-        height=max(260, 60 + 34 * len(rows)), legend={"orientation": "h", "y": -0.25},
-        margin={"l": 90, "r": 20, "t": 50, "b": 90},
+        height=max(300, 150 + 34 * len(rows)),
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0},
+        margin={"l": 90, "r": 20, "t": 50, "b": 120},
     )  # fmt: skip
     figure.update_yaxes(autorange="reversed")
     return figure

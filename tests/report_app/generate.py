@@ -284,13 +284,18 @@ def write_month(store: BlobStore, month: str, tables: dict[str, pd.DataFrame]) -
 
 
 def write_report(store: BlobStore, month: str, site: pd.DataFrame) -> None:
+    """A national report and one per state (reports/M/<STATE>/), each with its site.csv."""
     prefix = layout.report_prefix(month)
+    columns = ["cpo_id", "site_id", "state", "uptime_pct"]
     store.put(
         f"{prefix}/report.html", f"<html><body><h1>Report {month}</h1></body></html>".encode()
     )
-    store.put(
-        f"{prefix}/site.csv", site[["cpo_id", "site_id", "uptime_pct"]].to_csv(index=False).encode()
-    )
+    store.put(f"{prefix}/site.csv", site[columns].to_csv(index=False).encode())
+    for state in sorted(site["state"].unique()):
+        html = f"<html><body><h1>Report {month} {state}</h1></body></html>"
+        store.put(f"{prefix}/{state}/report.html", html.encode())
+        rows = site[site["state"] == state][columns]
+        store.put(f"{prefix}/{state}/site.csv", rows.to_csv(index=False).encode())
 
 
 def write_feeds(store: BlobStore, now: datetime) -> None:
