@@ -110,7 +110,8 @@ CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
 SNIFF_ACTION = re.compile(r'^\s*\[\s*2\s*,\s*"[^"\\]{0,36}"\s*,\s*"([A-Za-z0-9]{1,60})"')
 MAP_REFRESH_SECONDS = 60.0
-LIVENESS_EVERY_SECONDS = 5.0  # a heartbeat flood confirms a charge point's EVSEs at most this often
+# A heartbeat flood confirms a charge point's EVSEs at most this often (options.liveness_seconds).
+LIVENESS_EVERY_SECONDS = 5.0
 SOURCE = "ocpp"
 # 1.6 spells two error codes its own way (sic, OCPP-J 1.6 section 4.2.3).
 CODES_16 = {
@@ -345,6 +346,7 @@ class Session:
             float(options.get("clock_past_hours", 24)),
         )
         self.heartbeat_seconds = int(options.get("heartbeat_seconds", 60))
+        self.liveness_seconds = float(options.get("liveness_seconds", LIVENESS_EVERY_SECONDS))
         self.statuses = owner.states.setdefault(
             (feed.cpo_id, charge_point_id), ChargePointStatuses()
         )
@@ -505,7 +507,7 @@ class Session:
     async def heartbeat(self) -> datetime:
         now = self.received()
         clock = time.monotonic()
-        if clock - self.last_liveness >= LIVENESS_EVERY_SECONDS:
+        if clock - self.last_liveness >= self.liveness_seconds:
             self.last_liveness = clock
             known = self.owner.map.numbers(self.feed.cpo_id, self.id)
             evse_uids = sorted(

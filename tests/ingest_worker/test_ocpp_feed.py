@@ -220,6 +220,43 @@ def test_v16_heartbeat_confirms_the_charge_points_evses(ocpp_worker) -> None:  #
     wait_for(confirmed)
 
 
+def test_a_heartbeat_flood_confirms_at_most_once_per_interval(tmp_path: Path) -> None:
+    """Each connection confirms its EVSEs at most every ``options.liveness_seconds``; the
+    heartbeats themselves are all answered."""
+    settings = Settings(_env_file=None, data_dir=tmp_path / "var")
+    upgrade(settings.database_url)
+    feeds = [
+        FeedConfig(
+            cpo_id="ACME",
+            kind="ocpp",
+            token_env="ACME_OCPP",
+            secret="acme-ocpp-secret",
+            options={"liveness_seconds": 3600},
+        )
+    ]
+    app = create_app(settings, feeds, WorkerOptions(snapshot_seconds=0.2))
+
+    async def scenario(url: str) -> list[str]:
+        async with Session(url, "FLOOD", "acme-ocpp-secret", "1.6") as cp:
+            await cp.call(status16(1, "Available"))
+            answers = [(await cp.call(call16.Heartbeat())).current_time for _ in range(19)]
+            await asyncio.sleep(0.01)  # the last heartbeat's time differs from the first's
+            answers.append((await cp.call(call16.Heartbeat())).current_time)
+            # the spool is drained in order: once this is stored, every heartbeat before it is
+            await cp.call(status16(2, "Available"))
+            return answers
+
+    with serve(app) as url:
+        answers = asyncio.run(scenario(url.replace("http://", "ws://")))
+        wait_for(lambda: len(runs(settings)) == 2)
+    assert len(answers) == 20
+    ((status, started, confirmed),) = run_rows(settings, "FLOOD/1")
+    first, last = (datetime.fromisoformat(answers[i].replace("Z", "+00:00")) for i in (0, -1))
+    # the first heartbeat confirmed it (answers carry milliseconds), the other 19 did not
+    assert first <= confirmed < first + timedelta(milliseconds=1) <= last
+    assert started < confirmed
+
+
 def test_v201_boot_statuses_per_evse_and_heartbeat(ocpp_worker) -> None:  # type: ignore[no-untyped-def]
     url, settings = ocpp_worker
 
