@@ -382,13 +382,17 @@ def get_exclusion(
     connection: Connection, exclusion_id: str, cpo_id: str | None = None
 ) -> Exclusion:
     """One exclusion; with ``cpo_id``, only if it is that CPO's (else it does not exist)."""
+    return _record(_current_row(connection, exclusion_id, cpo_id))
+
+
+def _current_row(connection: Connection, exclusion_id: str, cpo_id: str | None):  # type: ignore[no-untyped-def]
     query = _current().where(exclusion.c.exclusion_id == exclusion_id)
     if cpo_id is not None:
         query = query.where(exclusion.c.cpo_id == cpo_id)
     row = connection.execute(query).first()
     if row is None:
         raise ExclusionNotFound(f"no exclusion {exclusion_id[:40]!r}")
-    return _record(row)
+    return row
 
 
 def list_exclusions(
@@ -432,18 +436,15 @@ def _change(
     if state == "REJECTED" and why is None:
         raise ExclusionError("reason: a rejection needs a reason")
     with engine.begin() as connection:
-        current = get_exclusion(connection, exclusion_id, cpo_id)
+        # State and seq from one read: a change committed since makes seq + 1 collide.
+        current = _current_row(connection, exclusion_id, cpo_id)
         if current.state not in ALLOWED_FROM[state]:
             allowed = " or ".join(ALLOWED_FROM[state])
             raise StateConflict(
                 f"exclusion {exclusion_id} is {current.state}; only a {allowed} exclusion can be"
                 f" {VERB[state]}"
             )
-        seq = connection.execute(
-            select(func.max(exclusion_event.c.seq)).where(
-                exclusion_event.c.exclusion_id == exclusion_id
-            )
-        ).scalar_one()
+        seq = current.seq
         try:
             connection.execute(
                 insert(exclusion_event).values(

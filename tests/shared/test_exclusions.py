@@ -463,3 +463,40 @@ def test_cli_import(cli_env: CliRunner, tmp_path: Path) -> None:
     assert sorted(r["exclusion_id"] for r in csv.DictReader(io.StringIO(listed.stdout))) == sorted(
         ids
     )
+
+
+def test_two_reviewers_at_once_cannot_both_approve(engine: Engine, scopes: SiteScopes) -> None:
+    """Whatever the interleaving, one approval is stored and the other is told it conflicts."""
+    import threading
+
+    for round_number in range(8):
+        (eid,) = propose(
+            engine,
+            [proposal(scopes, to_at=f"2026-11-0{round_number + 2}T00:00:00Z")],
+            "cli:ana",
+            now=NOW,
+        )
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def review_now(
+            who: str,
+            eid: str = eid,
+            barrier: threading.Barrier = barrier,
+            outcomes: list[str] = outcomes,
+        ) -> None:
+            barrier.wait()
+            try:
+                approve(engine, eid, who)
+                outcomes.append("approved")
+            except StateConflict:
+                outcomes.append("conflict")
+
+        threads = [threading.Thread(target=review_now, args=(who,)) for who in ("cli:a", "cli:b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert sorted(outcomes) == ["approved", "conflict"]
+        with engine.connect() as connection:
+            assert [e.state for e in history(connection, eid)] == ["PROPOSED", "APPROVED"]
