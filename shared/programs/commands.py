@@ -85,18 +85,25 @@ def programs() -> None:
     type=click.FloatRange(0, 100),
     help="street-name similarity (0-100) at which addresses agree [default: CAL_PROGRAM_MIN_ADDRESS_SCORE, 85]",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="also write what became of every row to this CSV (line, status, site_id, reason, candidates…)",
+)
 def programs_import(
     source: Path,
     cpo_id: str | None,
     max_distance_m: float | None,
     min_address_score: float | None,
+    report_path: Path | None,
 ) -> None:
     """Match a funded-charger list (CSV: cpo_name, address, postcode, latitude, longitude,
     program, round, …) to the static sites and store the assignments; prints every row a
     person must settle."""
     from shared.blobstore import open_blobstore
     from shared.programs.funded import FundedListRefused
-    from shared.programs.importer import import_funded_list, report_lines
+    from shared.programs.importer import import_funded_list, outcome_csv, report_lines
     from shared.programs.matching import MatchOptions
 
     settings = get_settings()
@@ -120,6 +127,9 @@ def programs_import(
     click.echo(report.summary())
     for line in report_lines(report):
         click.echo(line)
+    if report_path is not None:
+        report_path.write_bytes(outcome_csv(report))
+        click.echo(f"every row's outcome: {report_path}")
 
 
 @programs.command("list")

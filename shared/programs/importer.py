@@ -4,6 +4,8 @@ person must settle."""
 
 from __future__ import annotations
 
+import csv
+import io
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field
@@ -128,6 +130,47 @@ def import_funded_list(
         scope = {(m.cpo_id, m.row.program, m.row.round) for m in report.matches if m.cpo_id}
         report.stored = store_import(connection, new, scope, now)  # type: ignore[arg-type]
     return report
+
+
+OUTCOME_COLUMNS = (
+    "line",
+    "status",
+    "program",
+    "round",
+    "cpo_id",
+    "site_id",
+    "distance_m",
+    "matched_by",
+    "listed_address",
+    "reason",
+    "candidates",
+)
+
+
+def outcome_csv(report: ImportReport) -> bytes:
+    """One row per funded row that was read, in file order: what the import made of it, for a
+    person settling the rest in a spreadsheet (``candidates``: the site_ids to choose from)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(OUTCOME_COLUMNS)
+    for m in sorted(report.matches, key=lambda m: m.row.line):
+        distance = m.candidate.distance_m if m.candidate else None
+        writer.writerow(
+            [
+                m.row.line,
+                m.status,
+                m.row.program,
+                m.row.round or "",
+                m.cpo_id or "",
+                m.site_id or "",
+                "" if distance is None else f"{distance:.1f}",
+                m.matched_by or "",
+                m.row.listed_address,
+                m.reason,
+                " ".join(c.site.site_id for c in m.contenders),
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
 
 
 def report_lines(report: ImportReport) -> list[str]:

@@ -801,8 +801,27 @@ def test_cli_import_list_assign_unassign(cli, tmp_path: Path) -> None:
     assert refused.exit_code == 1
     assert "the file names 2 operators (Exploren, Some Brand)" in refused.output
     listed.write_bytes(listed.read_bytes().replace(b"Exploren,", b"Some Brand,"))
-    result = cli("programs", "import", str(listed), "--cpo", "EXPLOREN")
+    outcome = tmp_path / "outcome.csv"
+    result = cli("programs", "import", str(listed), "--cpo", "EXPLOREN", "--report", str(outcome))
     assert "bad row: funded.csv:5: latitude: 35.0 is outside Australia" in result.output
+    outcomes = list(csv.DictReader(io.StringIO(outcome.read_text())))
+    assert [
+        (
+            r["line"],
+            r["status"],
+            r["round"],
+            r["cpo_id"],
+            r["site_id"],
+            r["distance_m"],
+            r["candidates"],
+        )
+        for r in outcomes
+    ] == [
+        ("2", "ambiguous", "1", "EXPLOREN", "", "", "S1 S2"),
+        ("3", "matched", "2", "EXPLOREN", "S3", "0.0", ""),
+        ("4", "unmatched", "2", "EXPLOREN", "", "", ""),
+    ]
+    assert outcomes[2]["reason"].startswith("no site of EXPLOREN within 200 m or with the address")
     assert (
         "funded.csv: 4 rows: 1 matched (location+address 1), 1 with several sites, 1 not matched,"
         " 0 duplicates, 1 bad rows; stored 1 assignments"
