@@ -58,10 +58,18 @@ var feedsSecret = {
   keyVaultUrl: '${keyVaultUri}secrets/feeds-toml'
   identity: workerIdentityId
 }
-var workerSecrets = concat([feedsSecret], cpoSecretRefs)
+// The operations pages (/feeds, /metrics/latency, /docs) of this externally reachable worker
+// open only with this token; the Key Vault secret is created once (infra/README.md).
+var operatorSecret = {
+  name: 'worker-operator-token'
+  keyVaultUrl: '${keyVaultUri}secrets/worker-operator-token'
+  identity: workerIdentityId
+}
+var workerSecrets = concat([feedsSecret, operatorSecret], cpoSecretRefs)
 var workerOwnEnv = [
   { name: 'CAL_DATABASE_URL', value: databaseUrlForWorker }
   { name: 'AZURE_CLIENT_ID', value: workerClientId }
+  { name: 'CAL_OPERATOR_TOKEN', secretRef: 'worker-operator-token' }
 ]
 var workerEnv = concat(common, workerOwnEnv, cpoSecretEnv)
 var dashboardOwnEnv = [
