@@ -17,13 +17,8 @@ from sqlalchemy import Engine
 from shared.blobstore import BlobStore
 from shared.layout import STATIC_SITES_PREFIX
 from shared.programs.funded import FundedListRefused, read_funded_list
-from shared.programs.matching import (
-    Match,
-    MatchOptions,
-    OperatorDirectory,
-    SiteIndex,
-    match_rows,
-)
+from shared.programs.matching import Match, MatchOptions, SiteIndex, match_rows
+from shared.programs.operators import OperatorDirectory
 from shared.programs.store import NewAssignment, StoreResult, operator_names, store_import
 from shared.sites import read_static_sites
 

@@ -11,8 +11,7 @@ to a person, as is a row nothing fits.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,9 +19,10 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from shared.programs.addresses import SAME_PLACE_NAME_SCORE, Address, haversine_m, place_name
 from shared.programs.funded import FundedCharger
+from shared.programs.operators import OperatorDirectory
 
-EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 DEFAULT_MAX_DISTANCE_M = 200.0
 DEFAULT_MIN_ADDRESS_SCORE = 85.0
 
@@ -34,74 +34,6 @@ MatchedBy = Literal["evse", "location+address", "location", "address"]
 class MatchOptions:
     max_distance_m: float = DEFAULT_MAX_DISTANCE_M
     min_address_score: float = DEFAULT_MIN_ADDRESS_SCORE
-
-
-def haversine_m(
-    lat1: float, lon1: float, lat2: np.ndarray | float, lon2: np.ndarray | float
-) -> np.ndarray:
-    """Great-circle distance in metres from one point to each of many."""
-    phi1, phi2 = math.radians(lat1), np.radians(lat2)
-    dphi = phi2 - phi1
-    dlmb = np.radians(lon2) - math.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + math.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
-# Australia Post's street-type abbreviations, so "Road" and "Rd" compare equal.
-STREET_TYPES = {
-    "alley": "ally", "arcade": "arc", "avenue": "ave", "av": "ave", "boulevard": "bvd",
-    "blvd": "bvd", "circuit": "cct", "close": "cl", "court": "ct", "crescent": "cres",
-    "cr": "cres", "drive": "dr", "esplanade": "esp", "grove": "gr", "highway": "hwy",
-    "lane": "ln", "parade": "pde", "place": "pl", "road": "rd", "square": "sq",
-    "street": "st", "terrace": "tce", "way": "wy", "parkway": "pkwy", "point": "pt",
-}  # fmt: skip
-STREET_TYPE_WORDS = set(STREET_TYPES.values())
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)?")
-_NUMBER = re.compile(r"^(\d+)[a-z]?(?:-(\d+)[a-z]?)?$")
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """An address split into house numbers (ranges) and street words, normalised."""
-
-    numbers: tuple[tuple[int, int], ...]
-    words: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, text: str | None) -> Address:
-        numbers: list[tuple[int, int]] = []
-        words: list[str] = []
-        # "3/45 Smith St": unit 3 of number 45; the unit says nothing about the site.
-        cleaned = re.sub(r"\b\d+[a-z]?\s*/\s*(?=\d)", "", (text or "").lower())
-        for token in _WORD.findall(cleaned):
-            number = _NUMBER.match(token)
-            if number:
-                low = int(number.group(1))
-                high = int(number.group(2) or low)
-                numbers.append((min(low, high), max(low, high)))
-            elif not any(ch.isdigit() for ch in token):
-                words.append(STREET_TYPES.get(token, token))
-        return cls(tuple(numbers), tuple(words))
-
-    def numbers_agree(self, other: Address) -> bool:
-        """Unknown on either side agrees; otherwise some number or range must overlap."""
-        if not self.numbers or not other.numbers:
-            return True
-        return any(a <= d and c <= b for a, b in self.numbers for c, d in other.numbers)
-
-    def street_score(self, other: Address) -> float:
-        """0–100: how alike the street words are; 0 unless a word other than the type is shared."""
-        shared = (set(self.words) & set(other.words)) - STREET_TYPE_WORDS
-        if not shared:
-            return 0.0
-        return float(fuzz.token_set_ratio(" ".join(self.words), " ".join(other.words)))
-
-
-SAME_PLACE_NAME_SCORE = 90  # "Ganmain" / "Ganmian", "Port Macquarie" / "Pt Macquarie" agree
-
-
-def place_name(text: str | None) -> str:
-    return " ".join((text or "").lower().split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,57 +349,6 @@ def mark_duplicates(matches: list[Match]) -> list[Match]:
             )
         )
     return marked
-
-
-# --- operators: the names a funder writes → our cpo_ids ---------------------------------------
-
-LEGAL_SUFFIXES = ("proprietary", "limited", "pty", "ltd", "inc", "llc")
-
-
-def operator_key(name: str) -> str:
-    """Case, punctuation, spacing and company-form suffixes dropped: "Evie Networks Pty Ltd" and
-    "EVIE_NETWORKS" both become "evienetworks"."""
-    words = re.findall(r"[a-z0-9]+", name.lower().replace("_", " "))
-    while words and words[-1] in LEGAL_SUFFIXES:
-        words.pop()
-    return "".join(words)
-
-
-@dataclass(slots=True)
-class OperatorDirectory:
-    """Known CPOs by the keys of their ids and names."""
-
-    by_key: dict[str, set[str]] = field(default_factory=dict)
-
-    @classmethod
-    def build(
-        cls, cpo_ids: Iterable[str], names: Mapping[str, str | None] | None = None
-    ) -> OperatorDirectory:
-        directory = cls()
-        for cpo_id in cpo_ids:
-            directory.add(cpo_id, cpo_id)
-        for cpo_id, name in (names or {}).items():
-            directory.add(cpo_id, cpo_id)
-            if name:
-                directory.add(name, cpo_id)
-        return directory
-
-    def add(self, name: str, cpo_id: str) -> None:
-        key = operator_key(name)
-        if key:
-            self.by_key.setdefault(key, set()).add(cpo_id)
-
-    def resolve(self, name: str) -> tuple[str | None, str]:
-        """(cpo_id, "") or (None, why not)."""
-        found = sorted(self.by_key.get(operator_key(name), ()))
-        if len(found) == 1:
-            return found[0], ""
-        if found:
-            return None, f"operator {name!r} fits several CPOs ({', '.join(found)}); pass --cpo"
-        return None, (
-            f"operator {name!r} is not a known CPO (neither a cpo_id of the static sites nor a"
-            " CPO's name); pass --cpo CPO_ID, or give the file a cpo_id column"
-        )
 
 
 def match_rows(

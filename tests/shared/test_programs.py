@@ -20,18 +20,11 @@ from sqlalchemy import Engine
 from shared.blobstore import LocalBlobStore
 from shared.cli import main
 from shared.programs import PROGRAMS_SCHEMA, site_programs
+from shared.programs.addresses import EARTH_RADIUS_M, Address, haversine_m
 from shared.programs.funded import FundedListRefused, read_funded_list
 from shared.programs.importer import import_funded_list
-from shared.programs.matching import (
-    EARTH_RADIUS_M,
-    Address,
-    MatchOptions,
-    OperatorDirectory,
-    SiteIndex,
-    haversine_m,
-    match_rows,
-    operator_key,
-)
+from shared.programs.matching import MatchOptions, SiteIndex, match_rows
+from shared.programs.operators import OperatorDirectory, operator_key
 from shared.programs.store import NotAssigned, assign, assignments, unassign
 from shared.settings import Settings, get_settings
 from shared.sites import store_sites, validate_sites_csv, write_sites_csv
