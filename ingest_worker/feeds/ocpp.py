@@ -370,6 +370,10 @@ class Session:
                     raw, "unsolicited CallResult/CallError (the platform sends no calls)"
                 )
                 return
+            # the archive keeps status traffic as received, anything else by its field names
+            self.raw = (
+                raw if isinstance(raw, str) and call.action in STATUS_TRAFFIC else _redacted(call)
+            )
             reply = await self._answer(call)
         except Refused as refused:
             error = refused.error
@@ -454,7 +458,6 @@ class Session:
         problem = best_match(get_validator(2, action, self.version).iter_errors(call.payload))
         if problem is not None:
             raise Refused(_schema_error(problem, action in STATUS_TRAFFIC), unique_id, action)
-        self.raw = call.to_json() if action in STATUS_TRAFFIC else _redacted(call)
         try:
             _check_numbers(call.payload)
             payload = await handler(self, call.payload, call)
@@ -484,13 +487,16 @@ class Session:
         return raw
 
     async def _quarantine(self, raw: str | bytes, reason: str, what: str = "frame") -> None:
-        await self.owner.ingest.reject(
-            self.feed,
-            source=SOURCE,
-            location=f"/ocpp/{self.id} {what}"[:200],
-            reason=f"OCPP {self.version}: {reason}",
-            payload=raw,
-        )
+        try:
+            await self.owner.ingest.reject(
+                self.feed,
+                source=SOURCE,
+                location=f"/ocpp/{self.id} {what}"[:200],
+                reason=f"OCPP {self.version}: {reason}",
+                payload=raw,
+            )
+        except Exception:  # noqa: BLE001 - the charge point still gets its CallError
+            log.exception("OCPP %s: %s refused frame not quarantined", self.feed.cpo_id, self.id)
 
     def received(self) -> datetime:
         return self.owner.clock()
