@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -334,17 +334,29 @@ class Ingest:
 
     def _audit(self, connection, record: SpoolRecord) -> None:  # type: ignore[no-untyped-def]
         body = record.body
+        received = to_db_time(datetime.fromisoformat(body["received_at"]))
+        detail = json.dumps({"spool_id": record.id})
+        # A record replayed after a crash between commit and spool removal is audited once.
+        already = connection.execute(
+            select(ingest_batch.c.batch_id).where(
+                ingest_batch.c.cpo_id == body["cpo"],
+                ingest_batch.c.received_at == received,
+                ingest_batch.c.detail == detail,
+            )
+        ).first()
+        if already is not None:
+            return
         connection.execute(
             insert(ingest_batch).values(
                 cpo_id=body["cpo"],
                 source=body["source"],
                 sender=body["sender"],
-                received_at=to_db_time(datetime.fromisoformat(body["received_at"])),
+                received_at=received,
                 finished_at=to_db_time(datetime.now(UTC)),
                 accepted=len(body["items"]),
                 duplicate=0,
                 rejected=0,
-                detail=json.dumps({"spool_id": record.id}),
+                detail=detail,
             )
         )
 

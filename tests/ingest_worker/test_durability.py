@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from ingest_worker.pipeline import Ingest
@@ -154,3 +155,31 @@ def _up(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_record_replayed_after_a_crash_is_audited_once(tmp_path: Path) -> None:
+    from shared.db.tables import ingest_batch
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    rest = feed("ACME", "rest_push", "s")
+    spool = Spool(tmp_path / "spool.db")
+    ingest = Ingest([rest], engine, LocalBlobStore(tmp_path / "blobs"), spool, 15)
+    asyncio.run(
+        ingest.accept(rest, [Observation("ACME", "E1", "FAULTED", T0)], raw="x", sender="t")
+    )
+    remove = spool.remove_through
+
+    def crash(last_id: int) -> None:  # the process dies after the commit, before the removal
+        raise SystemExit("killed")
+
+    spool.remove_through = crash  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        ingest.drain_once()
+    spool.remove_through = remove  # type: ignore[method-assign]
+    assert spool.backlog()[0] == 1
+    assert ingest.drain_once() == 1  # the restarted writer replays the same record
+    with engine.connect() as connection:
+        assert len(connection.execute(select(status_run)).all()) == 1
+        assert len(connection.execute(select(ingest_batch)).all()) == 1
