@@ -2,12 +2,16 @@
 
 Each text message is one observation object or a batch ``{"observations": [...]}`` and is
 answered with the same result object as the REST API. Every message, and an application-level
-``{"type": "ping"}`` (answered ``{"type": "pong"}``), is a liveness signal for all EVSEs of the CPO.
+``{"type": "ping"}`` (answered ``{"type": "pong"}``), is a liveness signal for all EVSEs of the CPO
+(stored coalesced, see ``Ingest.liveness``). A connection may send ``MESSAGES_PER_SECOND``
+messages a second (bursts of ``BURST``); beyond that a message is answered with an error and
+not taken.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -17,6 +21,27 @@ from ingest_worker.feeds.push_common import BadPayload, parse_items
 from ingest_worker.pipeline import Ingest
 
 POLICY_VIOLATION = 1008
+# Per connection: a steady rate and a burst; messages beyond are answered with an error and
+# not taken, so one connection cannot flood the spool and the writer.
+MESSAGES_PER_SECOND = 200.0
+BURST = 400.0
+
+
+class RateLimit:
+    """A token bucket: ``allow()`` is False once the connection sends faster than its rate."""
+
+    def __init__(self, rate: float = MESSAGES_PER_SECOND, burst: float = BURST) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 def router(ingest: Ingest) -> APIRouter:
@@ -32,11 +57,18 @@ def router(ingest: Ingest) -> APIRouter:
             return
         await websocket.accept()
         sender = websocket.client.host if websocket.client else "unknown"
+        limit = RateLimit(MESSAGES_PER_SECOND, BURST)
         try:
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
+                if not limit.allow():
+                    await websocket.send_json(
+                        {"error": f"more than {MESSAGES_PER_SECOND:g} messages per second;"
+                         " this message was not taken, send it again later"}
+                    )  # fmt: skip
+                    continue
                 text = message.get("text")
                 if text is None:
                     await ingest.reject(

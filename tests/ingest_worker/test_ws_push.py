@@ -125,3 +125,17 @@ def test_reconnect_keeps_going(worker) -> None:
             )
         )
     wait_for(lambda: stored_runs(settings) == [("ACME", "R1", "AVAILABLE")])
+
+
+def test_a_flooding_connection_is_slowed_not_served(worker, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest_worker.feeds import ws_push
+
+    monkeypatch.setattr(ws_push, "MESSAGES_PER_SECOND", 1.0)
+    monkeypatch.setattr(ws_push, "BURST", 3.0)
+    url, settings = worker
+    ping = {"type": "ping"}
+    answers = asyncio.run(exchange(url, [ping] * 6))
+    assert answers[:3] == [{"type": "pong"}] * 3
+    assert any("messages per second" in a.get("error", "") for a in answers[3:])
+    # Other connections are not affected.
+    assert asyncio.run(exchange(url, [ping])) == [{"type": "pong"}]
