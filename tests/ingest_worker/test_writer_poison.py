@@ -167,3 +167,26 @@ def test_huge_integers_and_deep_nesting_are_answered_not_crashed(worker) -> None
     )
     assert ok.status_code == 202
     wait_for(lambda: ("ACME", "E9", "CHARGING") in stored_runs(settings), timeout=30)
+
+
+def test_cpo_wide_liveness_is_coalesced_to_the_latest_signal(ingest: Ingest) -> None:
+    # A busy WebSocket confirms every EVSE of its CPO with each message: stored once per
+    # interval, the latest signal last, so the known time still ends max_gap after it.
+    acme = ingest.feeds[0]
+    asyncio.run(
+        ingest.accept(acme, [Observation("ACME", "E1", "AVAILABLE", T0)], raw="x", sender="t")
+    )
+    signals = [T0 + timedelta(seconds=s) for s in range(1, 101)]
+
+    async def flood() -> None:
+        for at in signals:
+            await ingest.liveness(acme, at)
+        await ingest.flush_liveness(force=True)
+
+    asyncio.run(flood())
+    live = [r for r in ingest.spool.head(1000) if r.kind == "live"]
+    assert [datetime.fromisoformat(r.body["at"]) for r in live] == [signals[0], signals[-1]]
+    ingest.drain_once()
+    assert rows(ingest, select(status_run.c.last_confirmed_at)) == [
+        (signals[-1].replace(tzinfo=None),)
+    ]
