@@ -247,7 +247,12 @@ class OcppFeed:
             isinstance(listed, list) and charge_point_id not in listed
         ):
             reason = f"charge point {charge_point_id} is not one of {feed.cpo_id}'s charge points"
-            await self.ingest.reject(feed, source=SOURCE, location=where, reason=reason, payload="")
+            try:
+                await self.ingest.reject(
+                    feed, source=SOURCE, location=where, reason=reason, payload=""
+                )
+            except Exception:  # noqa: BLE001 - the charge point is refused all the same
+                log.exception("OCPP %s: refusal of %s not recorded", feed.cpo_id, charge_point_id)
             await _deny(websocket, 403, f"{where}: {reason}")
             return
         await websocket.accept(subprotocol=chosen)

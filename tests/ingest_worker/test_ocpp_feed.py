@@ -408,6 +408,19 @@ MALFORMED_16 = [
     ),
     ('[2, 17, "Heartbeat", {}]', "-1", "FormationViolation"),  # the unique id is a string
     ('[2, "m13", "Heartbeat", []]', "m13", "FormationViolation"),
+    # timestamps storage cannot hold or should not trust
+    (
+        '[2, "m14", "StatusNotification", {"connectorId": 1, ' + STATUS + ', "timestamp": '
+        '"0001-01-01T00:05:00Z"}]',
+        "m14",
+        "PropertyConstraintViolation",
+    ),
+    (
+        '[2, "m15", "StatusNotification", {"connectorId": 1, ' + STATUS + ', "timestamp": '
+        '"9999-12-31T23:59:59-01:00"}]',
+        "m15",
+        "PropertyConstraintViolation",
+    ),
 ]
 
 
@@ -432,13 +445,17 @@ def test_malformed_frames_get_call_errors_are_quarantined_and_the_connection_sta
             await ws.send('[3, "unasked", {}]')  # a result we never asked for: no reply
             await ws.send('[2, "ok", "Heartbeat", {}]')
             replies.append(json.loads(await ws.recv()))
+            # after all that, on the same connection, a valid status is still stored
+            await ws.send('[2, "good", "StatusNotification", {"connectorId": 3, ' + STATUS + "}]")
+            replies.append(json.loads(await ws.recv()))
         return replies
 
     replies = asyncio.run(scenario())
     for (frame, unique_id, code), reply in zip(MALFORMED_16, replies, strict=False):
         assert reply[:3] == [4, unique_id, code], frame[:80]
     assert replies[len(MALFORMED_16)][:3] == [4, "-1", "FormationViolation"]
-    assert replies[-1][:2] == [3, "ok"] and "currentTime" in replies[-1][2]
+    assert replies[-2][:2] == [3, "ok"] and "currentTime" in replies[-2][2]
+    assert replies[-1] == [3, "good", {}]
     rows = wait_for(
         lambda: len(quarantined(settings)) == len(MALFORMED_16) + 2 and quarantined(settings)
     )
@@ -449,7 +466,10 @@ def test_malformed_frames_get_call_errors_are_quarantined_and_the_connection_sta
     assert "Dancing" in reasons[3]
     assert "connectorId -1 is not a number from 0 to 9999" in reasons[10 + 3]
     assert reasons[-1].startswith("OCPP 1.6: unsolicited CallResult")
-    assert runs(settings) == []
+    assert "before 2000-01-01" in reasons[-4]
+    assert "not an ISO 8601 timestamp" in reasons[-3]
+    # nothing refused reached SQL (no bogus EVSE), the valid status did
+    wait_for(lambda: runs(settings) == [("ACME", "AU*ACM*E3", "AVAILABLE")])
 
 
 MALFORMED_201 = [
