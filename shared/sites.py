@@ -179,17 +179,23 @@ def _iana_zones() -> frozenset[str]:
     return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
+@cache
+def _check_opening_hours(text: str) -> None:
+    parse_opening_hours(text)  # its ValueError names the rule and what is wrong
+
+
 def _site_columns(row: Mapping[str, str], state: str) -> dict[str, object]:
     """``opening_hours``, ``time_zone``, ``lga_code``, ``lga_name``, each checked on its own."""
     opening_hours = _text(row, "opening_hours", required=False)
     if opening_hours is not None:
-        parse_opening_hours(opening_hours)  # its ValueError names the rule and what is wrong
+        _check_opening_hours(opening_hours)  # sites repeat one text on every connector
     time_zone = _text(row, "time_zone", required=False)
     if time_zone is not None and time_zone not in _iana_zones():
         raise ValueError(
             f"time_zone: {time_zone[:40]!r} is not an IANA time zone name (e.g. Australia/Perth)"
         )
-    site_time_zone(state, time_zone)
+    if time_zone is None:
+        site_time_zone(state, None)
     lga_code = _text(row, "lga_code", required=False)
     lga_name = _text(row, "lga_name", required=False)
     if lga_code is not None and not (lga_code.isdigit() and len(lga_code) == 5):
@@ -341,37 +347,61 @@ def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
 def _drop_disagreeing_sites(result: ValidatedSites, lines: list[int]) -> None:
     """Move every row of a site whose rows disagree on a SITE_COLUMNS value into problems;
     rows without an LGA take the one their site's other rows give."""
-    values: dict[tuple[object, object], dict[str, set[object]]] = {}
+    hours: dict[tuple[object, object], tuple[object, object]] = {}
+    lgas: dict[tuple[object, object], tuple[object, object]] = {}
+    split: set[tuple[object, object]] = set()
     for row in result.rows:
-        seen = values.setdefault((row["cpo_id"], row["site_id"]), {c: set() for c in SITE_COLUMNS})
-        for column in SITE_COLUMNS:
-            if row[column] is not None or column not in LGA_COLUMNS:
-                seen[column].add(row[column])
-    reasons: dict[tuple[object, object], str] = {}
-    for site, seen in values.items():
-        split = [column for column in SITE_COLUMNS if len(seen[column]) > 1]
-        if split:
-            shown = "; ".join(
-                f"{column} " + " vs ".join(sorted(repr(v or "") for v in seen[column]))
-                for column in split
-            )
-            reasons[site] = (
-                f"site {site[1]}: its rows disagree on {', '.join(split)} ({shown});"
-                " every connector of a site must carry the same values"
-            )
+        site = (row["cpo_id"], row["site_id"])
+        if hours.setdefault(site, (row["opening_hours"], row["time_zone"])) != (
+            row["opening_hours"],
+            row["time_zone"],
+        ):
+            split.add(site)
+        if row["lga_code"] is not None:
+            lga = (row["lga_code"], row["lga_name"])
+            if lgas.setdefault(site, lga) != lga:
+                split.add(site)
+    if not split and len(lgas) == len(hours):
+        return
+    reasons = _disagreements(split, result.rows)
     kept: list[dict[str, object]] = []
     for line, row in zip(lines, result.rows, strict=True):
         site = (row["cpo_id"], row["site_id"])
         reason = reasons.get(site)
-        if reason is None:
-            if row["lga_code"] is None and values[site]["lga_code"]:
-                row["lga_code"] = next(iter(values[site]["lga_code"]))
-                row["lga_name"] = next(iter(values[site]["lga_name"]))
-            kept.append(row)
-        else:
+        if reason is not None:
             result.problems.append(RowProblem(result.source, line, reason))
+            continue
+        if row["lga_code"] is None and site in lgas:
+            row["lga_code"], row["lga_name"] = lgas[site]
+        kept.append(row)
     result.rows = kept
     result.problems.sort(key=lambda problem: problem.line)
+
+
+def _disagreements(
+    sites: set[tuple[object, object]], rows: list[dict[str, object]]
+) -> dict[tuple[object, object], str]:
+    seen: dict[tuple[object, object], dict[str, set[object]]] = {
+        site: {column: set() for column in SITE_COLUMNS} for site in sites
+    }
+    for row in rows:
+        values = seen.get((row["cpo_id"], row["site_id"]))
+        if values is not None:
+            for column in SITE_COLUMNS:
+                if row[column] is not None or column not in LGA_COLUMNS:
+                    values[column].add(row[column])
+    reasons = {}
+    for site, values in seen.items():
+        columns = [column for column in SITE_COLUMNS if len(values[column]) > 1]
+        shown = "; ".join(
+            f"{column} " + " vs ".join(sorted(repr(v or "") for v in values[column]))
+            for column in columns
+        )
+        reasons[site] = (
+            f"site {site[1]}: its rows disagree on {', '.join(columns)} ({shown});"
+            " every connector of a site must carry the same values"
+        )
+    return reasons
 
 
 def write_sites_csv(rows: Iterable[Mapping[str, object]]) -> bytes:
