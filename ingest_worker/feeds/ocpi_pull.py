@@ -73,13 +73,24 @@ async def get_ocpi(
     attempts: int = 4,
     correlation_id: str | None = None,
 ) -> httpx.Response:
-    """GET with our token and request ids; retries network errors and 5xx with backoff."""
+    """GET with our token and request ids; retries network errors and 5xx with backoff, and
+    follows redirects only on the same server (``/locations`` → ``/locations/``)."""
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
             response = await client.get(
                 url, params=params, headers=call_headers(token, correlation_id)
             )
+            for _ in range(3):
+                target = response.headers.get("location") if response.is_redirect else None
+                if target is None:
+                    break
+                moved = response.url.join(target)
+                if _address(moved) != _address(response.url) or moved.scheme != response.url.scheme:
+                    raise OcpiError(
+                        f"GET {url}: redirected to another server, {str(moved)[:120]!r}"
+                    )
+                response = await client.get(moved, headers=call_headers(token, correlation_id))
         except httpx.TransportError as exc:
             if attempt == attempts:
                 raise OcpiError(f"GET {url}: {type(exc).__name__}: {exc}") from None
@@ -142,8 +153,9 @@ async def discover(
         raise OcpiError(
             f"versions: the CPO offers OCPI {', '.join(offered) or 'no version'}, not {VERSION}"
         )
+    version_url = _same_server_scheme(match["url"], versions_url, "version URL", faults)
     details = ocpi_data(
-        await get_ocpi(client, match["url"], token, None, attempts, correlation_id),
+        await get_ocpi(client, version_url, token, None, attempts, correlation_id),
         "version details",
     )
     if isinstance(details, list) and len(details) == 1 and isinstance(details[0], dict):
@@ -160,8 +172,33 @@ async def discover(
     for endpoint in details["endpoints"]:
         if isinstance(endpoint, dict) and isinstance(endpoint.get("url"), str):
             role = str(endpoint.get("role") or "SENDER").upper()
-            endpoints[(str(endpoint.get("identifier")), role)] = endpoint["url"]
-    return Discovery(match["url"], endpoints, faults)
+            identifier = str(endpoint.get("identifier"))
+            endpoints[(identifier, role)] = _same_server_scheme(
+                endpoint["url"], versions_url, f"{identifier} endpoint URL", faults
+            )
+    return Discovery(version_url, endpoints, faults)
+
+
+def _same_server_scheme(url: str, versions_url: str, what: str, faults: list[str]) -> str:
+    """``url`` with the scheme of the versions URL when both name the same host and port.
+
+    Some implementations write ``https://`` into every URL they hand out whatever they are served
+    on (pyOCPI and extrawest-ocpi do); the server that answered the versions URL is the same one,
+    so its scheme is the one that works, and the token goes nowhere else.
+    """
+    try:
+        given, versions = httpx.URL(url), httpx.URL(versions_url)
+    except httpx.InvalidURL:
+        return url
+    if given.scheme == versions.scheme or _address(given) != _address(versions):
+        return url
+    if not any("scheme" in fault for fault in faults):
+        faults.append(
+            f"{what} {url[:120]!r} says {given.scheme} but the same server answers"
+            f" {versions.scheme} at {versions_url[:120]!r}; using {versions.scheme} (scheme"
+            " hard-coded by the CPO's implementation)"
+        )
+    return str(given.copy_with(scheme=versions.scheme))
 
 
 class OcpiPuller:
@@ -207,9 +244,11 @@ class OcpiPuller:
     def _usable_next(self, url: str) -> str | None:
         """Why a ``next`` link cannot be followed, or None when it can."""
         link, base = httpx.URL(url), httpx.URL(self.locations_url or "")
-        if (link.scheme, link.host, link.port) != (base.scheme, base.host, base.port):
+        if _address(link) != _address(base):
             # Our token goes with every request: never to another server.
-            return f"points to another origin than {self.locations_url}"
+            return f"points to another server than {self.locations_url}"
+        if link.scheme != base.scheme:
+            return f"uses {link.scheme} where the Locations endpoint {self.locations_url} is {base.scheme}"
         if not link.path.rstrip("/").startswith(base.path.rstrip("/")):
             return f"is outside the Locations endpoint {base.path}"
         return None
@@ -331,6 +370,10 @@ class OcpiPuller:
                 self.locations_url = None  # rediscover next time
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval or self.feed.poll_seconds)
+
+
+def _address(url: httpx.URL) -> tuple[str, int]:
+    return url.host, url.port or (443 if url.scheme == "https" else 80)
 
 
 def _int_header(response: httpx.Response, name: str, default: int | None) -> int | None:

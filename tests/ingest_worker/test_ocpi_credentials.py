@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx
+from fastapi import FastAPI, Request
 from sqlalchemy import select
 
 from ingest_worker.app import WorkerOptions, create_app
@@ -274,3 +275,49 @@ def test_registrations_load_when_the_database_comes_back(tmp_path) -> None:
             lambda: (r := status_put(url, token_c, "AU/ACM")).status_code == 200 and r, timeout=60
         )
         assert answer.json()["status_code"] == 1000
+
+
+def test_a_cpo_without_a_locations_sender_is_told_what_it_gets(worker_settings) -> None:
+    sender_less = FastAPI()
+
+    @sender_less.get("/ocpi/versions")
+    async def versions(request: Request) -> dict:
+        return {
+            "status_code": 1000,
+            "timestamp": "2026-12-01T00:00:00Z",
+            "data": [{"version": "2.2.1", "url": f"{request.base_url}ocpi/2.2.1"}],
+        }
+
+    @sender_less.get("/ocpi/2.2.1")
+    async def details(request: Request) -> dict:
+        credentials_url = f"{request.base_url}ocpi/2.2.1/credentials"
+        return {
+            "status_code": 1000,
+            "timestamp": "2026-12-01T00:00:00Z",
+            "data": {
+                "version": "2.2.1",
+                "endpoints": [
+                    {"identifier": "credentials", "role": "RECEIVER", "url": credentials_url}
+                ],
+            },
+        }
+
+    feeds = [feed("ACME", "ocpi_push", "acme-token-a", poll_seconds=1)]
+    app = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2))
+    with serve(sender_less) as cpo_url, serve(app) as url:
+        posted = httpx.post(
+            f"{url}{CREDENTIALS}",
+            headers=auth("acme-token-a"),
+            json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM")),
+        )
+        assert posted.json()["status_code"] == 1000
+        assert "no Locations SENDER endpoint" in posted.json()["status_message"]
+
+        def told():  # type: ignore[no-untyped-def]
+            health = {f["cpo_id"]: f for f in httpx.get(f"{url}/feeds").json()}["ACME"]
+            return "has no Locations Sender" in (health["last_error"] or "") and health
+
+        assert "confirmed only by its pushes" in wait_for(told, timeout=30)["last_error"]
+        assert (
+            status_put(url, posted.json()["data"]["token"], "AU/ACM").json()["status_code"] == 1000
+        )

@@ -210,7 +210,7 @@ def test_a_next_link_to_another_server_is_not_followed(worker_settings) -> None:
     assert result.locations == 5 and result.pages == 3
     assert [r.get("offset") for r in cpo.requests] == [None, "2", "4"]
     error = ingest.health["PULLCPO/ocpi_pull"].last_error or ""
-    assert "198.51.100.7" in error and "another origin" in error and "offset" in error
+    assert "198.51.100.7" in error and "another server" in error and "offset" in error
 
 
 def test_lower_case_ids_map_to_the_static_csv_and_request_ids_are_sent(worker_settings) -> None:

@@ -247,3 +247,74 @@ def test_official_patch_examples_parse() -> None:
     assert (
         credentials["roles"][0]["role"] == "CPO" and len(credentials["roles"][0]["party_id"]) == 3
     )
+
+
+def test_ids_are_case_insensitive_and_the_receiver_answers_get(worker) -> None:
+    """CiStrings: the URL's party and ids match the body's in any case, pushed EVSE uids are
+    stored as the static CSV spells them, and GET returns what was pushed."""
+    from shared.blobstore import LocalBlobStore
+    from tests.ingest_worker.test_ocpi_pull import store_static_sites
+
+    url, settings = worker
+    store_static_sites(LocalBlobStore(settings.blob_dir), "ACME", ["AU*ACM*E1", "AU*ACM*E2"])
+    token_c = handshake(url, "acme-token-a")
+    auth = {"Authorization": token_header(token_c)}
+    document = json.loads(FIXTURE.read_text())
+    document["party_id"], document["id"] = "acm", "loc-goulburn-1"
+    for evse in document["evses"]:
+        evse["uid"] = evse["uid"].lower()
+    base = f"{url}/ocpi/emsp/2.2.1/locations/au/Acm/LOC-GOULBURN-1"
+    assert httpx.put(base, headers=auth, json=document).json()["status_code"] == 1000
+    patch = httpx.patch(
+        f"{base}/au*acm*E1",
+        headers=auth,
+        json={"status": "OUTOFORDER", "last_updated": "2026-11-20T00:05:00Z"},
+    )
+    assert patch.json()["status_code"] == 1000
+    wait_for(lambda: len(stored_runs(settings)) == 3)
+    assert stored_runs(settings) == [
+        ("ACME", "AU*ACM*E1", "AVAILABLE"),
+        ("ACME", "AU*ACM*E1", "OUTOFORDER"),
+        ("ACME", "AU*ACM*E2", "CHARGING"),
+    ]
+    read = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/Loc-Goulburn-1"
+    location = httpx.get(read, headers=auth).json()["data"]
+    assert location["name"] == "Goulburn Highway Stop" and len(location["evses"]) == 2
+    evse = httpx.get(f"{read}/AU*ACM*E1", headers=auth).json()["data"]
+    assert evse["status"] == "OUTOFORDER" and evse["last_updated"] == "2026-11-20T00:05:00Z"
+    connector = httpx.get(f"{read}/au*acm*e2/1", headers=auth).json()["data"]
+    assert connector["standard"] == "CHADEMO"
+    for missing in (
+        f"{read}/AU*ACM*E9",
+        f"{read}/AU*ACM*E1/7",
+        f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/L9",
+    ):
+        answer = httpx.get(missing, headers=auth)
+        assert answer.status_code == 404 and answer.json()["status_code"] == 2003, missing
+    # Token A and another CPO's token read nothing.
+    assert (
+        httpx.get(read, headers={"Authorization": token_header("acme-token-a")}).status_code == 401
+    )
+
+
+def test_the_body_party_must_be_the_urls(worker) -> None:
+    url, settings = worker
+    token_c = handshake(url, "acme-token-a")
+    auth = {"Authorization": token_header(token_c)}
+    base = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/LOC-GOULBURN-1"
+    for field, value in (("country_code", "BE"), ("party_id", "BEC"), ("party_id", 7)):
+        document = {**json.loads(FIXTURE.read_text()), field: value}
+        answer = httpx.put(base, headers=auth, json=document)
+        assert answer.status_code == 400 and answer.json()["status_code"] == 2001, answer.text
+        assert field in answer.json()["status_message"]
+    assert (
+        httpx.patch(
+            base, headers=auth, json={"party_id": "BEC", "last_updated": "2026-11-20T00:00:00Z"}
+        ).status_code
+        == 400
+    )
+    reasons = [
+        r[3] for r in wait_for(lambda: len(quarantined(settings)) >= 4 and quarantined(settings))
+    ]
+    assert sum("differs from the URL" in r for r in reasons) == 4
+    assert stored_runs(settings) == []
