@@ -156,3 +156,71 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: ../shared/data is only beside the steering checkout")
     return path
+
+
+# ---- after the whole suite: no configured secret in what the platform wrote ----------------
+
+# Files that hold secrets by design: the simulator's secrets file beside its feeds file, and
+# the Fernet key file that encrypts stored OCPI tokens.
+SECRET_HOLDERS = (".env", "secret.key")
+
+
+def _test_secrets() -> set[str]:
+    from tests.ingest_worker.conftest import FEEDS
+
+    return {secret for feed in FEEDS for secret in _secrets_of(feed)}
+
+
+def _secrets_of(feed) -> list[str]:  # type: ignore[no-untyped-def]
+    import os
+
+    values = [getattr(feed, "secret", None)]
+    env = getattr(feed, "token_env", None)
+    if env:
+        values.append(os.environ.get(env))
+    return [v for v in values if isinstance(v, str) and len(v) >= 8]
+
+
+def _readable(path: Path) -> bytes:
+    import gzip
+
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except OSError:
+            return data
+    return data
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Scan every file the tests made (logs, SQLite databases and their quarantine rows, spools,
+    blobs, raw archives) for the workers' configured secrets; a hit fails the run."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or exitstatus not in (0, 1):
+        return
+    try:
+        base = factory.getbasetemp()
+        secrets = _test_secrets()
+    except Exception:  # noqa: BLE001 - nothing ran that made files
+        return
+    hits: list[str] = []
+    for path in base.rglob("*"):
+        if not path.is_file() or path.name.endswith(SECRET_HOLDERS):
+            continue
+        try:
+            if path.stat().st_size > 64 * 1024 * 1024:
+                continue
+            data = _readable(path)
+        except OSError:
+            continue
+        hits.extend(
+            f"{path.relative_to(base)}: {secret[:4]}…" for secret in secrets if secret.encode() in data
+        )
+    if hits:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("configured secrets found in files the platform wrote:", red=True)
+            for hit in hits[:50]:
+                reporter.write_line(f"  {hit}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
