@@ -9,7 +9,8 @@
   ``options.charge_points`` list (when given), is refused (HTTP 403); bad credentials get 401.
 - Observe only, and answer everything: every charge-point-initiated message of both versions gets
   a schema-valid CallResult and we send no Call. What is kept is the status: StatusNotification
-  is an observation, Heartbeat a liveness signal for every EVSE of that charge point, and a
+  is an observation, Heartbeat a liveness signal for every EVSE of that charge point (at most
+  every ``options.liveness_seconds``, default 5, per connection), and a
   transaction start (1.6 StartTransaction, 2.0.1 TransactionEvent ``Started`` with its EVSE) is an
   IN_USE observation (raw status OCCUPIED) unless the EVSE's last reported status already is in
   use. Nothing else is stored: no energy, meter values, id tags, transaction ids or vendor data;
@@ -35,13 +36,20 @@
   per-charge-point connector state lives in the worker, so connector 0 keeps working.
 - Clocks: see ``ocpp_mapping`` (missing → receipt time; no offset → UTC; >5 min ahead → receipt
   time; before 2000 or >24 h behind → refused). ``options.clock_future_minutes`` and
-  ``options.clock_past_hours`` change the bounds per feed.
+  ``options.clock_past_hours`` change the bounds per feed. A transaction start with an untrusted
+  timestamp is still answered (a charge point must not hold its transaction queue for us); only its
+  in-use observation is not stored, and that goes to quarantine with the reason.
 - Errors (OCPP-J section 4.2.3): an unknown action gets ``NotImplemented``, a known action a
   charge point does not send (a CSMS-to-charge-point one) ``NotSupported``; a frame or payload
   that breaks the JSON schema (the ``ocpp`` library's official schemas), nests more than 20
   levels, or carries a number or timestamp we cannot store gets the matching code (1.6 spells it
   ``FormationViolation``; unique id ``-1`` when none can be read) and is quarantined with the
   reason the charge point was given. The connection stays up, always.
+- The ``ocpp`` library is used through its public API only: ``ocpp.messages`` (``unpack``,
+  ``Call``, ``CallError``, ``get_validator`` over its official schemas), its exceptions and
+  version enums. Sessions do not subclass its ``ChargePoint``: that class exists to send calls
+  and wait for answers, which an observer never does, and its receive path logs every frame,
+  leaves unparsable frames unanswered and answers unknown actions ``NotSupported``.
 """
 
 from __future__ import annotations
