@@ -234,6 +234,9 @@ def check_proposal(
 
 
 def _naive(instant: datetime) -> datetime:
+    """UTC without tz info, as stored; a naive instant is taken to be UTC already."""
+    if instant.tzinfo is None:
+        return instant
     return instant.astimezone(UTC).replace(tzinfo=None)
 
 

@@ -321,6 +321,7 @@ def test_import_csv_reports_bad_rows_by_line(scopes: SiteScopes) -> None:
         (b"cpo_id,scope,scope_id\nA,evse,E1\n", "missing column(s) from, to, cause"),
         (b"", "expected the header cpo_id,scope,scope_id,from,to,cause,note"),
         ("cpo_id,scope\n\xc4".encode("latin-1"), "not UTF-8"),
+        (IMPORT_HEADER.encode() + b'\nA,evse,"' + b"x" * 200_000 + b'"\n', "not valid CSV"),
     ],
 )
 def test_import_files_that_are_not_exclusion_csvs_are_refused(
@@ -500,3 +501,23 @@ def test_two_reviewers_at_once_cannot_both_approve(engine: Engine, scopes: SiteS
         assert sorted(outcomes) == ["approved", "conflict"]
         with engine.connect() as connection:
             assert [e.state for e in history(connection, eid)] == ["PROPOSED", "APPROVED"]
+
+
+def test_approved_exclusions_takes_naive_instants_as_utc(
+    engine: Engine, scopes: SiteScopes
+) -> None:
+    (eid,) = propose(engine, [proposal(scopes)], "cli:ana", now=NOW)  # 2026-10-31 21:00 UTC on
+    approve(engine, eid, "cli:lead")
+    with engine.connect() as connection:
+        hit = approved_exclusions(connection, datetime(2026, 10, 31, 21, 30), datetime(2026, 11, 1))
+        miss = approved_exclusions(connection, datetime(2026, 11, 1, 1, 30), datetime(2026, 11, 2))
+    assert (hit.num_rows, miss.num_rows) == (1, 0)
+
+
+def test_import_control_characters_are_a_bad_row(scopes: SiteScopes) -> None:
+    data = IMPORT_HEADER.encode() + (
+        b"\nTESTCPO,evse,AU*TST*E1\x00,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,VANDALISM,\n"
+    )
+    parsed = parse_import_csv(data, "x.csv", scopes, now=NOW)
+    assert parsed.proposals == []
+    assert [str(p) for p in parsed.problems] == ["x.csv:2: scope_id: contains control characters"]
