@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shared.blobstore import LocalBlobStore  # noqa: E402
+from shared.jurisdictions import parse_role  # noqa: E402
 from tests.report_app import generate  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -53,6 +54,10 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=6600)
     parser.add_argument("--repeat", type=int, default=4, help="warm loads and cached switches")
     parser.add_argument("--screenshots", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--role", default="analyst",
+        help="CAL_DEV_ROLE of the sessions, e.g. government:NSW (figures rolled up over its states)",
+    )  # fmt: skip
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -62,10 +67,15 @@ def main() -> None:
         network = generate.populate(LocalBlobStore(data_dir / "blobs"), args.sites, MONTHS,
                                     datetime.now(UTC))  # fmt: skip
         sites = network.evses[["cpo_id", "site_id"]].drop_duplicates().shape[0]
+        scope = parse_role(args.role).scope
+        shown = (
+            network.evses if scope is None else network.evses[network.evses["state"].isin(scope)]
+        )
+        on_map = shown[["cpo_id", "site_id"]].drop_duplicates().shape[0]
         print(f"generated {len(network.evses)} EVSEs on {sites} sites, {len(MONTHS)} months "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
         port = free_port()
-        env = {**os.environ, "CAL_DATA_DIR": str(data_dir), "CAL_DEV_ROLE": "government",
+        env = {**os.environ, "CAL_DATA_DIR": str(data_dir), "CAL_DEV_ROLE": args.role,
                "CAL_BEHIND_AZURE_AUTH": "false"}  # fmt: skip
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "report_app.app:app", "--port", str(port),
@@ -86,11 +96,11 @@ def main() -> None:
                     started = time.perf_counter()
                     page.goto(url)
                     page.wait_for_function(
-                        f"() => document.querySelectorAll('{MARKERS}').length === {sites}",
+                        f"() => document.querySelectorAll('{MARKERS}').length === {on_map}",
                         timeout=40_000, polling=50,
                     )  # fmt: skip
                     elapsed = time.perf_counter() - started
-                    print(f"live map, {label}: all {sites} markers drawn "
+                    print(f"live map ({args.role}), {label}: all {on_map} markers drawn "
                           f"{elapsed:.2f} s after navigation")  # fmt: skip
                     if number:
                         warm.append(elapsed)
@@ -123,9 +133,11 @@ def main() -> None:
                     )
                     page.get_by_text(f"Site figures, {month}").wait_for(timeout=60_000)
                     page.get_by_text(f"Daily trend, {month}").wait_for(timeout=60_000)
+                    page.get_by_text(f"Uptime by LGA and site, {month}").wait_for(timeout=60_000)
+                    page.get_by_text(f"Port time by network, {month}").wait_for(timeout=60_000)
                     elapsed = time.perf_counter() - started
-                    print(f"month switch to {month} ({label}): distribution, table and daily "
-                          f"trend redrawn in {elapsed:.2f} s")  # fmt: skip
+                    print(f"month switch to {month} ({label}): distribution, table, daily "
+                          f"trend, uptime map and time breakdown redrawn in {elapsed:.2f} s")  # fmt: skip
                     if label == "cached":
                         cached.append(elapsed)
                 print(f"month switch, cached: median {statistics.median(cached):.2f} s, "

@@ -263,10 +263,6 @@ def live_view(data: LiveData, filters: Filters) -> LiveView:
     return LiveView(sites, site_layers(sites))
 
 
-def _utc_text(instants: pd.Series) -> pd.Series:
-    return pd.to_datetime(instants, utc=True).dt.strftime("%Y-%m-%d %H:%M:%S UTC").fillna("never")
-
-
 def site_details(data: LiveData, cpo_id: str, site_id: str) -> pd.DataFrame:
     """The EVSEs of one site with their connectors, power and last update."""
     evses = data.evses[(data.evses["cpo_id"] == cpo_id) & (data.evses["site_id"] == site_id)]
@@ -288,11 +284,7 @@ def site_details(data: LiveData, cpo_id: str, site_id: str) -> pd.DataFrame:
         .rename("connectors")
     )
     out = evses.merge(per_evse, left_on="evse_uid", right_index=True, how="left")
-    out = out.assign(
-        stale=out["stale"].map({True: "yes", False: "no"}),
-        observed_at=_utc_text(out["observed_at"]),
-        last_confirmed_at=_utc_text(out["last_confirmed_at"]),
-    )
+    out = out.assign(stale=out["stale"].map({True: "yes", False: "no"}))
     columns = ["evse_uid", "status", "category", "stale", "connectors", "max_power_kw",
                "observed_at", "last_confirmed_at"]  # fmt: skip
     return out[columns].sort_values("evse_uid").reset_index(drop=True)

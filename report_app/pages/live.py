@@ -25,6 +25,7 @@ from report_app.live_data import (
     status_counts,
 )
 from shared.jurisdictions import PUBLIC, Viewer
+from shared.monthly.labels import for_display
 from shared.sites import CONNECTOR_STANDARDS, POWER_TYPES, STATES
 
 AUSTRALIA = (-27.5, 134.0)
@@ -245,4 +246,4 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         frame = details()
         if frame is None:
             return None
-        return render.DataGrid(frame, width="100%")
+        return render.DataGrid(for_display(frame, context.settings.report_tz), width="100%")

@@ -73,6 +73,7 @@ def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
     unfiltered_trend(tables, month)
     unfiltered_site_choices(tables, month)
     tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS)
+    unfiltered_views(tables, month)
 
 
 def month_tables_for(tables: MonthlyTables, month: str, level: str) -> dict[str, pd.DataFrame]:
@@ -439,37 +440,44 @@ def uptime_server(  # noqa: ANN001
             return pd.DataFrame()
         return level_rows(level, tables, connectors(), filters()).frame
 
+    def shared_view(name: str, build: Callable[[], object]) -> object:
+        """Built once per month and viewer's states for every session when no filter is picked."""
+        if not filters().picked:
+            return context.monthly.remember(input.month(), f"{name}:{scope}", build)
+        return build()
+
     @reactive.calc
     def site_rows() -> pd.DataFrame:
-        sites = rows_of("site")
         tables = month_tables()
-        places = tables["site"][["cpo_id", "site_id", "latitude", "longitude"]]
-        return sites.merge(places, on=["cpo_id", "site_id"], how="left")
+        req(not isinstance(tables, str))
+        return shared_view("site_rows", lambda: site_rows_of(tables, connectors(), filters()))
 
     @render.ui
     def map():  # noqa: A001 - the output id the UI names
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        month = input.month()
         try:
-            lgas = rows_of("lga")
             sites = site_rows()
+            spec = shared_view(
+                "map", lambda: map_spec(tables, connectors(), filters(), month, sites)
+            )
         except DataProblem as exc:
             return draw("map", plots.empty_figure(str(exc)))
-        path = getattr(context.settings, "lga_boundaries", None)
-        shapes = charts.lga_shapes(path) if path else {}
-        title = f"Uptime by LGA and site, {input.month()}"
-        if lgas.empty:
-            title += " (no LGA figures this month)"
-        return draw("map", charts.uptime_map(lgas, sites, shapes, title))
+        return draw("map", spec)
 
     @render.ui
     def breakdown():
         tables = month_tables()
         req(not isinstance(tables, str))
+        month = input.month()
         try:
-            networks = breakdown_rows(tables, connectors(), filters())
+            spec = shared_view(
+                "breakdown", lambda: breakdown_spec(tables, connectors(), filters(), month)
+            )
         except DataProblem as exc:
             return draw("breakdown", plots.empty_figure(str(exc)))
-        title = f"Port time by network, {input.month()}"
-        return draw("breakdown", charts.time_breakdown(networks, "cpo_id", title))
+        return draw("breakdown", spec)
 
     @render.text
     def table_title():
@@ -494,7 +502,7 @@ def uptime_server(  # noqa: ANN001
 
     @reactive.calc
     def funded_rows() -> pd.DataFrame:
-        sites = rows_of("site")
+        sites = site_rows()
         thresholds = threshold_lookup(
             context.settings.uptime_threshold_pct,
             getattr(context.settings, "program_thresholds", None),
@@ -539,3 +547,46 @@ def breakdown_rows(
 ) -> pd.DataFrame:
     """Minutes per network over the EVSEs that pass the filters (the breakdown's rows)."""
     return aggregate(evse_subset(tables["evse"], connectors, filters), ["cpo_id"])
+
+
+def site_rows_of(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
+) -> pd.DataFrame:
+    """Site rows that pass the filters, with their coordinates (for the map)."""
+    places = tables["site"][["cpo_id", "site_id", "latitude", "longitude"]]
+    rows = level_rows("site", tables, connectors, filters).frame
+    return rows.merge(places, on=["cpo_id", "site_id"], how="left")
+
+
+def map_spec(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters, month: str,
+    sites: pd.DataFrame,
+) -> str:  # fmt: skip
+    """The uptime map (LGA choropleth, sites on top) as plotly JSON; sites drawn with WebGL."""
+    lgas = (
+        level_rows("lga", tables, connectors, filters).frame if "lga" in tables else pd.DataFrame()
+    )
+    path = getattr(context.settings, "lga_boundaries", None)
+    shapes = charts.lga_shapes(path) if path else {}
+    title = f"Uptime by LGA and site, {month}"
+    if lgas.empty:
+        title += " (no LGA figures this month)"
+    return charts.uptime_map(lgas, sites, shapes, title, webgl=True).to_json()
+
+
+def breakdown_spec(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters, month: str
+) -> str:
+    networks = breakdown_rows(tables, connectors, filters)
+    return charts.time_breakdown(networks, "cpo_id", f"Port time by network, {month}").to_json()
+
+
+def unfiltered_views(tables: MonthlyTables, month: str) -> None:
+    """The map, the breakdown and the site rows of the whole month, for every analyst session."""
+    month_tables = month_tables_for(tables, month, "site")
+    empty, none = pd.DataFrame(), Filters()
+    sites = tables.remember(month, "site_rows:None",
+                            lambda: site_rows_of(month_tables, empty, none))  # fmt: skip
+    tables.remember(month, "map:None", lambda: map_spec(month_tables, empty, none, month, sites))
+    tables.remember(month, "breakdown:None",
+                    lambda: breakdown_spec(month_tables, empty, none, month))  # fmt: skip

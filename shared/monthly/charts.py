@@ -99,7 +99,11 @@ def empty_figure(message: str) -> go.Figure:
 
 
 def uptime_map(
-    lgas: pd.DataFrame, sites: pd.DataFrame, shapes: dict[str, LgaShape], title: str
+    lgas: pd.DataFrame,
+    sites: pd.DataFrame,
+    shapes: dict[str, LgaShape],
+    title: str,
+    webgl: bool = False,
 ) -> go.Figure:
     """LGAs filled by their uptime (``lgas``: ``lga_code``, ``lga_name``, ``uptime_pct``) and
     the sites on top, coloured by theirs (``sites``: ``site_name``, ``cpo_id``, ``latitude``,
@@ -145,8 +149,10 @@ def uptime_map(
             for name, cpo, up in zip(sites["site_name"], sites["cpo_id"], sites["uptime_pct"],
                                      strict=True)
         ]  # fmt: skip
+        # Thousands of sites draw far faster with WebGL; a state's report stays plain SVG.
+        points = go.Scattergl if webgl else go.Scatter
         figure.add_trace(
-            go.Scatter(
+            points(
                 x=sites["longitude"], y=sites["latitude"], mode="markers", name="Sites",
                 marker={"size": 7, "color": colours, "line": {"color": "#222222", "width": 0.5}},
                 hovertext=hover, hoverinfo="text",
