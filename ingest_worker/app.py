@@ -79,7 +79,7 @@ def create_app(
             ]
             tasks += [
                 asyncio.create_task(
-                    OcpiPuller(feed, ingest, client, canonical=canonical.canonical).run(stop),
+                    OcpiPuller(feed, ingest, client, canonical=canonical).run(stop),
                     name=f"poll {feed.name}",
                 )
                 for feed in feeds

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import httpx
 
 from ingest_worker.feeds.ocpi_common import (
-    Canonical,
+    CanonicalEvses,
     call_headers,
     location_observations,
 )
@@ -214,7 +214,7 @@ class OcpiPuller:
         *,
         token: Callable[[], str | None] | None = None,
         versions_url: Callable[[], str | None] | None = None,
-        canonical: Canonical | None = None,
+        canonical: CanonicalEvses | None = None,
         source: str = "ocpi_pull",
     ) -> None:
         self.feed = feed
@@ -261,6 +261,8 @@ class OcpiPuller:
         token = self.token()
         if not token:
             raise OcpiError("no token to call the CPO with")
+        if self.canonical is not None and self.canonical.is_stale():
+            await asyncio.to_thread(self.canonical.refresh_if_stale)
         correlation_id = str(uuid.uuid4())
         started = datetime.now(UTC)
         first_params = {"limit": str(self.page_limit)}
@@ -333,7 +335,7 @@ class OcpiPuller:
     async def _take(self, location: object, page: int, index: int, sender: str) -> int:
         """Accept the statuses of one Location, quarantine its bad parts; returns how many."""
         try:
-            kwargs = {"canonical": self.canonical} if self.canonical else {}
+            kwargs = {"canonical": self.canonical.canonical} if self.canonical else {}
             observations, problems = location_observations(
                 self.feed.cpo_id, location, f"locations[{index}]", **kwargs
             )

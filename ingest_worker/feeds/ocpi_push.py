@@ -35,6 +35,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest_worker.feeds.ocpi_common import (
@@ -381,14 +382,18 @@ def unauthorized() -> JSONResponse:
     return envelope(None, 2000, "missing or unknown credentials token", http_status=401)
 
 
-def not_loaded() -> JSONResponse:
+def unavailable(what: str) -> JSONResponse:
     return envelope(
         None,
         SERVER_ERROR,
-        "OCPI registrations are not loaded yet (database unreachable); retry shortly",
+        f"{what} (database unreachable); retry shortly",
         http_status=503,
         headers={"Retry-After": "5"},
     )
+
+
+def not_loaded() -> JSONResponse:
+    return unavailable("OCPI registrations are not loaded yet")
 
 
 def router(receiver: Receiver) -> APIRouter:
@@ -499,10 +504,14 @@ def router(receiver: Receiver) -> APIRouter:
             registration, token_c = await asyncio.to_thread(
                 parties.register, feed, parties_wanted, credentials.token, credentials.url
             )
-        except PartyTaken as exc:
-            message = f"party {exc} is registered by another CPO"
+        except (PartyTaken, IntegrityError) as exc:
+            taken = exc if isinstance(exc, PartyTaken) else "of this object"
+            message = f"party {taken} is registered by another CPO"
             await _quarantine_credentials(ingest, feed, raw, message)
             return envelope(None, INVALID_PARAMETERS, message, 403)
+        except Exception as exc:  # noqa: BLE001 - the database is down: the CPO retries
+            log.warning("OCPI %s: registration not stored: %s", feed.cpo_id, type(exc).__name__)
+            return unavailable("the registration could not be stored")
         ingest.mark_success(feed)
         message = "Success"
         if problem:
@@ -525,7 +534,11 @@ def router(receiver: Receiver) -> APIRouter:
         feed, registration = who
         if registration is None:
             return envelope(None, 2000, "not registered: nothing to unregister", 405)
-        await asyncio.to_thread(parties.unregister, feed)
+        try:
+            await asyncio.to_thread(parties.unregister, feed)
+        except Exception as exc:  # noqa: BLE001 - the database is down: the CPO retries
+            log.warning("OCPI %s: unregistration not stored: %s", feed.cpo_id, type(exc).__name__)
+            return unavailable("the unregistration could not be stored")
         return envelope(None)
 
     prefix = f"/ocpi/emsp/{VERSION}/locations/{{country_code}}/{{party_id}}/{{location_id}}"
@@ -663,9 +676,13 @@ def router(receiver: Receiver) -> APIRouter:
             await ingest.accept(feed, observations, raw=raw, sender=sender)
         else:
             ingest.mark_success(feed)
-        await receiver.locations.change(
-            key, lambda stored: apply_push(stored, request.method, ids, document, party)
-        )
+        try:
+            await receiver.locations.change(
+                key, lambda stored: apply_push(stored, request.method, ids, document, party)
+            )
+        except Exception as exc:  # noqa: BLE001 - the statuses are spooled; only GET is behind
+            log.warning("OCPI %s: %s not kept for GET: %s", feed.cpo_id, where, exc)
+            ingest.mark_error(feed, f"pushed object not kept for GET (blob store): {exc}")
         if problems:
             await ingest.reject(
                 feed, source="ocpi_push", location=where, reason="; ".join(problems), payload=raw

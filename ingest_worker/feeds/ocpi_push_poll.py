@@ -65,7 +65,7 @@ class PushPoller:
                     self.client,
                     token=lambda: registration.token_b,
                     versions_url=lambda: registration.versions_url,
-                    canonical=self.canonical.canonical,
+                    canonical=self.canonical,
                     source="ocpi_push_poll",
                 )
         return registration
@@ -74,8 +74,6 @@ class PushPoller:
         """One poll when registered; True when it completed (a liveness signal was recorded)."""
         if self._current() is None or self.puller is None:
             return False
-        if self.canonical.is_stale():
-            await asyncio.to_thread(self.canonical.refresh_if_stale)
         try:
             result = await self.puller.poll()
         except Exception as exc:  # noqa: BLE001 - no answer of a CPO may end the poller

@@ -83,13 +83,10 @@ def test_extrawest_sender_paged_with_a_cap_lower_case_ids_and_date_from(
         pull = feed("EXTRA", "ocpi_pull", TOKEN_B, versions_url=f"{url}/ocpi/versions")
         ingest = make_ingest(worker_settings, [pull])
         canonical = CanonicalEvses(store)
-        canonical.refresh_if_stale()
 
         async def scenario():  # type: ignore[no-untyped-def]
             async with httpx.AsyncClient(timeout=10) as client:
-                puller = OcpiPuller(
-                    pull, ingest, client, page_limit=50, canonical=canonical.canonical
-                )
+                puller = OcpiPuller(pull, ingest, client, page_limit=50, canonical=canonical)
                 first = await puller.poll()
                 changed = json.loads(data.read_text())
                 changed[3] = location(

@@ -225,11 +225,10 @@ def test_lower_case_ids_map_to_the_static_csv_and_request_ids_are_sent(worker_se
         pull = feed("PULLCPO", "ocpi_pull", "cpo-issued-token", versions_url=f"{url}/ocpi/versions")
         ingest = make_ingest(worker_settings, [pull])
         canonical = CanonicalEvses(store)
-        canonical.refresh_if_stale()
 
         async def scenario():  # type: ignore[no-untyped-def]
             async with httpx.AsyncClient(timeout=5) as client:
-                return await OcpiPuller(pull, ingest, client, canonical=canonical.canonical).poll()
+                return await OcpiPuller(pull, ingest, client, canonical=canonical).poll()
 
         asyncio.run(scenario())
         while ingest.drain_once():

@@ -1,47 +1,31 @@
-"""Excluded downtime (spec 4.3): proposing, reviewing and withdrawing exclusion windows, and the
-approved ones the monthly job uses.
-
-An exclusion row is written once; every state change is a new ``exclusion_event`` row, so the
-trail is complete and the state is the latest event's. The CLI, the worker's REST routes and
-the dashboard's review page all call the functions here.
-"""
+"""Stored exclusions: an ``exclusion`` row is written once, when proposed; every state change is a
+new ``exclusion_event`` row, so the trail is complete and the state is the latest event's."""
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime
 
-import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.db.tables import exclusion, exclusion_event
-from shared.status import InvalidObservation, check_id, parse_instant
-
-Scope = Literal["evse", "charger", "site"]
-State = Literal["PROPOSED", "APPROVED", "REJECTED", "WITHDRAWN"]
-SCOPES: tuple[Scope, ...] = ("evse", "charger", "site")
-STATES: tuple[State, ...] = ("PROPOSED", "APPROVED", "REJECTED", "WITHDRAWN")
-CAUSES = (
-    "UTILITY_INTERRUPTION",
-    "VEHICLE_FAULT",
-    "SCHEDULED_MAINTENANCE",
-    "VANDALISM",
-    "NATURAL_DISASTER",
+from shared.exclusions.rules import (
+    STATES,
+    DuplicateExclusion,
+    ExclusionError,
+    ExclusionNotFound,
+    Proposal,
+    Scope,
+    State,
+    StateConflict,
+    clean_text,
 )
-SCOPE_COLUMNS: dict[str, str] = {"evse": "evse_uid", "charger": "charger_id", "site": "site_id"}
-MAX_FUTURE_START = timedelta(days=90)
-MAX_TEXT_CHARS = 2000
+
 MAX_ACTOR_CHARS = 200
-IMPORT_COLUMNS = ("cpo_id", "scope", "scope_id", "from", "to", "cause", "note")
-MAX_IMPORT_BYTES = 16 * 1024 * 1024
 # Which states each action may start from. A reviewer may revoke an approval (reject it); a CPO
 # may withdraw its own proposal or approval.
 ALLOWED_FROM: dict[State, tuple[State, ...]] = {
@@ -63,34 +47,6 @@ APPROVED_SCHEMA = pa.schema(
         pa.field("note", pa.string()),
     ]
 )
-
-
-class ExclusionError(ValueError):
-    """A proposal or review that cannot be accepted; the message names the field and why."""
-
-
-class ExclusionNotFound(LookupError):
-    """No such exclusion (or not one the asking CPO may see)."""
-
-
-class StateConflict(ExclusionError):
-    """The exclusion's current state does not allow the action."""
-
-
-class DuplicateExclusion(ExclusionError):
-    """The same window is already proposed or approved."""
-
-
-class Proposal(BaseModel, frozen=True):
-    """A checked exclusion window, instants in UTC."""
-
-    cpo_id: str
-    scope: Scope
-    scope_id: str
-    from_at: datetime
-    to_at: datetime
-    cause: str
-    note: str | None = None
 
 
 class Exclusion(BaseModel, frozen=True):
@@ -120,119 +76,6 @@ class Event(BaseModel, frozen=True):
     at: datetime
 
 
-class SiteScopes:
-    """Which EVSEs, chargers and sites each CPO's static CSVs list."""
-
-    def __init__(self, ids: dict[tuple[str, str], set[str]]) -> None:
-        self._ids = ids
-        self._cpos = {cpo for cpo, _ in ids}
-
-    @classmethod
-    def from_connectors(cls, connectors: pd.DataFrame) -> SiteScopes:
-        ids: dict[tuple[str, str], set[str]] = {}
-        for scope, column in SCOPE_COLUMNS.items():
-            for cpo_id, values in connectors.groupby("cpo_id")[column]:
-                ids[(str(cpo_id), scope)] = {str(value) for value in values}
-        return cls(ids)
-
-    def check(self, cpo_id: str, scope: str, scope_id: str) -> None:
-        if scope_id in self._ids.get((cpo_id, scope), ()):
-            return
-        if cpo_id not in self._cpos:
-            raise ExclusionError(
-                f"scope_id: {cpo_id} has no static sites loaded, so {scope} {scope_id!r} is not"
-                " listed; load its static site CSV first (chargeatlarge sites load)"
-            )
-        raise ExclusionError(
-            f"scope_id: {scope} {scope_id!r} is not in {cpo_id}'s static site CSV"
-            f" (a {scope} is named by its {SCOPE_COLUMNS[scope]})"
-        )
-
-
-def _text(value: object, field: str, limit: int = MAX_TEXT_CHARS) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ExclusionError(f"{field}: expected text, got {type(value).__name__}")
-    text = value.strip()
-    if not text:
-        return None
-    if len(text) > limit:
-        raise ExclusionError(f"{field}: longer than {limit} characters")
-    if any(not (ch.isprintable() or ch in "\n\t") for ch in text):
-        raise ExclusionError(f"{field}: contains control characters")
-    return text
-
-
-def one_year_after(instant: datetime) -> datetime:
-    """The same calendar instant a year later (29 February → 1 March)."""
-    try:
-        return instant.replace(year=instant.year + 1)
-    except ValueError:
-        return instant.replace(year=instant.year + 1, month=3, day=1)
-
-
-def check_proposal(
-    *,
-    cpo_id: object,
-    scope: object,
-    scope_id: object,
-    from_at: object,
-    to_at: object,
-    cause: object,
-    note: object = None,
-    scopes: SiteScopes,
-    now: datetime | None = None,
-) -> Proposal:
-    """Every rule of a proposal; raises ExclusionError listing each problem by field."""
-    now = now or datetime.now(UTC)
-    problems: list[str] = []
-
-    def attempt(check):  # type: ignore[no-untyped-def]
-        try:
-            return check()
-        except (ExclusionError, InvalidObservation) as exc:
-            problems.append(str(exc))
-            return None
-
-    cpo = attempt(lambda: check_id(cpo_id, "cpo_id"))
-    scope_text = scope.strip().lower() if isinstance(scope, str) else scope
-    if scope_text not in SCOPES:
-        problems.append(f"scope: {str(scope)[:40]!r} is not one of {', '.join(SCOPES)}")
-    ident = attempt(lambda: check_id(scope_id, "scope_id"))
-    start = attempt(lambda: parse_instant(from_at, "from"))
-    end = attempt(lambda: parse_instant(to_at, "to"))
-    cause_text = cause.strip().upper() if isinstance(cause, str) else cause
-    if cause_text not in CAUSES:
-        problems.append(f"cause: {str(cause)[:40]!r} is not one of {', '.join(CAUSES)}")
-    note_text = attempt(lambda: _text(note, "note"))
-    if start is not None and end is not None:
-        if end <= start:
-            problems.append(f"to: {end.isoformat()} is not after from ({start.isoformat()})")
-        elif end > one_year_after(start):
-            problems.append(
-                f"to: the window from {start.isoformat()} to {end.isoformat()} is longer than a"
-                " year; split it, or ask for a review of the site instead"
-            )
-    if start is not None and start - now > MAX_FUTURE_START:
-        problems.append(
-            f"from: {start.isoformat()} is more than {MAX_FUTURE_START.days} days in the future"
-        )
-    if cpo is not None and scope_text in SCOPES and ident is not None:
-        attempt(lambda: scopes.check(cpo, scope_text, ident))  # type: ignore[arg-type]
-    if problems:
-        raise ExclusionError("; ".join(problems))
-    return Proposal(
-        cpo_id=cpo,  # type: ignore[arg-type]
-        scope=scope_text,  # type: ignore[arg-type]
-        scope_id=ident,  # type: ignore[arg-type]
-        from_at=start,  # type: ignore[arg-type]
-        to_at=end,  # type: ignore[arg-type]
-        cause=cause_text,  # type: ignore[arg-type]
-        note=note_text,
-    )
-
-
 def _naive(instant: datetime) -> datetime:
     """UTC without tz info, as stored; a naive instant is taken to be UTC already."""
     if instant.tzinfo is None:
@@ -245,7 +88,7 @@ def _aware(instant: datetime | None) -> datetime | None:
 
 
 def _actor(actor: str) -> str:
-    text = _text(actor, "actor", MAX_ACTOR_CHARS)
+    text = clean_text(actor, "actor", MAX_ACTOR_CHARS)
     if text is None:
         raise ExclusionError("actor: who does this must be named")
     return text
@@ -435,7 +278,7 @@ def _change(
     now: datetime | None = None,
 ) -> Exclusion:
     by = _actor(actor)
-    why = _text(reason, "reason")
+    why = clean_text(reason, "reason")
     if state == "REJECTED" and why is None:
         raise ExclusionError("reason: a rejection needs a reason")
     with engine.begin() as connection:
@@ -519,78 +362,6 @@ def approved_exclusions(connection: Connection, start: datetime, end: datetime) 
     for name in ("from_at", "to_at"):
         columns[name] = [getattr(row, name).replace(tzinfo=UTC) for row in rows]
     return pa.table({field.name: columns[field.name] for field in APPROVED_SCHEMA}, APPROVED_SCHEMA)
-
-
-@dataclass(frozen=True, slots=True)
-class ImportProblem:
-    source: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.reason}"
-
-
-@dataclass(slots=True)
-class ParsedImport:
-    proposals: list[tuple[int, Proposal]]
-    problems: list[ImportProblem]
-
-
-def parse_import_csv(
-    data: bytes, source: str, scopes: SiteScopes, now: datetime | None = None
-) -> ParsedImport:
-    """A CSV ``cpo_id,scope,scope_id,from,to,cause,note`` → checked proposals by line, and every
-    bad line with its reason. A file that is not such a CSV raises ExclusionError."""
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ExclusionError(f"{source}: larger than {MAX_IMPORT_BYTES // 2**20} MiB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ExclusionError(f"{source}:{line}: not UTF-8; save the file as UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = [name.strip() for name in reader.fieldnames or []]
-    except csv.Error as exc:
-        raise ExclusionError(f"{source}:1: not a CSV header ({exc})") from None
-    missing = [name for name in IMPORT_COLUMNS if name not in header and name != "note"]
-    if not header or missing:
-        raise ExclusionError(
-            f"{source}:1: missing column(s) {', '.join(missing or IMPORT_COLUMNS)};"
-            f" expected the header {','.join(IMPORT_COLUMNS)}"
-        )
-    reader.fieldnames = header
-    parsed = ParsedImport([], [])
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row or any(value is None for value in row.values()):
-                parsed.problems.append(
-                    ImportProblem(
-                        source, line, f"expected {len(header)} fields, got a different count"
-                    )
-                )
-                continue
-            try:
-                proposal = check_proposal(
-                    cpo_id=row["cpo_id"],
-                    scope=row["scope"],
-                    scope_id=row["scope_id"],
-                    from_at=row["from"],
-                    to_at=row["to"],
-                    cause=row["cause"],
-                    note=row.get("note"),
-                    scopes=scopes,
-                    now=now,
-                )
-            except ExclusionError as exc:
-                parsed.problems.append(ImportProblem(source, line, str(exc)))
-                continue
-            parsed.proposals.append((line, proposal))
-    except csv.Error as exc:
-        raise ExclusionError(f"{source}:{reader.line_num}: not valid CSV ({exc})") from None
-    return parsed
 
 
 def table_rows(exclusions: Iterable[Exclusion]) -> list[dict[str, object]]:
