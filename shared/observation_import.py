@@ -139,7 +139,7 @@ def open_source(source: Path | str) -> Iterator[BinaryIO]:
     with (
         sys.stdin.buffer if name == STDIN else open(source, "rb")  # noqa: SIM115
     ) as raw:
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
         if buffered.peek(2)[:2] == b"\x1f\x8b":
             with gzip.GzipFile(fileobj=buffered) as unzipped:
                 yield io.BufferedReader(unzipped)  # type: ignore[arg-type]
@@ -287,7 +287,7 @@ def _write_sorted(
 ) -> None:
     with engine.begin() as connection:
         ensure_cpo(connection, cpo_id, max_gap_minutes)
-        result.batch_id = connection.execute(
+        result.batch_id = connection.execute(  # type: ignore[index]
             insert(ingest_batch).values(
                 cpo_id=cpo_id,
                 source="import",

@@ -220,3 +220,105 @@ def test_cli_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = runner.invoke(main, ["observations", "import", str(path), "--cpo", "  "])
     assert bad.exit_code != 0 and "--cpo: must not be empty" in bad.output
     get_settings.cache_clear()
+
+
+def stored(engine: Engine, cpo: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(status_run.c.status, status_run.c.started_at, status_run.c.last_confirmed_at)
+            .where(status_run.c.cpo_id == cpo)
+            .order_by(status_run.c.started_at)
+        ).all()
+
+
+def test_a_file_is_a_set_and_the_later_line_wins_ties(engine: Engine, tmp_path: Path) -> None:
+    # A fault inside a stretch of re-confirmations, written before it; and two rows at one
+    # instant, where the later line wins whatever the order of the rest.
+    lines = [f"E1,AVAILABLE,{(T0 + timedelta(minutes=5 * i)).isoformat()}" for i in range(12)]
+    fault = f"E1,FAULTED,{(T0 + timedelta(minutes=22)).isoformat()}"
+    tie = [
+        f"E1,CHARGING,{(T0 + timedelta(minutes=70)).isoformat()}",
+        f"E1,AVAILABLE,{(T0 + timedelta(minutes=70)).isoformat()}",
+    ]
+    write_csv(tmp_path / "a.csv", [fault, *reversed(lines), *tie])
+    write_csv(tmp_path / "b.csv", [*lines, *tie, fault])
+    import_observations(engine, tmp_path / "a.csv", "A", default_max_gap_minutes=15)
+    import_observations(engine, tmp_path / "b.csv", "B", default_max_gap_minutes=15)
+    naive = T0.replace(tzinfo=None)
+    expected = [
+        ("AVAILABLE", naive, naive + timedelta(minutes=20)),
+        ("FAULTED", naive + timedelta(minutes=22), naive + timedelta(minutes=22)),
+        ("AVAILABLE", naive + timedelta(minutes=25), naive + timedelta(minutes=70)),
+    ]
+    assert stored(engine, "A") == stored(engine, "B") == expected
+
+
+def test_gzip_and_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    from shared.db.engine import make_engine
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("CAL_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    text = "evse_uid,status,observed_at\nE1,AVAILABLE,2026-10-01T00:00:00Z\n"
+    gz = tmp_path / "log.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    result = runner.invoke(main, ["observations", "import", str(gz), "--cpo", "GZ"])
+    assert "accepted 1, duplicate 0, rejected 0" in result.output, result.output
+    jsonl = '{"evse_uid": "E2", "status": "CHARGING", "observed_at": "2026-10-01T00:00:00Z"}\n'
+    result = runner.invoke(
+        main, ["observations", "import", "-", "--cpo", "PIPE"], input=gzip.compress(jsonl.encode())
+    )
+    assert "accepted 1, duplicate 0, rejected 0" in result.output, result.output
+    engine = make_engine(get_settings().database_url)
+    try:
+        assert [r[0] for r in stored(engine, "GZ")] == ["AVAILABLE"]
+        assert [r[0] for r in stored(engine, "PIPE")] == ["CHARGING"]
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
+
+
+def test_invalid_utf8_late_in_a_file_commits_nothing(engine: Engine, tmp_path: Path) -> None:
+    good = [f"E1,AVAILABLE,{(T0 + timedelta(minutes=i)).isoformat()}" for i in range(3000)]
+    path = tmp_path / "log.csv"
+    path.write_bytes(
+        ("evse_uid,status,observed_at\n" + "\n".join(good) + "\n").encode() + b"E2,AVAIL\xff\n"
+    )
+    with pytest.raises(ImportRefused, match="Nothing was imported"):
+        import_observations(engine, path, "ACME", default_max_gap_minutes=15, chunk_rows=100)
+    assert count(engine, status_run) == 0 and count(engine, ingest_batch) == 0
+
+
+def test_future_and_ancient_rows_are_rejected(engine: Engine, tmp_path: Path) -> None:
+    soon = datetime.now(UTC) + timedelta(hours=2)
+    path = write_csv(
+        tmp_path / "log.csv",
+        [
+            "E1,AVAILABLE,2099-01-01T00:00:00Z",
+            "E2,AVAILABLE,0001-01-01T00:05:00Z",
+            "E3,AVAILABLE,1999-12-31T23:00:00Z",
+            f"E4,AVAILABLE,{soon.isoformat()}",  # within 24 h ahead: a clock a little fast
+        ],
+    )
+    result = import_observations(engine, path, "ACME", default_max_gap_minutes=15)
+    assert (result.accepted, result.rejected) == (1, 3)
+    with engine.connect() as connection:
+        reasons = connection.execute(select(quarantine.c.reason)).scalars().all()
+    assert any("in the future" in r for r in reasons)
+    assert sum("before 2000-01-01" in r for r in reasons) == 2
+
+
+def test_the_audit_row_says_what_was_committed(engine: Engine, tmp_path: Path) -> None:
+    lines = [f"E{i % 5},AVAILABLE,{(T0 + timedelta(minutes=i)).isoformat()}" for i in range(50)]
+    path = write_csv(tmp_path / "log.csv", [*lines, "E1,NOPE,2026-10-01T00:00:00Z"])
+    result = import_observations(engine, path, "ACME", default_max_gap_minutes=15, chunk_rows=10)
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(ingest_batch.c.accepted, ingest_batch.c.rejected, ingest_batch.c.detail)
+        ).one()
+    assert (row.accepted, row.rejected) == (result.accepted, result.rejected) == (50, 1)
+    assert json.loads(row.detail)["state"] == "done"
