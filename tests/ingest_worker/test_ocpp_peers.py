@@ -95,6 +95,21 @@ CP_ACTIONS_201 = {
 }
 
 
+# Every status of each version, each on its own connector / EVSE (numbered from 11).
+STATUSES_16 = (
+    "Available",
+    "Preparing",
+    "Charging",
+    "SuspendedEVSE",
+    "SuspendedEV",
+    "Finishing",
+    "Reserved",
+    "Unavailable",
+    "Faulted",
+)
+STATUSES_201 = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
+
+
 def now_text(seconds: float = 0) -> str:
     instant = datetime.now(UTC) + timedelta(seconds=seconds)
     return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -132,6 +147,10 @@ def messages_16(now: str) -> list[tuple[str, dict[str, Any]]]:
         ("LogStatusNotification", {"status": "Uploaded", "requestId": 1}),
         ("SignedFirmwareStatusNotification", {"status": "Installed", "requestId": 1}),
         ("SignCertificate", {"csr": "-----BEGIN CERTIFICATE REQUEST-----"}),
+        *(
+            ("StatusNotification", {"connectorId": n, "errorCode": "NoError", "status": status})
+            for n, status in enumerate(STATUSES_16, start=11)
+        ),
     ]
 
 
@@ -251,12 +270,27 @@ def messages_201(now: str) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         ("SignCertificate", {"csr": "-----BEGIN CERTIFICATE REQUEST-----"}),
+        *(
+            (
+                "StatusNotification",
+                {"timestamp": now, "connectorStatus": status, "evseId": n, "connectorId": 1},
+            )
+            for n, status in enumerate(STATUSES_201, start=11)
+        ),
     ]
 
 
 # What the scenarios above must leave: (evse_uid, status) runs per charge point.
-EXPECTED_16 = [("/1", "PREPARING"), ("/2", "OCCUPIED")]
-EXPECTED_201 = [("/1", "AVAILABLE"), ("/1", "OCCUPIED")]
+EXPECTED_16 = sorted(
+    [("/1", "PREPARING"), ("/2", "OCCUPIED")]
+    + [(f"/{n}", s.upper()) for n, s in enumerate(STATUSES_16, start=11)],
+    key=lambda row: row[0],
+)
+EXPECTED_201 = sorted(
+    [("/1", "AVAILABLE"), ("/1", "OCCUPIED")]
+    + [(f"/{n}", s.upper()) for n, s in enumerate(STATUSES_201, start=11)],
+    key=lambda row: row[0],
+)
 # The answers that say the platform authorises nothing.
 EXPECTED_ANSWERS_16 = {
     "Authorize": {"idTagInfo": {"status": "Invalid"}},
