@@ -633,3 +633,45 @@ def test_concurrent_charge_points_are_all_stored(ocpp_worker) -> None:  # type: 
         for status in ("PREPARING", "CHARGING", "FINISHING")
     ]
     wait_for(lambda: runs(settings) == expected)
+
+
+def test_a_transaction_with_an_untrusted_clock_is_answered_and_its_start_quarantined(
+    ocpp_worker,
+) -> None:  # type: ignore[no-untyped-def]
+    """The charge point must not hold its transaction queue for us: the transaction is answered,
+    only the in-use observation is not stored, and the quarantine says so (without the id tag)."""
+    url, settings = ocpp_worker
+
+    async def scenario() -> tuple[object, object]:
+        async with Session(url, "CP16", "acme-ocpp-secret", "1.6") as cp:
+            old = await cp.call(
+                call16.StartTransaction(
+                    connector_id=1,
+                    id_tag="TAG-1970",
+                    meter_start=0,
+                    timestamp="1970-01-01T00:00:00Z",
+                ),
+                suppress=False,
+            )
+            fresh = await cp.call(
+                call16.StartTransaction(
+                    connector_id=3, id_tag="TAG-NOW", meter_start=0, timestamp=now_text()
+                ),
+                suppress=False,
+            )
+            return old, fresh
+
+    old, fresh = asyncio.run(scenario())
+    assert old.id_tag_info == {"status": "Invalid"} and isinstance(old.transaction_id, int)
+    assert fresh.transaction_id == old.transaction_id + 1
+    wait_for(lambda: runs(settings) == [("ACME", "AU*ACM*E3", "OCCUPIED")])
+    rows = wait_for(lambda: quarantined(settings))
+    assert [(location.split()[1], reason) for _, _, location, reason in rows] == [
+        (
+            "StartTransaction",
+            "OCPP 1.6: no IN_USE observation stored: timestamp 1970-01-01T00:00:00+00:00 is"
+            " before 2000-01-01; the charge point's clock is wrong",
+        )
+    ]
+    payloads = [p for (p,) in query_rows(settings, select(quarantine.c.payload))]
+    assert "TAG-1970" not in payloads[0] and "connectorId" in payloads[0]
