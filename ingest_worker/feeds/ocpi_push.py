@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -215,10 +216,11 @@ class LocationStore:
     """The client-owned Locations pushed to us, for the Receiver ``GET``: one JSON blob per
     Location under ``ocpi/locations/{cpo_id}/{country_code}/{party_id}/``, cached in memory."""
 
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: BlobStore, cached: int = 2_000) -> None:
         self.store = store
-        self._cache: dict[str, dict[str, Any]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.cached = cached  # a national network has tens of thousands of Locations
+        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._locks = [asyncio.Lock() for _ in range(64)]  # striped: one per key would grow
 
     @staticmethod
     def key(cpo_id: str, party: tuple[str, str], location_id: str) -> str:
@@ -228,24 +230,32 @@ class LocationStore:
         )
 
     async def get(self, key: str) -> dict[str, Any] | None:
-        if key not in self._cache:
-            try:
-                raw = await asyncio.to_thread(self.store.get, key)
-            except BlobNotFound:
-                return None
-            self._cache[key] = json.loads(raw)
-        return self._cache[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        try:
+            raw = await asyncio.to_thread(self.store.get, key)
+        except BlobNotFound:
+            return None
+        location = json.loads(raw)
+        self._keep(key, location)
+        return location
+
+    def _keep(self, key: str, location: dict[str, Any]) -> None:
+        self._cache[key] = location
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cached:
+            self._cache.popitem(last=False)
 
     async def change(
         self, key: str, edit: Callable[[dict[str, Any] | None], dict[str, Any]]
     ) -> None:
         """Apply ``edit`` to the stored Location (None when there is none) and store the result."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self._locks[hash(key) % len(self._locks)]:
             current = await self.get(key)
             changed = edit(json.loads(json.dumps(current)) if current is not None else None)
-            self._cache[key] = changed
             await asyncio.to_thread(self.store.put, key, json.dumps(changed).encode("utf-8"))
+            self._keep(key, changed)
 
 
 def _find(items: Any, key: str, value: str) -> int | None:

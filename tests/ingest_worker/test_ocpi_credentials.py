@@ -321,3 +321,63 @@ def test_a_cpo_without_a_locations_sender_is_told_what_it_gets(worker_settings) 
         assert (
             status_put(url, posted.json()["data"]["token"], "AU/ACM").json()["status_code"] == 1000
         )
+
+
+def test_tokens_b_stored_before_encryption_are_encrypted_on_load(engine, settings) -> None:
+    from datetime import datetime
+
+    from cryptography.fernet import Fernet
+    from sqlalchemy import insert
+
+    from shared.db.tables import ocpi_party as party_table
+
+    now = datetime(2026, 12, 1)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(party_table).values(
+                cpo_id="OLD",
+                country_code="au",
+                party_id="old",
+                token_b="plain-token-b",
+                token_c_sha256="0" * 64,
+                versions_url="http://127.0.0.1:9/ocpi/versions",
+                registered_at=now,
+                updated_at=now,
+            )
+        )
+    parties = Parties(engine, cipher_for(settings))
+    parties.load()
+    assert parties.by_cpo["OLD"].token_b == "plain-token-b"
+    assert parties.by_cpo["OLD"].parties == {("AU", "OLD")}
+    with engine.connect() as connection:
+        (stored,) = connection.execute(select(party_table.c.token_b)).one()
+    assert TokenCipher.is_ciphertext(stored) and "plain-token-b" not in stored
+    # With another key the registration stays (token C works) but token B is unreadable.
+    other = Parties(engine, TokenCipher(Fernet.generate_key()))
+    other.load()
+    assert other.by_cpo["OLD"].token_b is None and other.by_cpo["OLD"].token_c_sha256 == "0" * 64
+
+
+def test_stored_locations_outlive_the_cache(tmp_path) -> None:
+    import asyncio
+
+    from ingest_worker.feeds.ocpi_push import LocationStore, apply_push
+    from shared.blobstore import LocalBlobStore
+
+    store = LocationStore(LocalBlobStore(tmp_path / "blobs"), cached=2)
+    party = ("AU", "ACM")
+
+    async def scenario() -> list:  # type: ignore[type-arg]
+        for index in range(5):
+            key = store.key("ACME", party, f"L{index}")
+            await store.change(
+                key,
+                lambda s, i=index: apply_push(
+                    s, "PUT", (f"L{i}", None, None), {"name": f"n{i}"}, party
+                ),
+            )
+        return [await store.get(store.key("ACME", party, f"l{i}")) for i in range(5)]
+
+    read = asyncio.run(scenario())
+    assert [r["name"] for r in read] == [f"n{i}" for i in range(5)]
+    assert len(store._cache) == 2
