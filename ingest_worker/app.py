@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds.ocpi_push_poll import PushPoller
 from ingest_worker.feeds.ocpi_tokens import cipher_for
 from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.handoff import HandoffUnavailable, QueueHandoff
 from ingest_worker.live import run_snapshots, write_snapshot
 from ingest_worker.operator import operator_only
 from ingest_worker.pipeline import Ingest
@@ -45,8 +47,16 @@ def create_app(
 ) -> FastAPI:
     engine = make_engine(settings.database_url)
     store = store or open_blobstore(settings)
-    spool = Spool(options.spool_path or settings.data_dir / "spool" / "worker-spool.db")
-    ingest = Ingest(feeds, engine, store, spool, settings.max_gap_minutes)
+    # CAL_HANDOFF=queue: this process only acknowledges and enqueues; `chargeatlarge writer`
+    # merges into SQL, keeps the live snapshot and runs the pollers (one of each, leased).
+    queue_mode = settings.handoff == "queue"
+    handoff = QueueHandoff.from_settings(settings, store) if queue_mode else None
+    spool = (
+        None
+        if queue_mode
+        else Spool(options.spool_path or settings.data_dir / "spool" / "worker-spool.db")
+    )
+    ingest = Ingest(feeds, engine, store, spool, settings.max_gap_minutes, handoff=handoff)
     parties = ocpi_push.Parties(engine, cipher_for(settings))
     canonical = CanonicalEvses(store)
     receiver = ocpi_push.Receiver(
@@ -69,21 +79,29 @@ def create_app(
             tasks = [
                 # The database may be down at start: registrations load when it is back.
                 asyncio.create_task(ocpi_push.keep_loading(parties, stop), name="ocpi parties"),
-                asyncio.create_task(ingest.run_writer(stop), name="writer"),
-                asyncio.create_task(
-                    run_snapshots(
-                        ingest, store, settings.max_gap_minutes, options.snapshot_seconds, stop
-                    ),
-                    name="live",
-                ),
             ]
+            if handoff is not None:
+                try:
+                    await asyncio.to_thread(handoff.ensure)
+                except Exception as exc:  # noqa: BLE001 - feeds hear 503 until the queue answers
+                    logging.getLogger("chargeatlarge.worker").warning("queue: %s", exc)
+            else:
+                tasks += [
+                    asyncio.create_task(ingest.run_writer(stop), name="writer"),
+                    asyncio.create_task(
+                        run_snapshots(
+                            ingest, store, settings.max_gap_minutes, options.snapshot_seconds, stop
+                        ),
+                        name="live",
+                    ),
+                ]
             tasks += [
                 asyncio.create_task(
                     OcpiPuller(feed, ingest, client, canonical=canonical).run(stop),
                     name=f"poll {feed.name}",
                 )
                 for feed in feeds
-                if feed.kind == "ocpi_pull"
+                if feed.kind == "ocpi_pull" and handoff is None
             ]
             tasks += [
                 asyncio.create_task(
@@ -93,7 +111,7 @@ def create_app(
                     name=f"liveness poll {feed.name}",
                 )
                 for feed in feeds
-                if feed.kind == "ocpi_push"
+                if feed.kind == "ocpi_push" and handoff is None
             ]
             app.state.stop = stop
             try:
@@ -105,14 +123,17 @@ def create_app(
                 # spooled), then write the live snapshot with it, so nothing accepted is missing.
                 with contextlib.suppress(Exception):
                     await ingest.flush_liveness(force=True)
-                    while await asyncio.to_thread(ingest.drain_once):
+                    while spool is not None and await asyncio.to_thread(ingest.drain_once):
                         pass
+                if handoff is not None:
+                    await handoff.close()  # every record spooled above is in the queue
                 with contextlib.suppress(Exception):
                     if ingest.state.committed_records:
                         await asyncio.to_thread(
                             write_snapshot, engine, store, settings.max_gap_minutes
                         )
-                spool.close()
+                if spool is not None:
+                    spool.close()
                 engine.dispose()
 
     app = FastAPI(
@@ -132,6 +153,12 @@ def create_app(
     app.include_router(ws_push.router(ingest))
     app.include_router(ocpi_push.router(receiver))
     ocpi_push.install_error_envelopes(app)
+
+    @app.exception_handler(HandoffUnavailable)
+    async def queue_unavailable(request, exc: HandoffUnavailable) -> JSONResponse:  # type: ignore[no-untyped-def]
+        """Not acknowledged: the queue did not take it, so the CPO must send it again."""
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
     app.add_middleware(RequestIds)
     if any(feed.kind == "ocpp" for feed in feeds):
         from ingest_worker.feeds import ocpp
@@ -148,7 +175,7 @@ def create_app(
     async def healthz() -> JSONResponse:
         """Aggregate health for probes and anyone: no CPO, EVSE, SQL text or values."""
         health = await asyncio.to_thread(ingest.health_json)
-        ok = health["database"] == "ok"
+        ok = health["database"] == "ok" and health.get("queue", "ok") == "ok"
         public = {key: value for key, value in health.items() if key != "feeds"}
         return JSONResponse(
             {"status": "ok" if ok else "degraded", **public}, status_code=200 if ok else 503

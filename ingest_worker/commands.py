@@ -51,3 +51,67 @@ def worker(feeds_path: Path, host: str, port: int, snapshot_seconds: float) -> N
         timeout_keep_alive=5,
         h11_max_incomplete_event_size=64 * 1024,
     )
+
+
+@click.command()
+@click.option(
+    "--feeds",
+    "feeds_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FEEDS.toml: the same file the workers serve (the writer runs its OCPI pollers)",
+)
+@click.option("--snapshot-seconds", default=5.0, show_default=True, type=float)
+@click.option(
+    "--visibility-seconds",
+    default=300,
+    show_default=True,
+    type=click.IntRange(5, 7 * 24 * 3600),
+    help="how long a taken message stays invisible before it is delivered again",
+)
+@click.option(
+    "--max-dequeue",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="a message delivered more often than this without a commit goes to the poison queue",
+)
+@click.option(
+    "--lease-seconds",
+    default=30,
+    show_default=True,
+    type=click.IntRange(15, 60),
+    help="the writer lease (one writer at a time); a killed writer's successor waits this long",
+)
+def writer(
+    feeds_path: Path,
+    snapshot_seconds: float,
+    visibility_seconds: int,
+    max_dequeue: int,
+    lease_seconds: int,
+) -> None:
+    """CAL_HANDOFF=queue: drain the queue into the database, keep the live snapshot and feed
+    health, and run the OCPI pollers (one writer at a time, by a blob lease)."""
+    import asyncio
+
+    from ingest_worker.feeds_config import FeedsFileError, load_feeds
+    from ingest_worker.writer import WriterOptions, run_writer_process
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        feeds = load_feeds(feeds_path)
+    except FeedsFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = get_settings()
+    if settings.handoff != "queue":
+        raise click.ClickException(
+            "the writer drains the queue: set CAL_HANDOFF=queue (with CAL_HANDOFF=spool the"
+            " worker writes its own spool into the database)"
+        )
+    options = WriterOptions(
+        snapshot_seconds=snapshot_seconds,
+        visibility_seconds=visibility_seconds,
+        max_dequeue=max_dequeue,
+        lease_seconds=lease_seconds,
+    )
+    raise SystemExit(asyncio.run(run_writer_process(settings, feeds, options)))

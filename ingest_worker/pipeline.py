@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import hashlib
 import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -26,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.handoff import QueueHandoff
 from ingest_worker.spool import Spool, SpoolRecord
 from shared import layout
 from shared.blobstore import BlobStore
@@ -98,13 +101,18 @@ class Ingest:
         feeds: list[FeedConfig],
         engine: Engine,
         store: BlobStore,
-        spool: Spool,
+        spool: Spool | None,
         default_max_gap_minutes: float,
+        handoff: QueueHandoff | None = None,
     ) -> None:
         self.feeds = feeds
         self.engine = engine
         self.blobs = store
         self.spool = spool
+        # CAL_HANDOFF=queue: records go to the queue instead (ingest_worker/handoff.py).
+        self.handoff = handoff
+        # Where a record goes that not even quarantine takes (queue mode: the poison queue).
+        self.dead_letter: Callable[[str, str], None] | None = None
         self.observations = ObservationStore(engine, default_max_gap_minutes)
         self.health = {feed.name: FeedHealth(feed.cpo_id, feed.kind) for feed in feeds}
         self.state = WriterState()
@@ -130,7 +138,7 @@ class Ingest:
             "items": [[o.evse_uid, o.status, o.observed_at.isoformat()] for o in observations],
             "raw": base64.b64encode(gzip.compress(raw_text.encode("utf-8"), 1)).decode("ascii"),
         }
-        await asyncio.to_thread(self.spool.append, "obs", body, time.time())
+        await self._hand_off("obs", body)
         health = self.health.get(feed.name)
         if health is not None:
             health.accepted += len(observations)
@@ -153,7 +161,7 @@ class Ingest:
         self, feed: FeedConfig, at: datetime, evse_uids: list[str] | None
     ) -> None:
         body = {"cpo": feed.cpo_id, "at": at.astimezone(UTC).isoformat(), "evses": evse_uids}
-        await asyncio.to_thread(self.spool.append, "live", body, time.time())
+        await self._hand_off("live", body)
         self._wake.set()
 
     async def flush_liveness(self, force: bool = False) -> None:
@@ -182,10 +190,18 @@ class Ingest:
             "payload": text[:1_000_000],
             "received_at": datetime.now(UTC).isoformat(),
         }
-        await asyncio.to_thread(self.spool.append, "reject", body, time.time())
+        await self._hand_off("reject", body)
         if feed is not None and feed.name in self.health:
             self.health[feed.name].rejected += 1
         self._wake.set()
+
+    async def _hand_off(self, kind: str, body: dict[str, object]) -> None:
+        """Durable once this returns: in the local spool, or in the queue (queue mode)."""
+        if self.handoff is not None:
+            await self.handoff.put(kind, body)
+        else:
+            assert self.spool is not None
+            await asyncio.to_thread(self.spool.append, kind, body, time.time())
 
     def mark_success(self, feed: FeedConfig) -> None:
         health = self.health.setdefault(feed.name, FeedHealth(feed.cpo_id, feed.kind))
@@ -239,9 +255,17 @@ class Ingest:
         own, and one that fails again goes to quarantine with the reason: no record can block
         the spool for every CPO.
         """
+        assert self.spool is not None
         records = self.spool.head(BATCH_RECORDS)
         if not records:
             return 0
+        self.store_records(records)
+        self.spool.remove_through(records[-1].id)
+        return len(records)
+
+    def store_records(self, records: list[SpoolRecord]) -> None:
+        """Commit records in the order given (quarantining those that cannot be stored);
+        raises only for transient failures, when nothing of the batch may be taken as done."""
         self.ensure_schema()
         try:
             self._commit(records)
@@ -257,20 +281,19 @@ class Ingest:
                     if is_transient(single):
                         raise
                     self._poison(record, single)
-        self.spool.remove_through(records[-1].id)
         now = time.time()
         self.state.commit_latencies.extend(now - r.spooled_at for r in records if r.kind == "obs")
         del self.state.commit_latencies[:-10_000]
         self.state.committed_records += len(records)
         self.state.changes += 1
-        return len(records)
 
     def _poison(self, record: SpoolRecord, exc: Exception) -> None:
         """Quarantine a record that cannot be stored, with its reason (the raw payload kept)."""
         body = record.body
         payload = json.dumps({"kind": record.kind, **body}, default=str)
         reason = f"could not be stored ({_public_error(exc)}); kept here instead"
-        log.error("spool record %d quarantined: %s", record.id, f"{exc}"[:2000])
+        name = f"record {record.ref}" if record.ref else f"spool record {record.id}"
+        log.error("%s quarantined: %s", name, f"{exc}"[:2000])
         self.state.poisoned_records += 1
         try:
             with self.engine.begin() as connection:
@@ -278,12 +301,16 @@ class Ingest:
                     connection,
                     source=str(body.get("source") or f"spool:{record.kind}")[:32],
                     received_at=to_db_time(datetime.now(UTC)),
-                    items=[(_cpo_of(body), f"spool record {record.id}", reason, payload)],
+                    items=[(_cpo_of(body), name, reason, payload)],
                 )
         except Exception as again:
             if is_transient(again):
                 raise
             # Not even quarantine takes it: keep it beside the spool, never drop it.
+            if self.dead_letter is not None:
+                self.dead_letter(reason, payload)
+                return
+            assert self.spool is not None
             dead = self.spool.path.parent / "dead-letter.jsonl"
             with dead.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"reason": reason, "record": payload}) + "\n")
@@ -335,7 +362,7 @@ class Ingest:
     def _audit(self, connection, record: SpoolRecord) -> None:  # type: ignore[no-untyped-def]
         body = record.body
         received = to_db_time(datetime.fromisoformat(body["received_at"]))
-        detail = json.dumps({"spool_id": record.id})
+        detail = json.dumps({"record": record.ref} if record.ref else {"spool_id": record.id})
         # A record replayed after a crash between commit and spool removal is audited once.
         already = connection.execute(
             select(ingest_batch.c.batch_id).where(
@@ -363,12 +390,12 @@ class Ingest:
     def _archive_raw(self, records: list[SpoolRecord]) -> None:
         by_cpo_day: dict[tuple[str, str], list[str]] = defaultdict(list)
         for record in records:
-            if record.kind != "obs":
-                continue
+            if record.kind != "obs" or record.body.get("raw") is None:
+                continue  # the later parts of a split batch: archived with the first
             day = record.body["received_at"][:10]
             line = json.dumps(
                 {
-                    "spool_id": record.id,
+                    **({"record": record.ref} if record.ref else {"spool_id": record.id}),
                     "received_at": record.body["received_at"],
                     "source": record.body["source"],
                     "sender": record.body["sender"],
@@ -379,19 +406,31 @@ class Ingest:
             )
             by_cpo_day[(record.body["cpo"], day)].append(line)
         first, last = records[0].id, records[-1].id
+        label = f"{first:012d}-{last:012d}"
+        if records[0].ref:
+            # Queue mode: named by the records themselves, so a batch replayed as it was
+            # overwrites its own archive; lines carry their record ref for de-duplication.
+            digest = hashlib.sha1("\n".join(r.ref or "" for r in records).encode()).hexdigest()
+            label = f"{records[0].ref.replace(':', '-').replace('.', '-')}-{digest[:12]}"
         for (cpo_id, day), lines in by_cpo_day.items():
             name = layout.raw_archive_blob(
-                cpo_id, datetime.fromisoformat(day).date(), f"{first:012d}-{last:012d}.jsonl.gz"
+                cpo_id, datetime.fromisoformat(day).date(), f"{label}.jsonl.gz"
             )
             self.blobs.put(name, gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), 6))
 
     def health_json(self) -> dict[str, object]:
-        backlog, oldest = self.spool.backlog()
+        if self.spool is not None:
+            backlog, oldest = self.spool.backlog()
+            handoff: dict[str, object] = {
+                "spool_backlog": backlog,
+                "spool_oldest_age_seconds": round(time.time() - oldest, 3) if oldest else None,
+            }
+        else:
+            handoff = {"handoff": "queue", **(self.handoff.health() if self.handoff else {})}
         return {
             "database": "ok" if self.state.db_ok else "unreachable",
             "database_error": self.state.last_error,
-            "spool_backlog": backlog,
-            "spool_oldest_age_seconds": round(time.time() - oldest, 3) if oldest else None,
+            **handoff,
             "committed_records": self.state.committed_records,
             "quarantined_records": self.state.poisoned_records,
             "feeds": [h.as_json() for h in self.health.values()],

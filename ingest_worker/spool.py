@@ -21,6 +21,7 @@ class SpoolRecord:
     kind: str  # "obs" | "live" | "reject"
     body: dict[str, Any]
     spooled_at: float
+    ref: str | None = None  # queue mode: the record's worker:sequence, stable across replays
 
 
 class Spool:

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "monthly": "shared.commands:monthly",
     "programs": "shared.programs.commands:programs",
     "worker": "ingest_worker.commands:worker",
+    "writer": "ingest_worker.commands:writer",
     "simulate": "ingest_worker.simulator.commands:simulate",
     "app": "report_app.commands:app",
     "demo": "shared.demo:demo",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -29,6 +30,18 @@ class Settings(BaseSettings):
     blob_container: str = Field("chargeatlarge", description="container that holds every blob")
     blob_dir: Path | None = Field(
         None, description="local folder backend; default $CAL_DATA_DIR/blobs"
+    )
+    handoff: Literal["spool", "queue"] = Field(
+        "spool",
+        description="how the worker hands observations to the writer: `spool` (a local SQLite"
+        " spool, one process) or `queue` (Azure Storage Queue of the blob storage account)",
+    )
+    queue_name: str = Field(
+        "observations",
+        # Storage queue names: 3-63 lower-case letters, digits and single hyphens (56 leave
+        # room for "-poison").
+        pattern=r"^[a-z0-9][a-z0-9-]{1,54}[a-z0-9]$",
+        description="CAL_HANDOFF=queue: the queue's name (its poison queue is NAME-poison)",
     )
     report_tz: str = Field("Australia/Sydney", description="report time zone")
     max_gap_minutes: float = Field(
@@ -89,6 +102,13 @@ class Settings(BaseSettings):
             raise ValueError(f"CAL_REPORT_TZ={value!r} is not an IANA time zone") from exc
         return value
 
+    @field_validator("queue_name")
+    @classmethod
+    def _queue_name(cls, value: str) -> str:
+        if "--" in value:
+            raise ValueError(f"CAL_QUEUE_NAME={value!r}: no two hyphens in a row")
+        return value
+
     @field_validator("dev_role")
     @classmethod
     def _known_role(cls, value: str) -> str:
@@ -105,6 +125,11 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'chargeatlarge.db'}"
         if self.blob_dir is None:
             self.blob_dir = self.data_dir / "blobs"
+        if self.handoff == "queue" and not (self.blob_connection_string or self.blob_account_url):
+            raise ValueError(
+                "CAL_HANDOFF=queue needs the storage account of the queue:"
+                " CAL_BLOB_CONNECTION_STRING or CAL_BLOB_ACCOUNT_URL"
+            )
         return self
 
     @property

@@ -89,27 +89,25 @@ def blobstore(settings: Settings) -> LocalBlobStore:
     return LocalBlobStore(settings.blob_dir)
 
 
-def azurite_binary() -> str | None:
-    local = ROOT / "node_modules" / ".bin" / "azurite-blob"
+def azurite_binary(service: str = "blob") -> str | None:
+    local = ROOT / "node_modules" / ".bin" / f"azurite-{service}"
     if local.exists():
         return str(local)
-    return shutil.which("azurite-blob")
+    return shutil.which(f"azurite-{service}")
 
 
-@pytest.fixture(scope="session")
-def azurite_connection_string(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Azurite blob service (``make test`` installs it from npm into node_modules)."""
-    binary = azurite_binary()
+def _start_azurite(service: str, workdir: Path) -> tuple[subprocess.Popen, int]:
+    """One Azurite service (blob or queue) on a free loopback port, once it accepts connections."""
+    binary = azurite_binary(service)
     if binary is None:
         pytest.fail("Azurite is not installed: run `make test` (it runs `npm ci`) or `npm install`")
     port = free_port()
-    workdir = tmp_path_factory.mktemp("azurite")
     process = subprocess.Popen(
         [
             binary,
-            "--blobHost",
+            f"--{service}Host",
             "127.0.0.1",
-            "--blobPort",
+            f"--{service}Port",
             str(port),
             "--location",
             str(workdir),
@@ -128,15 +126,27 @@ def azurite_connection_string(tmp_path_factory: pytest.TempPathFactory) -> Itera
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.2)
+    return process, port
+
+
+@pytest.fixture(scope="session")
+def azurite_connection_string(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Real Azurite blob and queue services (``make test`` installs them from npm into
+    node_modules); the connection string names both endpoints."""
+    workdir = tmp_path_factory.mktemp("azurite")
+    process, port = _start_azurite("blob", workdir)
+    queue_process, queue_port = _start_azurite("queue", workdir)
     account_key = (
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
     )
     yield (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
         f"AccountKey={account_key};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        f"QueueEndpoint=http://127.0.0.1:{queue_port}/devstoreaccount1;"
     )
-    process.terminate()
-    process.wait(timeout=10)
+    for running in (process, queue_process):
+        running.terminate()
+        running.wait(timeout=10)
 
 
 @pytest.fixture
