@@ -94,7 +94,11 @@ def test_live_map_filters_and_site_click(server, chromium) -> None:  # noqa: ANN
     page.locator("#live-states-selectized").fill("VIC")
     page.keyboard.press("Enter")
     wait_for_markers(page, 5)
-    assert page.locator("#shown-total").inner_text().startswith("5 sites")
+    # the count is its own output: wait for it as for the markers
+    page.wait_for_function(
+        "() => (document.querySelector('#shown-total')?.textContent || '').startsWith('5 sites')",
+        timeout=30_000,
+    )
     page.locator(MARKERS).first.dispatch_event("click")
     page.wait_for_selector("#site-name", timeout=10_000)
     name = page.locator("#site-name").inner_text()
@@ -299,6 +303,9 @@ def test_each_role_sees_and_downloads_only_its_states(server, chromium, role: st
     # network figures over the viewer's EVSEs, with the engine's formulas
     page.select_option("#uptime-level", "network")
     page.get_by_text("Network (CPO) figures, 2026-10").wait_for(timeout=30_000)
+    # the table is its own output: wait until it shows the network rows
+    first_header = "#uptime-figures thead th"
+    page.locator(first_header).first.filter(has_text="Network (CPO)").wait_for(timeout=30_000)
     # the table shows words with units, not field names
     page.locator("#uptime-figures th", has_text="Uptime (%)").first.wait_for(timeout=30_000)
     page.screenshot(path=SHOTS / f"uptime-{slug}.png", full_page=True)
@@ -334,6 +341,7 @@ def test_each_role_sees_and_downloads_only_its_states(server, chromium, role: st
     )
     page.select_option("#uptime-level", "site")
     page.get_by_text("Site figures, 2026-10").wait_for(timeout=30_000)
+    page.locator(first_header).nth(1).filter(has_text="Site").wait_for(timeout=30_000)
     _, forged = download_rows(page, "#uptime-download")
     assert {r["state"] for r in forged} <= set(states)
     page.context.close()
