@@ -59,6 +59,7 @@ def _read_parquet(
         table = file.read(columns=[f.name for f in expected if f.name in present])
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataProblem(f"{name} is not a readable Parquet file ({exc}).") from None
+    table = _version_one_filled(table, expected)
     missing = [f.name for f in expected if f.name not in table.column_names]
     if missing:
         raise DataProblem(f"{name} lacks the columns {', '.join(missing)}.")
@@ -68,6 +69,33 @@ def _read_parquet(
         raise DataProblem(f"{name} has columns of the wrong type ({exc}).") from None
     # Dates as datetime64, not one Python object per row (the daily table has a million rows).
     return table.to_pandas(date_as_object=False)
+
+
+# Columns that contract version 2 added, and what they are in a month processed before it: no
+# closed time or exclusions then, and all unknown time counted as no data; LGA, opening hours
+# and twelve-month figures unknown. A copy names the column whose values it takes.
+VERSION_ONE = {
+    "closed_minutes": 0.0, "excluded_minutes": 0.0, "unknown_reported_minutes": 0.0,
+    "no_data_minutes": "unknown_minutes", "uptime_excl_pct": "uptime_pct",
+    "excluded_minutes_in_period": 0.0, "causes": "",
+    "uptime_12m_pct": None, "uptime_excl_12m_pct": None, "months_in_12m": None,
+    "lga_code": None, "lga_name": None, "opening_hours": None, "time_zone": None,
+}  # fmt: skip
+
+
+def _version_one_filled(table: pa.Table, expected: pa.Schema) -> pa.Table:
+    """A table written before contract version 2, given the columns it did not have yet."""
+    for field in expected:
+        if field.name in table.column_names or field.name not in VERSION_ONE:
+            continue
+        fill = VERSION_ONE[field.name]
+        if isinstance(fill, str) and fill in table.column_names:
+            column = table.column(fill).cast(field.type)
+        else:
+            column = pa.nulls(table.num_rows, field.type) if fill is None else pa.array(
+                [fill] * table.num_rows, field.type)  # fmt: skip
+        table = table.append_column(field.name, column)
+    return table
 
 
 def read_live_status(store: BlobStore) -> pd.DataFrame:

@@ -6,6 +6,7 @@ Only registered for roles that may see government figures (``Viewer.sees_figures
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Callable
@@ -79,9 +80,12 @@ def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
 def month_tables_for(tables: MonthlyTables, month: str, level: str) -> dict[str, pd.DataFrame]:
     """The tables the page needs for ``level``: EVSE, network, site (the map), lga, the level's."""
     wanted = ["evse", "network", "site", level]
-    if "lga" in schema.TABLES:
-        wanted.append("lga")
-    return {name: tables.get(month, name) for name in dict.fromkeys(wanted)}
+    found = {name: tables.get(month, name) for name in dict.fromkeys(wanted)}
+    if "lga" in schema.TABLES and "lga" not in found:
+        # a month processed before LGA figures: the map shows the sites alone
+        with contextlib.suppress(DataProblem):
+            found["lga"] = tables.get(month, "lga")
+    return found
 
 
 # What the page shows before any filter is picked is the same for every session, so it is

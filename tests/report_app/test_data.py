@@ -485,3 +485,35 @@ def test_site_profiles_grid_per_site() -> None:
     assert x.loc[0, 0] == 12.5 and x.isna().sum().sum() == 167  # the null figure stays null
     assert month_data.hour_of_week_grid(profiles, "Y", "S").loc[2, 5] == 40.0
     assert month_data.hour_of_week_grid(profiles, "Y", "T").isna().all().all()
+
+
+def test_a_month_processed_before_contract_version_two_is_read_with_its_meaning(blobstore) -> None:  # noqa: ANN001
+    network = generate.make_network(8)
+    tables = generate.month_tables(network, "2026-08", seed=4)
+    added = [c for c in sources.VERSION_ONE if c in schema.EVSE.names]
+    old = tables["evse"].drop(columns=added)
+    blobstore.put(layout.monthly_table_blob("2026-08", "evse"), old.to_parquet(index=False))
+    evse = sources.read_month_table(blobstore, "2026-08", "evse")
+    assert (evse["closed_minutes"] == 0).all() and (evse["excluded_minutes"] == 0).all()
+    assert evse["no_data_minutes"].tolist() == old["unknown_minutes"].tolist()
+    assert evse["uptime_excl_pct"].tolist() == old["uptime_pct"].tolist()
+    assert evse["uptime_12m_pct"].isna().all() and evse["lga_code"].isna().all()
+    # the engine's formulas over the filled rows give the month's own uptime back
+    rolled = month_data.aggregate(evse, ["cpo_id"])
+    up = (
+        old.groupby("cpo_id")[["available_minutes", "in_use_minutes", "reserved_minutes"]]
+        .sum()
+        .sum(axis=1)
+    )
+    known = old.groupby("cpo_id")["known_minutes"].sum()
+    assert rolled["uptime_pct"].tolist() == pytest.approx((100 * up / known).tolist())
+    old_outages = tables["outages"].drop(columns=["excluded_minutes_in_period", "causes"])
+    blobstore.put(
+        layout.monthly_table_blob("2026-08", "outages"), old_outages.to_parquet(index=False)
+    )
+    outages = sources.read_month_table(blobstore, "2026-08", "outages")
+    assert outages["causes"].tolist() == ["", ""]
+    missing_v1 = old.drop(columns=["known_minutes"])
+    blobstore.put(layout.monthly_table_blob("2026-08", "evse"), missing_v1.to_parquet(index=False))
+    with pytest.raises(DataProblem, match="lacks the columns known_minutes"):
+        sources.read_month_table(blobstore, "2026-08", "evse")
