@@ -70,16 +70,22 @@ def test_database_outage_spools_and_replays_in_order(tmp_path: Path) -> None:
     assert LocalBlobStore(tmp_path / "blobs").list("raw/ACME/")
 
 
-def test_replaying_the_same_records_twice_changes_nothing(tmp_path: Path) -> None:
+def _one_spooled_fault(tmp_path: Path) -> Ingest:
+    """A writer on a migrated database with one spooled FAULTED observation."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade(url)
-    engine = make_engine(url)
     rest = feed("ACME", "rest_push", "s")
     spool = Spool(tmp_path / "spool.db")
-    ingest = Ingest([rest], engine, LocalBlobStore(tmp_path / "blobs"), spool, 15)
+    ingest = Ingest([rest], make_engine(url), LocalBlobStore(tmp_path / "blobs"), spool, 15)
     asyncio.run(
         ingest.accept(rest, [Observation("ACME", "E1", "FAULTED", T0)], raw="x", sender="t")
     )
+    return ingest
+
+
+def test_replaying_the_same_records_twice_changes_nothing(tmp_path: Path) -> None:
+    ingest = _one_spooled_fault(tmp_path)
+    engine, spool = ingest.engine, ingest.spool
     records = spool.head(10)
     ingest.drain_once()
     # A crash after the commit but before the spool was cleared: the record comes back.
@@ -160,15 +166,8 @@ def _up(port: int) -> bool:
 def test_a_record_replayed_after_a_crash_is_audited_once(tmp_path: Path) -> None:
     from shared.db.tables import ingest_batch
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    engine = make_engine(url)
-    rest = feed("ACME", "rest_push", "s")
-    spool = Spool(tmp_path / "spool.db")
-    ingest = Ingest([rest], engine, LocalBlobStore(tmp_path / "blobs"), spool, 15)
-    asyncio.run(
-        ingest.accept(rest, [Observation("ACME", "E1", "FAULTED", T0)], raw="x", sender="t")
-    )
+    ingest = _one_spooled_fault(tmp_path)
+    engine, spool = ingest.engine, ingest.spool
     remove = spool.remove_through
 
     def crash(last_id: int) -> None:  # the process dies after the commit, before the removal
