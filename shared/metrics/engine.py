@@ -301,15 +301,10 @@ class MonthTables:
         return pa.Table.from_batches(list(self.batches(table)), schema=schema.TABLES[table])
 
 
-@contextmanager
-def month_tables(
-    inputs: MonthInputs, threads: int | None = None, memory_limit: str | None = None
-) -> Iterator[MonthTables]:
-    """Compute every table of ``shared.metrics.schema.TABLES`` for one month; stream them out.
+def input_tables(inputs: MonthInputs, observed_cpos: set[str]) -> dict[str, pa.Table]:
+    """Every table the SQL steps read besides ``runs`` (``observed_cpos``: its CPOs), by name.
 
-    The engine works in a DuckDB database in a temporary folder, so its tables are compressed
-    and, beyond ``memory_limit`` (e.g. "1GB"), spill to disk instead of growing in memory.
-    ``inputs.runs`` may be a reader: it is read once, as it streams.
+    Checks the static inputs first: bad opening hours or exclusions raise before any SQL runs.
     """
     period = inputs.period
     cpos = set(inputs.max_gap_minutes) | set(inputs.connectors["cpo_id"])
@@ -322,6 +317,34 @@ def month_tables(
             "pe": pa.array([period.end.replace(tzinfo=None)], pa.timestamp("us")),
         }
     )
+    return {
+        "gaps": _gaps_table(cpos | observed_cpos, inputs),
+        "connectors": connectors,
+        "midnights": midnights_table(connectors, period.tz),
+        "period": bounds,
+        "days": _buckets_table(period.days(), "days"),
+        "hours": _buckets_table(period.hours(), "hours"),
+        "site_hours": site_hours,
+        "open_windows": open_windows,
+        "exclusions": exclusions,
+        "programs": programs_table(inputs.programs),
+        **{
+            f"history_{level}": history_table(level, inputs.history)
+            for level in schema.TWELVE_MONTH_KEYS
+        },
+    }
+
+
+@contextmanager
+def month_tables(
+    inputs: MonthInputs, threads: int | None = None, memory_limit: str | None = None
+) -> Iterator[MonthTables]:
+    """Compute every table of ``shared.metrics.schema.TABLES`` for one month; stream them out.
+
+    The engine works in a DuckDB database in a temporary folder, so its tables are compressed
+    and, beyond ``memory_limit`` (e.g. "1GB"), spill to disk instead of growing in memory.
+    ``inputs.runs`` may be a reader: it is read once, as it streams.
+    """
     config: dict[str, object] = {"preserve_insertion_order": False}
     if threads:
         config["threads"] = threads
@@ -335,23 +358,7 @@ def month_tables(
             con.execute("SET TimeZone = 'UTC'")
             run_count = _load_runs(con, inputs.runs)
             observed = {c for (c,) in con.sql("SELECT DISTINCT cpo_id FROM runs").fetchall()}
-            gaps = _gaps_table(cpos | observed, inputs)
-            for name, table in (
-                ("gaps", gaps),
-                ("connectors", connectors),
-                ("midnights", midnights_table(connectors, period.tz)),
-                ("period", bounds),
-                ("days", _buckets_table(period.days(), "days")),
-                ("hours", _buckets_table(period.hours(), "hours")),
-                ("site_hours", site_hours),
-                ("open_windows", open_windows),
-                ("exclusions", exclusions),
-                ("programs", programs_table(inputs.programs)),
-                *(
-                    (f"history_{level}", history_table(level, inputs.history))
-                    for level in schema.TWELVE_MONTH_KEYS
-                ),
-            ):
+            for name, table in input_tables(inputs, observed).items():
                 con.register(name, table)  # read in place, no copy
             for step in STEPS:
                 con.execute(render(step.read_text()))
@@ -430,9 +437,15 @@ def _history_join(level: str, src: str) -> str:
 
 def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, str]:
     """Builds the EVSE table every level rolls up from; returns the query of each output."""
+    evse_full, queries = output_sql(inputs)
+    con.execute(evse_full)
+    return queries
+
+
+def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
+    """(the statement that builds ``evse_full``, run after STEPS; each output table's query)."""
     gap_default = inputs.default_max_gap_minutes
-    con.execute(
-        f"""
+    evse_full = f"""
         CREATE TABLE evse_full AS
         SELECT ek.cpo_id, ek.evse_uid, u.matched,
                s.charger_id, s.site_id, s.state, s.site_name, s.address, s.suburb, s.postcode,
@@ -446,7 +459,6 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, s
         LEFT JOIN evse_static AS s ON s.k = u.k
         LEFT JOIN gaps AS g ON g.cpo_id = ek.cpo_id
         """
-    )
     figures = ", ".join(figure_columns("x"))
     tables: dict[str, str] = {}
     tables["evse"] = f"""
@@ -567,4 +579,4 @@ def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, s
           ON st.cpo_id = h.cpo_id AND st.site_id = h.site_id
         ORDER BY h.cpo_id, h.site_id, h.hour_of_week
         """
-    return tables
+    return evse_full, tables
