@@ -33,6 +33,7 @@ STATE_NAMES = {
     "Australian Capital Territory": "ACT",
 }  # fmt: skip
 SIMPLIFY_DEGREES = 0.002  # about 200 m: plenty for a state-wide map, a fraction of the bytes
+GAP = np.array([[np.nan, np.nan]])
 LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
 
 
@@ -114,22 +115,23 @@ def uptime_map(
     figure = go.Figure(layout=LAYOUT)
     labels: list[tuple[float, float, str]] = []
     if not lgas.empty and shapes:
-        groups: dict[tuple[str, str], tuple[list[float | None], list[float | None]]] = {}
+        groups: dict[tuple[str, str], list[np.ndarray]] = {}
         for row in lgas.itertuples(index=False):
             area = shapes.get(str(row.lga_code))
             if area is None:
                 continue
             text, colour = uptime_bin(row.uptime_pct)
-            xs, ys = groups.setdefault((text, colour), ([], []))
-            for ring in area.rings:
-                xs.extend([*ring[:, 0].round(4).tolist(), None])
-                ys.extend([*ring[:, 1].round(4).tolist(), None])
+            parts = groups.setdefault((text, colour), [])
+            for ring in area.rings:  # rings apart by a gap (NaN, sent as null)
+                parts.extend([ring.round(4), GAP])
             labels.append((*area.point, f"{row.lga_name}: {_fmt_pct(row.uptime_pct)} uptime"))
         order = [b[1] for b in UPTIME_BINS] + [NO_FIGURE[0]]
-        for (text, colour), (xs, ys) in sorted(groups.items(), key=lambda g: order.index(g[0][0])):
+        for (text, colour), parts in sorted(groups.items(), key=lambda g: order.index(g[0][0])):
+            # Arrays, not lists: plotly copies lists element by element.
+            joined = np.concatenate(parts)
             figure.add_trace(
                 go.Scatter(
-                    x=xs, y=ys, fill="toself", fillcolor=colour, mode="lines",
+                    x=joined[:, 0], y=joined[:, 1], fill="toself", fillcolor=colour, mode="lines",
                     line={"color": "#555555", "width": 0.6}, name=f"LGA {text}",
                     legendgroup="lga", hoverinfo="skip", opacity=0.75,
                 )
@@ -137,27 +139,40 @@ def uptime_map(
         if labels:
             figure.add_trace(
                 go.Scatter(
-                    x=[p[0] for p in labels], y=[p[1] for p in labels], mode="markers",
-                    marker={"size": 6, "color": "rgba(0,0,0,0)"}, hovertext=[p[2] for p in labels],
+                    x=np.array([p[0] for p in labels]), y=np.array([p[1] for p in labels]),
+                    mode="markers", marker={"size": 6, "color": "rgba(0,0,0,0)"},
+                    hovertext=np.array([p[2] for p in labels], dtype=object),
                     hoverinfo="text", showlegend=False, name="LGA",
                 )
             )  # fmt: skip
     if not sites.empty:
-        colours = [uptime_bin(v)[1] for v in sites["uptime_pct"]]
-        hover = [
-            f"{name} ({cpo}): {_fmt_pct(up)} uptime"
-            for name, cpo, up in zip(sites["site_name"], sites["cpo_id"], sites["uptime_pct"],
-                                     strict=True)
-        ]  # fmt: skip
+        # One trace per uptime bin, one colour each: plotly checks a colour per point slowly.
+        values = pd.to_numeric(sites["uptime_pct"], errors="coerce").to_numpy(dtype=float)
+        words = np.array([_fmt_pct(v) for v in values], dtype=object)
+        hover = (sites["site_name"].astype(str) + " (" + sites["cpo_id"].astype(str) + "): "
+                 + words + " uptime").to_numpy()  # fmt: skip
+        taken = np.zeros(len(values), dtype=bool)
+        groups = []
+        for lower, text, colour in UPTIME_BINS:
+            inside = ~taken & ~np.isnan(values) & (values >= lower)
+            taken |= inside
+            groups.append((text, colour, inside))
+        groups.append((NO_FIGURE[0], NO_FIGURE[1], ~taken))
         # Thousands of sites draw far faster with WebGL; a state's report stays plain SVG.
         points = go.Scattergl if webgl else go.Scatter
-        figure.add_trace(
-            points(
-                x=sites["longitude"], y=sites["latitude"], mode="markers", name="Sites",
-                marker={"size": 7, "color": colours, "line": {"color": "#222222", "width": 0.5}},
-                hovertext=hover, hoverinfo="text",
-            )
-        )  # fmt: skip
+        longitude = sites["longitude"].to_numpy(dtype=float)
+        latitude = sites["latitude"].to_numpy(dtype=float)
+        for text, colour, inside in groups:
+            if not inside.any():
+                continue
+            figure.add_trace(
+                points(
+                    x=longitude[inside], y=latitude[inside], mode="markers",
+                    name=f"Sites {text}", legendgroup="sites", hovertext=hover[inside],
+                    hoverinfo="text",
+                    marker={"size": 7, "color": colour, "line": {"color": "#222222", "width": 0.5}},
+                )
+            )  # fmt: skip
     figure.update_xaxes(visible=False)
     # Equal degrees scaled by the latitude's cosine: close enough to a map for a state.
     middle = float(np.nanmean(sites["latitude"])) if not sites.empty else -30.0
