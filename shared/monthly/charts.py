@@ -88,7 +88,7 @@ def uptime_bin(value: object) -> tuple[str, str]:
 
 
 def _fmt_pct(value: object) -> str:
-    return "no figure" if value is None or pd.isna(value) else f"{float(value):.1f} %"
+    return "no uptime figure" if value is None or pd.isna(value) else f"{float(value):.1f} % uptime"
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -124,7 +124,7 @@ def uptime_map(
             parts = groups.setdefault((text, colour), [])
             for ring in area.rings:  # rings apart by a gap (NaN, sent as null)
                 parts.extend([ring.round(4), GAP])
-            labels.append((*area.point, f"{row.lga_name}: {_fmt_pct(row.uptime_pct)} uptime"))
+            labels.append((*area.point, f"{row.lga_name}: {_fmt_pct(row.uptime_pct)}"))
         order = [b[1] for b in UPTIME_BINS] + [NO_FIGURE[0]]
         for (text, colour), parts in sorted(groups.items(), key=lambda g: order.index(g[0][0])):
             # Arrays, not lists: plotly copies lists element by element.
@@ -150,7 +150,7 @@ def uptime_map(
         values = pd.to_numeric(sites["uptime_pct"], errors="coerce").to_numpy(dtype=float)
         words = np.array([_fmt_pct(v) for v in values], dtype=object)
         hover = (sites["site_name"].astype(str) + " (" + sites["cpo_id"].astype(str) + "): "
-                 + words + " uptime").to_numpy()  # fmt: skip
+                 + words).to_numpy()  # fmt: skip
         taken = np.zeros(len(values), dtype=bool)
         groups = []
         for lower, text, colour in UPTIME_BINS:
