@@ -60,6 +60,7 @@ def prepare(
     """Schema, static sites, backfilled history and monthly results; returns the months done."""
     from shared.blobstore import open_blobstore
     from shared.db.engine import make_engine, upgrade
+    from shared.lga import LgaBoundaries, LgaBoundariesRefused, assign_lgas
     from shared.observation_import import import_observations
     from shared.sites import SitesFileRefused, store_sites, validate_sites_csv
     from shared.synthetic import dc_evses_of, generate_history, write_observations_csv
@@ -77,11 +78,20 @@ def prepare(
         click.echo(f"  bad row: {problem}", err=True)
     if not validated.rows:
         raise click.ClickException(f"{sites_csv}: no valid rows")
+    # As `sites load` does, so that the monthly reports have LGA rows.
+    boundaries: LgaBoundaries | None = None
+    try:
+        boundaries = LgaBoundaries.read(settings.lga_boundaries)
+    except LgaBoundariesRefused as exc:
+        click.echo(f"  warning: no LGA is derived from coordinates: {exc}", err=True)
+    lgas = assign_lgas(validated.rows, boundaries)
+    for note in lgas.notes[:20]:
+        click.echo(f"  warning: {note}", err=True)
     store = open_blobstore(settings)
     blob = store_sites(store, validated)
     evses = sorted({(str(r["cpo_id"]), str(r["evse_uid"])) for r in validated.rows})
     sites = {(r["cpo_id"], r["site_id"]) for r in validated.rows}
-    done(started, f"{len(sites)} sites, {len(evses)} EVSEs → {blob}")
+    done(started, f"{len(sites)} sites, {len(evses)} EVSEs → {blob}; {lgas}")
 
     month_list = month_starts(now.astimezone(settings.tz).date(), months)
     if not month_list:
