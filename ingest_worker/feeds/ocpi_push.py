@@ -70,6 +70,7 @@ OUR_ROLE = {
     "country_code": "AU",
     "business_details": {"name": "Charge@Large"},
 }
+CALL_BACK_SECONDS = 20.0  # the CPO waits for our answer while we call it back
 LOCATIONS_PREFIX = "ocpi/locations/"  # blob folder of the client-owned Locations we received
 
 
@@ -209,7 +210,7 @@ async def keep_loading(parties: Parties, stop: asyncio.Event, first_delay: float
             await asyncio.wait_for(stop.wait(), timeout=delay)
         if not stop.is_set():
             await try_load(parties)
-        delay = min(delay * 2, 30.0)
+        delay = min(delay * 2, 5.0)  # one small SELECT; CPOs get 503 until it succeeds
 
 
 class LocationStore:
@@ -464,7 +465,17 @@ def router(receiver: Receiver) -> APIRouter:
         who = authorised(request, token_a=True)
         if isinstance(who, JSONResponse):
             return who
-        token = token_candidates(request.headers.get("authorization"))[0]
+        feed, registration = who
+        # The token the caller used (Base64 as OCPI 2.2 sends it, or raw as 2.1.1 did).
+        token = next(
+            candidate
+            for candidate in token_candidates(request.headers.get("authorization"))
+            if (
+                hmac.compare_digest(_sha(candidate), registration.token_c_sha256)
+                if registration is not None
+                else hmac.compare_digest(candidate.encode(), feed.secret.encode())
+            )
+        )
         return envelope(our_credentials(request, token))
 
     @api.api_route(f"/ocpi/{VERSION}/credentials", methods=["POST", "PUT"], tags=["ocpi"])
@@ -501,8 +512,9 @@ def router(receiver: Receiver) -> APIRouter:
         # Call the CPO back with its token B: its versions, then its 2.2.1 endpoints.
         problem = None
         try:
-            found = await discover(
-                receiver.client(), credentials.url, credentials.token, attempts=2
+            found = await asyncio.wait_for(
+                discover(receiver.client(), credentials.url, credentials.token, attempts=2),
+                timeout=CALL_BACK_SECONDS,
             )
             if found.url("locations", "SENDER") is None:
                 problem = "no Locations SENDER endpoint: pushed EVSEs are confirmed only by pushes"
@@ -510,6 +522,10 @@ def router(receiver: Receiver) -> APIRouter:
                 problem = "; ".join([*found.peer_faults, *([problem] if problem else [])])
         except OcpiError as exc:
             problem = f"could not use the CPO's versions endpoint {credentials.url}: {exc}"
+        except TimeoutError:
+            problem = f"the CPO's versions endpoint {credentials.url} did not answer in time"
+        except Exception as exc:  # noqa: BLE001 - whatever the CPO answers, registration goes on
+            problem = f"the CPO's versions endpoint {credentials.url} answered something unusable ({type(exc).__name__})"
         try:
             registration, token_c = await asyncio.to_thread(
                 parties.register, feed, parties_wanted, credentials.token, credentials.url

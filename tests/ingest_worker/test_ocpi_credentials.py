@@ -212,7 +212,8 @@ def test_token_b_is_encrypted_at_rest_and_never_quarantined(worker_settings) -> 
         wait_for(
             lambda: (
                 len(query_rows(worker_settings, select(quarantine.c.payload))) == len(refused) + 1
-            )
+            ),
+            timeout=60,
         )
     payloads = [r[0] for r in query_rows(worker_settings, select(quarantine.c.payload))]
     assert all(secret_b not in p for p in payloads) and "[redacted]" in payloads[0]
@@ -271,9 +272,16 @@ def test_registrations_load_when_the_database_comes_back(tmp_path) -> None:
         assert down.status_code == 503 and down.json()["status_code"] == 3000
         assert down.headers["retry-after"]
         database.write_bytes(original)
-        answer = wait_for(
-            lambda: (r := status_put(url, token_c, "AU/ACM")).status_code == 200 and r, timeout=60
-        )
+        answers: list[httpx.Response] = []
+
+        def served():  # type: ignore[no-untyped-def]
+            answers.append(status_put(url, token_c, "AU/ACM"))
+            return answers[-1].status_code == 200 and answers[-1]
+
+        try:
+            answer = wait_for(served, timeout=120)
+        except AssertionError:
+            raise AssertionError(f"still {answers[-1].status_code}: {answers[-1].text}") from None
         assert answer.json()["status_code"] == 1000
 
 

@@ -256,7 +256,7 @@ def test_official_examples_byte_for_byte(worker) -> None:
     assert httpx.get(loc1, headers=auth).json()["data"]["name"] == name["name"]
     missing = httpx.get(f"{loc1}/NOPE", headers=auth)
     assert missing.status_code == 404 and missing.json()["status_code"] == 2003
-    wait_for(lambda: ("OTHER", "3256", "CHARGING") in stored_runs(settings))
+    wait_for(lambda: ("OTHER", "3256", "CHARGING") in stored_runs(settings), timeout=60)
 
 
 @pytest.mark.parametrize("max_gap", [15, 6])

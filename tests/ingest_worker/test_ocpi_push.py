@@ -77,7 +77,7 @@ def test_handshake_then_push(worker) -> None:
         json={"max_amperage": 100, "last_updated": "2026-11-20T00:06:00Z"},
     )
     assert connector.json()["status_code"] == 1000
-    wait_for(lambda: len(stored_runs(settings)) == 3)
+    wait_for(lambda: len(stored_runs(settings)) == 3, timeout=60)
     assert stored_runs(settings) == [
         ("ACME", "AU*ACM*E1", "AVAILABLE"),
         ("ACME", "AU*ACM*E1", "OUTOFORDER"),
@@ -168,9 +168,12 @@ def test_party_binding_and_bad_input(worker) -> None:
     }
     partial = httpx.put(base, headers=auth, json=mixed)
     assert partial.json()["status_code"] == 2001 and "NOPE" in partial.json()["status_message"]
-    wait_for(lambda: stored_runs(settings) == [("ACME", "G1", "AVAILABLE")])
+    wait_for(lambda: stored_runs(settings) == [("ACME", "G1", "AVAILABLE")], timeout=60)
     reasons = " | ".join(
-        r[3] for r in wait_for(lambda: len(quarantined(settings)) >= 8 and quarantined(settings))
+        r[3]
+        for r in wait_for(
+            lambda: len(quarantined(settings)) >= 8 and quarantined(settings), timeout=60
+        )
     )
     assert "EXPLODED" in reasons and "NOPE" in reasons and "not this token's party" in reasons
 
@@ -271,7 +274,7 @@ def test_ids_are_case_insensitive_and_the_receiver_answers_get(worker) -> None:
         json={"status": "OUTOFORDER", "last_updated": "2026-11-20T00:05:00Z"},
     )
     assert patch.json()["status_code"] == 1000
-    wait_for(lambda: len(stored_runs(settings)) == 3)
+    wait_for(lambda: len(stored_runs(settings)) == 3, timeout=60)
     assert stored_runs(settings) == [
         ("ACME", "AU*ACM*E1", "AVAILABLE"),
         ("ACME", "AU*ACM*E1", "OUTOFORDER"),
@@ -314,7 +317,10 @@ def test_the_body_party_must_be_the_urls(worker) -> None:
         == 400
     )
     reasons = [
-        r[3] for r in wait_for(lambda: len(quarantined(settings)) >= 4 and quarantined(settings))
+        r[3]
+        for r in wait_for(
+            lambda: len(quarantined(settings)) >= 4 and quarantined(settings), timeout=60
+        )
     ]
     assert sum("differs from the URL" in r for r in reasons) == 4
     assert stored_runs(settings) == []

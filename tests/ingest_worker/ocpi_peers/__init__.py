@@ -85,7 +85,7 @@ def peer_server(name: str, script: str, args: list[str], env: dict[str, str]) ->
     """Run ``script`` of this folder with the peer's Python; yields its base URL once it answers."""
     python = peer_python(name)
     port = free_port()
-    log = VENVS / f"{name}-{port}.log"
+    log = VENVS / f"{name}-server.log"  # the last run's, for a failing test to show
     with open(log, "w") as output:
         process = subprocess.Popen(
             [str(python), str(HERE / script), str(port), *args],
