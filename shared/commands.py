@@ -72,7 +72,7 @@ def sites_load(paths: tuple[Path, ...]) -> None:
     """Validate static site CSVs and store their good rows under static/sites/."""
     from shared.blobstore import open_blobstore
     from shared.lga import LgaBoundaries, LgaBoundariesRefused, assign_lgas
-    from shared.sites import SitesFileRefused, store_sites, validate_sites_csv
+    from shared.sites import SitesFileRefused, read_sites_file, store_sites, validate_sites_csv
 
     settings = get_settings()
     store = open_blobstore(settings)
@@ -84,15 +84,13 @@ def sites_load(paths: tuple[Path, ...]) -> None:
     refused = 0
     for path in paths:
         try:
-            validated = validate_sites_csv(path.read_bytes(), str(path))
-        except FileNotFoundError:
-            click.echo(f"{path}: no such file", err=True)
-            refused += 1
-            continue
+            validated = validate_sites_csv(read_sites_file(path), str(path))
         except SitesFileRefused as exc:
             click.echo(f"refused: {exc}", err=True)
             refused += 1
             continue
+        for note in validated.notes:
+            click.echo(f"warning: {note}", err=True)
         for problem in validated.problems:
             click.echo(f"bad row: {problem}", err=True)
         if not validated.rows:

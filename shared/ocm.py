@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from shared.sites import LATITUDE_RANGE, LONGITUDE_RANGE, STATES
+from shared.sites import LATITUDE_RANGE, LONGITUDE_RANGE, POSTCODE, STATES
 
 ATTRIBUTION = "Contains data from Open Charge Map (https://openchargemap.org), CC BY 4.0"
 MAX_EXPORT_BYTES = 512 * 1024 * 1024
@@ -73,7 +74,7 @@ class OcmConversion:
 
 def state_from_postcode(postcode: str) -> str | None:
     """The state or territory that an Australian postcode belongs to (Australia Post ranges)."""
-    if not (postcode.isdigit() and len(postcode) == 4):
+    if not POSTCODE.fullmatch(postcode):
         return None
     code = int(postcode)
     if 200 <= code <= 299 or 2600 <= code <= 2618 or 2900 <= code <= 2920:
@@ -117,7 +118,7 @@ def _int(value: object) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()):
         return int(value.strip())
     return None
 
@@ -154,7 +155,7 @@ def convert_poi(poi: object, index: int, cpo_prefix: str = "OCM") -> OcmConversi
         out.skipped_pois += 1
         return out
     postcode = _clean(address.get("Postcode"), 10).strip()
-    postcode = postcode.zfill(4) if postcode.isdigit() and len(postcode) == 3 else postcode
+    postcode = postcode.zfill(4) if re.fullmatch(r"[0-9]{3}", postcode) else postcode
     by_postcode = state_from_postcode(postcode)
     state = normalise_state(address.get("StateOrProvince"))
     if state is None:
@@ -173,7 +174,7 @@ def convert_poi(poi: object, index: int, cpo_prefix: str = "OCM") -> OcmConversi
         out.warnings.append(
             f"{where}: state {state} disagrees with postcode {postcode} ({by_postcode}); kept {state}"
         )
-    if not (postcode.isdigit() and len(postcode) == 4):
+    if not POSTCODE.fullmatch(postcode):
         out.warnings.append(f"{where}: postcode {postcode!r} is not 4 digits, skipped")
         out.skipped_pois += 1
         return out

@@ -1,7 +1,8 @@
 """Static site CSVs (spec section 5): validation, storage in the blob store, and reading back.
 
-One row per connector. A bad row is reported with file, line and reason while the good rows
-load; a file that is not a UTF-8 CSV, or lacks a required column, is refused as a whole.
+One row per connector. A bad row — a bad value, an oversized field, bytes that are not UTF-8,
+broken quoting — is reported with file, line and reason while the good rows load; a file that
+is binary or UTF-16, lacks a required column or repeats one is refused as a whole.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from zoneinfo import available_timezones
 
 import pandas as pd
 
 from shared import layout
 from shared.blobstore import BlobNotFound, BlobStore
+from shared.csv_safety import looks_like_formula
 from shared.opening_hours import parse_opening_hours, site_time_zone
 
 REQUIRED_COLUMNS = (
@@ -105,6 +108,20 @@ LONGITUDE_RANGE = (112.0, 154.0)
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_FIELD_CHARS = 500
 MAX_REPORTED_PROBLEMS = 200
+MAX_BLOB_NAME_CHARS = 120
+# One CSV record (RFC 4180, as the csv module reads it): for skipping a record it refused.
+_FIELD = r'(?:"[^"]*(?:""[^"]*)*"[^,\r\n]*|[^,\r\n]*)'
+RECORD = re.compile(rf"{_FIELD}(?:,{_FIELD})*(?:\r\n|\n|\r|\Z)")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Digits are ASCII digits: str.isdigit() and float() also take '٢٠٠٠' or '²'.
+POSTCODE = re.compile(r"[0-9]{4}")
+LGA_CODE = re.compile(r"[0-9]{5}")
+OCPP_EVSE_ID = re.compile(r"[0-9]{1,4}")  # the OCPP feeds' bound on EVSE numbers (0..9999)
+# What float() should read: plain ASCII decimals (no '_', no other scripts' digits); nan and
+# inf pass so that their range check names them.
+DECIMAL = re.compile(
+    r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.I
+)
 
 
 class SitesFileRefused(ValueError):
@@ -126,6 +143,7 @@ class ValidatedSites:
     source: str
     rows: list[dict[str, object]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # nothing refused, but worth saying
 
 
 @dataclass(slots=True)
@@ -146,18 +164,25 @@ def _text(row: Mapping[str, str], column: str, required: bool = True) -> str | N
     if len(value) > MAX_FIELD_CHARS:
         raise ValueError(f"{column}: longer than {MAX_FIELD_CHARS} characters")
     if not value.isprintable():
-        raise ValueError(f"{column}: contains control characters")
-    if value[0] in "=+@" or (value[0] == "-" and not value[1:2].isdigit()):
+        raise ValueError(f"{column}: {_unprintable(value)}")
+    if looks_like_formula(value):  # '-2+3+cmd|...' is one too; '-34.75' is not
         raise ValueError(f"{column}: {value[:20]!r} looks like a spreadsheet formula")
     return value
 
 
+def _unprintable(value: str) -> str:
+    # Bytes that are not UTF-8 were decoded as lone surrogates (U+DC80..U+DCFF).
+    byte = next((ord(ch) - 0xDC00 for ch in value if "\udc80" <= ch <= "\udcff"), None)
+    if byte is not None:
+        return f"not UTF-8 (byte 0x{byte:02x}); save the file as UTF-8"
+    return "contains control characters"
+
+
 def _number(row: Mapping[str, str], column: str, low: float, high: float) -> float:
     raw = _text(row, column)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{column}: {raw!r} is not a number") from None
+    if not DECIMAL.fullmatch(raw):  # type: ignore[arg-type]
+        raise ValueError(f"{column}: {raw[:40]!r} is not a number")  # type: ignore[index]
+    value = float(raw)  # type: ignore[arg-type]
     if not math.isfinite(value) or not low <= value <= high:
         raise ValueError(f"{column}: {raw} is outside {low}..{high}")
     return value
@@ -198,7 +223,7 @@ def _site_columns(row: Mapping[str, str], state: str) -> dict[str, object]:
         site_time_zone(state, None)
     lga_code = _text(row, "lga_code", required=False)
     lga_name = _text(row, "lga_name", required=False)
-    if lga_code is not None and not (lga_code.isdigit() and len(lga_code) == 5):
+    if lga_code is not None and not LGA_CODE.fullmatch(lga_code):
         raise ValueError(f"lga_code: {lga_code[:20]!r} is not a 5-digit ABS LGA code")
     if (lga_code is None) != (lga_name is None):
         given, empty = ("lga_code", "lga_name") if lga_name is None else ("lga_name", "lga_code")
@@ -233,8 +258,8 @@ def validate_row(row: Mapping[str, str]) -> dict[str, object]:
     if state not in STATES:
         raise ValueError(f"state: {state!r} is not one of {', '.join(STATES)}")
     postcode = _text(row, "postcode")
-    if not (postcode.isdigit() and len(postcode) == 4):
-        raise ValueError(f"postcode: {postcode!r} is not a 4-digit Australian postcode")
+    if not POSTCODE.fullmatch(postcode):  # type: ignore[arg-type]
+        raise ValueError(f"postcode: {postcode[:20]!r} is not a 4-digit Australian postcode")  # type: ignore[index]
     standard = _text(row, "connector_standard")
     if standard not in CONNECTOR_STANDARDS:
         raise ValueError(f"connector_standard: {standard!r} is not an OCPI 2.2.1 ConnectorType")
@@ -257,8 +282,10 @@ def validate_row(row: Mapping[str, str]) -> dict[str, object]:
         decommissioned_on=_local_date(row, "decommissioned_on"),
         **_site_columns(row, state),
     )
-    if clean["ocpp_evse_id"] is not None and not str(clean["ocpp_evse_id"]).isdigit():
-        raise ValueError(f"ocpp_evse_id: {clean['ocpp_evse_id']!r} is not a whole number")
+    if clean["ocpp_evse_id"] is not None and not OCPP_EVSE_ID.fullmatch(str(clean["ocpp_evse_id"])):
+        raise ValueError(
+            f"ocpp_evse_id: {str(clean['ocpp_evse_id'])[:20]!r} is not a whole number from 0 to 9999"
+        )
     if (
         clean["commissioned_on"] is not None
         and clean["decommissioned_on"] is not None
@@ -268,11 +295,29 @@ def validate_row(row: Mapping[str, str]) -> dict[str, object]:
     return clean
 
 
+def _refuse_binary(data: bytes, source: str) -> None:
+    """Refuse what is not a text file; a stray NUL in a row is that row's problem."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SitesFileRefused(f"{source}: UTF-16, not UTF-8; save the file as CSV UTF-8")
+    sample = data[:65536]
+    nuls = sample.count(0)
+    if nuls and (nuls * 10 > len(sample) or _broken_utf8(sample)):
+        raise SitesFileRefused(f"{source}: not a CSV file (binary content)")
+
+
+def _broken_utf8(sample: bytes) -> bool:
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(sample) - 3  # a character cut by the sample's end is fine
+    return False
+
+
 def decode_csv(data: bytes, source: str) -> str:
+    """The whole file as text, refused if any byte is not UTF-8 (a leading BOM is dropped)."""
     if len(data) > MAX_FILE_BYTES:
         raise SitesFileRefused(f"{source}: larger than {MAX_FILE_BYTES // 2**20} MiB")
-    if b"\x00" in data[:65536]:
-        raise SitesFileRefused(f"{source}: not a CSV file (binary content)")
+    _refuse_binary(data, source)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -282,64 +327,131 @@ def decode_csv(data: bytes, source: str) -> str:
         ) from None
 
 
-def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
-    """Check a static site CSV; good rows in ``rows``, every bad row in ``problems``."""
-    text = decode_csv(data, source)
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+def read_sites_file(path: Path) -> bytes:
+    """A static CSV's bytes, or SitesFileRefused saying why it cannot be read."""
     try:
-        header = reader.fieldnames
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise SitesFileRefused(f"{path}: no such file") from None
+    except OSError as exc:
+        raise SitesFileRefused(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SitesFileRefused(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+    return data
+
+
+def _record_end(text: str, start: int) -> int:
+    """Where the record starting at ``start`` ends, as RFC 4180 reads it: after a bad record,
+    reading goes on there (a long quoted field's lines are not read as rows, and the lines
+    after a quote that is never closed are)."""
+    match = RECORD.match(text, start)
+    end = match.end() if match else start
+    if end > start:
+        return end
+    line_break = LINE_BREAK.search(text, start)
+    return line_break.end() if line_break else len(text)
+
+
+def _csv_error(exc: csv.Error) -> str:
+    message = str(exc)
+    if "field larger than field limit" in message:
+        return (
+            f"a field is longer than {csv.field_size_limit():,} characters"
+            f" (fields hold at most {MAX_FIELD_CHARS})"
+        )
+    if "unexpected end of data" in message:
+        return "a quote opened on this line is never closed; the lines after it are read as rows"
+    return f"not valid CSV ({message}); a quote inside a quoted field must be doubled"
+
+
+def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
+    """Check a static site CSV; good rows in ``rows``, every bad row in ``problems``.
+
+    Lines are where a row starts. Bytes that are not UTF-8 are kept apart (as lone
+    surrogates) so that only the rows holding them are bad.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise SitesFileRefused(f"{source}: larger than {MAX_FILE_BYTES // 2**20} MiB")
+    _refuse_binary(data, source)
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
+    buffer = io.StringIO(text, newline="")
+    reader = csv.reader(buffer, strict=True)
+    try:
+        header = next(reader, None)
     except csv.Error as exc:
-        raise SitesFileRefused(f"{source}:1: not a CSV header ({exc})") from None
-    if not header:
+        raise SitesFileRefused(f"{source}:1: not a CSV header ({_csv_error(exc)})") from None
+    if not header or header == [""]:
         raise SitesFileRefused(f"{source}: empty file, expected a header row")
     names = [name.strip() for name in header]
+    if not all(name.isprintable() for name in names):
+        bad = next(name for name in names if not name.isprintable())
+        raise SitesFileRefused(f"{source}:1: header: {_unprintable(bad)}")
     missing = [column for column in REQUIRED_COLUMNS if column not in names]
     if missing:
         raise SitesFileRefused(f"{source}:1: missing required column(s): {', '.join(missing)}")
-    if len(set(names)) != len(names):
-        raise SitesFileRefused(f"{source}:1: repeated column name in header")
-    reader.fieldnames = names
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SitesFileRefused(
+            f"{source}:1: repeated column name in header: {', '.join(repr(n[:40]) for n in repeated)}"
+        )
     result = ValidatedSites(source)
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown[:10])
+        result.notes.append(
+            f"{source}:1: column(s) {shown} are not static CSV columns; their values are ignored"
+        )
     seen: dict[tuple[str, str, str], int] = {}
     evse_home: dict[tuple[str, str], tuple[str, str]] = {}
     charger_site: dict[tuple[str, str], str] = {}
     lines: list[int] = []  # the line of each good row
-    line = 1
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row or any(value is None for value in row.values()):
-                result.problems.append(
-                    RowProblem(source, line, f"expected {len(names)} fields, got a different count")
+    offset = 0  # physical lines minus the reader's count, once a bad record was skipped
+    while True:
+        line, start = reader.line_num + offset + 1, buffer.tell()
+        try:
+            fields = next(reader, None)
+        except csv.Error as exc:
+            result.problems.append(RowProblem(source, line, _csv_error(exc)))
+            end = _record_end(text, start)
+            buffer.seek(end)
+            offset = line - 1 + len(LINE_BREAK.findall(text, start, end)) - reader.line_num
+            continue
+        if fields is None:
+            break
+        if not fields:
+            continue  # a blank line
+        if len(fields) != len(names):
+            result.problems.append(
+                RowProblem(source, line, f"expected {len(names)} fields, got {len(fields)}")
+            )
+            continue
+        row = dict(zip(names, fields, strict=True))
+        try:
+            clean = validate_row(row)
+            key = (clean["cpo_id"], clean["evse_uid"], clean["connector_id"])
+            if key in seen:
+                raise ValueError(
+                    f"connector {key[2]} of EVSE {key[1]} is listed twice (first on line {seen[key]})"
                 )
-                continue
-            try:
-                clean = validate_row(row)
-                key = (clean["cpo_id"], clean["evse_uid"], clean["connector_id"])
-                if key in seen:
-                    raise ValueError(
-                        f"connector {key[2]} of EVSE {key[1]} is listed twice (first on line {seen[key]})"
-                    )
-                evse_key = (clean["cpo_id"], clean["evse_uid"])
-                home = (clean["charger_id"], clean["site_id"])
-                if evse_home.setdefault(evse_key, home) != home:  # type: ignore[arg-type]
-                    raise ValueError(
-                        f"evse_uid {key[1]} already belongs to charger {evse_home[evse_key][0]}"
-                        f" at site {evse_home[evse_key][1]}"
-                    )
-                charger_key = (clean["cpo_id"], clean["charger_id"])
-                if charger_site.setdefault(charger_key, clean["site_id"]) != clean["site_id"]:  # type: ignore[arg-type]
-                    raise ValueError(
-                        f"charger_id {clean['charger_id']} already belongs to site {charger_site[charger_key]}"
-                    )
-            except ValueError as exc:
-                result.problems.append(RowProblem(source, line, str(exc)))
-                continue
-            seen[key] = line  # type: ignore[index]
-            result.rows.append(clean)
-            lines.append(line)
-    except csv.Error as exc:
-        raise SitesFileRefused(f"{source}:{reader.line_num}: not valid CSV ({exc})") from None
+            evse_key = (clean["cpo_id"], clean["evse_uid"])
+            home = (clean["charger_id"], clean["site_id"])
+            if evse_home.setdefault(evse_key, home) != home:  # type: ignore[arg-type]
+                raise ValueError(
+                    f"evse_uid {key[1]} already belongs to charger {evse_home[evse_key][0]}"
+                    f" at site {evse_home[evse_key][1]}"
+                )
+            charger_key = (clean["cpo_id"], clean["charger_id"])
+            if charger_site.setdefault(charger_key, clean["site_id"]) != clean["site_id"]:  # type: ignore[arg-type]
+                raise ValueError(
+                    f"charger_id {clean['charger_id']} already belongs to site {charger_site[charger_key]}"
+                )
+        except ValueError as exc:
+            result.problems.append(RowProblem(source, line, str(exc)))
+            continue
+        seen[key] = line  # type: ignore[index]
+        result.rows.append(clean)
+        lines.append(line)
     _drop_disagreeing_sites(result, lines)
     return result
 
@@ -414,12 +526,21 @@ def write_sites_csv(rows: Iterable[Mapping[str, object]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def sites_blob_name(source: str) -> str:
+    """The blob a file is stored as: its name, made a plain blob name.
+
+    Hidden names lose their leading dots, and characters a blob name should not hold
+    (backslashes, control characters, ...) become ``_``: ``.hidden.csv`` is stored as
+    ``hidden.csv``, ``a\\b.csv`` as ``a_b.csv``.
+    """
+    name = re.sub(r"[^\w.\- ()]", "_", PurePosixPath(source).name).lstrip(". ")
+    stem, suffix = (name[:-4], name[-4:]) if name.lower().endswith(".csv") else (name, ".csv")
+    return layout.static_sites_blob((stem[:MAX_BLOB_NAME_CHARS].rstrip() or "sites") + suffix)
+
+
 def store_sites(store: BlobStore, validated: ValidatedSites) -> str:
     """Store the good rows of a validated file under ``static/sites/``; returns the blob name."""
-    name = PurePosixPath(validated.source).name
-    if not name.lower().endswith(".csv"):
-        name += ".csv"
-    blob = layout.static_sites_blob(name)
+    blob = sites_blob_name(validated.source)
     store.put(blob, write_sites_csv(validated.rows))
     return blob
 

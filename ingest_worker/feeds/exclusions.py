@@ -137,7 +137,12 @@ class ScopesCache:
 async def _read_body(request: Request) -> bytes | JSONResponse:
     declared = request.headers.get("content-length")
     too_large = _error(f"body larger than {MAX_EXCLUSION_BODY_BYTES} bytes", 413)
-    if declared and declared.isdigit() and int(declared) > MAX_EXCLUSION_BODY_BYTES:
+    if (
+        declared
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > MAX_EXCLUSION_BODY_BYTES
+    ):
         return too_large
     body = bytearray()
     async for chunk in request.stream():

@@ -77,7 +77,12 @@ def router(ingest: Ingest) -> APIRouter:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        if (
+            declared
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > MAX_BODY_BYTES
+        ):
             await ingest.reject(
                 feed,
                 source="rest_push",

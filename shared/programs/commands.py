@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from sqlalchemy import Engine
 
+from shared.csv_safety import looks_like_formula
 from shared.settings import get_settings
 
 LIST_COLUMNS = (
@@ -55,7 +56,7 @@ def _checked_text(value: str | None, option: str, limit: int) -> str | None:
         raise click.ClickException(
             f"{option}: at most {limit} printable characters, got {value[:40]!r}"
         )
-    if value[0] in "=+@" or (value[0] == "-" and not value[1:2].isdigit()):
+    if looks_like_formula(value):
         raise click.ClickException(f"{option}: {value[:20]!r} looks like a spreadsheet formula")
     if "," in value:
         raise click.ClickException(f"{option}: {value!r} contains ',', which separates programs")

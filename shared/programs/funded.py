@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.sites import LATITUDE_RANGE, LONGITUDE_RANGE, SitesFileRefused, decode_csv
+from shared.csv_safety import looks_like_formula
+from shared.sites import (
+    DECIMAL,
+    LATITUDE_RANGE,
+    LONGITUDE_RANGE,
+    POSTCODE,
+    SitesFileRefused,
+    decode_csv,
+)
 
 REQUIRED_COLUMNS = ("address", "postcode", "latitude", "longitude", "program")
 # cpo_id, when present, names our CPO directly; cpo_name is the operator's name as the funder
@@ -75,7 +83,7 @@ def _text(row: dict[str, str], column: str, limit: int = MAX_FIELD_CHARS) -> str
     if not value.isprintable():
         raise ValueError(f"{column}: contains control characters")
     # Values travel on into CSV downloads; a leading = + @ would run as a spreadsheet formula.
-    if value[0] in "=+@" or (value[0] == "-" and not value[1:2].isdigit()):
+    if looks_like_formula(value):
         raise ValueError(f"{column}: {value[:20]!r} looks like a spreadsheet formula")
     return value
 
@@ -84,10 +92,9 @@ def _coordinate(row: dict[str, str], column: str, low: float, high: float) -> fl
     raw = _text(row, column)
     if raw is None:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{column}: {raw!r} is not a number") from None
+    if not DECIMAL.fullmatch(raw):  # float() also reads other scripts' digits
+        raise ValueError(f"{column}: {raw[:40]!r} is not a number")
+    value = float(raw)
     if not math.isfinite(value) or not low <= value <= high:
         raise ValueError(f"{column}: {raw} is outside Australia ({low}..{high})")
     return value
@@ -101,7 +108,7 @@ def clean_row(row: dict[str, str], source: str, line: int) -> FundedCharger:
     if "," in program:
         raise ValueError(f"program: {program!r} contains ',', which separates programs in reports")
     postcode = _text(row, "postcode")
-    if postcode is not None and not (postcode.isdigit() and len(postcode) == 4):
+    if postcode is not None and not POSTCODE.fullmatch(postcode):
         raise ValueError(f"postcode: {postcode!r} is not a 4-digit Australian postcode")
     latitude = _coordinate(row, "latitude", *LATITUDE_RANGE)
     longitude = _coordinate(row, "longitude", *LONGITUDE_RANGE)
