@@ -20,6 +20,8 @@ from tests.conftest import free_port, shared_data
 from tests.ingest_worker.conftest import feed, query_rows, serve, wait_for
 from tests.ingest_worker.test_ocpi_pull import FakeCpo
 
+# Generous time-outs (CI is a busy machine); no keep-alive across the tests' servers.
+http = httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
 CREDENTIALS = "/ocpi/2.2.1/credentials"
 LOCATIONS = "/ocpi/emsp/2.2.1/locations"
 TOKEN_B = "cpo-issued-token"  # the token FakeCpo accepts
@@ -46,7 +48,7 @@ def credentials(versions_url: str, *parties: tuple[str, str], token: str = TOKEN
 
 
 def status_put(url: str, token: str, party: str, location: str = "L1") -> httpx.Response:
-    return httpx.patch(
+    return http.patch(
         f"{url}{LOCATIONS}/{party}/{location}/E1",
         headers=auth(token),
         json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
@@ -60,19 +62,19 @@ def test_registration_calls_the_cpo_back_and_retires_token_a(worker_settings) ->
     app = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2, public_url=public))
     with serve(cpo.app) as cpo_url, serve(app) as url:
         # The Host header is the caller's choice: URLs we hand out use the configured public URL.
-        versions = httpx.get(
+        versions = http.get(
             f"{url}/ocpi/versions", headers={**auth("acme-token-a"), "Host": "evil.example"}
         )
         assert versions.json()["data"] == [{"version": "2.2.1", "url": f"{public}/ocpi/2.2.1"}]
-        ours = httpx.get(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).json()["data"]
+        ours = http.get(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).json()["data"]
         assert ours["url"] == f"{public}/ocpi/versions" and ours["roles"][0]["role"] == "EMSP"
         assert (
-            httpx.put(f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), json={}).status_code
+            http.put(f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), json={}).status_code
             == 405
         )
-        assert httpx.delete(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).status_code == 405
+        assert http.delete(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).status_code == 405
 
-        posted = httpx.post(
+        posted = http.post(
             f"{url}{CREDENTIALS}",
             headers={**auth("acme-token-a"), "X-Request-ID": "req-1", "X-Correlation-ID": "cor-1"},
             json=credentials(f"{cpo_url}/ocpi/versions", ("au", "acm")),
@@ -94,7 +96,7 @@ def test_registration_calls_the_cpo_back_and_retires_token_a(worker_settings) ->
             ("POST", CREDENTIALS),
             ("PUT", CREDENTIALS),
         ):
-            answer = httpx.request(
+            answer = http.request(
                 method,
                 f"{url}{path}",
                 headers=auth("acme-token-a"),
@@ -103,11 +105,11 @@ def test_registration_calls_the_cpo_back_and_retires_token_a(worker_settings) ->
             assert answer.status_code == 401, (method, path, answer.text)
         assert status_put(url, token_c, "AU/ACM").json()["status_code"] == 1000
         assert (
-            httpx.get(f"{url}{CREDENTIALS}", headers=auth(token_c)).json()["data"]["token"]
+            http.get(f"{url}{CREDENTIALS}", headers=auth(token_c)).json()["data"]["token"]
             == token_c
         )
         assert (
-            httpx.post(
+            http.post(
                 f"{url}{CREDENTIALS}",
                 headers=auth(token_c),
                 json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM")),
@@ -117,7 +119,7 @@ def test_registration_calls_the_cpo_back_and_retires_token_a(worker_settings) ->
 
         # PUT rotates token C and fetches the CPO's endpoints again.
         calls = len(cpo.headers)
-        rotated = httpx.put(
+        rotated = http.put(
             f"{url}{CREDENTIALS}",
             headers=auth(token_c),
             json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM")),
@@ -129,11 +131,9 @@ def test_registration_calls_the_cpo_back_and_retires_token_a(worker_settings) ->
         assert status_put(url, new_c, "AU/ACM").json()["status_code"] == 1000
 
         # DELETE unregisters: token C is gone, and token A may register again.
-        assert (
-            httpx.delete(f"{url}{CREDENTIALS}", headers=auth(new_c)).json()["status_code"] == 1000
-        )
+        assert http.delete(f"{url}{CREDENTIALS}", headers=auth(new_c)).json()["status_code"] == 1000
         assert status_put(url, new_c, "AU/ACM").status_code == 401
-        assert httpx.delete(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).status_code == 405
+        assert http.delete(f"{url}{CREDENTIALS}", headers=auth("acme-token-a")).status_code == 405
     assert query_rows(worker_settings, select(ocpi_party.c.cpo_id)) == []
 
 
@@ -148,14 +148,14 @@ def test_every_cpo_role_registers_its_party_and_a_party_has_one_owner(worker_set
     app = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2))
     with serve(cpo.app) as cpo_url, serve(app) as url:
         body = {**example, "token": TOKEN_B, "url": f"{cpo_url}/ocpi/versions"}
-        posted = httpx.post(f"{url}{CREDENTIALS}", headers=auth("platform-a"), json=body)
+        posted = http.post(f"{url}{CREDENTIALS}", headers=auth("platform-a"), json=body)
         assert posted.json()["status_code"] == 1000, posted.text
         token_c = posted.json()["data"]["token"]
         for party in ("NL/EXO", "nl/pfc", "NL/CGP"):
             assert status_put(url, token_c, party).json()["status_code"] == 1000, party
         assert status_put(url, token_c, "NL/XXX").status_code == 403
         # Another CPO whose feed names no party cannot take one that is registered.
-        rival = httpx.post(
+        rival = http.post(
             f"{url}{CREDENTIALS}",
             headers=auth("rival-a"),
             json=credentials(f"{cpo_url}/ocpi/versions", ("NL", "PFC")),
@@ -196,14 +196,14 @@ def test_token_b_is_encrypted_at_rest_and_never_quarantined(worker_settings) -> 
             },
         ]
         for body in refused:
-            answer = httpx.post(f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), json=body)
+            answer = http.post(f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), json=body)
             assert answer.status_code == 400 and answer.json()["status_code"] == 2001, answer.text
             assert secret_b not in answer.text
-        not_json = httpx.post(
+        not_json = http.post(
             f"{url}{CREDENTIALS}", headers=auth("acme-token-a"), content=f'{{"token": "{secret_b}"'
         )
         assert not_json.status_code == 400
-        posted = httpx.post(
+        posted = http.post(
             f"{url}{CREDENTIALS}",
             headers=auth("acme-token-a"),
             json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM"), token=TOKEN_B),
@@ -226,27 +226,27 @@ def test_token_b_is_encrypted_at_rest_and_never_quarantined(worker_settings) -> 
 
 def test_registration_goes_on_when_the_cpo_cannot_be_called_back(worker) -> None:
     url, _ = worker
-    posted = httpx.post(
+    posted = http.post(
         f"{url}{CREDENTIALS}",
         headers=auth("other-token-a"),
         json=credentials(f"http://127.0.0.1:{free_port()}/ocpi/versions", ("AU", "OTH")),
     )
     assert posted.json()["status_code"] == 1000
     assert "could not use the CPO's versions endpoint" in posted.json()["status_message"]
-    health = {f["cpo_id"] + "/" + f["kind"]: f for f in httpx.get(f"{url}/feeds").json()}
+    health = {f["cpo_id"] + "/" + f["kind"]: f for f in http.get(f"{url}/feeds").json()}
     assert "ConnectError" in health["OTHER/ocpi_push"]["last_error"]
 
 
 def test_ocpi_errors_are_envelopes_with_request_ids(worker) -> None:
     url, _ = worker
-    missing = httpx.get(f"{url}/ocpi/2.2.1/tariffs", headers={"X-Request-ID": "abc"})
+    missing = http.get(f"{url}/ocpi/2.2.1/tariffs", headers={"X-Request-ID": "abc"})
     assert missing.status_code == 404 and missing.json()["status_code"] == 2000
     assert missing.headers["x-request-id"] == "abc" and missing.headers["x-correlation-id"]
-    wrong_method = httpx.delete(f"{url}{LOCATIONS}/AU/ACM/L1")
+    wrong_method = http.delete(f"{url}{LOCATIONS}/AU/ACM/L1")
     assert wrong_method.status_code == 405 and wrong_method.json()["status_code"] == 2000
     assert set(wrong_method.json()) == {"status_code", "status_message", "timestamp"}
     # Outside /ocpi the usual answers stay.
-    assert httpx.get(f"{url}/nope").json() == {"detail": "Not Found"}
+    assert http.get(f"{url}/nope").json() == {"detail": "Not Found"}
 
 
 def test_registrations_load_when_the_database_comes_back(tmp_path) -> None:
@@ -313,7 +313,7 @@ def test_a_cpo_without_a_locations_sender_is_told_what_it_gets(worker_settings) 
     feeds = [feed("ACME", "ocpi_push", "acme-token-a", poll_seconds=1)]
     app = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2))
     with serve(sender_less) as cpo_url, serve(app) as url:
-        posted = httpx.post(
+        posted = http.post(
             f"{url}{CREDENTIALS}",
             headers=auth("acme-token-a"),
             json=credentials(f"{cpo_url}/ocpi/versions", ("AU", "ACM")),
@@ -322,7 +322,7 @@ def test_a_cpo_without_a_locations_sender_is_told_what_it_gets(worker_settings) 
         assert "no Locations SENDER endpoint" in posted.json()["status_message"]
 
         def told():  # type: ignore[no-untyped-def]
-            health = {f["cpo_id"]: f for f in httpx.get(f"{url}/feeds").json()}["ACME"]
+            health = {f["cpo_id"]: f for f in http.get(f"{url}/feeds").json()}["ACME"]
             return "has no Locations Sender" in (health["last_error"] or "") and health
 
         assert "confirmed only by its pushes" in wait_for(told, timeout=30)["last_error"]

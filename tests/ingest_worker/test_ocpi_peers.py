@@ -23,6 +23,8 @@ from tests.ingest_worker.conftest import feed, query_rows, serve, stored_runs, w
 from tests.ingest_worker.ocpi_peers import peer_run, peer_server
 from tests.ingest_worker.test_ocpi_pull import make_ingest, store_static_sites
 
+# Generous time-outs (CI is a busy machine); no keep-alive across the tests' servers.
+http = httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
 CREDENTIALS = "/ocpi/2.2.1/credentials"
 TOKEN_B = "token-b-the-cpo-issued"
 
@@ -128,8 +130,8 @@ def test_pyocpi_registers_pushes_and_its_sender_gives_liveness(
         serve(app) as url,
     ):
         token_a = {"Authorization": token_header("pyo-token-a")}
-        details_url = httpx.get(f"{url}/ocpi/versions", headers=token_a).json()["data"][0]["url"]
-        posted = httpx.post(
+        details_url = http.get(f"{url}/ocpi/versions", headers=token_a).json()["data"][0]["url"]
+        posted = http.post(
             f"{url}{CREDENTIALS}",
             headers=token_a,
             json={
@@ -160,7 +162,7 @@ def test_pyocpi_registers_pushes_and_its_sender_gives_liveness(
         assert put["url"].endswith("/ocpi/emsp/2.2.1/locations/AU/PYO/LOC-1")
         assert put["status"] == 200 and put["body"]["status_code"] == 1000, put
 
-        stored = httpx.get(
+        stored = http.get(
             f"{url}/ocpi/emsp/2.2.1/locations/au/pyo/loc-1/pyo-e1",
             headers={"Authorization": token_header(token_c)},
         ).json()
@@ -178,7 +180,7 @@ def test_pyocpi_registers_pushes_and_its_sender_gives_liveness(
 
         rows = wait_for(confirmed_long_after_last_update, timeout=60)
         assert {uid for uid, _ in rows} == {"PYO-E0", "PYO-E1", "PYO-E2"}
-        health = {f["cpo_id"]: f for f in httpx.get(f"{url}/feeds").json()}["PYO"]
+        health = {f["cpo_id"]: f for f in http.get(f"{url}/feeds").json()}["PYO"]
         assert health["last_success_at"] is not None and "hard-coded" in (
             health["last_error"] or ""
         )
@@ -199,7 +201,7 @@ def test_official_examples_byte_for_byte(worker) -> None:
     parties = sorted(
         {(json.loads(b)["country_code"], json.loads(b)["party_id"]) for b in bodies.values()}
     )
-    posted = httpx.post(
+    posted = http.post(
         f"{url}{CREDENTIALS}",
         headers={"Authorization": token_header("other-token-a")},
         json={
@@ -217,21 +219,21 @@ def test_official_examples_byte_for_byte(worker) -> None:
     for name, body in bodies.items():
         doc = json.loads(body)
         target = f"{base}/{doc['country_code']}/{doc['party_id']}/{doc['id']}"
-        answer = httpx.put(
+        answer = http.put(
             target, headers={**auth, "Content-Type": "application/json"}, content=body
         )
         assert answer.status_code == 200 and answer.json()["status_code"] == 1000, (
             name,
             answer.text,
         )
-        assert httpx.get(target, headers=auth).json()["data"] == doc, name
+        assert http.get(target, headers=auth).json()["data"] == doc, name
     loc1 = f"{base}/BE/BEC/LOC1"
     steps = [
-        (httpx.put, f"{loc1}/3256", "location_put_example_add_evse.json"),
-        (httpx.patch, f"{loc1}/3256", "location_patch_example_status.json"),
-        (httpx.patch, f"{loc1}/3257", "location_patch_example_remove_evse.json"),
-        (httpx.patch, loc1, "location_patch_example_location.json"),
-        (httpx.patch, f"{loc1}/3256/1", "location_patch_example_tariff.json"),
+        (http.put, f"{loc1}/3256", "location_put_example_add_evse.json"),
+        (http.patch, f"{loc1}/3256", "location_patch_example_status.json"),
+        (http.patch, f"{loc1}/3257", "location_patch_example_remove_evse.json"),
+        (http.patch, loc1, "location_patch_example_location.json"),
+        (http.patch, f"{loc1}/3256/1", "location_patch_example_tariff.json"),
     ]
     for method, target, name in steps:
         body = shared_data("ocpi-2.2.1", "examples", name).read_bytes()
@@ -240,21 +242,21 @@ def test_official_examples_byte_for_byte(worker) -> None:
             name,
             answer.text,
         )
-    evse = httpx.get(f"{loc1}/3256", headers=auth).json()["data"]
+    evse = http.get(f"{loc1}/3256", headers=auth).json()["data"]
     assert evse["status"] == "CHARGING" and evse["evse_id"] == "BE*BEC*E041503003"
-    connector = httpx.get(f"{loc1}/3256/1", headers=auth).json()["data"]
+    connector = http.get(f"{loc1}/3256/1", headers=auth).json()["data"]
     assert (
         connector["tariff_ids"]
         == json.loads(
             shared_data("ocpi-2.2.1", "examples", "location_patch_example_tariff.json").read_bytes()
         )["tariff_ids"]
     )
-    assert httpx.get(f"{loc1}/3257", headers=auth).json()["data"]["status"] == "REMOVED"
+    assert http.get(f"{loc1}/3257", headers=auth).json()["data"]["status"] == "REMOVED"
     name = json.loads(
         shared_data("ocpi-2.2.1", "examples", "location_patch_example_location.json").read_bytes()
     )
-    assert httpx.get(loc1, headers=auth).json()["data"]["name"] == name["name"]
-    missing = httpx.get(f"{loc1}/NOPE", headers=auth)
+    assert http.get(loc1, headers=auth).json()["data"]["name"] == name["name"]
+    missing = http.get(f"{loc1}/NOPE", headers=auth)
     assert missing.status_code == 404 and missing.json()["status_code"] == 2003
     wait_for(lambda: ("OTHER", "3256", "CHARGING") in stored_runs(settings), timeout=60)
 

@@ -11,6 +11,8 @@ from shared.status import InvalidObservation
 from tests.conftest import shared_data
 from tests.ingest_worker.conftest import quarantined, stored_runs, wait_for
 
+# Generous time-outs (CI is a busy machine); no keep-alive across the tests' servers.
+http = httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ocpi" / "location_two_evses.json"
 
 
@@ -27,16 +29,14 @@ def handshake(
     token_b: str = "token-b-of-the-cpo",
 ) -> str:
     """The CPO's side of the credentials handshake; returns token C."""
-    versions = httpx.get(f"{url}/ocpi/versions", headers={"Authorization": token_header(token_a)})
+    versions = http.get(f"{url}/ocpi/versions", headers={"Authorization": token_header(token_a)})
     assert versions.status_code == 200 and versions.json()["status_code"] == 1000
     details_url = versions.json()["data"][0]["url"]
-    details = httpx.get(details_url, headers={"Authorization": token_header(token_a)}).json()[
-        "data"
-    ]
+    details = http.get(details_url, headers={"Authorization": token_header(token_a)}).json()["data"]
     credentials_url = next(
         e["url"] for e in details["endpoints"] if e["identifier"] == "credentials"
     )
-    response = httpx.post(
+    response = http.post(
         credentials_url,
         headers={"Authorization": token_header(token_a)},
         json={
@@ -63,15 +63,15 @@ def test_handshake_then_push(worker) -> None:
     token_c = handshake(url, "acme-token-a")
     auth = {"Authorization": token_header(token_c)}
     base = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/LOC-GOULBURN-1"
-    put = httpx.put(base, headers=auth, content=FIXTURE.read_bytes())
+    put = http.put(base, headers=auth, content=FIXTURE.read_bytes())
     assert put.status_code == 200 and put.json()["status_code"] == 1000
-    patch = httpx.patch(
+    patch = http.patch(
         f"{base}/AU*ACM*E1",
         headers=auth,
         json={"status": "OUTOFORDER", "last_updated": "2026-11-20T00:05:00Z"},
     )
     assert patch.json()["status_code"] == 1000
-    connector = httpx.patch(
+    connector = http.patch(
         f"{base}/AU*ACM*E1/1",
         headers=auth,
         json={"max_amperage": 100, "last_updated": "2026-11-20T00:06:00Z"},
@@ -85,7 +85,7 @@ def test_handshake_then_push(worker) -> None:
     ]
     # Token A is not valid for the Locations module once the party uses token C.
     assert (
-        httpx.put(
+        http.put(
             base,
             headers={"Authorization": token_header("acme-token-a")},
             content=FIXTURE.read_bytes(),
@@ -94,7 +94,7 @@ def test_handshake_then_push(worker) -> None:
     )
     # Raw (not Base64) tokens of OCPI 2.1.1 implementations are understood too.
     assert (
-        httpx.patch(
+        http.patch(
             f"{base}/AU*ACM*E2",
             headers={"Authorization": f"Token {token_c}"},
             json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:07:00Z"},
@@ -109,13 +109,13 @@ def test_party_binding_and_bad_input(worker) -> None:
     other_c = handshake(url, "other-token-a", "AU", "OTH")
     auth = {"Authorization": token_header(token_c)}
     # ACME's token cannot write under OTHER's party, and OTHER's token cannot write under ACME's.
-    crossed = httpx.patch(
+    crossed = http.patch(
         f"{url}/ocpi/emsp/2.2.1/locations/AU/OTH/L1/E1",
         headers=auth,
         json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
     )
     assert crossed.status_code == 403 and crossed.json()["status_code"] == 2001
-    crossed = httpx.patch(
+    crossed = http.patch(
         f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/L1/E1",
         headers={"Authorization": token_header(other_c)},
         json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
@@ -123,23 +123,23 @@ def test_party_binding_and_bad_input(worker) -> None:
     assert crossed.status_code == 403
     base = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/L1"
     cases = [
-        (httpx.patch, f"{base}/E1", {"status": "AVAILABLE"}, 2002, "last_updated: required"),
+        (http.patch, f"{base}/E1", {"status": "AVAILABLE"}, 2002, "last_updated: required"),
         (
-            httpx.patch,
+            http.patch,
             f"{base}/E1",
             {"status": "EXPLODED", "last_updated": "2026-11-20T00:00:00Z"},
             2001,
             "unknown raw status",
         ),
         (
-            httpx.put,
+            http.put,
             f"{base}/E1",
             {"uid": "E2", "status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
             2001,
             "differs from the URL",
         ),
-        (httpx.put, base, {"id": "L2", "evses": []}, 2001, "differs from the URL"),
-        (httpx.put, base, ["not", "an", "object"], 2001, "expected a JSON object"),
+        (http.put, base, {"id": "L2", "evses": []}, 2001, "differs from the URL"),
+        (http.put, base, ["not", "an", "object"], 2001, "expected a JSON object"),
     ]
     for method, target, body, code, message in cases:
         response = method(target, headers=auth, json=body)
@@ -148,15 +148,15 @@ def test_party_binding_and_bad_input(worker) -> None:
             response.text,
         )
         assert message in response.json()["status_message"]
-    too_long = httpx.patch(
+    too_long = http.patch(
         f"{base}/{'E' * 40}",
         headers=auth,
         json={"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"},
     )
     assert too_long.json()["status_code"] == 2001
-    assert httpx.put(base, headers=auth, content=b"{broken").json()["status_code"] == 2001
-    assert httpx.put(base, headers=auth, content=b"[" * 200_000).status_code == 400
-    assert httpx.put(base, headers=auth, content=b" " * (2 * 1024 * 1024)).status_code == 413
+    assert http.put(base, headers=auth, content=b"{broken").json()["status_code"] == 2001
+    assert http.put(base, headers=auth, content=b"[" * 200_000).status_code == 400
+    assert http.put(base, headers=auth, content=b" " * (2 * 1024 * 1024)).status_code == 413
     # A Location with one bad EVSE keeps the good one and says what was wrong.
     mixed = {
         "id": "L1",
@@ -166,7 +166,7 @@ def test_party_binding_and_bad_input(worker) -> None:
             {"uid": "B1", "status": "NOPE", "last_updated": "2026-11-20T00:00:00Z"},
         ],
     }
-    partial = httpx.put(base, headers=auth, json=mixed)
+    partial = http.put(base, headers=auth, json=mixed)
     assert partial.json()["status_code"] == 2001 and "NOPE" in partial.json()["status_message"]
     wait_for(lambda: stored_runs(settings) == [("ACME", "G1", "AVAILABLE")], timeout=60)
     reasons = " | ".join(
@@ -180,20 +180,20 @@ def test_party_binding_and_bad_input(worker) -> None:
 
 def test_credentials_refused(worker) -> None:
     url, _ = worker
-    assert httpx.get(f"{url}/ocpi/versions").status_code == 401
+    assert http.get(f"{url}/ocpi/versions").status_code == 401
     assert (
-        httpx.get(
+        http.get(
             f"{url}/ocpi/versions", headers={"Authorization": token_header("guess")}
         ).status_code
         == 401
     )
-    bad = httpx.post(
+    bad = http.post(
         f"{url}/ocpi/2.2.1/credentials",
         headers={"Authorization": token_header("acme-token-a")},
         json={"token": "b"},
     )
     assert bad.status_code == 400 and bad.json()["status_code"] == 2001
-    wrong_party = httpx.post(
+    wrong_party = http.post(
         f"{url}/ocpi/2.2.1/credentials",
         headers={"Authorization": token_header("acme-token-a")},
         json={
@@ -267,8 +267,8 @@ def test_ids_are_case_insensitive_and_the_receiver_answers_get(worker) -> None:
     for evse in document["evses"]:
         evse["uid"] = evse["uid"].lower()
     base = f"{url}/ocpi/emsp/2.2.1/locations/au/Acm/LOC-GOULBURN-1"
-    assert httpx.put(base, headers=auth, json=document).json()["status_code"] == 1000
-    patch = httpx.patch(
+    assert http.put(base, headers=auth, json=document).json()["status_code"] == 1000
+    patch = http.patch(
         f"{base}/au*acm*E1",
         headers=auth,
         json={"status": "OUTOFORDER", "last_updated": "2026-11-20T00:05:00Z"},
@@ -281,22 +281,22 @@ def test_ids_are_case_insensitive_and_the_receiver_answers_get(worker) -> None:
         ("ACME", "AU*ACM*E2", "CHARGING"),
     ]
     read = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/Loc-Goulburn-1"
-    location = httpx.get(read, headers=auth).json()["data"]
+    location = http.get(read, headers=auth).json()["data"]
     assert location["name"] == "Goulburn Highway Stop" and len(location["evses"]) == 2
-    evse = httpx.get(f"{read}/AU*ACM*E1", headers=auth).json()["data"]
+    evse = http.get(f"{read}/AU*ACM*E1", headers=auth).json()["data"]
     assert evse["status"] == "OUTOFORDER" and evse["last_updated"] == "2026-11-20T00:05:00Z"
-    connector = httpx.get(f"{read}/au*acm*e2/1", headers=auth).json()["data"]
+    connector = http.get(f"{read}/au*acm*e2/1", headers=auth).json()["data"]
     assert connector["standard"] == "CHADEMO"
     for missing in (
         f"{read}/AU*ACM*E9",
         f"{read}/AU*ACM*E1/7",
         f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/L9",
     ):
-        answer = httpx.get(missing, headers=auth)
+        answer = http.get(missing, headers=auth)
         assert answer.status_code == 404 and answer.json()["status_code"] == 2003, missing
     # Token A and another CPO's token read nothing.
     assert (
-        httpx.get(read, headers={"Authorization": token_header("acme-token-a")}).status_code == 401
+        http.get(read, headers={"Authorization": token_header("acme-token-a")}).status_code == 401
     )
 
 
@@ -307,11 +307,11 @@ def test_the_body_party_must_be_the_urls(worker) -> None:
     base = f"{url}/ocpi/emsp/2.2.1/locations/AU/ACM/LOC-GOULBURN-1"
     for field, value in (("country_code", "BE"), ("party_id", "BEC"), ("party_id", 7)):
         document = {**json.loads(FIXTURE.read_text()), field: value}
-        answer = httpx.put(base, headers=auth, json=document)
+        answer = http.put(base, headers=auth, json=document)
         assert answer.status_code == 400 and answer.json()["status_code"] == 2001, answer.text
         assert field in answer.json()["status_message"]
     assert (
-        httpx.patch(
+        http.patch(
             base, headers=auth, json={"party_id": "BEC", "last_updated": "2026-11-20T00:00:00Z"}
         ).status_code
         == 400
