@@ -335,6 +335,7 @@ def exclusions_list(state: str | None, cpo_id: str | None, fmt: str) -> None:
     import csv
     import io
 
+    from shared.csv_safety import safe_dict
     from shared.exclusions import LIST_COLUMNS, ExclusionError, list_exclusions, table_rows
 
     engine = _exclusion_engine()
@@ -349,7 +350,10 @@ def exclusions_list(state: str | None, cpo_id: str | None, fmt: str) -> None:
         buffer = io.StringIO(newline="")
         writer = csv.DictWriter(buffer, fieldnames=LIST_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+        # Notes and ids are typed by CPOs: no cell may run as a spreadsheet formula.
+        writer.writerows(
+            safe_dict({k: "" if v is None else v for k, v in row.items()}) for row in rows
+        )
         click.echo(buffer.getvalue(), nl=False)
         return
     shown = ("exclusion_id", "state", "cpo_id", "scope", "scope_id", "from_at", "to_at", "cause")

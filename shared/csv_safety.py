@@ -13,11 +13,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # A cell starting with one of these is read as a formula (tab and CR: Excel skips them first).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # ...unless it is a plain number, which a spreadsheet reads as that number: '-34.75', '+61'.
-PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_PLAIN_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+PLAIN_NUMBER = re.compile(_PLAIN_NUMBER)
 
 
 def looks_like_formula(text: str) -> bool:
@@ -59,3 +62,18 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for column in text_columns:
         out[column] = out[column].map(escape_formula)
     return out
+
+
+def frame_csv(frame: pd.DataFrame) -> str:
+    """A DataFrame as CSV text for a download, its text cells escaped, without the index."""
+    return str(safe_frame(frame).to_csv(index=False))
+
+
+def escape_formula_arrow(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``escape_formula`` for an Arrow string column (the report's CSV writer); nulls stay null."""
+    starts = pc.starts_with(column, FORMULA_STARTS[0])
+    for start in FORMULA_STARTS[1:]:
+        starts = pc.or_(starts, pc.starts_with(column, start))
+    number = pc.match_substring_regex(column, f"^(?:{_PLAIN_NUMBER})$")
+    risky = pc.and_(starts, pc.invert(number))
+    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)

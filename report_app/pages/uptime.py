@@ -7,7 +7,6 @@ Only registered for roles that may see government figures (``Viewer.sees_figures
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 from collections.abc import Callable
 
@@ -37,6 +36,7 @@ from report_app.month_data import (
 )
 from report_app.pages.live import filter_inputs, filters_from
 from report_app.sources import available_months
+from shared.csv_safety import frame_csv
 from shared.jurisdictions import ANALYST, Viewer
 from shared.metrics import schema
 from shared.monthly import charts
@@ -500,9 +500,7 @@ def uptime_server(  # noqa: ANN001
     def download():
         # Exactly what the table shows, in the order the user sorted it, with the spec's names.
         view = figures.data_view()
-        buffer = io.StringIO()
-        shown().loc[view.index].to_csv(buffer, index=False)
-        yield buffer.getvalue()
+        yield frame_csv(shown().loc[view.index])
 
     @reactive.calc
     def funded_rows() -> pd.DataFrame:
@@ -519,9 +517,7 @@ def uptime_server(  # noqa: ANN001
 
     @render.download_button(filename=lambda: f"funded-sites-{input.month()}{suffix()}.csv")
     def download_funded():
-        buffer = io.StringIO()
-        funded_rows().to_csv(buffer, index=False)
-        yield buffer.getvalue()
+        yield frame_csv(funded_rows())
 
     @reactive.calc
     def outage_rows() -> pd.DataFrame:
@@ -541,9 +537,7 @@ def uptime_server(  # noqa: ANN001
 
     @render.download_button(filename=lambda: f"outages-{input.month()}{suffix()}.csv")
     def download_outages():
-        buffer = io.StringIO()
-        outage_rows().to_csv(buffer, index=False)
-        yield buffer.getvalue()
+        yield frame_csv(outage_rows())
 
 
 def breakdown_rows(

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from sqlalchemy import Engine
 
-from shared.csv_safety import looks_like_formula
+from shared.csv_safety import looks_like_formula, safe_dict
 from shared.settings import get_settings
 
 LIST_COLUMNS = (
@@ -160,7 +160,7 @@ def programs_list(fmt: str) -> None:
         buffer = io.StringIO(newline="")
         writer = csv.DictWriter(buffer, fieldnames=LIST_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(safe_dict(record) for record in records)
         click.echo(buffer.getvalue(), nl=False)
         return
     if not records:

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from shared.blobstore import BlobStore
+from shared.csv_safety import safe_row
 from shared.layout import STATIC_SITES_PREFIX
 from shared.programs.funded import FundedListRefused, read_funded_list
 from shared.programs.matching import Match, MatchOptions, SiteIndex, match_rows
@@ -151,19 +152,21 @@ def outcome_csv(report: ImportReport) -> bytes:
     for m in sorted(report.matches, key=lambda m: m.row.line):
         distance = m.candidate.distance_m if m.candidate else None
         writer.writerow(
-            [
-                m.row.line,
-                m.status,
-                m.row.program,
-                m.row.round or "",
-                m.cpo_id or "",
-                m.site_id or "",
-                "" if distance is None else f"{distance:.1f}",
-                m.matched_by or "",
-                m.row.listed_address,
-                m.reason,
-                " ".join(c.site.site_id for c in m.contenders),
-            ]
+            safe_row(
+                [
+                    m.row.line,
+                    m.status,
+                    m.row.program,
+                    m.row.round or "",
+                    m.cpo_id or "",
+                    m.site_id or "",
+                    "" if distance is None else f"{distance:.1f}",
+                    m.matched_by or "",
+                    m.row.listed_address,
+                    m.reason,
+                    " ".join(c.site.site_id for c in m.contenders),
+                ]
+            )
         )
     return buffer.getvalue().encode("utf-8")
 
