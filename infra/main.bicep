@@ -36,7 +36,11 @@ param deployApps bool = true
 
 @description('Minimum replicas of the ingest worker; CPO feeds must always find it.')
 @minValue(1)
-param workerMinReplicas int = 1
+param workerMinReplicas int = 2
+
+@description('Maximum replicas of the ingest worker (stateless: it hands every batch to the queue).')
+@minValue(2)
+param workerMaxReplicas int = 6
 
 var suffix = uniqueString(resourceGroup().id, environmentName)
 var name = 'cal${environmentName}'
@@ -88,6 +92,9 @@ module roles 'modules/roles.bicep' = {
     keyVaultName: keyVault.outputs.name
     registryName: registry.outputs.name
     workerPrincipalId: identities.outputs.workerPrincipalId
+    writerPrincipalId: identities.outputs.writerPrincipalId
+    queueName: storage.outputs.queueName
+    poisonQueueName: storage.outputs.poisonQueueName
     dashboardPrincipalId: identities.outputs.dashboardPrincipalId
     functionPrincipalId: identities.outputs.functionPrincipalId
     appInsightsName: monitoring.outputs.appInsightsName
@@ -108,15 +115,20 @@ module containers 'modules/containerapps.bicep' = if (deployApps) {
     imageTag: imageTag
     workerIdentityId: identities.outputs.workerId
     workerClientId: identities.outputs.workerClientId
+    writerIdentityId: identities.outputs.writerId
+    writerClientId: identities.outputs.writerClientId
     dashboardIdentityId: identities.outputs.dashboardId
     dashboardClientId: identities.outputs.dashboardClientId
     blobAccountUrl: storage.outputs.blobEndpoint
     databaseUrlForWorker: '${databaseUrl}&UID=${identities.outputs.workerClientId}'
+    databaseUrlForWriter: '${databaseUrl}&UID=${identities.outputs.writerClientId}'
+    queueName: storage.outputs.queueName
     databaseUrlForDashboard: '${databaseUrl}&UID=${identities.outputs.dashboardClientId}'
     keyVaultUri: keyVault.outputs.uri
     dashboardAuthClientId: dashboardAuthClientId
     reportTimeZone: reportTimeZone
     workerMinReplicas: workerMinReplicas
+    workerMaxReplicas: workerMaxReplicas
     cpoSecrets: cpoSecrets
   }
   dependsOn: [roles]

@@ -29,6 +29,7 @@ def worker(feeds_path: Path, host: str, port: int, snapshot_seconds: float) -> N
     from ingest_worker.feeds_config import FeedsFileError, load_feeds
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # not every storage request
     try:
         feeds = load_feeds(feeds_path)
     except FeedsFileError as exc:
@@ -98,6 +99,7 @@ def writer(
     from ingest_worker.writer import WriterOptions, run_writer_process
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # not every storage request
     try:
         feeds = load_feeds(feeds_path)
     except FeedsFileError as exc:

@@ -9,8 +9,8 @@ live snapshot and ``live/feeds.json``.
 Each round takes up to ``batch_messages`` messages, applies their records in receipt order
 (worker receipt time, worker, sequence) in one transaction through the spool's writer
 (``Ingest.store_records``: a record that cannot be stored is quarantined with its reason), and
-deletes each message only after that commit. While the database is down the writer keeps the
-messages it holds invisible and retries; a message dequeued more than ``max_dequeue`` times (the
+deletes each message only after that commit. While the database is down the writer takes
+nothing (and retries a batch it already holds until it commits); a message dequeued more than ``max_dequeue`` times (the
 writer died holding it each time) or one that is not a batch goes to the poison queue with its
 reason and the original text.
 """
@@ -25,9 +25,12 @@ import logging
 import signal
 import time
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import text
 
 from ingest_worker.handoff import (
     MESSAGE_LIMIT,
@@ -50,7 +53,6 @@ class Held:
 
     message: Any  # azure.storage.queue.QueueMessage
     records: list[QueuedRecord]
-    visible_again: float = 0.0  # monotonic time its invisibility ends
 
 
 @dataclass(slots=True)
@@ -85,6 +87,9 @@ class QueueWriter:
         self.max_dequeue = max_dequeue
         self.stats = WriterStats()
         self._held: list[Held] = []
+        # Deletes run beside the next round (each after its commit): one request per message.
+        self._deleter = ThreadPoolExecutor(8, thread_name_prefix="delete")
+        self._deleting: list[Future[None]] = []
         ingest.dead_letter = self.dead_letter
         own = ingest.handoff.worker if ingest.handoff is not None else None
         self._own_worker = own  # records this process enqueued (its pollers) are counted already
@@ -94,10 +99,12 @@ class QueueWriter:
     def drain_once(self) -> int:
         """Commit one batch of messages and delete them; returns how many records."""
         if not self._held:
+            # Take nothing while the database is down: messages wait in the queue untouched
+            # (their dequeue count does not grow, so an outage poisons nothing).
+            self._database_answers()
             self._held = self._receive()
         if not self._held:
             return 0
-        self._keep_invisible()
         held = self._held
         queued = sorted((r for h in held for r in h.records), key=QueuedRecord.order)
         records = [
@@ -112,14 +119,17 @@ class QueueWriter:
             raise
         self._count_feeds(queued)
         self.stats.records_committed += len(records)
-        for item in held:
-            self._delete(item)
+        self._deleting = [f for f in self._deleting if not f.done()]
+        self._deleting += [self._deleter.submit(self._delete, item) for item in held]
         self._held = []
         return len(records)
 
+    def finish(self) -> None:
+        """Wait for the deletes under way (at shutdown)."""
+        self._deleter.shutdown(wait=True)
+
     def _receive(self) -> list[Held]:
         held: list[Held] = []
-        now = time.monotonic()
         for message in self.queue.receive_messages(
             messages_per_page=min(32, self.batch_messages),
             max_messages=self.batch_messages,
@@ -146,21 +156,13 @@ class QueueWriter:
                     self.stats.errors[message.id] = _public_error(exc)
                     continue
                 raise
-            held.append(Held(message, records, now + self.visibility))
+            held.append(Held(message, records))
         return held
 
-    def _keep_invisible(self) -> None:
-        """While a batch is retried (the database is down), its messages stay invisible."""
-        now = time.monotonic()
-        for item in self._held:
-            if item.visible_again - now < self.visibility / 2:
-                receipt = self.queue.update_message(
-                    item.message.id,
-                    pop_receipt=item.message.pop_receipt,
-                    visibility_timeout=self.visibility,
-                )
-                item.message.pop_receipt = receipt.pop_receipt
-                item.visible_again = now + self.visibility
+    def _database_answers(self) -> None:
+        with self.ingest.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        self.ingest.ensure_schema()
 
     def _delete(self, item: Held) -> None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -171,6 +173,9 @@ class QueueWriter:
             # Its invisibility ran out and it went back: it will be applied again, which the
             # exact merge makes a no-op.
             log.warning("message %s was visible again before its delete", item.message.id)
+        except Exception as exc:  # noqa: BLE001 - it comes back and is applied again: a no-op
+            log.warning("message %s not deleted (%s)", item.message.id, _public_error(exc))
+            return
         self.stats.messages_deleted += 1
         self.stats.errors.pop(item.message.id, None)
         for record in item.records:
@@ -231,7 +236,16 @@ class QueueWriter:
                 entry.rejected += 1
 
     def health(self) -> dict[str, object]:
+        samples = sorted(self.ingest.state.commit_latencies)
+        pick = (
+            (lambda q: round(samples[min(len(samples) - 1, int(q * len(samples)))], 3))
+            if samples
+            else (lambda q: None)
+        )
         return {
+            "receipt_to_commit_samples": len(samples),
+            "receipt_to_commit_p50_seconds": pick(0.5),
+            "receipt_to_commit_p99_seconds": pick(0.99),
             "queue_reads": "ok" if self.stats.queue_ok else "unreachable",
             "queue_read_error": self.stats.queue_error,
             "queue_lag_seconds": self.stats.lag_seconds,
@@ -433,6 +447,7 @@ async def run_writer_process(settings, feeds, options: WriterOptions = WriterOpt
     with contextlib.suppress(Exception):
         await ingest.flush_liveness(force=True)
     await handoff.close()
+    await asyncio.to_thread(writer.finish)
     if not lost.is_set():
         with contextlib.suppress(Exception):
             if ingest.state.committed_records:

@@ -1,5 +1,6 @@
-// The ingest worker (public HTTPS/WSS for CPO feeds) and the dashboard (behind Container Apps
-// authentication with Microsoft Entra ID; anonymous visitors see the live map only).
+// The ingest worker (public HTTPS/WSS for CPO feeds), the writer that drains its queue into
+// SQL, and the dashboard (behind Container Apps authentication with Microsoft Entra ID;
+// anonymous visitors see the live map only).
 param name string
 param location string
 param tags object
@@ -9,15 +10,20 @@ param registryServer string
 param imageTag string
 param workerIdentityId string
 param workerClientId string
+param writerIdentityId string
+param writerClientId string
 param dashboardIdentityId string
 param dashboardClientId string
 param blobAccountUrl string
 param databaseUrlForWorker string
+param databaseUrlForWriter string
+param queueName string
 param databaseUrlForDashboard string
 param keyVaultUri string
 param dashboardAuthClientId string
 param reportTimeZone string
 param workerMinReplicas int
+param workerMaxReplicas int
 
 @description('CPO secrets: env var name (token_env in FEEDS.toml) → Key Vault secret name.')
 param cpoSecrets array = []
@@ -51,6 +57,7 @@ var common = [
 ]
 
 var cpoSecretRefs = [for s in cpoSecrets: { name: toLower(s.secretName), keyVaultUrl: '${keyVaultUri}secrets/${s.secretName}', identity: workerIdentityId }]
+var writerCpoSecretRefs = [for s in cpoSecrets: { name: toLower(s.secretName), keyVaultUrl: '${keyVaultUri}secrets/${s.secretName}', identity: writerIdentityId }]
 var cpoSecretEnv = [for s in cpoSecrets: { name: s.envName, secretRef: toLower(s.secretName) }]
 
 var feedsSecret = {
@@ -65,13 +72,42 @@ var operatorSecret = {
   keyVaultUrl: '${keyVaultUri}secrets/worker-operator-token'
   identity: workerIdentityId
 }
-var workerSecrets = concat([feedsSecret, operatorSecret], cpoSecretRefs)
+// The key that encrypts stored OCPI tokens B: the same in every replica and in the writer.
+var secretKey = {
+  name: 'cal-secret-key'
+  keyVaultUrl: '${keyVaultUri}secrets/cal-secret-key'
+  identity: workerIdentityId
+}
+var workerSecrets = concat([feedsSecret, operatorSecret, secretKey], cpoSecretRefs)
+// CAL_HANDOFF=queue: a replica acknowledges a feed once its batch is in the queue, so replicas
+// keep nothing on their disks and any number of them may run.
+var handoffEnv = [
+  { name: 'CAL_HANDOFF', value: 'queue' }
+  { name: 'CAL_QUEUE_NAME', value: queueName }
+  { name: 'CAL_SECRET_KEY', secretRef: 'cal-secret-key' }
+]
 var workerOwnEnv = [
   { name: 'CAL_DATABASE_URL', value: databaseUrlForWorker }
   { name: 'AZURE_CLIENT_ID', value: workerClientId }
   { name: 'CAL_OPERATOR_TOKEN', secretRef: 'worker-operator-token' }
 ]
-var workerEnv = concat(common, workerOwnEnv, cpoSecretEnv)
+var workerEnv = concat(common, handoffEnv, workerOwnEnv, cpoSecretEnv)
+var writerFeedsSecret = {
+  name: 'feeds-toml'
+  keyVaultUrl: '${keyVaultUri}secrets/feeds-toml'
+  identity: writerIdentityId
+}
+var writerSecretKey = {
+  name: 'cal-secret-key'
+  keyVaultUrl: '${keyVaultUri}secrets/cal-secret-key'
+  identity: writerIdentityId
+}
+var writerSecrets = concat([writerFeedsSecret, writerSecretKey], writerCpoSecretRefs)
+var writerOwnEnv = [
+  { name: 'CAL_DATABASE_URL', value: databaseUrlForWriter }
+  { name: 'AZURE_CLIENT_ID', value: writerClientId }
+]
+var writerEnv = concat(common, handoffEnv, writerOwnEnv, cpoSecretEnv)
 var dashboardOwnEnv = [
   { name: 'CAL_DATABASE_URL', value: databaseUrlForDashboard }
   { name: 'CAL_BEHIND_AZURE_AUTH', value: 'true' }
@@ -134,7 +170,6 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
           ]
           volumeMounts: [
             { volumeName: 'config', mountPath: '/config' }
-            { volumeName: 'spool', mountPath: '/data' }
           ]
         }
       ]
@@ -149,10 +184,75 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
             }
           ]
         }
-        { name: 'spool', storageType: 'EmptyDir' }
       ]
-      // One writer keeps the order of each CPO's observations; more replicas share nothing.
-      scale: { minReplicas: workerMinReplicas, maxReplicas: 1 }
+      // Stateless replicas (no spool volume): OCPP and WebSocket sessions spread over them.
+      scale: {
+        minReplicas: workerMinReplicas
+        maxReplicas: workerMaxReplicas
+        rules: [
+          {
+            name: 'http'
+            http: { metadata: { concurrentRequests: '50' } }
+          }
+        ]
+      }
+    }
+  }
+}
+
+// Drains the queue into SQL, keeps the live snapshot and feed health, and runs the OCPI pollers
+// (so each feed is polled once). One at a time: it holds a lease on the blob leases/writer, so
+// the overlap of two revisions during a deploy still has one writer. No ingress.
+resource writer 'Microsoft.App/containerApps@2024-03-01' = {
+  name: '${name}-writer'
+  location: location
+  tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${writerIdentityId}': {} }
+  }
+  properties: {
+    managedEnvironmentId: managedEnvironment.id
+    configuration: {
+      activeRevisionsMode: 'Single'
+      registries: [
+        {
+          server: registryServer
+          identity: writerIdentityId
+        }
+      ]
+      secrets: writerSecrets
+    }
+    template: {
+      containers: [
+        {
+          name: 'writer'
+          image: '${registryServer}/chargeatlarge-worker:${imageTag}'
+          args: [
+            'writer'
+            '--feeds'
+            '/config/feeds.toml'
+          ]
+          env: writerEnv
+          resources: { cpu: json('1.0'), memory: '2Gi' }
+          volumeMounts: [
+            { volumeName: 'config', mountPath: '/config' }
+          ]
+        }
+      ]
+      volumes: [
+        {
+          name: 'config'
+          storageType: 'Secret'
+          secrets: [
+            {
+              secretRef: 'feeds-toml'
+              path: 'feeds.toml'
+            }
+          ]
+        }
+      ]
+      scale: { minReplicas: 1, maxReplicas: 1 }
     }
   }
 }

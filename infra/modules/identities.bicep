@@ -9,6 +9,13 @@ resource worker 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = 
   tags: tags
 }
 
+// CAL_HANDOFF=queue: the writer drains the queue into SQL (the ingest replicas only enqueue).
+resource writer 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${name}-writer-id'
+  location: location
+  tags: tags
+}
+
 resource dashboard 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: '${name}-dashboard-id'
   location: location
@@ -24,6 +31,9 @@ resource function 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
 output workerId string = worker.id
 output workerPrincipalId string = worker.properties.principalId
 output workerClientId string = worker.properties.clientId
+output writerId string = writer.id
+output writerPrincipalId string = writer.properties.principalId
+output writerClientId string = writer.properties.clientId
 output dashboardId string = dashboard.id
 output dashboardPrincipalId string = dashboard.properties.principalId
 output dashboardClientId string = dashboard.properties.clientId
@@ -32,6 +42,7 @@ output functionPrincipalId string = function.properties.principalId
 output functionClientId string = function.properties.clientId
 output names object = {
   worker: worker.name
+  writer: writer.name
   dashboard: dashboard.name
   monthly: function.name
 }

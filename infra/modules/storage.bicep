@@ -4,6 +4,9 @@ param name string
 param location string
 param tags object
 
+@description('CAL_QUEUE_NAME: the queue between the ingest replicas and the writer (its poison queue is NAME-poison).')
+param queueName string = 'observations'
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   //checkov:skip=CKV_AZURE_43:the name is computed (lower case, no dashes, at most 24 characters), which the check cannot evaluate
   name: take(toLower(replace(name, '-', '')), 24)
@@ -59,6 +62,47 @@ resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@
   properties: { publicAccess: 'None' }
 }
 
+// CAL_HANDOFF=queue: ingest replicas enqueue, the writer drains; what fails again and again
+// goes to the poison queue with its reason.
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource queue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: queueName
+}
+
+resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${queueName}-poison'
+}
+
+// Claim checks of records too big for one message, deleted by the writer after their commit;
+// what a crash left behind goes after two weeks.
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'handoff-claim-checks'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: { blobTypes: ['blockBlob'], prefixMatch: ['chargeatlarge/handoff/'] }
+            actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: 14 } } }
+          }
+        }
+      ]
+    }
+  }
+}
+
 output accountName string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output deploymentContainerName string = deployments.name
+output queueName string = queue.name
+output poisonQueueName string = poisonQueue.name

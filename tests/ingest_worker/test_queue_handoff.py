@@ -74,6 +74,11 @@ def _messages(queue: QueueClient) -> list[str]:
     return [m.content for m in queue.receive_messages(max_messages=32, visibility_timeout=1)]
 
 
+def _count(queue: QueueClient) -> int:
+    """Messages in the queue, invisible ones included."""
+    return queue.get_queue_properties().approximate_message_count
+
+
 def _poisoned(poison: QueueClient) -> list[dict]:
     return [read_poison(m.content) for m in poison.peek_messages(max_messages=32)]
 
@@ -201,7 +206,8 @@ def test_accepted_observations_reach_sql_and_their_messages_are_deleted(
         assert connection.execute(select(func.count()).select_from(status_run)).scalar() == 40
         details = connection.execute(select(ingest_batch.c.detail)).scalars().all()
     assert len(details) == len(set(details)) == 40
-    assert not list(queue.peek_messages(max_messages=32))
+    writer.finish()
+    assert _count(queue) == 0  # deleted, not only invisible
     assert store.list("raw/ACME/")
     # Replaying the same messages (a redelivery after a crash between commit and delete) adds
     # nothing: the merge is exact and the audit knows each record.
@@ -210,6 +216,7 @@ def test_accepted_observations_reach_sql_and_their_messages_are_deleted(
     ]
     queue.send_message(encode(records))
     queue.send_message(encode(records))
+    writer = QueueWriter(_ingest(queue_settings, store, engine, queue), queue, poison, store)
     while writer.drain_once():
         pass
     with engine.connect() as connection:
@@ -260,7 +267,8 @@ def test_malformed_messages_go_to_the_poison_queue_with_their_reason(
     for expected in bad.values():
         assert any(expected in reason for reason in reasons), (expected, reasons)
     assert {p["content"] for p in _poisoned(poison)} == set(bad)  # the original text kept
-    assert not list(queue.peek_messages())
+    writer.finish()
+    assert _count(queue) == 0
     with engine.connect() as connection:  # the good message of the same round is stored
         assert connection.execute(select(status_run.c.evse_uid)).scalars().all() == ["G1"]
     with pytest.raises(MessageError):
@@ -313,7 +321,9 @@ def test_a_database_outage_holds_the_messages_and_poisons_nothing(
         except Exception:  # noqa: BLE001 - the outage
             failures += 1
             time.sleep(0.5)
-    assert failures == 3 and len(writer._held) == 1
+    assert failures == 3 and not writer._held  # nothing taken while the database is down
+    (waiting,) = queue.peek_messages()
+    assert waiting.dequeue_count == 0
     down.unlink()
     down.mkdir()  # the database is back (empty: the writer migrates it)
     wait_for(lambda: writer.drain_once() == 1, 60)
