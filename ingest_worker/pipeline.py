@@ -43,6 +43,8 @@ BATCH_RECORDS = 500
 # many seconds per CPO; the latest signal of each interval is the one stored, so a feed's
 # known time still ends exactly max_gap after its last signal.
 LIVENESS_COALESCE_SECONDS = 30.0
+# A database write taking longer than this is reported in health while it still waits.
+STUCK_WRITE_SECONDS = 10.0
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -91,6 +93,9 @@ class WriterState:
     committed_records: int = 0
     poisoned_records: int = 0
     schema_ready: bool = False
+    # monotonic time the current database write began (None when idle): a write held up by a
+    # lock shows in health at once, not only when it times out
+    writing_since: float | None = None
     changes: int = 0  # bumped whenever stored statuses may have changed
     commit_latencies: list[float] = field(default_factory=list)
 
@@ -266,6 +271,13 @@ class Ingest:
     def store_records(self, records: list[SpoolRecord]) -> None:
         """Commit records in the order given (quarantining those that cannot be stored);
         raises only for transient failures, when nothing of the batch may be taken as done."""
+        self.state.writing_since = time.monotonic()
+        try:
+            self._store_records(records)
+        finally:
+            self.state.writing_since = None
+
+    def _store_records(self, records: list[SpoolRecord]) -> None:
         self.ensure_schema()
         try:
             self._commit(records)
@@ -427,8 +439,12 @@ class Ingest:
             }
         else:
             handoff = {"handoff": "queue", **(self.handoff.health() if self.handoff else {})}
+        since = self.state.writing_since
+        stuck = since is not None and time.monotonic() - since > STUCK_WRITE_SECONDS
         return {
-            "database": "ok" if self.state.db_ok else "unreachable",
+            "database": "slow or locked"
+            if stuck and self.state.db_ok
+            else ("ok" if self.state.db_ok else "unreachable"),
             "database_error": self.state.last_error,
             **handoff,
             "committed_records": self.state.committed_records,

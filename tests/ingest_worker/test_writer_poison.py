@@ -190,3 +190,41 @@ def test_cpo_wide_liveness_is_coalesced_to_the_latest_signal(ingest: Ingest) -> 
     assert rows(ingest, select(status_run.c.last_confirmed_at)) == [
         (signals[-1].replace(tzinfo=None),)
     ]
+
+
+def test_healthz_shows_a_locked_database_while_the_write_waits(worker, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from ingest_worker import pipeline
+
+    monkeypatch.setattr(pipeline, "STUCK_WRITE_SECONDS", 1.0)
+    url, settings = worker
+    path = settings.database_url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:
+        response = httpx.post(
+            f"{url}/api/v1/observations",
+            json={
+                "observations": [
+                    {
+                        "evse_uid": "L1",
+                        "status": "AVAILABLE",
+                        "observed_at": datetime.now(UTC).isoformat(),
+                    }
+                ]
+            },  # fmt: skip
+            headers={"Authorization": "Bearer acme-rest-secret"},
+            timeout=30,
+        )
+        assert response.status_code == 202
+        wait_for(
+            lambda: httpx.get(f"{url}/healthz", timeout=30).json()["database"] == "slow or locked",
+            timeout=25,
+        )
+        assert httpx.get(f"{url}/healthz", timeout=30).status_code == 503
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    wait_for(lambda: ("ACME", "L1", "AVAILABLE") in stored_runs(settings), timeout=60)
+    wait_for(lambda: httpx.get(f"{url}/healthz", timeout=30).status_code == 200, timeout=60)
