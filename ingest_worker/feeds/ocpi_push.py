@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ OUR_ROLE = {
     "country_code": "AU",
     "business_details": {"name": "Charge@Large"},
 }
+RELOAD_SECONDS = 30.0  # registrations re-read from SQL (made by another process)
+UNKNOWN_TOKEN_RELOAD_SECONDS = 5.0  # an unknown token re-reads them at most this often
 CALL_BACK_SECONDS = 20.0  # the CPO waits for our answer while we call it back
 LOCATIONS_PREFIX = "ocpi/locations/"  # blob folder of the client-owned Locations we received
 
@@ -89,6 +92,11 @@ class PartyTaken(ValueError):
     """A party of the credentials object belongs to another CPO."""
 
 
+class RegistrationChanged(ValueError):
+    """The stored registration is not the one the caller's token belongs to (another replica
+    registered or rotated it since this one last read them)."""
+
+
 def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -101,6 +109,7 @@ class Parties:
         self.cipher = cipher
         self.by_cpo: dict[str, Registration] = {}
         self.loaded = False
+        self.loaded_at = float("-inf")
         self.changed = asyncio.Event()
 
     def load(self) -> None:
@@ -133,20 +142,34 @@ class Parties:
                 by_cpo[row.cpo_id] = Registration(
                     row.cpo_id, parties, row.token_c_sha256, row.versions_url, token_b
                 )
-        self.by_cpo = by_cpo
+        self.loaded_at = time.monotonic()
         self.loaded = True
-        self.changed.set()
+        if by_cpo != self.by_cpo:
+            self.by_cpo = by_cpo
+            self.changed.set()
 
     def owner(self, party: tuple[str, str]) -> str | None:
         return next((r.cpo_id for r in self.by_cpo.values() if party in r.parties), None)
 
     def register(
-        self, feed: FeedConfig, parties: list[tuple[str, str]], token_b: str, url: str
+        self,
+        feed: FeedConfig,
+        parties: list[tuple[str, str]],
+        token_b: str,
+        url: str,
+        replacing: Registration | None = None,
     ) -> tuple[Registration, str]:
-        """Store (or replace) the CPO's registration; returns it and the new token C."""
+        """Store the CPO's registration (a new one, or a new version of ``replacing``); returns
+        it and the new token C."""
         token_c = secrets.token_urlsafe(32)
         now = to_db_time(datetime.now(UTC))
         with self.engine.begin() as connection:
+            stored = connection.execute(
+                select(ocpi_party.c.token_c_sha256).where(ocpi_party.c.cpo_id == feed.cpo_id)
+            ).scalar_one_or_none()
+            expected = replacing.token_c_sha256 if replacing is not None else None
+            if stored != expected:
+                raise RegistrationChanged(feed.cpo_id)
             taken = connection.execute(
                 select(ocpi_party_role.c.country_code, ocpi_party_role.c.party_id).where(
                     ocpi_party_role.c.cpo_id != feed.cpo_id,
@@ -202,15 +225,25 @@ async def try_load(parties: Parties) -> bool:
     return True
 
 
-async def keep_loading(parties: Parties, stop: asyncio.Event, first_delay: float = 0.5) -> None:
-    """Load the registrations unless loaded, retrying with backoff while the database is down."""
+async def keep_loading(
+    parties: Parties,
+    stop: asyncio.Event,
+    first_delay: float = 0.5,
+    refresh_seconds: float = RELOAD_SECONDS,
+) -> None:
+    """Load the registrations, retrying with backoff while the database is down, then reload them
+    every ``refresh_seconds``: another process (a second replica, the queue-mode writer that runs
+    the Locations polls) sees a registration made here."""
     delay = first_delay
-    while not parties.loaded and not stop.is_set():
+    while not stop.is_set():
+        wait = delay if not parties.loaded else refresh_seconds
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        if not stop.is_set():
-            await try_load(parties)
-        delay = min(delay * 2, 5.0)  # one small SELECT; CPOs get 503 until it succeeds
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        if stop.is_set():
+            return
+        await try_load(parties)
+        # One small SELECT: while none succeeded, CPOs get 503, so retry soon.
+        delay = first_delay if parties.loaded else min(delay * 2, 5.0)
 
 
 class LocationStore:
@@ -411,16 +444,25 @@ def router(receiver: Receiver) -> APIRouter:
     api = APIRouter()
     ingest, parties = receiver.ingest, receiver.parties
 
-    def authorised(
+    async def authorised(
         request: Request, *, token_a: bool
     ) -> tuple[FeedConfig, Registration | None] | JSONResponse:
         if not parties.loaded:
             return not_loaded()
-        found = receiver.by_token_c(request)
-        if found is not None:
-            return found
-        feed = receiver.by_token_a(request) if token_a else None
-        return (feed, None) if feed is not None else unauthorized()
+        for attempt in range(2):
+            found = receiver.by_token_c(request)
+            if found is not None:
+                return found
+            feed = receiver.by_token_a(request) if token_a else None
+            if feed is not None:
+                return feed, None
+            # A token C issued by another replica since our last reload: re-read (rate-limited).
+            stale = time.monotonic() - parties.loaded_at > UNKNOWN_TOKEN_RELOAD_SECONDS
+            if attempt or not stale or not request.headers.get("authorization"):
+                break
+            if not await try_load(parties):
+                break
+        return unauthorized()
 
     def our_credentials(request: Request, token: str) -> dict[str, Any]:
         return {
@@ -431,14 +473,14 @@ def router(receiver: Receiver) -> APIRouter:
 
     @api.get("/ocpi/versions", tags=["ocpi"])
     async def versions(request: Request) -> JSONResponse:
-        who = authorised(request, token_a=True)
+        who = await authorised(request, token_a=True)
         if isinstance(who, JSONResponse):
             return who
         return envelope([{"version": VERSION, "url": f"{receiver.base(request)}/ocpi/{VERSION}"}])
 
     @api.get(f"/ocpi/{VERSION}", tags=["ocpi"])
     async def version_details(request: Request) -> JSONResponse:
-        who = authorised(request, token_a=True)
+        who = await authorised(request, token_a=True)
         if isinstance(who, JSONResponse):
             return who
         base = receiver.base(request)
@@ -462,7 +504,7 @@ def router(receiver: Receiver) -> APIRouter:
 
     @api.get(f"/ocpi/{VERSION}/credentials", tags=["ocpi"])
     async def get_credentials(request: Request) -> JSONResponse:
-        who = authorised(request, token_a=True)
+        who = await authorised(request, token_a=True)
         if isinstance(who, JSONResponse):
             return who
         feed, registration = who
@@ -480,7 +522,7 @@ def router(receiver: Receiver) -> APIRouter:
 
     @api.api_route(f"/ocpi/{VERSION}/credentials", methods=["POST", "PUT"], tags=["ocpi"])
     async def register(request: Request) -> JSONResponse:
-        who = authorised(request, token_a=request.method == "POST")
+        who = await authorised(request, token_a=request.method == "POST")
         if isinstance(who, JSONResponse):
             if request.method == "PUT" and who.status_code == 401 and receiver.by_token_a(request):
                 return envelope(None, 2000, "not registered yet: use POST to register", 405)
@@ -528,8 +570,18 @@ def router(receiver: Receiver) -> APIRouter:
             problem = f"the CPO's versions endpoint {credentials.url} answered something unusable ({type(exc).__name__})"
         try:
             registration, token_c = await asyncio.to_thread(
-                parties.register, feed, parties_wanted, credentials.token, credentials.url
+                parties.register,
+                feed,
+                parties_wanted,
+                credentials.token,
+                credentials.url,
+                registration,
             )
+        except RegistrationChanged:
+            await try_load(parties)
+            if request.method == "POST":
+                return envelope(None, 2000, "already registered: use PUT with token C", 405)
+            return unauthorized()
         except (PartyTaken, IntegrityError) as exc:
             taken = exc if isinstance(exc, PartyTaken) else "of this object"
             message = f"party {taken} is registered by another CPO"
@@ -554,7 +606,7 @@ def router(receiver: Receiver) -> APIRouter:
 
     @api.delete(f"/ocpi/{VERSION}/credentials", tags=["ocpi"])
     async def unregister(request: Request) -> JSONResponse:
-        who = authorised(request, token_a=True)
+        who = await authorised(request, token_a=True)
         if isinstance(who, JSONResponse):
             return who
         feed, registration = who
@@ -617,7 +669,7 @@ def router(receiver: Receiver) -> APIRouter:
         evse_uid: str | None,
         connector_id: str | None,
     ) -> Response:
-        who = authorised(request, token_a=False)
+        who = await authorised(request, token_a=False)
         if isinstance(who, JSONResponse):
             return who
         feed, registration = who

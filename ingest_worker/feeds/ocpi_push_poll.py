@@ -54,7 +54,7 @@ class PushPoller:
 
     def _current(self) -> Registration | None:
         registration = self.parties.by_cpo.get(self.feed.cpo_id)
-        if registration is not self.registration:
+        if registration != self.registration:
             # A new registration (or token B / URL from a credentials PUT): start afresh.
             self.registration = registration
             self.puller = None

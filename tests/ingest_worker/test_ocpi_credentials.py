@@ -389,3 +389,35 @@ def test_stored_locations_outlive_the_cache(tmp_path) -> None:
     read = asyncio.run(scenario())
     assert [r["name"] for r in read] == [f"n{i}" for i in range(5)]
     assert len(store._cache) == 2
+
+
+def test_a_registration_made_by_one_replica_is_honoured_by_another(worker_settings) -> None:
+    feeds = [feed("ACME", "ocpi_push", "acme-token-a")]
+    first = create_app(worker_settings, feeds, WorkerOptions(snapshot_seconds=0.2))
+    second = create_app(
+        worker_settings,
+        feeds,
+        WorkerOptions(snapshot_seconds=0.2, spool_path=worker_settings.data_dir / "second.db"),
+    )
+    with serve(first) as url_a, serve(second) as url_b:
+        token_c = http.post(
+            f"{url_a}{CREDENTIALS}",
+            headers=auth("acme-token-a"),
+            json=credentials("http://127.0.0.1:9/ocpi/versions", ("AU", "ACM")),
+        ).json()["data"]["token"]
+        # The second replica has not re-read the registrations yet, but token A cannot take over.
+        stolen = http.post(
+            f"{url_b}{CREDENTIALS}",
+            headers=auth("acme-token-a"),
+            json=credentials("http://127.0.0.1:9/ocpi/versions", ("AU", "ACM"), token="thief-b"),
+        )
+        assert stolen.status_code in (401, 405), stolen.text
+        answer = wait_for(
+            lambda: (r := status_put(url_b, token_c, "AU/ACM")).status_code != 401 and r,
+            timeout=60,
+        )
+        assert answer.json()["status_code"] == 1000
+        # Token A, retired on the first replica, is retired on the second as well.
+        assert http.get(f"{url_b}/ocpi/versions", headers=auth("acme-token-a")).status_code == 401
+    (stored,) = query_rows(worker_settings, select(ocpi_party.c.token_b))
+    assert cipher_for(worker_settings).decrypt(stored[0]) == TOKEN_B
