@@ -138,3 +138,21 @@ def test_program_list_csv_escapes_a_funded_list_named_like_a_formula(
         ("Destination Charging", "S1", "'=1+2.csv:2")
     ]
     assert rows[0]["distance_m"] == "0.0"
+
+
+def test_published_report_csvs_escape_site_text_and_keep_figures_numeric() -> None:
+    from shared.monthly.report import csv_bytes
+
+    frame = pd.DataFrame(
+        {
+            "site_name": ["=cmd|' /C calc'!A0", "Goulburn"],
+            "address": ["@SUM(1)", "1 Hume St"],
+            "uptime_pct": [-0.5, 99.25],
+        }
+    )
+    rows = list(csv.reader(io.StringIO(csv_bytes(frame).decode())))
+    assert rows == [
+        ["site_name", "address", "uptime_pct"],
+        ["'=cmd|' /C calc'!A0", "'@SUM(1)", "-0.5"],
+        ["Goulburn", "1 Hume St", "99.25"],
+    ]
