@@ -248,12 +248,14 @@ async def keep_loading(
 
 class LocationStore:
     """The client-owned Locations pushed to us, for the Receiver ``GET``: one JSON blob per
-    Location under ``ocpi/locations/{cpo_id}/{country_code}/{party_id}/``, cached in memory."""
+    Location under ``ocpi/locations/{cpo_id}/{country_code}/{party_id}/``, cached in memory for
+    ``fresh_seconds`` (another replica may have changed the blob since)."""
 
-    def __init__(self, store: BlobStore, cached: int = 2_000) -> None:
+    def __init__(self, store: BlobStore, cached: int = 2_000, fresh_seconds: float = 10.0) -> None:
         self.store = store
         self.cached = cached  # a national network has tens of thousands of Locations
-        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.fresh_seconds = fresh_seconds
+        self._cache: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
         self._locks = [asyncio.Lock() for _ in range(64)]  # striped: one per key would grow
 
     @staticmethod
@@ -264,9 +266,10 @@ class LocationStore:
         )
 
     async def get(self, key: str) -> dict[str, Any] | None:
-        if key in self._cache:
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self.fresh_seconds:
             self._cache.move_to_end(key)
-            return self._cache[key]
+            return cached[1]
         try:
             raw = await asyncio.to_thread(self.store.get, key)
         except BlobNotFound:
@@ -276,7 +279,7 @@ class LocationStore:
         return location
 
     def _keep(self, key: str, location: dict[str, Any]) -> None:
-        self._cache[key] = location
+        self._cache[key] = (time.monotonic(), location)
         self._cache.move_to_end(key)
         while len(self._cache) > self.cached:
             self._cache.popitem(last=False)
