@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
@@ -45,6 +47,7 @@ CSV_LEVELS = tuple(
 REPORT_TABLES = (*CSV_LEVELS, "unmatched")
 REFERENCE_LINES = (97.0, 98.0, 99.0)
 OUTAGES_LISTED = 200
+SITES_LISTED = 300  # longer lists stay whole in the CSVs; a report names the worst
 STATE_NAMES = {
     "ACT": "Australian Capital Territory", "NSW": "New South Wales", "NT": "Northern Territory",
     "QLD": "Queensland", "SA": "South Australia", "TAS": "Tasmania", "VIC": "Victoria",
@@ -58,25 +61,40 @@ _environment = Environment(
 
 
 def csv_bytes(table: pa.Table | pd.DataFrame) -> bytes:
-    """A table as CSV; text that a spreadsheet would run as a formula is quoted harmless."""
+    """A table as CSV (Arrow's writer: a national month's tables in a fraction of a second).
+
+    Figures to 6 decimals; instants as ``YYYY-MM-DDTHH:MM:SSZ``; empty for null; text that a
+    spreadsheet would run as a formula is quoted harmless with a leading ``'``.
+    """
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow([_cell(value) for value in row.values()])
-    return buffer.getvalue().encode("utf-8")
-
-
-def _cell(value: object) -> object:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    if isinstance(value, float):
-        return repr(round(value, 6))
-    return value
+    columns = []
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_floating(kind):
+            column = pc.round(column, 6)
+        elif pa.types.is_timestamp(kind):
+            utc = column.cast(pa.timestamp("s", tz="UTC"), safe=False)
+            column = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ")
+        elif (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or (pa.types.is_dictionary(kind))
+        ):
+            column = column.cast(pa.string())
+            risky = pc.match_substring_regex(column, r"^[=+\-@\t\r]")
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    header = io.StringIO(newline="")
+    csv.writer(header, lineterminator="\n").writerow(table.column_names)
+    buffer = io.BytesIO(header.getvalue().encode("utf-8"))
+    buffer.seek(0, io.SEEK_END)
+    pa_csv.write_csv(
+        pa.table(columns, names=table.column_names),
+        buffer,
+        pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    return buffer.getvalue()
 
 
 @dataclass
@@ -187,7 +205,9 @@ def html_table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]], tz: str)
 
 
 def _figure_html(figure: go.Figure, height: int = 380) -> str:
-    figure.update_layout(template="plotly_white", height=height)
+    figure.update_layout(**charts.PLAIN, height=height)
+    figure.update_xaxes(gridcolor="#ebf0f8", zerolinecolor="#ebf0f8")
+    figure.update_yaxes(gridcolor="#ebf0f8", zerolinecolor="#ebf0f8")
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
 
@@ -283,9 +303,11 @@ def build_report(view: ReportView) -> dict[str, bytes]:
         if not view.lgas.empty
         else None,
         programs=html_table(view.programs, PROGRAM_COLUMNS, tz),
-        funded=html_table(funded, FUNDED_COLUMNS, tz),
+        funded=html_table(funded.head(SITES_LISTED), FUNDED_COLUMNS, tz),
+        funded_count=len(funded),
         funded_below=int(funded["below_threshold"].sum()) if not funded.empty else 0,
-        below=html_table(below, BELOW_COLUMNS, tz),
+        below=html_table(below.head(SITES_LISTED), BELOW_COLUMNS, tz),
+        below_count=len(below),
         outages=html_table(outages.head(OUTAGES_LISTED), OUTAGE_COLUMNS, tz),
         outage_count=len(outages),
         outage_minutes=float(outages["minutes_in_period"].sum()) if not outages.empty else 0.0,
