@@ -11,6 +11,7 @@ import csv
 import io
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -379,28 +380,36 @@ def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
     reader = csv.reader(buffer, strict=True)
     try:
         header = next(reader, None)
+        while header == []:  # blank lines before the header
+            header = next(reader, None)
     except csv.Error as exc:
         raise SitesFileRefused(f"{source}:1: not a CSV header ({_csv_error(exc)})") from None
-    if not header or header == [""]:
+    if header is None:
         raise SitesFileRefused(f"{source}: empty file, expected a header row")
+    where = f"{source}:{reader.line_num}"
     names = [name.strip() for name in header]
     if not all(name.isprintable() for name in names):
         bad = next(name for name in names if not name.isprintable())
-        raise SitesFileRefused(f"{source}:1: header: {_unprintable(bad)}")
+        raise SitesFileRefused(f"{where}: header: {_unprintable(bad)}")
     missing = [column for column in REQUIRED_COLUMNS if column not in names]
     if missing:
-        raise SitesFileRefused(f"{source}:1: missing required column(s): {', '.join(missing)}")
-    repeated = sorted({name for name in names if names.count(name) > 1})
+        raise SitesFileRefused(f"{where}: missing required column(s): {', '.join(missing)}")
+    # Spreadsheets add unnamed columns after the last one; only named ones must be unique.
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name)
     if repeated:
         raise SitesFileRefused(
-            f"{source}:1: repeated column name in header: {', '.join(repr(n[:40]) for n in repeated)}"
+            f"{where}: repeated column name in header: {', '.join(repr(n[:40]) for n in repeated)}"
         )
     result = ValidatedSites(source)
-    unknown = [name for name in names if name not in COLUMNS]
+    unknown = [name for name in names if name not in COLUMNS and name]
+    unnamed = names.count("")
+    if unnamed:
+        result.notes.append(f"{where}: {unnamed:,} unnamed column(s); their values are ignored")
     if unknown:
         shown = ", ".join(repr(name[:40]) for name in unknown[:10])
+        more = f" (and {len(unknown) - 10:,} more)" if len(unknown) > 10 else ""
         result.notes.append(
-            f"{source}:1: column(s) {shown} are not static CSV columns; their values are ignored"
+            f"{where}: column(s) {shown}{more} are not static CSV columns; their values are ignored"
         )
     seen: dict[tuple[str, str, str], int] = {}
     evse_home: dict[tuple[str, str], tuple[str, str]] = {}

@@ -334,6 +334,25 @@ def test_files_that_cannot_be_site_csvs_are_refused_with_a_reason(
         validate_sites_csv(data, "bad.csv")
 
 
+def test_blank_lines_before_the_header_and_a_very_wide_header() -> None:
+    blank = validate_sites_csv(("\n\n" + HEADER + "\n" + row("E1") + "\n").encode(), "b.csv")
+    assert [r["evse_uid"] for r in blank.rows] == ["E1"]
+    with pytest.raises(SitesFileRefused, match=re.escape("b.csv:3: missing required column(s)")):
+        validate_sites_csv(b"\n\ncpo_id\n", "b.csv")
+    extra = ",".join(f"x{n}" for n in range(50_000))
+    wide = validate_sites_csv(
+        (HEADER + "," + extra + "\n" + row("E1") + "," * 50_000 + "\n").encode(), "w.csv"
+    )
+    assert [r["evse_uid"] for r in wide.rows] == ["E1"]
+    assert wide.notes == [
+        "w.csv:1: column(s) 'x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8', 'x9'"
+        " (and 49,990 more) are not static CSV columns; their values are ignored"
+    ]
+    trailing = validate_sites_csv((HEADER + ",,\n" + row("E1") + ",,\n").encode(), "t.csv")
+    assert [r["evse_uid"] for r in trailing.rows] == ["E1"]
+    assert trailing.notes == ["t.csv:1: 2 unnamed column(s); their values are ignored"]
+
+
 def test_utf8_bom_first_is_fine_and_unknown_columns_are_named() -> None:
     data = "\ufeff".encode() + (HEADER + ",lga_cdoe\n" + row("E1") + ",11400\n").encode()
     result = validate_sites_csv(data, "bom.csv")
