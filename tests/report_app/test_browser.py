@@ -317,6 +317,15 @@ def test_each_role_sees_and_downloads_only_its_states(server, chromium, role: st
         own = inside[inside["cpo_id"] == row["cpo_id"]]
         assert float(row["uptime_pct"]) == pytest.approx(round(uptime(own), 2), abs=0.006)
         assert int(row["evse_count"]) == len(own)
+    # data quality: unmatched EVSEs belong to no state, so analysts alone see them
+    page.locator("a.nav-link", has_text="Data quality").click()
+    if role == "analyst":
+        page.locator("#quality-unmatched").get_by_text("GHOST-1").wait_for(timeout=30_000)
+    else:
+        page.locator("#quality-unmatched_note").get_by_text("only analysts see them").wait_for(
+            timeout=30_000
+        )
+        assert "GHOST-1" not in page.content()
     # reports: links to the viewer's jurisdictions only
     page.locator("a.nav-link", has_text="Reports").click()
     page.wait_for_selector("#reports-table")
