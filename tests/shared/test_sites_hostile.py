@@ -431,3 +431,22 @@ def test_sites_load_of_a_folder_or_unreadable_file_says_so(cli_env: Path) -> Non
     refused = CliRunner().invoke(main, ["sites", "load", str(folder)])
     assert refused.exit_code != 0
     assert "Traceback" not in refused.output
+
+
+@pytest.mark.parametrize(
+    ("data", "problems", "kept"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_sites_load_answers_every_hostile_file_and_stores_its_good_rows(
+    cli_env: Path, data: bytes, problems: list[tuple[int, str]], kept: list[str]
+) -> None:
+    path = cli_env / "hostile.csv"
+    path.write_bytes(data)
+    result = CliRunner().invoke(main, ["sites", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    bad = [line for line in result.output.splitlines() if line.startswith("bad row: ")]
+    assert len(bad) == len(problems)
+    for text, (line, reason) in zip(bad, problems, strict=True):
+        assert text.startswith(f"bad row: {path}:{line}: ") and reason in text, text
+    stored = read_static_sites(LocalBlobStore(cli_env / "var" / "blobs"))
+    assert stored.connectors["evse_uid"].tolist() == sorted(kept)
+    assert stored.problems == []  # what was stored is clean
