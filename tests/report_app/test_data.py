@@ -517,3 +517,48 @@ def test_a_month_processed_before_contract_version_two_is_read_with_its_meaning(
     blobstore.put(layout.monthly_table_blob("2026-08", "evse"), missing_v1.to_parquet(index=False))
     with pytest.raises(DataProblem, match="lacks the columns known_minutes"):
         sources.read_month_table(blobstore, "2026-08", "evse")
+
+
+def test_any_up_stays_where_the_filter_keeps_whole_sites_and_the_page_says_why_not() -> None:
+    # Site S holds E1 (DC) and E2 (AC); site T holds E3 (DC) alone.
+    e3 = {**E1, "evse_uid": "E3", "site_id": "T", "charger_id": "D"}
+    evse = pd.DataFrame([E1, E2, e3])
+    conns = pd.DataFrame([
+        connector("X", "S", "E1", "1", "DC", 50, "CHADEMO"),
+        connector("X", "S", "E2", "1", "AC_3_PHASE", 22, "IEC_62196_T2"),
+        connector("X", "T", "E3", "1", "DC", 50, "CHADEMO"),
+    ])  # fmt: skip
+    site = month_data.aggregate(evse, ["cpo_id", "site_id"]).assign(
+        any_up_pct=[95.0, 88.0], site_name=["Site S", "Site T"], state="NSW", program=None
+    )
+    tables = {"evse": evse, "site": site}
+    found = month_data.level_rows("site", tables, conns, Filters(power_types=("DC",)))
+    rows = found.frame.set_index("site_id")
+    assert pd.isna(rows.loc["S", "any_up_pct"])  # only E1 of S passes: not computable
+    assert rows.loc["T", "any_up_pct"] == 88.0  # the whole of T passes: the stored figure
+    assert rows.loc["S", "uptime_pct"] == pytest.approx(100 * 80 / 90)  # E1 alone
+    assert found.notes == (month_data.ANY_UP_NOTE.format(n=1),)
+    everything = month_data.level_rows("site", tables, conns, Filters())
+    assert everything.frame["any_up_pct"].tolist() == [95.0, 88.0] and everything.notes == ()
+
+
+def test_a_viewers_network_figures_are_over_their_states_evses_only() -> None:
+    e2_wa = {**E2, "state": "WA", "site_id": "W", "charger_id": "CW"}
+    evse = pd.DataFrame([E1, e2_wa])
+    network = month_data.aggregate(evse, ["cpo_id"])  # the national row: E1 and E2
+    tables = {"evse": evse, "network": network}
+    wa = month_data.level_rows("network", tables, pd.DataFrame(), Filters(scope=("WA",)),
+                               history={"2026-09": evse, "2026-10": evse})  # fmt: skip
+    row = wa.frame.iloc[0]
+    # E2 alone: up 40 of known 40 → 100 %; known 40 of in service 50 → 80 %
+    assert (row["cpo_id"], row["evse_count"], row["site_count"]) == ("X", 1, 1)
+    assert row["uptime_pct"] == 100.0 and row["coverage_pct"] == 80.0
+    assert (row["uptime_12m_pct"], row["months_in_12m"]) == (100.0, 2)
+    assert month_data.TWELVE_MONTH_NOTE in wa.notes
+    nowhere = month_data.level_rows("network", tables, pd.DataFrame(), Filters(scope=("SA",)))
+    assert nowhere.frame.empty
+    # the state table is filtered, never rolled up: a NSW viewer gets the NSW row alone
+    state = month_data.aggregate(evse, ["state"])
+    rows = month_data.level_rows("state", {"evse": evse, "state": state}, pd.DataFrame(),
+                                 Filters(scope=("NSW",))).frame  # fmt: skip
+    assert rows["state"].tolist() == ["NSW"]
