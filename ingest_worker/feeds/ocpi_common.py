@@ -3,6 +3,7 @@ case-insensitive ids and status parsing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -132,6 +133,17 @@ class CanonicalEvses:
         self.refresh_seconds = refresh_seconds
         self._by_cpo: dict[str, dict[str, str]] = {}
         self._loaded_at: float | None = None
+        self._refreshing: asyncio.Future[None] | None = None
+
+    async def ensure_fresh(self) -> None:
+        """Read the mapping the first time (callers wait); later, refresh a stale one in the
+        background (reading a national set of CSVs takes seconds) and use the last meanwhile."""
+        if not self.is_stale():
+            return
+        if self._loaded_at is None:
+            await asyncio.to_thread(self.refresh_if_stale)
+        elif self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.ensure_future(asyncio.to_thread(self.refresh_if_stale))
 
     def is_stale(self) -> bool:
         return self.store is not None and (

@@ -261,8 +261,8 @@ class OcpiPuller:
         token = self.token()
         if not token:
             raise OcpiError("no token to call the CPO with")
-        if self.canonical is not None and self.canonical.is_stale():
-            await asyncio.to_thread(self.canonical.refresh_if_stale)
+        if self.canonical is not None:
+            await self.canonical.ensure_fresh()
         correlation_id = str(uuid.uuid4())
         started = datetime.now(UTC)
         first_params = {"limit": str(self.page_limit)}

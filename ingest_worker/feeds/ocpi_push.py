@@ -713,8 +713,7 @@ def router(receiver: Receiver) -> APIRouter:
             return envelope(
                 None, INVALID_PARAMETERS, f"body larger than {MAX_BODY_BYTES} bytes", 413
             )
-        if receiver.canonical.is_stale():
-            await asyncio.to_thread(receiver.canonical.refresh_if_stale)
+        await receiver.canonical.ensure_fresh()
         canonical = receiver.canonical.canonical
         try:
             document = loads_json(raw)

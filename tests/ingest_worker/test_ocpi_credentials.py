@@ -4,6 +4,7 @@ retired at registration, token C rotation, unregistration, several parties, and 
 from __future__ import annotations
 
 import json
+import os
 
 import httpx
 from fastapi import FastAPI, Request
@@ -271,7 +272,11 @@ def test_registrations_load_when_the_database_comes_back(tmp_path) -> None:
         down = status_put(url, token_c, "AU/ACM")
         assert down.status_code == 503 and down.json()["status_code"] == 3000
         assert down.headers["retry-after"]
-        database.write_bytes(original)
+        # Swapped in whole: a connection opened while the file is being rewritten would see an
+        # empty database and give it a WAL of its own.
+        restored = home / "restored.db"
+        restored.write_bytes(original)
+        os.replace(restored, database)
         answers: list[httpx.Response] = []
 
         def served():  # type: ignore[no-untyped-def]
