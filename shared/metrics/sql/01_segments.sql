@@ -3,20 +3,25 @@
 -- Category runs: adjacent segments of one category with no unknown time between them are one
 -- run; a run ends where the category changes, UNKNOWN included (spec section 4). starts_run
 -- marks where runs begin; run_f is where the segment's run began (it names the run); prev_t is
--- where the segment before ends (the time no observation covers lies between).
+-- where the segment before ends (the time no observation covers lies between). The window
+-- functions of one level share one sort: two levels, two sorts.
 CREATE OR REPLACE TABLE segments AS
 WITH held AS (
     SELECT
         ek.k,
         r.category,
         r.started_at AS f,
-        LEAST(
-            r.last_confirmed_at + to_microseconds(g.max_gap_us),
-            LEAD(r.started_at) OVER (PARTITION BY ek.k ORDER BY r.started_at)
-        ) AS t
+        LEAST(r.last_confirmed_at + to_microseconds(g.max_gap_us), LEAD(r.started_at) OVER w) AS t,
+        LAG(r.category) OVER w AS prev_category,
+        -- (LEAST ignores NULLs: the first segment has no segment before it)
+        CASE
+            WHEN LAG(r.last_confirmed_at) OVER w IS NOT NULL
+            THEN LEAST(LAG(r.last_confirmed_at) OVER w + to_microseconds(g.max_gap_us), r.started_at)
+        END AS prev_t
     FROM runs AS r
     JOIN evse_keys AS ek ON ek.cpo_id = r.cpo_id AND ek.evse_uid = r.evse_uid
     JOIN gaps AS g ON g.cpo_id = r.cpo_id
+    WINDOW w AS (PARTITION BY ek.k ORDER BY r.started_at)
 ),
 marked AS (
     SELECT
@@ -24,10 +29,9 @@ marked AS (
         category,
         f,
         t,
-        COALESCE(LAG(category) OVER w <> category OR LAG(t) OVER w <> f, TRUE) AS starts_run,
-        LAG(t) OVER w AS prev_t
+        COALESCE(prev_category <> category OR prev_t <> f, TRUE) AS starts_run,
+        prev_t
     FROM held
-    WINDOW w AS (PARTITION BY k ORDER BY f)
 )
 SELECT
     *,

@@ -6,7 +6,7 @@
 -- inside the EVSE's approved exclusions (spec 4.3). first_hour and last_hour number the hours
 -- (hours.idx, counted from ps) a piece starts and ends in: the daily and hour-of-week steps
 -- spread pieces over hours and days by these numbers.
-CREATE OR REPLACE TABLE cut_pieces AS
+CREATE OR REPLACE TABLE pieces AS
 WITH known AS (
     -- gap_f: where the uncovered time before this segment begins (a segment before the
     -- period ends at or before ps, so the gap starts at ps).
@@ -38,32 +38,54 @@ timeline AS (
     FROM universe AS u
     CROSS JOIN period AS p
     WHERE u.k NOT IN (SELECT k FROM known)
+),
+cut AS (
+    SELECT
+        tl.k,
+        tl.category,
+        GREATEST(tl.f, u.svc_f) AS f,
+        LEAST(tl.t, u.svc_t) AS t,
+        tl.run_f,
+        u.split
+    FROM timeline AS tl
+    JOIN universe AS u ON u.k = tl.k
+    WHERE GREATEST(tl.f, u.svc_f) < LEAST(tl.t, u.svc_t)
+    UNION ALL
+    -- Outside the in-service window the EVSE is NOT_IN_SERVICE, whatever its timeline says.
+    SELECT u.k, CAST('NOT_IN_SERVICE' AS category), p.ps, u.svc_f, NULL, u.split
+    FROM universe AS u
+    CROSS JOIN period AS p
+    WHERE p.ps < u.svc_f
+    UNION ALL
+    SELECT u.k, CAST('NOT_IN_SERVICE' AS category), u.svc_t, p.pe, NULL, u.split
+    FROM universe AS u
+    CROSS JOIN period AS p
+    WHERE u.svc_t < p.pe
 )
-SELECT tl.k, tl.category, GREATEST(tl.f, u.svc_f) AS f, LEAST(tl.t, u.svc_t) AS t, tl.run_f
-FROM timeline AS tl
-JOIN universe AS u ON u.k = tl.k
-WHERE GREATEST(tl.f, u.svc_f) < LEAST(tl.t, u.svc_t)
-UNION ALL
--- Outside the in-service window the EVSE is NOT_IN_SERVICE, whatever its timeline says.
-SELECT u.k, CAST('NOT_IN_SERVICE' AS category), p.ps, u.svc_f, NULL
-FROM universe AS u
-CROSS JOIN period AS p
-WHERE p.ps < u.svc_f
-UNION ALL
-SELECT u.k, CAST('NOT_IN_SERVICE' AS category), u.svc_t, p.pe, NULL
-FROM universe AS u
-CROSS JOIN period AS p
-WHERE u.svc_t < p.pe;
+SELECT
+    c.k,
+    c.category,
+    c.f,
+    c.t,
+    c.run_f,
+    FALSE AS excluded,
+    c.split,
+    date_diff('microsecond', p.ps, c.f) // 3600000000 AS first_hour,
+    (date_diff('microsecond', p.ps, c.t) - 1) // 3600000000 AS last_hour
+FROM cut AS c
+CROSS JOIN period AS p;
 
 -- EVSEs with opening hours or exclusions: cut their pieces at every window edge, then give
 -- each elementary stretch its piece's category, CLOSED outside an open window, and whether an
 -- exclusion covers it (as-of joins: the last piece / window / exclusion starting at or before).
-CREATE OR REPLACE TABLE split_pieces AS
+CREATE OR REPLACE TABLE cut_pieces AS
+SELECT k, category, f, t, run_f FROM pieces WHERE split;
+
+DELETE FROM pieces WHERE split;
+
+INSERT INTO pieces
 WITH edges AS (
-    SELECT c.k, c.f AS b
-    FROM cut_pieces AS c
-    JOIN universe AS u ON u.k = c.k
-    WHERE u.split
+    SELECT k, f AS b FROM cut_pieces
     UNION
     SELECT u.k, w.f
     FROM universe AS u
@@ -105,29 +127,16 @@ labelled AS (
     ASOF LEFT JOIN excluded_union AS x ON x.k = e.k AND e.f >= x.f
 )
 SELECT
-    k,
-    category,
-    f,
-    t,
-    run_f,
-    in_exclusion AND category IN ('OUT_OF_ORDER', 'UNAVAILABLE') AS excluded
-FROM labelled;
-
-CREATE OR REPLACE TABLE pieces AS
-WITH every_piece AS (
-    SELECT c.*, FALSE AS excluded
-    FROM cut_pieces AS c
-    JOIN universe AS u ON u.k = c.k
-    WHERE NOT u.split
-    UNION ALL
-    SELECT * FROM split_pieces
-)
-SELECT
-    c.*,
-    date_diff('microsecond', p.ps, c.f) // 3600000000 AS first_hour,
-    (date_diff('microsecond', p.ps, c.t) - 1) // 3600000000 AS last_hour
-FROM every_piece AS c
+    l.k,
+    l.category,
+    l.f,
+    l.t,
+    l.run_f,
+    l.in_exclusion AND l.category IN ('OUT_OF_ORDER', 'UNAVAILABLE') AS excluded,
+    TRUE AS split,
+    date_diff('microsecond', p.ps, l.f) // 3600000000 AS first_hour,
+    (date_diff('microsecond', p.ps, l.t) - 1) // 3600000000 AS last_hour
+FROM labelled AS l
 CROSS JOIN period AS p;
 
 DROP TABLE cut_pieces;
-DROP TABLE split_pieces;

@@ -9,8 +9,9 @@ SELECT
 FROM pieces
 GROUP BY k;
 
--- Every IN_USE or down run with in-service time inside the period: that time, and how much of
--- it approved exclusions cover. A run crossing a closed stretch stays one run (one run_f).
+-- Every down run with in-service time inside the period (and, at EVSEs whose pieces were
+-- split, every IN_USE run too): that time, and how much of it approved exclusions cover. A run
+-- crossing a closed stretch stays one run (one run_f).
 CREATE OR REPLACE TABLE run_us AS
 SELECT
     k,
@@ -19,25 +20,35 @@ SELECT
     SUM(date_diff('microsecond', f, t)) AS us,
     SUM(CASE WHEN excluded THEN date_diff('microsecond', f, t) ELSE 0 END) AS excluded_us
 FROM pieces
-WHERE category IN ('IN_USE', 'OUT_OF_ORDER', 'UNAVAILABLE')
+WHERE category IN ('OUT_OF_ORDER', 'UNAVAILABLE') OR (split AND category = 'IN_USE')
 GROUP BY k, run_f;
 
 -- A run counts where its first in-service instant lies (spec 4.1). A run with in-service time
 -- inside the period has its first one inside unless it began before the period and was in
 -- service somewhere in [run_f, ps): in service (commissioning window) and, with opening hours,
--- inside an open window (open_windows reaches back far enough to decide this).
+-- inside an open window (open_windows reaches back far enough to decide this). At an EVSE
+-- whose pieces were not split, a run's in-service pieces follow each other, so its first one
+-- is the piece that starts at run_f, or at the in-service window's start.
 CREATE OR REPLACE TABLE evse_counts AS
-WITH under_way AS (
+WITH candidates AS (
+    SELECT k, category, run_f FROM run_us WHERE category IN ('IN_USE', 'OUT_OF_ORDER')
+    UNION ALL
+    SELECT pc.k, pc.category, pc.run_f
+    FROM pieces AS pc
+    JOIN universe AS u ON u.k = pc.k
+    WHERE pc.category = 'IN_USE' AND NOT pc.split AND (pc.f = pc.run_f OR pc.f = u.svc_f)
+),
+under_way AS (
     SELECT
-        r.k,
-        r.category,
+        c.k,
+        c.category,
         u.hk,
-        GREATEST(r.run_f, COALESCE(u.service_from, r.run_f)) AS before_f,
+        GREATEST(c.run_f, COALESCE(u.service_from, c.run_f)) AS before_f,
         LEAST(p.ps, COALESCE(u.service_until, p.ps)) AS before_t
-    FROM run_us AS r
-    JOIN universe AS u ON u.k = r.k
+    FROM candidates AS c
+    JOIN universe AS u ON u.k = c.k
     CROSS JOIN period AS p
-    WHERE r.run_f < p.ps AND r.category IN ('IN_USE', 'OUT_OF_ORDER')
+    WHERE c.run_f < p.ps
 ),
 begun_before AS (
     SELECT b.k, b.category
@@ -52,9 +63,7 @@ begun_before AS (
       )
 ),
 counted AS (
-    SELECT k, category, COUNT(*) AS n FROM run_us
-    WHERE category IN ('IN_USE', 'OUT_OF_ORDER')
-    GROUP BY k, category
+    SELECT k, category, COUNT(*) AS n FROM candidates GROUP BY k, category
     UNION ALL
     SELECT k, category, -COUNT(*) FROM begun_before GROUP BY k, category
 )
