@@ -21,6 +21,7 @@ import pyarrow.csv as pa_csv
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
+from shared.csv_safety import escape_formula_arrow
 from shared.metrics import schema
 from shared.monthly import charts
 from shared.monthly.labels import CAUSE_WORDS, TIME_BREAKDOWN, causes_text, label, local_time
@@ -82,8 +83,7 @@ def csv_bytes(table: pa.Table | pd.DataFrame) -> bytes:
             or (pa.types.is_dictionary(kind))
         ):
             column = column.cast(pa.string())
-            risky = pc.match_substring_regex(column, r"^[=+\-@\t\r]")
-            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+            column = escape_formula_arrow(column)
         columns.append(column)
     header = io.StringIO(newline="")
     csv.writer(header, lineterminator="\n").writerow(table.column_names)

@@ -146,13 +146,14 @@ def test_published_report_csvs_escape_site_text_and_keep_figures_numeric() -> No
     frame = pd.DataFrame(
         {
             "site_name": ["=cmd|' /C calc'!A0", "Goulburn"],
-            "address": ["@SUM(1)", "1 Hume St"],
+            "address": ["@SUM(1)", "-2+3+cmd|' /C calc'!A0"],
+            "site_id": ["-5", "S1"],
             "uptime_pct": [-0.5, 99.25],
         }
     )
     rows = list(csv.reader(io.StringIO(csv_bytes(frame).decode())))
     assert rows == [
-        ["site_name", "address", "uptime_pct"],
-        ["'=cmd|' /C calc'!A0", "'@SUM(1)", "-0.5"],
-        ["Goulburn", "1 Hume St", "99.25"],
+        ["site_name", "address", "site_id", "uptime_pct"],
+        ["'=cmd|' /C calc'!A0", "'@SUM(1)", "-5", "-0.5"],
+        ["Goulburn", "'-2+3+cmd|' /C calc'!A0", "S1", "99.25"],
     ]
