@@ -176,7 +176,13 @@ def body(batch: int, size: int) -> dict:
 
 
 async def load(
-    ports: list[int], size: int, clients: int, *, batches: int | None, seconds: float | None
+    ports: list[int],
+    size: int,
+    clients: int,
+    *,
+    batches: int | None,
+    seconds: float | None,
+    rate: float | None = None,
 ) -> tuple[int, float]:
     """POST batches round-robin over the workers; (observations acknowledged, seconds)."""
     counter = iter(range(10**9))
@@ -194,6 +200,10 @@ async def load(
                     return
                 if seconds is not None and time.perf_counter() - began > seconds:
                     return
+                if rate:  # an offered load: batch n leaves no earlier than n * size / rate
+                    ahead = began + batch * size / rate - time.perf_counter()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
                 port = ports[(batch + index) % len(ports)]
                 response = await http.post(
                     f"http://127.0.0.1:{port}/api/v1/observations", json=body(batch, size)
@@ -282,6 +292,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--queue-seconds", type=float, default=5.0)
     parser.add_argument(
+        "--rate", type=float, help="step 4 offers this many observations/s instead of all it can"
+    )
+    parser.add_argument("--only-together", action="store_true", help="step 4 alone")
+    parser.add_argument(
         "--evses",
         type=int,
         default=EVSES,
@@ -295,46 +309,56 @@ def main() -> None:
         folder = Path(tmp)
         azurite, connection = start_azurite(folder / "azurite")
         try:
-            raw = queue_alone(connection, args.batch_size, args.queue_seconds)
-            print(
-                f"1. Azurite queue alone, {raw['bytes']:,}-character messages"
-                f" ({args.batch_size:,} observations each): send {raw['send']:,.0f} messages/s"
-                f" (4 threads), receive+delete {raw['take']:,.0f} messages/s (32 per receive)"
-            )
+            if not args.only_together:
+                raw = queue_alone(connection, args.batch_size, args.queue_seconds)
+                print(
+                    f"1. Azurite queue alone, {raw['bytes']:,}-character messages"
+                    f" ({args.batch_size:,} observations each): send {raw['send']:,.0f} messages/s"
+                    f" (4 threads), receive+delete {raw['take']:,.0f} messages/s (32 per receive)"
+                )
 
-            one = Setup(folder / "one", connection, "benchone")
-            worker, port = one.worker()
-            sent, seconds = asyncio.run(
-                load([port], args.batch_size, args.clients, batches=None, seconds=args.seconds)
-            )
-            stop(worker)
-            print(
-                f"2. REST ingest, one worker process in queue mode: {sent / seconds:,.0f}"
-                f" observations/s acknowledged ({sent:,} in {seconds:.1f} s, {args.clients}"
-                f" clients, {args.batch_size:,} per request)"
-            )
-            writer = one.writer()
-            whole, drain = wait_audited(one, sent)
-            stop(writer)
-            messages = sent // args.batch_size
-            print(
-                f"3. writer merges, draining that queue into SQLite: {sent / drain:,.0f}"
-                f" observations/s, {messages / drain:,.0f} messages/s of {args.batch_size:,}"
-                f" ({drain:.1f} s from its first commit; {whole:.1f} s with start-up and lease)"
-            )
+                one = Setup(folder / "one", connection, "benchone")
+                worker, port = one.worker()
+                sent, seconds = asyncio.run(
+                    load([port], args.batch_size, args.clients, batches=None, seconds=args.seconds)
+                )
+                stop(worker)
+                print(
+                    f"2. REST ingest, one worker process in queue mode: {sent / seconds:,.0f}"
+                    f" observations/s acknowledged ({sent:,} in {seconds:.1f} s, {args.clients}"
+                    f" clients, {args.batch_size:,} per request)"
+                )
+                writer = one.writer()
+                whole, drain = wait_audited(one, sent)
+                stop(writer)
+                messages = sent // args.batch_size
+                print(
+                    f"3. writer merges, draining that queue into SQLite: {sent / drain:,.0f}"
+                    f" observations/s, {messages / drain:,.0f} messages/s of {args.batch_size:,}"
+                    f" ({drain:.1f} s from its first commit; {whole:.1f} s with start-up and lease)"
+                )
 
             both = Setup(folder / "both", connection, "benchboth")
             writer = both.writer()
             (w1, p1), (w2, p2) = both.worker(), both.worker()
             sent, seconds = asyncio.run(
-                load([p1, p2], args.batch_size, args.clients, batches=None, seconds=args.seconds)
+                load(
+                    [p1, p2],
+                    args.batch_size,
+                    args.clients,
+                    batches=None,
+                    seconds=args.seconds,
+                    rate=args.rate,
+                )
             )
             settle, _ = wait_audited(both, sent)
             time.sleep(2.5)  # the writer publishes its health every snapshot (1 s) — let it
             health = both.writer_health()
             stop(w1, w2, writer)
             print(
-                f"4. two worker processes and one writer: {sent / seconds:,.0f} observations/s"
+                f"4. two worker processes and one writer"
+                f"{f' (offered {args.rate:,.0f}/s)' if args.rate else ''}: {sent / seconds:,.0f}"
+                " observations/s"
                 f" acknowledged ({sent:,} in {seconds:.1f} s); all committed {settle:.1f} s after"
                 f" the load ended; receipt → committed p50"
                 f" {health['receipt_to_commit_p50_seconds']} s, p99"
