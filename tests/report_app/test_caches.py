@@ -14,7 +14,7 @@ import pytest
 from report_app import caches, data, month_data, sources
 from report_app.data import DataProblem, Filters
 from report_app.pages import uptime
-from report_app.pages.uptime import neighbours, read_month
+from report_app.uptime_views import neighbours, read_month
 from shared import layout
 from tests.report_app import generate
 

@@ -1,0 +1,156 @@
+"""What the uptime page draws a month with, as plain functions over the month's tables: the
+views every session shares when no filter is picked (built once per month, by the prefetch
+when it can) and the builders of the map, the breakdown and the site choices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pandas as pd
+
+from report_app import context, plots
+from report_app.caches import MonthlyTables
+from report_app.data import DataProblem, Filters, rounded
+from report_app.month_data import (
+    DAILY_COLUMNS,
+    HOUR_OF_WEEK_COLUMNS,
+    aggregate,
+    coverage_note,
+    daily_figures,
+    daily_trend,
+    evse_subset,
+    level_rows,
+    site_profiles,
+)
+from shared.metrics import schema
+from shared.monthly import charts
+
+
+def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
+    """Read into ``tables`` everything the page draws a month with (warm-up and prefetch)."""
+    tables.get(month, "network")
+    unfiltered_distribution(tables, month, level)
+    unfiltered_trend(tables, month)
+    unfiltered_site_choices(tables, month)
+    tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS)
+    unfiltered_views(tables, month)
+
+
+def month_tables_for(tables: MonthlyTables, month: str, level: str) -> dict[str, pd.DataFrame]:
+    """The tables the page needs for ``level``: EVSE, network, site (the map), lga, the level's."""
+    wanted = ["evse", "network", "site", level]
+    found = {name: tables.get(month, name) for name in dict.fromkeys(wanted)}
+    if "lga" in schema.TABLES and "lga" not in found:
+        # a month processed before LGA figures: the map shows the sites alone
+        with contextlib.suppress(DataProblem):
+            found["lga"] = tables.get(month, "lga")
+    return found
+
+
+# What the page shows before any filter is picked is the same for every session, so it is
+# built once per month (by the prefetch, ideally) and kept with the month's tables.
+
+
+def unfiltered_rows(tables: MonthlyTables, month: str, level: str) -> pd.DataFrame:
+    def build() -> pd.DataFrame:
+        month_tables = {"evse": tables.get(month, "evse"), level: tables.get(month, level)}
+        return rounded(level_rows(level, month_tables, pd.DataFrame(), Filters()).frame)
+
+    return tables.remember(month, f"rows:{level}", build)
+
+
+def distribution_spec(frame: pd.DataFrame, level: str, month: str) -> str:
+    return plots.uptime_distribution(frame, level, month, coverage_note(frame)).to_json()
+
+
+def unfiltered_distribution(tables: MonthlyTables, month: str, level: str) -> str:
+    return tables.remember(
+        month,
+        f"distribution:{level}",
+        lambda: distribution_spec(unfiltered_rows(tables, month, level), level, month),
+    )
+
+
+def unfiltered_trend(tables: MonthlyTables, month: str) -> str:
+    def build() -> str:
+        daily = tables.derived(month, "daily", daily_figures, DAILY_COLUMNS)
+        return plots.daily_trend(daily_trend(daily, None), month).to_json()
+
+    return tables.remember(month, "trend", build)
+
+
+def site_choices_of(evse: pd.DataFrame) -> dict[str, str]:
+    """Heatmap choices: "cpo_id/site_id" → "site name (cpo_id/site_id)" of the EVSEs' sites."""
+    sites = evse[["cpo_id", "site_id", "site_name"]].drop_duplicates(["cpo_id", "site_id"])
+    keys = sites["cpo_id"] + "/" + sites["site_id"]
+    labels = sites["site_name"].fillna("") + " (" + keys + ")"
+    return dict(zip(keys, labels, strict=True))
+
+
+def matched(evse: pd.DataFrame) -> pd.DataFrame:
+    return evse[evse["matched"].astype(bool)]
+
+
+def unfiltered_site_choices(tables: MonthlyTables, month: str) -> dict[str, str]:
+    return tables.remember(
+        month, "site_choices", lambda: site_choices_of(matched(tables.get(month, "evse")))
+    )
+
+
+def neighbours(months: tuple[str, ...], month: str) -> list[str]:
+    """The months either side of ``month`` in ``months`` (newest first), nearest first."""
+    if month not in months:
+        return []
+    at = months.index(month)
+    return [months[i] for i in (at + 1, at - 1) if 0 <= i < len(months)]
+
+
+def breakdown_rows(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
+) -> pd.DataFrame:
+    """Minutes per network over the EVSEs that pass the filters (the breakdown's rows)."""
+    return aggregate(evse_subset(tables["evse"], connectors, filters), ["cpo_id"])
+
+
+def site_rows_of(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
+) -> pd.DataFrame:
+    """Site rows that pass the filters, with their coordinates (for the map)."""
+    places = tables["site"][["cpo_id", "site_id", "latitude", "longitude"]]
+    rows = level_rows("site", tables, connectors, filters).frame
+    return rows.merge(places, on=["cpo_id", "site_id"], how="left")
+
+
+def map_spec(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters, month: str,
+    sites: pd.DataFrame,
+) -> str:  # fmt: skip
+    """The uptime map (LGA choropleth, sites on top) as plotly JSON; sites drawn with WebGL."""
+    lgas = (
+        level_rows("lga", tables, connectors, filters).frame if "lga" in tables else pd.DataFrame()
+    )
+    path = getattr(context.settings, "lga_boundaries", None)
+    shapes = charts.lga_shapes(path) if path else {}
+    title = f"Uptime by LGA and site, {month}"
+    if lgas.empty:
+        title += " (no LGA figures this month)"
+    return charts.uptime_map(lgas, sites, shapes, title, webgl=True).to_json()
+
+
+def breakdown_spec(
+    tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters, month: str
+) -> str:
+    networks = breakdown_rows(tables, connectors, filters)
+    return charts.time_breakdown(networks, "cpo_id", f"Port time by network, {month}").to_json()
+
+
+def unfiltered_views(tables: MonthlyTables, month: str) -> None:
+    """The map, the breakdown and the site rows of the whole month, for every analyst session."""
+    month_tables = month_tables_for(tables, month, "site")
+    empty, none = pd.DataFrame(), Filters()
+    sites = tables.remember(month, "site_rows:None",
+                            lambda: site_rows_of(month_tables, empty, none))  # fmt: skip
+    tables.remember(month, "map:None", lambda: map_spec(month_tables, empty, none, month, sites))
+    tables.remember(month, "breakdown:None",
+                    lambda: breakdown_spec(month_tables, empty, none, month))  # fmt: skip
