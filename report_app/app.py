@@ -39,7 +39,9 @@ def app_ui(request: Request) -> ui.Tag:
     panels = [ui.nav_panel("Live status", live_ui("live", states=states), value="live")]
     if viewer.sees_figures:
         panels += [
-            ui.nav_panel("Uptime & utilisation", uptime_ui("uptime", states=states), value="uptime"),
+            ui.nav_panel(
+                "Uptime & utilisation", uptime_ui("uptime", states=states), value="uptime"
+            ),
             ui.nav_panel("Data quality", quality_ui("quality"), value="quality"),
             ui.nav_panel("Reports", reports_ui("reports"), value="reports"),
         ]

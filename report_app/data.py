@@ -61,7 +61,9 @@ def matching_evses(connectors: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     if filters.programs:
         mask &= connectors["program"].isin(filters.programs)
     if filters.lga_codes:
-        mask &= connectors["lga_code"].isin(filters.lga_codes) if "lga_code" in connectors else False
+        mask &= (
+            connectors["lga_code"].isin(filters.lga_codes) if "lga_code" in connectors else False
+        )
     return connectors.loc[mask, ["cpo_id", "evse_uid"]].drop_duplicates()
 
 
