@@ -253,8 +253,9 @@ def published_reports(store: BlobStore, viewer: Viewer) -> list[PublishedReport]
         if "report.html" in names:
             rest = sorted(n for n in names if REPORT_FILE_RE.match(n) and n.endswith(".csv"))
             reports.append(PublishedReport(month, state, ("report.html", *rest)))
-    return sorted(reports, key=lambda r: (r.month, r.jurisdiction is None, r.jurisdiction or ""),
-                  reverse=True)  # fmt: skip
+    # newest month first; in a month the national report, then the states alphabetically
+    reports.sort(key=lambda r: r.jurisdiction or "")
+    return sorted(reports, key=lambda r: (r.month, r.jurisdiction is None), reverse=True)
 
 
 REPORT_FILE_RE = re.compile(r"^(report\.html|[a-z0-9_]{1,40}\.csv)$")

@@ -384,16 +384,16 @@ def test_published_reports_and_hostile_names(blobstore) -> None:  # noqa: ANN001
     files = ("report.html", "site.csv")
     assert sources.published_reports(blobstore, parse_role("analyst")) == [
         sources.PublishedReport("2026-10", None, files),
-        sources.PublishedReport("2026-10", "WA", files),
-        sources.PublishedReport("2026-10", "SA", files),
         sources.PublishedReport("2026-10", "NSW", files),
+        sources.PublishedReport("2026-10", "SA", files),
+        sources.PublishedReport("2026-10", "WA", files),
     ]
     assert sources.published_reports(blobstore, parse_role("government:NSW")) == [
         sources.PublishedReport("2026-10", "NSW", files)
     ]
     assert [
         r.jurisdiction for r in sources.published_reports(blobstore, parse_role("government:WA,SA"))
-    ] == ["WA", "SA"]
+    ] == ["SA", "WA"]
     assert sources.published_reports(blobstore, parse_role("public")) == []
     assert sources.report_blob("2026-10", "site.csv") == "reports/2026-10/site.csv"
     assert sources.report_blob("2026-10", "site.csv", "WA") == "reports/2026-10/WA/site.csv"
