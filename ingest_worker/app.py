@@ -22,7 +22,7 @@ from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds.ocpi_push_poll import PushPoller
 from ingest_worker.feeds.ocpi_tokens import cipher_for
 from ingest_worker.feeds_config import FeedConfig
-from ingest_worker.handoff import HandoffUnavailable, QueueHandoff
+from ingest_worker.handoff import HandoffUnavailable, QueueHandoff, keep_flushing_liveness
 from ingest_worker.live import run_snapshots, write_snapshot
 from ingest_worker.operator import operator_only
 from ingest_worker.pipeline import Ingest
@@ -85,6 +85,9 @@ def create_app(
                     await asyncio.to_thread(handoff.ensure)
                 except Exception as exc:  # noqa: BLE001 - feeds hear 503 until the queue answers
                     logging.getLogger("chargeatlarge.worker").warning("queue: %s", exc)
+                tasks.append(
+                    asyncio.create_task(keep_flushing_liveness(ingest, stop), name="liveness")
+                )
             else:
                 tasks += [
                     asyncio.create_task(ingest.run_writer(stop), name="writer"),

@@ -344,3 +344,15 @@ class QueueHandoff:
             )
         with contextlib.suppress(Exception):
             self._executor.shutdown(wait=True)
+
+
+async def keep_flushing_liveness(ingest: Any, stop: asyncio.Event, seconds: float = 1.0) -> None:
+    """A queue-mode worker has no writer loop: hand on each CPO's coalesced liveness signal once
+    its interval is over (``Ingest.flush_liveness``), as the spool's writer loop does."""
+    while not stop.is_set():
+        try:
+            await ingest.flush_liveness()
+        except Exception as exc:  # noqa: BLE001 - the queue may be down: the signal waits
+            log.warning("liveness not handed on yet: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import json
 import os
 import random
 import time
@@ -13,6 +14,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from azure.storage.queue import QueueClient
 from sqlalchemy import func, select
@@ -331,3 +333,64 @@ def test_a_database_outage_holds_the_messages_and_poisons_nothing(
     with engine.connect() as connection:
         assert connection.execute(select(status_run.c.evse_uid)).scalars().all() == ["O1"]
         assert not connection.execute(select(quarantine)).all()
+
+
+def _queued(queue: QueueClient) -> list[QueuedRecord]:
+    return [r for text in _messages(queue) for r in decode(text)]
+
+
+def test_a_queue_mode_worker_acknowledges_only_what_the_queue_took(
+    queue_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import websockets
+
+    from ingest_worker import pipeline
+    from ingest_worker.app import WorkerOptions, create_app
+    from tests.ingest_worker.conftest import FEEDS, serve
+
+    monkeypatch.setattr(pipeline, "LIVENESS_COALESCE_SECONDS", 0.5)
+    queue, _, _, _ = _parts(queue_settings)
+    app = create_app(queue_settings, FEEDS, WorkerOptions(snapshot_seconds=0.2))
+    with serve(app) as url:
+        observed = datetime.now(UTC).replace(microsecond=0)
+        response = httpx.post(
+            f"{url}/api/v1/observations",
+            json={
+                "observations": [
+                    {"evse_uid": "Q1", "status": "FAULTED", "observed_at": (observed.isoformat())}
+                ]
+            },
+            headers={"Authorization": "Bearer acme-rest-secret"},
+        )
+        assert response.status_code == 202
+        (record,) = [r for r in _queued(queue) if r.kind == "obs"]
+        assert record.body["items"] == [["Q1", "FAULTED", observed.isoformat()]]
+        assert httpx.get(f"{url}/healthz").json()["queue"] == "ok"
+
+        async def pings() -> None:
+            async with websockets.connect(
+                url.replace("http://", "ws://") + "/ws/v1/observations",
+                additional_headers={"Authorization": "Bearer acme-ws-secret"},
+            ) as socket:
+                for _ in range(3):  # the first is handed on, the others coalesced
+                    await socket.send(json.dumps({"type": "ping"}))
+                    assert json.loads(await socket.recv()) == {"type": "pong"}
+
+        asyncio.run(pings())
+        # The last, coalesced signal is handed on once its interval is over, with no further
+        # signal to push it: the queue-mode worker flushes it itself.
+        wait_for(lambda: len([r for r in _queued(queue) if r.kind == "live"]) == 2, 30)
+        # The queue is gone: the CPO is told to retry, nothing is acknowledged.
+        queue.delete_queue()
+        response = httpx.post(
+            f"{url}/api/v1/observations",
+            json={
+                "observations": [
+                    {"evse_uid": "Q2", "status": "AVAILABLE", "observed_at": (observed.isoformat())}
+                ]
+            },
+            headers={"Authorization": "Bearer acme-rest-secret"},
+            timeout=60,
+        )
+        assert response.status_code == 503 and response.headers["retry-after"] == "5"
+        assert httpx.get(f"{url}/healthz").status_code == 503
