@@ -113,29 +113,26 @@ def connectors_table(connectors: pd.DataFrame) -> pa.Table:
 def opening_hours_tables(connectors: pa.Table, period: Period) -> tuple[pa.Table, pa.Table]:
     """(site_hours, open_windows): each site's opening hours and zone, and the UTC open windows
     of every distinct (hours, zone) group ``hk`` from 8 days before the period to its end."""
-    sites: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
-    for cpo_id, site_id, hours, zone, state in zip(
+    # All connectors of a site carry the same hours (spec 5, checked on load); take the least.
+    per_site = (
+        connectors.group_by(["cpo_id", "site_id"])
+        .aggregate([("opening_hours", "min"), ("time_zone", "min"), ("state", "min")])
+        .sort_by([("cpo_id", "ascending"), ("site_id", "ascending")])
+    )
+    sites = zip(
         *(
-            connectors.column(n).to_pylist()
-            for n in ("cpo_id", "site_id", "opening_hours", "time_zone", "state")
+            per_site.column(name).to_pylist()
+            for name in ("cpo_id", "site_id", "opening_hours_min", "time_zone_min", "state_min")
         ),
         strict=True,
-    ):
-        key = (cpo_id, site_id)
-        seen = sites.get(key)
-        # All connectors of a site carry the same hours (spec 5, checked on load); take the least.
-        sites[key] = (
-            min(filter(None, (hours, seen and seen[0])), default=None),
-            min(filter(None, (zone, seen and seen[1])), default=None),
-            min(filter(None, (state, seen and seen[2])), default=None),
-        )
+    )
     groups: dict[tuple[str, str], int] = {}
     rows: dict[str, list] = {
         k: [] for k in ("cpo_id", "site_id", "hk", "opening_hours", "time_zone")
     }
     windows: dict[str, list] = {"hk": [], "f": [], "t": []}
     reach_start = period.start - OPEN_WINDOW_REACH
-    for (cpo_id, site_id), (text, zone_name, state) in sorted(sites.items()):
+    for cpo_id, site_id, text, zone_name, state in sites:
         where = f"site {cpo_id}/{site_id}"
         try:
             zone = site_time_zone(state or "", zone_name)
