@@ -3,9 +3,11 @@
 50,000 EVSEs (default) with sessions, faults and feed drop-outs for 2026-11, as the status runs
 that storage holds (re-confirmations every 5 minutes are folded into last_confirmed_at), stored
 in the embedded SQLite database in time order as ingestion writes them, with the static site CSV
-in a local blob folder. Prints, each measured in a fresh process:
-- the whole job (``run_month``: read the runs from SQL, compute all ten tables, write the Parquet
-  files, manifest and report to the blob store): wall time and peak memory;
+in a local blob folder. One site in five has opening hours (three patterns, a WA site on Perth
+time among them), and 300 approved exclusions (EVSE, charger and site scope; plus proposed and
+rejected ones that must not count) are in the database. Prints, each measured in a fresh process:
+- the whole job (``run_month``: read the runs and exclusions from SQL, compute every table,
+  write the Parquet files, manifest and report to the blob store): wall time and peak memory;
 - the engine alone on the same runs read from a Parquet file, and a straightforward pandas
   implementation of the EVSE minute figures on that file; that both agree, and the ratio.
 
@@ -33,6 +35,7 @@ import pyarrow as pa
 from shared import layout
 from shared.blobstore import LocalBlobStore
 from shared.db.engine import make_engine, upgrade
+from shared.exclusions import Proposal, approve, approved_exclusions, propose, reject
 from shared.metrics import schema
 from shared.metrics.engine import MonthInputs, month_tables
 from shared.metrics.period import Period
@@ -45,6 +48,11 @@ CATEGORY = {
     "FAULTED": "OUT_OF_ORDER",
     "UNAVAILABLE": "UNAVAILABLE",
 }
+# Every fifth site has opening hours, in turn one of these; the others are open all the time.
+OPENING_HOURS = ("Mo-Fr 07:00-19:00; Sa 08:00-16:00", "Mo-Su 06:00-22:00", "Fr-Mo 09:00-02:00")
+EXCLUSIONS = 300
+CAUSES = ("UTILITY_INTERRUPTION", "VEHICLE_FAULT", "SCHEDULED_MAINTENANCE", "VANDALISM",
+          "NATURAL_DISASTER")  # fmt: skip
 
 
 def synthesise(evses: int, period: Period, seed: int) -> tuple[pa.Table, pd.DataFrame]:
@@ -111,9 +119,38 @@ def synthesise(evses: int, period: Period, seed: int) -> tuple[pa.Table, pd.Data
             "evse_uid": uids, "connector_id": "1", "connector_standard": "IEC_62196_T2_COMBO",
             "power_type": "DC", "max_power_kw": 150.0, "ocpp_charge_point_id": None, "ocpp_evse_id": None,
             "program": None, "commissioned_on": None, "decommissioned_on": None, "attribution": None,
+            "lga_code": None, "lga_name": None, "time_zone": None,
+            "opening_hours": [OPENING_HOURS[s // 5 % 3] if s % 5 == 0 else "" for s in sites],
         }
     )  # fmt: skip
     return runs, connectors
+
+
+def store_exclusions(connectors: pd.DataFrame, period: Period, path: str, seed: int) -> None:
+    """EXCLUSIONS approved windows over random EVSEs, chargers and sites, and a few proposed
+    and rejected ones, stored through the exclusion workflow."""
+    rng = np.random.default_rng(seed + 1)
+    engine = make_engine(f"sqlite:///{path}")
+    start = int(period.start.timestamp())
+    picks = connectors.iloc[rng.integers(0, len(connectors), EXCLUSIONS + 40)]
+    proposals = []
+    for n, (_, row) in enumerate(picks.iterrows()):
+        scope = ("evse", "charger", "site")[n % 3]
+        scope_id = row[{"evse": "evse_uid", "charger": "charger_id", "site": "site_id"}[scope]]
+        begin = start + int(rng.integers(-86_400, 30 * 86_400))
+        proposals.append(
+            Proposal(cpo_id=row["cpo_id"], scope=scope, scope_id=scope_id,
+                     from_at=datetime.fromtimestamp(begin, UTC),
+                     to_at=datetime.fromtimestamp(begin + int(rng.integers(1_800, 2 * 86_400)), UTC),
+                     cause=CAUSES[n % len(CAUSES)], note=f"bench {n}")
+        )  # fmt: skip
+    ids = propose(engine, proposals, actor="bench")
+    for n, exclusion_id in enumerate(ids):
+        if n < EXCLUSIONS:
+            approve(engine, exclusion_id, actor="bench reviewer")
+        elif n % 2:
+            reject(engine, exclusion_id, actor="bench reviewer", reason="not outside control")
+    engine.dispose()
 
 
 def pandas_evse_figures(runs: pa.Table, period: Period, gap_minutes: float) -> pd.DataFrame:
@@ -202,7 +239,10 @@ def child(kind: str, folder: str, memory_limit: str | None) -> None:
         # Streamed in, streamed out, as the job does.
         runs = pa.RecordBatchReader.from_batches(pf.schema_arrow, pf.iter_batches(200_000))
         connectors = pq.read_table(f"{folder}/connectors.parquet").to_pandas()
-        inputs = MonthInputs(period, runs, connectors, 15, {})
+        engine = make_engine(f"sqlite:///{folder}/chargeatlarge.db")
+        with engine.connect() as connection:
+            exclusions = approved_exclusions(connection, period.start, period.end)
+        inputs = MonthInputs(period, runs, connectors, 15, {}, exclusions=exclusions)
         with month_tables(inputs, memory_limit=memory_limit) as tables:
             counts = {
                 name: write_parquet(
@@ -266,12 +306,15 @@ def main() -> None:
         )
         began = time.perf_counter()
         store_database(runs, f"{folder}/chargeatlarge.db")
+        store_exclusions(connectors, period, f"{folder}/chargeatlarge.db", args.seed)
         csv = write_sites_csv(connectors.to_dict("records"))
         validated = validate_sites_csv(csv, "bench_sites.csv")
         assert not validated.problems, validated.problems[:3]
         store_sites(LocalBlobStore(Path(folder) / "blobs"), validated)
         print(
-            f"stored them in SQLite (time order) and the site CSV in {time.perf_counter() - began:.1f} s"
+            f"stored them in SQLite (time order), {EXCLUSIONS} approved exclusions and the site CSV"
+            f" ({int((connectors['opening_hours'] != '').sum()):,} connectors with opening hours)"
+            f" in {time.perf_counter() - began:.1f} s"
         )
         del runs, connectors
         job = run_child("job", folder, None)
@@ -281,7 +324,7 @@ def main() -> None:
         )
         engine = run_child("engine", folder, args.memory_limit)
         print(
-            f"engine alone (runs from Parquet, all ten tables, memory_limit {args.memory_limit}):"
+            f"engine alone (runs from Parquet, all {len(schema.TABLES)} tables, memory_limit {args.memory_limit}):"
             f" {engine['seconds']:.1f} s, peak {engine['peak_mib']:.0f} MiB"
         )
         baseline = run_child("pandas", folder, None)
@@ -290,8 +333,24 @@ def main() -> None:
         )
         ours = pq.read_table(f"{folder}/evse.parquet").to_pandas().set_index(["cpo_id", "evse_uid"])
         theirs = pd.read_parquet(f"{folder}/pandas_evse.parquet").set_index(["cpo_id", "evse_uid"])
-        diff = (theirs["unknown_minutes"] - ours.loc[theirs.index, "unknown_minutes"]).abs().max()
-        print(f"largest difference in unknown_minutes between the two: {diff:.6f} minutes")
+        # The pandas version knows nothing of opening hours: compare the always-open EVSEs.
+        open_all_time = ours.index[ours["opening_hours"].isna()].intersection(theirs.index)
+        diff = (
+            (
+                theirs.loc[open_all_time, "unknown_minutes"]
+                - ours.loc[open_all_time, "unknown_minutes"]
+            )
+            .abs()
+            .max()
+        )
+        print(
+            f"largest difference in unknown_minutes between the two ({len(open_all_time):,} EVSEs"
+            f" open all the time): {diff:.6f} minutes"
+        )
+        print(
+            f"closed minutes {ours['closed_minutes'].sum():,.0f}, excluded minutes"
+            f" {ours['excluded_minutes'].sum():,.0f} on {(ours['excluded_minutes'] > 0).sum():,} EVSEs"
+        )
         job_store = LocalBlobStore(Path(folder) / "blobs")
         same = [
             name
@@ -303,7 +362,8 @@ def main() -> None:
             f"tables byte-identical between the job and the engine run: {len(same)} of {len(schema.TABLES)}"
         )
         print(
-            f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} × (the engine also builds nine more tables)"
+            f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} × (the engine also builds"
+            f" {len(schema.TABLES) - 1} more tables)"
         )
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
