@@ -101,6 +101,9 @@ class CpoState:
     record: FeedRecord
     statuses: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     silent: bool = False
+    # The token its Sender accepts: the feed's secret for a pulled CPO (the worker holds it),
+    # the CPO's own token B for a pushing one (handed to the worker at registration).
+    token: str | None = None
 
     def sites(self) -> dict[str, list[SimEvse]]:
         grouped: dict[str, list[SimEvse]] = {}
@@ -125,7 +128,8 @@ async def run_ocpi_sender_feed(
 
 
 def sender_app(states: dict[str, CpoState]) -> Starlette:
-    """The OCPI Sender of every pulled CPO, under ``/ocpi/cpo/{cpo_id}/…``."""
+    """The OCPI Sender of every simulated CPO (pulled, and pushing ones, which the worker polls
+    for liveness), under ``/ocpi/cpo/{cpo_id}/…``."""
 
     def authorised(request: Request, state: CpoState) -> bool:
         header = request.headers.get("authorization", "")
@@ -135,7 +139,7 @@ def sender_app(states: dict[str, CpoState]) -> Starlette:
         candidates = {value.strip()}
         with contextlib.suppress(binascii.Error, UnicodeDecodeError):
             candidates.add(base64.b64decode(value.strip(), validate=True).decode())
-        return state.sim.feed.secret in candidates
+        return (state.token or state.sim.feed.secret) in candidates
 
     def guard(request: Request) -> tuple[CpoState | None, JSONResponse | None]:
         state = states.get(request.path_params["cpo_id"])
@@ -230,7 +234,9 @@ class OcpiPusher:
         clock: SimClock,
         record: FeedRecord,
         client: httpx.AsyncClient,
+        sender_url: str | None = None,
     ) -> None:
+        self.sender_url = sender_url
         self.sim, self.settings, self.clock, self.record, self.client = (
             sim,
             settings,
@@ -242,7 +248,7 @@ class OcpiPusher:
         self.token_b = secrets.token_urlsafe(24)
         self.token_c: str | None = None
         self.locations_url: str | None = None
-        self.state = CpoState(sim, record)
+        self.state = CpoState(sim, record, token=self.token_b)
 
     @staticmethod
     def _auth(token: str) -> dict[str, str]:
@@ -266,7 +272,9 @@ class OcpiPusher:
         self.locations_url = endpoints["locations"]
         credentials = {
             "token": self.token_b,
-            "url": f"http://127.0.0.1/ocpi/cpo/{self.sim.feed.cpo_id}/versions",
+            # Our Sender (served by the simulator's OCPI server), which the worker calls back
+            # and polls; without one, an address that answers nothing.
+            "url": f"{self.sender_url or 'http://127.0.0.1:9'}/ocpi/cpo/{self.sim.feed.cpo_id}/versions",
             "roles": [
                 {
                     "role": "CPO",
@@ -319,7 +327,7 @@ class OcpiPusher:
                 changed.add(event.evse_uid)
             silent = dropouts.silent()
             self.record.dropouts += int(silent and not was_silent)
-            was_silent = silent
+            was_silent = self.state.silent = silent
             if not silent:
                 try:
                     if self.token_c is None:

@@ -67,6 +67,7 @@ async def simulate(
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
     address = sender_address(feeds)
+    sender_url = f"http://{address[0]}:{address[1]}" if address else None
     if address is not None:
         config = uvicorn.Config(
             sender_app(states),
@@ -92,7 +93,9 @@ async def simulate(
             elif kind == "ws_push":
                 job = run_ws_feed(sim, worker_url, settings, clock, record, stop)
             elif kind == "ocpi_push":
-                job = OcpiPusher(sim, worker_url, settings, clock, record, client).run(stop)
+                pusher = OcpiPusher(sim, worker_url, settings, clock, record, client, sender_url)
+                states[sim.feed.cpo_id] = pusher.state  # its Sender, on the same server
+                job = pusher.run(stop)
             else:
                 job = run_ocpi_sender_feed(states[sim.feed.cpo_id], settings, clock, stop)
             tasks.append(asyncio.create_task(job, name=sim.feed.name))
