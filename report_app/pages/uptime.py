@@ -127,36 +127,55 @@ def uptime_ui(states: tuple[str, ...] = STATES) -> ui.Tag:
             ),
             col_widths=(6, 6),
         ),
-        ui.layout_columns(
-            ui.card(
-                ui.card_header("Uptime by local government area and site"),
+        # One tab at a time: outputs of hidden tabs are not drawn, so a month switch redraws
+        # the table and the charts above only, and the map when its tab is open.
+        ui.navset_card_tab(
+            ui.nav_panel(
+                "Figures",
+                ui.div(
+                    ui.strong(ui.output_text("table_title", inline=True)),
+                    ui.download_button("download", "Download CSV", class_="btn-sm float-end"),
+                    class_="mb-2",
+                ),
+                ui.output_ui("notes"),
+                ui.output_data_frame("figures"),
+                value="figures",
+            ),
+            ui.nav_panel(
+                "Map by LGA and site",
                 output_figure("map"),
-                full_screen=True,
-            ),  # fmt: skip
-            ui.card(ui.card_header("Where the port time went"), output_figure("breakdown")),
-            col_widths=(7, 5),
-        ),
-        ui.card(
-            ui.card_header(
-                ui.output_text("table_title", inline=True),
-                ui.download_button("download", "Download CSV", class_="btn-sm float-end"),
+                value="map",
             ),
-            ui.output_ui("notes"),
-            ui.output_data_frame("figures"),
-        ),
-        ui.card(
-            ui.card_header(
-                "Funded sites against their program's threshold",
-                ui.download_button("download_funded", "Download CSV", class_="btn-sm float-end"),
+            ui.nav_panel(
+                "Where the port time went",
+                output_figure("breakdown"),
+                value="breakdown",
             ),
-            ui.output_data_frame("funded"),
-        ),
-        ui.card(
-            ui.card_header(
-                "Outages (longest first)",
-                ui.download_button("download_outages", "Download CSV", class_="btn-sm float-end"),
+            ui.nav_panel(
+                "Funded sites",
+                ui.div(
+                    ui.strong("Funded sites against their program's threshold, worst first"),
+                    ui.download_button(
+                        "download_funded", "Download CSV", class_="btn-sm float-end"
+                    ),
+                    class_="mb-2",
+                ),
+                ui.output_data_frame("funded"),
+                value="funded",
             ),
-            ui.output_data_frame("outages"),
+            ui.nav_panel(
+                "Outages",
+                ui.div(
+                    ui.strong("Outages, longest first"),
+                    ui.download_button(
+                        "download_outages", "Download CSV", class_="btn-sm float-end"
+                    ),
+                    class_="mb-2",
+                ),
+                ui.output_data_frame("outages"),
+                value="outages",
+            ),
+            id="views",
         ),
     )
 

@@ -296,10 +296,23 @@ def test_each_role_sees_and_downloads_only_its_states(server, chromium, role: st
     assert name == f"site-2026-10{'' if role == 'analyst' else '-' + '-'.join(sorted(states))}.csv"
     assert {r["state"] for r in sites} == set(states)
     assert "uptime_pct" in sites[0] and "Uptime (%)" not in sites[0]  # CSV: the spec's names
+    page.locator("#uptime-views a.nav-link", has_text="Outages").click()
     _, outages = download_rows(page, "#uptime-download_outages")
     assert {r["state"] for r in outages} <= set(states)
+    page.locator("#uptime-views a.nav-link", has_text="Funded sites").click()
     _, funded = download_rows(page, "#uptime-download_funded")
     assert funded and {r["state"] for r in funded} <= set(states)
+    # the map tab draws the viewer's LGAs and sites only
+    page.locator("#uptime-views a.nav-link", has_text="Map by LGA").click()
+    page.get_by_text("Uptime by LGA and site, 2026-10").wait_for(timeout=30_000)
+    drawn = page.evaluate("() => JSON.stringify(document.getElementById('uptime-map_plot').data"
+                          ".map(t => t.hovertext || []))")  # fmt: skip
+    evses = server["network"].evses
+    for name in set(evses[~evses["state"].isin(states)]["lga_name"]):
+        assert f"{name}:" not in drawn, name
+    for name in set(evses[evses["state"].isin(states)]["lga_name"]):
+        assert f"{name}:" in drawn, name
+    page.locator("#uptime-views a.nav-link", has_text="Figures").click()
     # network figures over the viewer's EVSEs, with the engine's formulas
     page.select_option("#uptime-level", "network")
     page.get_by_text("Network (CPO) figures, 2026-10").wait_for(timeout=30_000)
