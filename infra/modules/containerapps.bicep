@@ -90,6 +90,9 @@ var workerOwnEnv = [
   { name: 'CAL_DATABASE_URL', value: databaseUrlForWorker }
   { name: 'AZURE_CLIENT_ID', value: workerClientId }
   { name: 'CAL_OPERATOR_TOKEN', secretRef: 'worker-operator-token' }
+  // What OCPI URLs handed to CPOs start with: the worker app's own ingress address
+  // (<app name>.<environment default domain>), never a request's Host header.
+  { name: 'CAL_PUBLIC_URL', value: 'https://${name}-worker.${managedEnvironment.properties.defaultDomain}' }
 ]
 var workerEnv = concat(common, handoffEnv, workerOwnEnv, cpoSecretEnv)
 var writerFeedsSecret = {
