@@ -170,8 +170,9 @@ def read_rows(handle: BinaryIO, source: str, fmt: str | None = None) -> Iterator
         raise ImportRefused(f"{source}: cannot be read ({exc}). Nothing was imported") from None
 
 
-def parse_row(row: RawRow, cpo_id: str) -> Observation:
-    """A raw row → Observation for ``cpo_id``; raises InvalidObservation naming the field."""
+def parse_row(row: RawRow, cpo_id: str, now: datetime | None = None) -> Observation:
+    """A raw row → Observation for ``cpo_id``; raises InvalidObservation naming the field.
+    ``now`` (default: the clock) is what "in the future" is measured from."""
     fields = row.fields or {}
     given_cpo = fields.get("cpo_id")
     if given_cpo not in (None, "") and str(given_cpo).strip() != cpo_id:
@@ -188,7 +189,7 @@ def parse_row(row: RawRow, cpo_id: str) -> Observation:
         observed_at=fields["observed_at"],
         connector_id=fields.get("connector_id"),
     )
-    check_not_future(observation.observed_at, skew=MAX_IMPORT_FUTURE)
+    check_not_future(observation.observed_at, now=now, skew=MAX_IMPORT_FUTURE)
     return observation
 
 
@@ -243,7 +244,8 @@ def import_observations(
     accepted / duplicate / rejected counts, rejects quarantined with file:line and reason."""
     store = ObservationStore(engine, default_max_gap_minutes)
     result = ImportResult()
-    received = to_db_time(datetime.now(UTC))
+    started = datetime.now(UTC)
+    received = to_db_time(started)
     name = "stdin" if str(path) == STDIN else Path(path).name
     label = name[:150]
     with tempfile.TemporaryDirectory(prefix="chargeatlarge-import-") as folder:
@@ -256,7 +258,7 @@ def import_observations(
                     try:
                         if row.error is not None:
                             raise InvalidObservation(row.error)
-                        o = parse_row(row, cpo_id)
+                        o = parse_row(row, cpo_id, started)
                         rows.append(
                             (to_us(o.observed_at), row.line, o.evse_uid, o.status, o.connector_id)
                         )
