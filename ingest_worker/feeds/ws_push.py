@@ -5,7 +5,8 @@ answered with the same result object as the REST API. Every message, and an appl
 ``{"type": "ping"}`` (answered ``{"type": "pong"}``), is a liveness signal for all EVSEs of the CPO
 (stored coalesced, see ``Ingest.liveness``). A connection may send ``MESSAGES_PER_SECOND``
 messages a second (bursts of ``BURST``); beyond that a message is answered with an error and
-not taken.
+not taken. A token may hold ``MAX_CONNECTIONS_PER_TOKEN`` connections at once; one more is
+closed with 1013 (try again later).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ingest_worker.auth import bearer_token, feed_for_secret
 from ingest_worker.feeds.push_common import BadPayload, parse_items
+from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+MAX_CONNECTIONS_PER_TOKEN = 16
 # Per connection: a steady rate and a burst; messages beyond are answered with an error and
 # not taken, so one connection cannot flood the spool and the writer.
 MESSAGES_PER_SECOND = 200.0
@@ -46,6 +50,7 @@ class RateLimit:
 
 def router(ingest: Ingest) -> APIRouter:
     api = APIRouter()
+    open_connections: dict[str, int] = {}
 
     @api.websocket("/ws/v1/observations")
     async def observations_socket(websocket: WebSocket) -> None:
@@ -55,7 +60,21 @@ def router(ingest: Ingest) -> APIRouter:
         if feed is None:
             await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown bearer token")
             return
-        await websocket.accept()
+        if open_connections.get(feed.cpo_id, 0) >= MAX_CONNECTIONS_PER_TOKEN:
+            await websocket.accept()  # so that the client reads the reason, not a bare 403
+            await websocket.close(
+                code=TRY_AGAIN_LATER,
+                reason=f"more than {MAX_CONNECTIONS_PER_TOKEN} connections for this token",
+            )
+            return
+        open_connections[feed.cpo_id] = open_connections.get(feed.cpo_id, 0) + 1
+        try:
+            await websocket.accept()
+            await _serve(websocket, feed)
+        finally:
+            open_connections[feed.cpo_id] -= 1
+
+    async def _serve(websocket: WebSocket, feed: FeedConfig) -> None:
         sender = websocket.client.host if websocket.client else "unknown"
         limit = RateLimit(MESSAGES_PER_SECOND, BURST)
         try:

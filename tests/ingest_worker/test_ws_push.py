@@ -139,3 +139,38 @@ def test_a_flooding_connection_is_slowed_not_served(worker, monkeypatch) -> None
     assert any("messages per second" in a.get("error", "") for a in answers[3:])
     # Other connections are not affected.
     assert asyncio.run(exchange(url, [ping])) == [{"type": "pong"}]
+
+
+def test_one_token_holds_a_bounded_number_of_connections(worker, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest_worker.feeds import ws_push
+
+    monkeypatch.setattr(ws_push, "MAX_CONNECTIONS_PER_TOKEN", 2)
+    url, _ = worker
+    headers = {"Authorization": "Bearer acme-ws-secret"}
+
+    async def scenario() -> None:
+        first = await websockets.connect(ws_url(url), additional_headers=headers)
+        second = await websockets.connect(ws_url(url), additional_headers=headers)
+        for socket in (first, second):  # both are served
+            await socket.send(json.dumps({"type": "ping"}))
+            assert json.loads(await socket.recv()) == {"type": "pong"}
+        third = await websockets.connect(ws_url(url), additional_headers=headers)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await third.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        await first.close()
+        # a slot is free again once the server has seen the close: wait for it
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            try:
+                again = await websockets.connect(ws_url(url), additional_headers=headers)
+                await again.send(json.dumps({"type": "ping"}))
+                assert json.loads(await again.recv()) == {"type": "pong"}
+                break
+            except (websockets.ConnectionClosed, websockets.InvalidStatus):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.1)
+        await again.close()
+        await second.close()
+
+    asyncio.run(scenario())
