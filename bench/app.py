@@ -149,7 +149,7 @@ def main() -> None:
                     "() => document.querySelectorAll('#uptime-map_plot .scatterlayer .trace,"
                     " #uptime-map_plot canvas').length > 0", timeout=60_000,
                 )  # fmt: skip
-                print(f"uptime map tab opened: LGAs and {sites} sites drawn in "
+                print(f"uptime map tab opened: LGAs and {on_map} sites drawn in "
                       f"{time.perf_counter() - started:.2f} s")  # fmt: skip
                 map_switches: list[float] = []
                 for month in (newest, previous, newest, previous):

@@ -271,11 +271,15 @@ def uptime_server(  # noqa: ANN001
         try:
             if unfiltered():
                 return unfiltered_rows(context.monthly, input.month(), level), ()
-            past = None
-            if scope is not None or filters().picked:
-                past = history(context.monthly, months(), input.month())
-            found = level_rows(level, tables, connectors(), filters(), past)
-            return rounded(found.frame), found.notes
+            month, available = input.month(), months()
+
+            def build() -> tuple[pd.DataFrame, tuple[str, ...]]:
+                past = history(context.monthly, available, month)
+                found = level_rows(level, tables, connectors(), filters(), past)
+                return rounded(found.frame), found.notes
+
+            # a viewer's states with no filter picked: the same rows for every such session
+            return shared_view(f"rows-{level}", build)
         except DataProblem as exc:
             raise ValueError(str(exc)) from None
 
@@ -326,7 +330,10 @@ def uptime_server(  # noqa: ANN001
         if unfiltered():
             spec = unfiltered_distribution(context.monthly, input.month(), input.level())
         else:
-            spec = distribution_spec(frame, input.level(), input.month())
+            level, month = input.level(), input.month()
+            spec = shared_view(
+                f"distribution-{level}", lambda: distribution_spec(frame, level, month)
+            )
         return draw("distribution", spec)
 
     @render.ui
@@ -343,8 +350,11 @@ def uptime_server(  # noqa: ANN001
             daily = context.monthly.derived(input.month(), "daily", daily_figures, DAILY_COLUMNS)
         except DataProblem as exc:
             return draw("trend", plots.empty_figure(str(exc)))
-        trend = daily_trend(daily, selected_evses())
-        return draw("trend", plots.daily_trend(trend, input.month()))
+        month, evses = input.month(), selected_evses()
+        spec = shared_view(
+            "daily-trend", lambda: plots.daily_trend(daily_trend(daily, evses), month).to_json()
+        )
+        return draw("trend", spec)
 
     @reactive.calc
     def site_choices() -> dict[str, str]:
