@@ -6,7 +6,7 @@ one writer). The writer alone runs the OCPI pollers (pull polls and the Location
 of push feeds), so each feed is polled once however many ingest replicas run; and it keeps the
 live snapshot and ``live/feeds.json``.
 
-Each round takes up to ``batch_messages`` messages, applies their records in receipt order
+Each round takes up to ``batch_messages`` messages (fewer while rounds run long), applies their records in receipt order
 (worker receipt time, worker, sequence) in one transaction through the spool's writer
 (``Ingest.store_records``: a record that cannot be stored is quarantined with its reason), and
 deletes each message only after that commit. While the database is down the writer takes
@@ -45,6 +45,7 @@ from shared.blobstore import BlobStore
 
 log = logging.getLogger("chargeatlarge.writer")
 LEASE_BLOB = "leases/writer"
+ROUND_SECONDS = 1.0  # what a round (one transaction) aims to take
 
 
 @dataclass(slots=True)
@@ -83,6 +84,10 @@ class QueueWriter:
         self.poison_queue = poison
         self.blobs = blobs
         self.batch_messages = batch_messages
+        # Messages taken per round, between 8 and batch_messages: a round that found the queue
+        # fuller than it could take doubles it (throughput); a slow round that emptied it halves
+        # it (latency).
+        self.round_messages = min(16, batch_messages)
         self.visibility = visibility_seconds
         self.max_dequeue = max_dequeue
         self.stats = WriterStats()
@@ -106,6 +111,7 @@ class QueueWriter:
         if not self._held:
             return 0
         held = self._held
+        began = time.monotonic()
         queued = sorted((r for h in held for r in h.records), key=QueuedRecord.order)
         records = [
             SpoolRecord(index, r.kind, r.body or {}, r.received_at, ref=r.ref)
@@ -122,7 +128,16 @@ class QueueWriter:
         self._deleting = [f for f in self._deleting if not f.done()]
         self._deleting += [self._deleter.submit(self._delete, item) for item in held]
         self._held = []
+        self._adapt(len(held), time.monotonic() - began)
         return len(records)
+
+    def _adapt(self, taken: int, seconds: float) -> None:
+        if taken >= self.round_messages:
+            # A backlog: bigger transactions merge more points per EVSE at once (throughput).
+            self.round_messages = min(self.batch_messages, self.round_messages * 2)
+        elif seconds > ROUND_SECONDS * 2:
+            # Keeping up, but slowly: smaller rounds commit sooner (latency).
+            self.round_messages = max(8, self.round_messages // 2)
 
     def finish(self) -> None:
         """Wait for the deletes under way (at shutdown)."""
@@ -131,8 +146,8 @@ class QueueWriter:
     def _receive(self) -> list[Held]:
         held: list[Held] = []
         for message in self.queue.receive_messages(
-            messages_per_page=min(32, self.batch_messages),
-            max_messages=self.batch_messages,
+            messages_per_page=min(32, self.round_messages),
+            max_messages=self.round_messages,
             visibility_timeout=self.visibility,
         ):
             self.stats.queue_ok, self.stats.queue_error = True, None
@@ -362,7 +377,7 @@ class WriterOptions:
     snapshot_seconds: float = 5.0
     visibility_seconds: int = 300
     max_dequeue: int = 5
-    batch_messages: int = 64
+    batch_messages: int = 128
     lease_seconds: int = 30
 
 
