@@ -55,9 +55,13 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, OSError | ConnectionError | TimeoutError) or type(
-        exc
-    ).__module__.startswith(("azure.", "urllib3", "requests"))
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    # An OSError from the operating system (a full disk, a dropped mount) carries an errno; one
+    # raised by a decoder over bad bytes (gzip.BadGzipFile) does not, and will fail again.
+    if isinstance(exc, OSError):
+        return exc.errno is not None
+    return type(exc).__module__.startswith(("azure.", "urllib3", "requests"))
 
 
 @dataclass(slots=True)

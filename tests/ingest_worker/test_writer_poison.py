@@ -63,37 +63,55 @@ def test_the_four_observations_that_jammed_the_writer(ingest: Ingest) -> None:
     assert ingest.spool.backlog()[0] == 0
 
 
+def obs_record(items: object, **changes: object) -> dict[str, object]:
+    return {
+        "cpo": "ACME",
+        "source": "rest_push",
+        "sender": "t",
+        "received_at": T0.isoformat(),
+        "items": items,
+        "raw": "H4sIAAAAAAAAA6tWSi0qyi9SsgIAiV5bWQ8AAAA=",
+        **changes,
+    }
+
+
+# Spooled records that cannot be stored (written before the edge refused such input, or by a
+# broken peer of the queue): each goes to quarantine, and the next CPO's records commit.
+POISON: list[tuple[str, str, dict[str, object]]] = [
+    ("year 1 overflows the merge", "obs", obs_record([["E1", "AVAILABLE", "0001-01-01T00:05:00+00:00"]])),
+    ("an unknown status", "obs", obs_record([["E1", "EXPLODED", T0.isoformat()]])),
+    ("an item of the wrong shape", "obs", obs_record([["E1", "AVAILABLE"]])),
+    ("items not a list", "obs", obs_record(7)),
+    ("not an instant", "obs", obs_record([["E1", "AVAILABLE", "yesterday"]])),
+    ("no CPO", "obs", obs_record([["E1", "AVAILABLE", T0.isoformat()]], cpo=None)),
+    # Its observation is valid and stored; the archive step cannot read the payload.
+    ("a raw payload that is not gzip", "obs", obs_record([["E9", "AVAILABLE", T0.isoformat()]], raw="bm90Z3ppcA==")),
+    ("liveness at no instant", "live", {"cpo": "ACME", "at": "soon", "evses": None}),
+    ("liveness of EVSEs not a list", "live", {"cpo": "ACME", "at": T0.isoformat(), "evses": 5}),
+    ("a reject without its fields", "reject", {"cpo": "ACME"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "kind", "body"), POISON, ids=[p[0] for p in POISON])
 def test_a_record_that_cannot_be_stored_is_quarantined_and_the_next_cpo_commits(
-    ingest: Ingest,
+    ingest: Ingest, name: str, kind: str, body: dict[str, object]
 ) -> None:
-    # A spooled record from before the edge refused such dates: year 1 overflows the merge.
-    ingest.spool.append(
-        "obs",
-        {
-            "cpo": "ACME",
-            "source": "rest_push",
-            "sender": "t",
-            "received_at": T0.isoformat(),
-            "items": [["E1", "AVAILABLE", "0001-01-01T00:05:00+00:00"]],
-            "raw": "H4sIAAAAAAAAA6tWSi0qyi9SsgIAiV5bWQ8AAAA=",
-        },
-        time.time(),
-    )
+    ingest.spool.append(kind, body, time.time())
     beta = ingest.feeds[1]
     asyncio.run(
         ingest.accept(beta, [Observation("BETA", "B1", "CHARGING", T0)], raw="ok", sender="t")
     )
     assert ingest.drain_once() == 2
-    assert rows(ingest, select(status_run.c.cpo_id, status_run.c.evse_uid)) == [("BETA", "B1")]
-    ((cpo, location, reason, payload),) = rows(
-        ingest,
-        select(
-            quarantine.c.cpo_id, quarantine.c.location, quarantine.c.reason, quarantine.c.payload
-        ),
+    kept = [("ACME", "E9")] if name.startswith("a raw payload") else []
+    assert rows(ingest, select(status_run.c.cpo_id, status_run.c.evse_uid)) == [
+        *kept,
+        ("BETA", "B1"),
+    ]
+    ((location, reason, payload),) = rows(
+        ingest, select(quarantine.c.location, quarantine.c.reason, quarantine.c.payload)
     )
-    assert cpo == "ACME" and location.startswith("spool record")
-    assert "could not be stored" in reason
-    assert json.loads(payload)["items"][0][2].startswith("0001")
+    assert location.startswith("spool record") and "could not be stored" in reason
+    assert json.loads(payload)["kind"] == kind  # the whole record is kept
     assert ingest.spool.backlog()[0] == 0
     assert ingest.health_json()["quarantined_records"] == 1
 
@@ -103,6 +121,10 @@ def test_transient_and_permanent_failures_are_told_apart() -> None:
 
     assert is_transient(OperationalError("SELECT 1", {}, Exception("database is locked")))
     assert is_transient(ConnectionResetError())
+    assert is_transient(OSError(28, "No space left on device"))
+    import gzip
+
+    assert not is_transient(gzip.BadGzipFile("Not a gzipped file"))
     assert not is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
     assert not is_transient(OverflowError("date value out of range"))
     assert not is_transient(ValueError("bad"))
