@@ -197,7 +197,15 @@ def observations_import(
 
 @click.command()
 @click.option("--month", required=True, help="the calendar month in CAL_REPORT_TZ, YYYY-MM")
-def monthly(month: str) -> None:
+@click.option(
+    "--engine",
+    "metrics_engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="where the engine's SQL runs: DuckDB in process, or Spark (the active session, else local)",
+)
+def monthly(month: str, metrics_engine: str) -> None:
     """Compute a month's figures and write processed/monthly/YYYY-MM/ and reports/YYYY-MM/."""
     import logging
 
@@ -207,7 +215,7 @@ def monthly(month: str) -> None:
 
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(message)s")
     try:
-        result = run_month_with_settings(month, get_settings())
+        result = run_month_with_settings(month, get_settings(), metrics_engine=metrics_engine)
     except (InvalidMonth, MonthNotReady) as exc:
         fail(str(exc))
     counts = ", ".join(f"{name} {count}" for name, count in result.row_counts.items())

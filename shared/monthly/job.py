@@ -85,8 +85,13 @@ def run_month(
     default_max_gap_minutes: float,
     uptime_threshold_pct: float,
     now: datetime | None = None,
+    metrics_engine: str = "duckdb",
 ) -> MonthResult:
-    """Compute ``month`` (YYYY-MM in ``tz``) and replace its processed folder and report."""
+    """Compute ``month`` (YYYY-MM in ``tz``) and replace its processed folder and report.
+
+    ``metrics_engine``: "duckdb" (in process) or "spark" (the same SQL on Spark:
+    ``shared.metrics.spark``; the active session, e.g. a Databricks job's, else a local one).
+    """
     now = now or datetime.now(UTC)
     period = Period.for_month(month, tz)
     if period.start > now:
@@ -140,7 +145,15 @@ def run_month(
                 history=history.tables,
             )
             began = time.perf_counter()
-            with month_tables(inputs, memory_limit=ENGINE_MEMORY_LIMIT) as computed:
+            if metrics_engine == "spark":
+                from shared.metrics import spark
+
+                computing = spark.month_tables(inputs)
+            elif metrics_engine == "duckdb":
+                computing = month_tables(inputs, memory_limit=ENGINE_MEMORY_LIMIT)
+            else:
+                raise ValueError(f"metrics engine {metrics_engine!r}: expected duckdb or spark")
+            with computing as computed:
                 computed_in = time.perf_counter() - began
                 run_count = computed.run_count
                 row_counts = {
@@ -180,6 +193,7 @@ def run_month(
         "period_end": period.end.isoformat(),
         "period_minutes": period.minutes,
         "job_version": JOB_VERSION,
+        "metrics_engine": metrics_engine,
         "run_at": now.isoformat(),
         "inputs": {
             "static_site_csvs": static.sources,

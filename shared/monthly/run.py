@@ -12,7 +12,7 @@ from shared.settings import Settings
 
 
 def run_month_with_settings(
-    month: str, settings: Settings, now: datetime | None = None
+    month: str, settings: Settings, now: datetime | None = None, metrics_engine: str = "duckdb"
 ) -> MonthResult:
     engine = make_engine(settings.database_url)
     try:
@@ -24,6 +24,7 @@ def run_month_with_settings(
             default_max_gap_minutes=settings.max_gap_minutes,
             uptime_threshold_pct=settings.uptime_threshold_pct,
             now=now,
+            metrics_engine=metrics_engine,
         )
     finally:
         engine.dispose()
