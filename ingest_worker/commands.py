@@ -84,12 +84,18 @@ def worker(feeds_path: Path, host: str, port: int, snapshot_seconds: float) -> N
     type=click.IntRange(15, 60),
     help="the writer lease (one writer at a time); a killed writer's successor waits this long",
 )
+@click.option(
+    "--requeue-poison",
+    is_flag=True,
+    help="put the poison queue's messages back on the queue, print how many, and end",
+)
 def writer(
     feeds_path: Path,
     snapshot_seconds: float,
     visibility_seconds: int,
     max_dequeue: int,
     lease_seconds: int,
+    requeue_poison: bool,
 ) -> None:
     """CAL_HANDOFF=queue: drain the queue into the database, keep the live snapshot and feed
     health, and run the OCPI pollers (one writer at a time, by a blob lease)."""
@@ -110,6 +116,15 @@ def writer(
             "the writer drains the queue: set CAL_HANDOFF=queue (with CAL_HANDOFF=spool the"
             " worker writes its own spool into the database)"
         )
+    if requeue_poison:
+        from ingest_worker.handoff import queue_clients
+        from ingest_worker.writer import requeue_poison as requeue
+        from shared.blobstore import AzureBlobStore
+
+        queue, poison = queue_clients(settings)
+        requeued, kept = requeue(queue, poison, AzureBlobStore.from_settings(settings))
+        click.echo(f"{requeued} message(s) back on {settings.queue_name}; {kept} record(s) kept")
+        return
     options = WriterOptions(
         snapshot_seconds=snapshot_seconds,
         visibility_seconds=visibility_seconds,

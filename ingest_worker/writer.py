@@ -304,6 +304,29 @@ def read_poison(text: str) -> dict[str, Any]:
     return json.loads(zlib.decompress(base64.b64decode(text)))
 
 
+def requeue_poison(queue: Any, poison: Any, blobs: BlobStore) -> tuple[int, int]:
+    """Put every poisoned message back on the queue, once its cause is fixed (an outage that
+    outlasted ``max_dequeue`` restarts, a bug); returns (requeued, kept). A record that not even
+    quarantine took is no message and stays. Needs an identity that may take from the poison
+    queue (an operator's, not the writer's)."""
+    requeued = kept = 0
+    while True:
+        page = list(poison.receive_messages(max_messages=32, visibility_timeout=120))
+        if not page:
+            return requeued, kept
+        for message in page:
+            document = read_poison(message.content)
+            if "content_blob" in document:
+                document = json.loads(blobs.get(document["content_blob"]))
+            content = document.get("content")
+            if not content:
+                kept += 1  # visible again in two minutes, after this run
+                continue
+            queue.send_message(content)
+            poison.delete_message(message)
+            requeued += 1
+
+
 # ---- the lease ------------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from ingest_worker.handoff import (
     queue_clients,
 )
 from ingest_worker.pipeline import Ingest
-from ingest_worker.writer import QueueWriter, read_poison
+from ingest_worker.writer import QueueWriter, read_poison, requeue_poison
 from shared.blobstore import AzureBlobStore
 from shared.db.engine import make_engine, upgrade
 from shared.db.tables import ingest_batch, quarantine, status_run
@@ -295,6 +295,12 @@ def test_a_message_that_fails_again_and_again_is_poisoned_not_dropped(
     assert decode(poisoned["content"])[0].body["items"] == [["P1", "AVAILABLE", T0.isoformat()]]
     with engine.connect() as connection:
         assert not connection.execute(select(status_run)).all()
+    # Its cause fixed, an operator puts it back (`chargeatlarge writer --requeue-poison`).
+    assert requeue_poison(queue, poison, store) == (1, 0)
+    assert not _poisoned(poison)
+    wait_for(lambda: writer.drain_once() == 1, 60)
+    with engine.connect() as connection:
+        assert connection.execute(select(status_run.c.evse_uid)).scalars().all() == ["P1"]
 
 
 def test_a_database_outage_holds_the_messages_and_poisons_nothing(
