@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import dashboard_data as generate  # noqa: E402
 from shared.blobstore import LocalBlobStore  # noqa: E402
 from shared.jurisdictions import parse_role  # noqa: E402
-from tests.report_app import generate  # noqa: E402
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]  # fmt: skip

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench import dashboard_data as generate
 from shared.blobstore import LocalBlobStore
-from tests.report_app import generate
 from tests.report_app.serve import (
     ROLE_STATES,
     ROLES,

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from bench import dashboard_data as generate
 from report_app import caches, data, month_data, sources
 from report_app.data import DataProblem, Filters
 from report_app.pages import uptime
 from report_app.uptime_views import neighbours, read_month
 from shared import layout
-from tests.report_app import generate
 
 MONTHS = ("2026-08", "2026-09", "2026-10")
 

@@ -11,11 +11,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from bench import dashboard_data as generate
 from shared.blobstore import LocalBlobStore
 from shared.metrics import schema
 from shared.monthly.report import REPORT_TABLES
 from shared.monthly.state_reports import month_before, publish_reports
-from tests.report_app import generate
 
 SITES = 24  # site i is in CITIES[i % 8]: three sites per state; CPO of site i: CPA/CPB/CPC by i % 3
 MANIFEST = {
