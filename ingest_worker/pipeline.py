@@ -19,9 +19,10 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -204,13 +205,13 @@ class Ingest:
             self.health[feed.name].rejected += 1
         self._wake.set()
 
-    async def _hand_off(self, kind: str, body: dict[str, object]) -> None:
+    async def _hand_off(self, kind: str, body: Mapping[str, Any]) -> None:
         """Durable once this returns: in the local spool, or in the queue (queue mode)."""
         if self.handoff is not None:
-            await self.handoff.put(kind, body)
+            await self.handoff.put(kind, dict(body))
         else:
             assert self.spool is not None
-            await asyncio.to_thread(self.spool.append, kind, body, time.time())
+            await asyncio.to_thread(self.spool.append, kind, dict(body), time.time())
 
     def mark_success(self, feed: FeedConfig) -> None:
         health = self.health.setdefault(feed.name, FeedHealth(feed.cpo_id, feed.kind))

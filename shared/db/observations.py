@@ -371,8 +371,8 @@ def latest_statuses(
         else [wanted[i : i + IN_CHUNK] for i in range(0, len(wanted), IN_CHUNK)]
     )
     for chunk in chunks:
-        sub = newest if chunk is None else newest.where(status_run.c.evse_uid.in_(chunk))
-        sub = sub.subquery()
+        picked = newest if chunk is None else newest.where(status_run.c.evse_uid.in_(chunk))
+        sub = picked.subquery()
         query = select(
             status_run.c.cpo_id,
             status_run.c.evse_uid,
@@ -481,10 +481,10 @@ def _read_ahead(items: Iterator[T]) -> Iterator[T]:
         pending = worker.submit(next, items, end)
         while (item := pending.result()) is not end:
             pending = worker.submit(next, items, end)
-            yield item
+            yield item  # type: ignore[misc]  # not the sentinel, so a T
 
 
-def _adbc_sqlite_batches(path: str, sql: str, params: tuple, batch_rows: int):  # type: ignore[no-untyped-def]
+def _adbc_sqlite_batches(path: str, sql: str, params: tuple | dict, batch_rows: int):  # type: ignore[no-untyped-def]
     import adbc_driver_sqlite.dbapi as adbc_sqlite
     import pyarrow as pa
 
@@ -504,7 +504,10 @@ def _cursor_batches(connection: Connection, sql: str, params, batch_rows: int): 
     import pyarrow as pa
 
     schema = _runs_schema()
-    cursor = connection.connection.dbapi_connection.cursor()
+    raw = connection.connection.dbapi_connection
+    if raw is None:
+        raise RuntimeError("the connection has no DBAPI connection to read runs with")
+    cursor = raw.cursor()
     try:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(batch_rows):
