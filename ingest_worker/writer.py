@@ -273,7 +273,7 @@ class QueueWriter:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until ``stop``; back off while the database or the queue fails."""
-        delay = 0.5
+        delay, idle = 0.5, 0.1
         while not stop.is_set():
             try:
                 await self.ingest.flush_liveness()
@@ -290,8 +290,11 @@ class QueueWriter:
                 await _wait(stop, delay)
                 delay = min(delay * 2, 30)
                 continue
-            if not drained:
-                await _wait(stop, 0.2)
+            if drained:
+                idle = 0.1
+            else:  # an empty queue is asked again after 0.1 s, then less often, up to every 1 s
+                await _wait(stop, idle)
+                idle = min(idle * 2, 1.0)
 
 
 def poison_text(document: dict[str, Any]) -> str:
