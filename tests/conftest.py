@@ -225,7 +225,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except OSError:
             continue
         hits.extend(
-            f"{path.relative_to(base)}: {secret[:4]}…" for secret in secrets if secret.encode() in data
+            f"{path.relative_to(base)}: {secret[:4]}…"
+            for secret in secrets
+            if secret.encode() in data
         )
     if hits:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")

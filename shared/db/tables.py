@@ -124,7 +124,9 @@ exclusion = Table(
     Column("to_at", Instant, nullable=False),
     Column("cause", String(32), nullable=False),
     Column("note", Text, nullable=True),
-    Column("proposed_by", String(200), nullable=False, comment="cpo:ID, cli:USER or dashboard:USER"),
+    Column(
+        "proposed_by", String(200), nullable=False, comment="cpo:ID, cli:USER or dashboard:USER"
+    ),
     Column("proposed_at", Instant, nullable=False),
     Index("ix_exclusion_cpo", "cpo_id", "proposed_at"),
     Index("ix_exclusion_period", "from_at", "to_at"),
