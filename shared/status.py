@@ -171,9 +171,11 @@ class Observation:
         evse = check_id(evse_uid, "evse_uid")
         if not isinstance(status, str):
             raise InvalidObservation(f"status: expected a string, got {type(status).__name__}")
-        category_of(status)
+        key = normalise_status(status)
+        if key not in STATUS_CATEGORY:
+            category_of(status)  # raises, naming the unknown status
         instant = parse_instant(observed_at)
         connector = (
             None if connector_id in (None, "") else check_id(str(connector_id), "connector_id")
         )
-        return cls(cpo, evse, normalise_status(status), instant, connector)
+        return cls(cpo, evse, key, instant, connector)

@@ -23,14 +23,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 _EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
 def to_us(instant: datetime) -> int:
     """An instant as integer microseconds since the epoch (naive datetimes are UTC)."""
-    if instant.tzinfo is not None:
-        instant = instant.astimezone(UTC).replace(tzinfo=None)
-    return (instant - _EPOCH) // _US
+    return (instant - (_EPOCH if instant.tzinfo is None else _EPOCH_UTC)) // _US
 
 
 def from_us(value: int, aware: bool) -> datetime:
