@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import sqlglot
 
 from shared.metrics import engine as duck
 from shared.metrics import schema, spark
@@ -234,3 +235,39 @@ def test_monthly_command_on_spark_writes_the_same_files(session, tmp_path, monke
     assert manifests["spark"]["files"] == manifests["duckdb"]["files"]
     assert manifests["spark"]["row_counts"] == manifests["duckdb"]["row_counts"]
     assert manifests["spark"]["row_counts"]["evse"] > 0
+
+
+def test_rewrite_rules_give_duckdbs_answers(session) -> None:
+    """The as-of join, sorted distinct string_agg and microsecond intervals, on edge rows."""
+    import duckdb
+
+    ts = pa.timestamp("us")
+    tables = {
+        "a": pa.table({"k": [1, 1, 1, 2, 3], "x": pa.array([0, 5, 10, 7, 1], pa.int64())}),
+        "b": pa.table(
+            {"k": [1, 1, 2, 2], "y": pa.array([2, 5, 1, 9], pa.int64()), "v": ["p", "q", "r", "s"]}
+        ),
+        "g": pa.table({"k": [1, 1, 1, 2, 3], "s": ["b", None, "a", None, "b"]}),
+        "t": pa.table({"at": pa.array([0], ts), "n": pa.array([900_000_001], pa.int64())}),
+    }
+    query = """
+        SELECT a.k, a.x, b.y, b.v, CAST(b.v AS category) AS c
+        FROM a ASOF LEFT JOIN b ON b.k = a.k AND a.x >= b.y
+        ORDER BY a.k, a.x;
+        SELECT k, string_agg(DISTINCT s, ',' ORDER BY s) AS s FROM g GROUP BY k ORDER BY k;
+        SELECT CAST(at + to_microseconds(n) AS VARCHAR) AS later FROM t
+        """
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE TYPE category AS ENUM ('p', 'q', 'r', 's')")
+    for name, table in tables.items():
+        con.register(name, table)
+        session.createDataFrame(table).createOrReplaceTempView(name)
+    for original in sqlglot.parse(query, read="duckdb"):
+        expected = con.sql(original.sql("duckdb")).fetchall()
+        got = [tuple(r) for r in session.sql(spark.translate(original).sql("spark")).collect()]
+        assert got == expected, original.sql("duckdb")
+        if "string_agg" in original.sql("duckdb"):
+            assert got == [(1, "a,b"), (2, None), (3, "b")]
+        if "ASOF" in original.sql("duckdb"):
+            assert [r[2] for r in got] == [None, 5, 5, 1, None]
