@@ -5,7 +5,9 @@ its output queries (``output_sql``), written for DuckDB. Here each statement is 
 SQL, put through the few rewrite rules below where the dialects differ, generated as Spark SQL
 and run, in the same order, over the same input tables (``input_tables``), which reach Spark as
 Parquet files (the runs streamed batch by batch). Each table a step creates is materialised
-(``localCheckpoint``) before the next step reads it, as DuckDB's ``CREATE TABLE`` is.
+(a local checkpoint, or Parquet) before the next step reads it, as DuckDB's ``CREATE TABLE`` is;
+``INSERT INTO t query`` and ``DELETE FROM t WHERE c`` rebuild t (t UNION ALL query; t's rows
+where c is not true).
 
 Rewrite rules (everything else is sqlglot's own DuckDB → Spark translation):
 
@@ -56,6 +58,7 @@ log = logging.getLogger("chargeatlarge.spark")
 RUN_COLUMNS = ("cpo_id", "evse_uid", "category", "started_at", "last_confirmed_at")
 _UTC = pa.timestamp("us", tz="UTC")
 _NEXT = "asof_next_start"
+MATERIALISE = ("checkpoint", "parquet")
 
 
 # --- translation -----------------------------------------------------------------------------
@@ -277,9 +280,12 @@ class SparkMonthTables:
 class _Catalog:
     """Temporary views standing in for the engine's tables, each materialised once."""
 
-    def __init__(self, spark: SparkSession, folder: Path):
+    def __init__(self, spark: SparkSession, folder: Path, materialise: str):
+        if materialise not in MATERIALISE:
+            raise ValueError(f"materialise {materialise!r}: expected one of {MATERIALISE}")
         self.spark = spark
         self.folder = folder
+        self.materialise = materialise
         self.frames: dict[str, DataFrame] = {}
 
     def put(self, name: str, frame: DataFrame) -> None:
@@ -295,12 +301,7 @@ class _Catalog:
             self.drop(name)
 
     def _materialise(self, frame: DataFrame) -> DataFrame:
-        mode = os.environ.get("CAL_SPARK_MATERIALISE", "checkpoint")
-        if mode == "cache":
-            frame = frame.cache()
-            frame.count()
-            return frame
-        if mode == "parquet":
+        if self.materialise == "parquet":
             path = str(self.folder / f"step-{len(self.frames)}-{id(frame)}")
             frame.write.parquet(path)
             return self.spark.read.parquet(path)
@@ -366,17 +367,22 @@ class _Catalog:
 
 @contextmanager
 def month_tables(
-    inputs: MonthInputs, spark: SparkSession | None = None, work_dir: str | Path | None = None
+    inputs: MonthInputs,
+    spark: SparkSession | None = None,
+    work_dir: str | Path | None = None,
+    materialise: str = "checkpoint",
 ) -> Iterator[SparkMonthTables]:
     """Compute every table of ``shared.metrics.schema.TABLES`` for one month on Spark.
 
     The inputs are written as Parquet under ``work_dir`` (a temporary folder by default; on a
-    cluster, a folder every executor can read) and read by Spark from there.
+    cluster, a folder every executor can read) and read by Spark from there. Each step's table
+    is kept as a local checkpoint (fast; lost with an executor) or, with ``materialise``
+    "parquet", written under ``work_dir`` and read back (survives executor loss).
     """
     spark = _session(spark)
     with tempfile.TemporaryDirectory(prefix="chargeatlarge-spark-", dir=work_dir) as work:
         folder = Path(work)
-        catalog = _Catalog(spark, folder)
+        catalog = _Catalog(spark, folder, materialise)
         try:
             run_count = _write_runs(inputs.runs, folder / "runs.parquet")
             catalog.put("runs", spark.read.parquet(str(folder / "runs.parquet")))
