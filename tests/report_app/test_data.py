@@ -11,12 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bench import dashboard_data as generate
 from report_app import caches, live_data, month_data, sources
 from report_app.data import DataProblem, Filters
 from shared import layout
 from shared.jurisdictions import parse_role
 from shared.metrics import schema
-from tests.report_app import generate
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from bench import dashboard_data as generate
 from shared.blobstore import LocalBlobStore
-from tests.report_app import generate
 from tests.report_app.serve import ROLE_STATES, ROLES, headers_for, principal, start_app, stop_app
 
 pytestmark = pytest.mark.timeout(180)
