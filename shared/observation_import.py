@@ -61,7 +61,15 @@ class RawRow:
 
 
 def _csv_rows(handle: IO[str], source: str) -> Iterator[RawRow]:
-    csv.field_size_limit(MAX_LINE_BYTES)
+    # The csv module's field limit is process-wide: set it for this file only.
+    previous = csv.field_size_limit(MAX_LINE_BYTES)
+    try:
+        yield from _csv_rows_limited(handle, source)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_rows_limited(handle: IO[str], source: str) -> Iterator[RawRow]:
     reader = csv.reader(handle, strict=True)
     try:
         header = next(reader)

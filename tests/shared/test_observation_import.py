@@ -322,3 +322,12 @@ def test_the_audit_row_says_what_was_committed(engine: Engine, tmp_path: Path) -
         ).one()
     assert (row.accepted, row.rejected) == (result.accepted, result.rejected) == (50, 1)
     assert json.loads(row.detail)["state"] == "done"
+
+
+def test_the_csv_field_limit_is_left_as_it_was(engine: Engine, tmp_path: Path) -> None:
+    import csv
+
+    before = csv.field_size_limit()
+    path = write_csv(tmp_path / "log.csv", ["E1,AVAILABLE,2026-10-01T00:00:00Z"])
+    import_observations(engine, path, "ACME", default_max_gap_minutes=15)
+    assert csv.field_size_limit() == before  # process-wide: the site CSV reader relies on it
