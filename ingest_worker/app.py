@@ -17,11 +17,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ingest_worker.feeds import exclusions as exclusion_routes
 from ingest_worker.feeds import ocpi_push, rest_push, ws_push
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.ocpi_common import CanonicalEvses, RequestIds
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds.ocpi_push_poll import PushPoller
 from ingest_worker.feeds.ocpi_tokens import cipher_for
-from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.handoff import HandoffUnavailable, QueueHandoff, keep_flushing_liveness
 from ingest_worker.live import run_snapshots, write_snapshot
 from ingest_worker.operator import operator_only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig
 
 
 def bearer_token(header: str | None) -> str | None:

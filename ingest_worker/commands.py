@@ -26,7 +26,7 @@ def worker(feeds_path: Path, host: str, port: int, snapshot_seconds: float) -> N
     import uvicorn
 
     from ingest_worker.app import WorkerOptions, create_app
-    from ingest_worker.feeds_config import FeedsFileError, load_feeds
+    from ingest_worker.feeds.config import FeedsFileError, load_feeds
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)  # not every storage request
@@ -101,7 +101,7 @@ def writer(
     health, and run the OCPI pollers (one writer at a time, by a blob lease)."""
     import asyncio
 
-    from ingest_worker.feeds_config import FeedsFileError, load_feeds
+    from ingest_worker.feeds.config import FeedsFileError, load_feeds
     from ingest_worker.writer import WriterOptions, run_writer_process
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

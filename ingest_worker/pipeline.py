@@ -28,7 +28,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.handoff import QueueHandoff
 from ingest_worker.spool import Spool, SpoolRecord
 from shared import layout

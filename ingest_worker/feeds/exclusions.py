@@ -14,8 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest_worker.auth import feed_for_secret
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.push_common import BadPayload, loads_json
-from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 from shared import layout
 from shared.exclusions import (

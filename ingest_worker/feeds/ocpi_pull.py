@@ -24,13 +24,13 @@ from datetime import UTC, datetime
 
 import httpx
 
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.ocpi_common import (
     CanonicalEvses,
     call_headers,
     location_observations,
 )
 from ingest_worker.feeds.push_common import BadPayload, loads_json
-from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 from shared.status import InvalidObservation
 

@@ -40,6 +40,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.ocpi_common import (
     INVALID_PARAMETERS,
     NOT_ENOUGH_INFORMATION,
@@ -56,7 +57,6 @@ from ingest_worker.feeds.ocpi_models import Credentials, credentials_problem, re
 from ingest_worker.feeds.ocpi_pull import OcpiError, discover
 from ingest_worker.feeds.ocpi_tokens import TokenCipher, TokenUnreadable
 from ingest_worker.feeds.push_common import MAX_BODY_BYTES, BadPayload, loads_json
-from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 from shared.blobstore import BlobNotFound, BlobStore
 from shared.db.observations import to_db_time

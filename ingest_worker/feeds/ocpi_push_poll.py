@@ -16,10 +16,10 @@ import logging
 
 import httpx
 
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.ocpi_common import CanonicalEvses
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds.ocpi_push import Parties, Registration
-from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 
 log = logging.getLogger("chargeatlarge.worker.ocpi_push_poll")

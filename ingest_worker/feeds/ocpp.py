@@ -88,6 +88,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ingest_worker.feeds.config import FeedConfig, read_secret
 from ingest_worker.feeds.ocpp_mapping import (
     WHOLE_STATUSES,
     ChargePointStatuses,
@@ -98,7 +99,6 @@ from ingest_worker.feeds.ocpp_mapping import (
     observed_at,
     parse_timestamp,
 )
-from ingest_worker.feeds_config import FeedConfig, read_secret
 from ingest_worker.pipeline import Ingest
 from shared.blobstore import BlobStore
 from shared.status import Observation

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ingest_worker.auth import bearer_token, feed_for_secret
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.push_common import BadPayload, parse_items
-from ingest_worker.feeds_config import FeedConfig
 from ingest_worker.pipeline import Ingest
 
 POLICY_VIOLATION = 1008

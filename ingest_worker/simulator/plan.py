@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.ocpp_mapping import ocpp_number
-from ingest_worker.feeds_config import FeedConfig
 
 OTHER_KINDS = ("ocpi_pull", "ocpi_push", "rest_push", "ws_push")
 KINDS = ("ocpp", *OTHER_KINDS)

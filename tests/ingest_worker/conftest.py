@@ -14,7 +14,7 @@ import uvicorn
 from sqlalchemy import select
 
 from ingest_worker.app import WorkerOptions, create_app
-from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig
 from shared.db.engine import make_engine, upgrade
 from shared.db.tables import quarantine, status_run
 from shared.settings import Settings

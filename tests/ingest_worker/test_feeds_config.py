@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest_worker.feeds_config import FeedsFileError, load_feeds
+from ingest_worker.feeds.config import FeedsFileError, load_feeds
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from websockets.asyncio.client import connect
 
 from ingest_worker.app import WorkerOptions, create_app
-from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig
 from shared.blobstore import LocalBlobStore
 from shared.db.engine import make_engine, upgrade
 from shared.db.tables import quarantine, status_run

@@ -31,7 +31,7 @@ from ocpp.v201 import call as call201
 from websockets.asyncio.client import connect
 
 from ingest_worker.app import WorkerOptions, create_app
-from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig
 from shared import layout
 from shared.blobstore import LocalBlobStore
 from shared.db.engine import upgrade

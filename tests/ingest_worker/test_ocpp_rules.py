@@ -214,8 +214,8 @@ def test_evse_map_from_static_connectors() -> None:
 
 
 def test_feed_for_uses_the_charge_points_own_secret_when_one_is_named(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest_worker.feeds.config import FeedConfig
     from ingest_worker.feeds.ocpp import OcppFeed
-    from ingest_worker.feeds_config import FeedConfig
 
     monkeypatch.setenv("ACME_CP7_SECRET", "cp7-own-secret")
     acme = FeedConfig(
@@ -235,8 +235,8 @@ def test_feed_for_uses_the_charge_points_own_secret_when_one_is_named(monkeypatc
 
 
 def test_a_missing_charge_point_secret_variable_is_named(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest_worker.feeds.config import FeedConfig
     from ingest_worker.feeds.ocpp import OcppFeed
-    from ingest_worker.feeds_config import FeedConfig
 
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     acme = FeedConfig(

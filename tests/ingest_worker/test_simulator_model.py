@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from ingest_worker.feeds_config import load_feeds
+from ingest_worker.feeds.config import load_feeds
 from ingest_worker.simulator.model import (
     AVAILABLE,
     CHARGING,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from ingest_worker.feeds_config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.simulator.ocpi_cpo import CpoState, sender_app
 from ingest_worker.simulator.plan import SimEvse, SimFeed
 from ingest_worker.simulator.runtime import FeedRecord
