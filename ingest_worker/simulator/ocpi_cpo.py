@@ -23,6 +23,7 @@ from starlette.routing import Route
 from ingest_worker.simulator.model import spelled
 from ingest_worker.simulator.plan import SimEvse, SimFeed, party_id
 from ingest_worker.simulator.runtime import Dropouts, FeedRecord, Schedule, SimClock, SimSettings
+from ingest_worker.stopping import sleep_unless_stopped
 
 VERSION = "2.2.1"
 MAX_LIMIT = 100
@@ -84,7 +85,7 @@ def evse_object(evse: SimEvse, status: str, at: datetime) -> dict[str, object]:
                 "power_type": c["power_type"],
                 "max_voltage": 400 if c["power_type"] != "AC_1_PHASE" else 230,
                 "max_amperage": 32,
-                "max_electric_power": int(float(c["max_power_kw"]) * 1000),
+                "max_electric_power": int(float(str(c["max_power_kw"])) * 1000),
                 "last_updated": _ocpi_time(at),
             }
             for c in evse.connectors
@@ -124,7 +125,9 @@ async def run_ocpi_sender_feed(
         silent = dropouts.silent()
         state.record.dropouts += int(silent and not state.silent)
         state.silent = silent
-        await _sleep(stop, max(0.01, min(schedule.seconds_to_next(), settings.tick_seconds)))
+        await sleep_unless_stopped(
+            stop, max(0.01, min(schedule.seconds_to_next(), settings.tick_seconds))
+        )
 
 
 def sender_app(states: dict[str, CpoState]) -> Starlette:
@@ -194,7 +197,7 @@ def sender_app(states: dict[str, CpoState]) -> Starlette:
         ]
         page = chosen[offset : offset + limit]
         for document in page:
-            for evse in document["evses"]:  # type: ignore[union-attr]
+            for evse in document["evses"]:  # type: ignore[attr-defined]
                 state.record.record(evse["uid"], evse["status"])
         headers = {"X-Total-Count": str(len(chosen)), "X-Limit": str(limit)}
         if offset + limit < len(chosen):
@@ -266,7 +269,7 @@ class OcpiPusher:
         versions = await self._data(
             await self.client.get(self.versions_url, headers=token_a), "versions"
         )
-        url = next(v["url"] for v in versions if v["version"] == VERSION)  # type: ignore[union-attr]
+        url = next(v["url"] for v in versions if v["version"] == VERSION)  # type: ignore[attr-defined]
         details = await self._data(await self.client.get(url, headers=token_a), "version details")
         endpoints = {e["identifier"]: e["url"] for e in details["endpoints"]}  # type: ignore[index]
         self.locations_url = endpoints["locations"]
@@ -298,7 +301,7 @@ class OcpiPusher:
                 f"{self._prefix()}/{site_id}", json=document, headers=self._auth(self.token_c or "")
             )
             await self._data(response, f"PUT location {site_id}")
-            for evse in document["evses"]:  # type: ignore[union-attr]
+            for evse in document["evses"]:  # type: ignore[attr-defined]
                 self.record.record(evse["uid"], evse["status"])
 
     async def patch_evse(self, evse: SimEvse) -> None:
@@ -342,13 +345,8 @@ class OcpiPusher:
                     self.record.error(
                         f"OCPI push {self.sim.feed.cpo_id}: {type(exc).__name__}: {exc}"
                     )
-                    await _sleep(stop, 1.0)
+                    await sleep_unless_stopped(stop, 1.0)
                     continue
-            await _sleep(
+            await sleep_unless_stopped(
                 stop, max(0.01, min(schedule.seconds_to_next(), self.settings.tick_seconds))
             )
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

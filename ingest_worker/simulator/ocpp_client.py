@@ -27,6 +27,7 @@ from ingest_worker.simulator.runtime import (
     SimSettings,
     now_text,
 )
+from ingest_worker.stopping import sleep_unless_stopped
 
 PROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 CONNECTION_ERRORS = (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError)
@@ -72,13 +73,13 @@ class SimulatedChargePoint:
         while not stop.is_set():
             self._advance()
             if self.dropouts.silent():
-                await _sleep(stop, self.settings.tick_seconds)
+                await sleep_unless_stopped(stop, self.settings.tick_seconds)
                 continue
             try:
                 await self._session(stop)
             except SESSION_ERRORS as exc:
                 self.record.error(f"{self.id}: {type(exc).__name__}: {exc}")
-                await _sleep(stop, 1.0)
+                await sleep_unless_stopped(stop, 1.0)
 
     async def _session(self, stop: asyncio.Event) -> None:
         token = base64.b64encode(f"{self.id}:{self.sim.feed.secret}".encode()).decode()
@@ -141,7 +142,7 @@ class SimulatedChargePoint:
                 await cp.call(request, suppress=False)
                 next_beat = loop.time() + self.heartbeat_seconds
             wait = min(self.schedule.seconds_to_next(), self.settings.tick_seconds * 5)
-            await _sleep(stop, max(0.01, min(wait, next_beat - loop.time())))
+            await sleep_unless_stopped(stop, max(0.01, min(wait, next_beat - loop.time())))
 
     async def _status(self, cp: ChargePoint16 | ChargePoint201, evse: SimEvse, status: str) -> None:
         if self.version == "1.6":
@@ -174,8 +175,3 @@ async def run_ocpp_feed(
         for i, (cp_id, evses) in enumerate(sorted(sim.charge_points.items()))
     ]
     await asyncio.gather(*(point.run(stop) for point in points))
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

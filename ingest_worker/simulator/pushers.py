@@ -4,7 +4,6 @@ CPO's bearer token, every tick, silent during drop-outs (the WebSocket is closed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 import httpx
@@ -21,6 +20,7 @@ from ingest_worker.simulator.runtime import (
     SimSettings,
     now_text,
 )
+from ingest_worker.stopping import sleep_unless_stopped
 
 PING_SECONDS = 30.0
 
@@ -63,7 +63,7 @@ async def run_rest_feed(
             if pending.dropouts.silent():
                 record.dropouts += 0 if silent else 1
                 silent = True
-                await _sleep(stop, settings.tick_seconds)
+                await sleep_unless_stopped(stop, settings.tick_seconds)
                 continue
             silent = False
             if pending.current:
@@ -72,7 +72,7 @@ async def run_rest_feed(
                     response = await client.post(url, json=body, headers=headers)
                 except httpx.HTTPError as exc:
                     record.error(f"POST {url}: {type(exc).__name__}: {exc}")
-                    await _sleep(stop, 1.0)
+                    await sleep_unless_stopped(stop, 1.0)
                     continue
                 if response.status_code == 202:
                     for uid, status in sent.items():
@@ -80,9 +80,9 @@ async def run_rest_feed(
                     pending.current.clear()
                 else:
                     record.error(f"POST {url}: HTTP {response.status_code} {response.text[:200]}")
-                    await _sleep(stop, 1.0)
+                    await sleep_unless_stopped(stop, 1.0)
                     continue
-            await _sleep(
+            await sleep_unless_stopped(
                 stop, max(0.01, min(pending.schedule.seconds_to_next(), settings.tick_seconds))
             )
 
@@ -103,7 +103,7 @@ async def run_ws_feed(
     while not stop.is_set():
         pending.advance()
         if pending.dropouts.silent():
-            await _sleep(stop, settings.tick_seconds)
+            await sleep_unless_stopped(stop, settings.tick_seconds)
             continue
         try:
             async with connect(url, additional_headers=headers, open_timeout=10) as ws:
@@ -128,12 +128,7 @@ async def run_ws_feed(
                         await ws.recv()
                         next_ping = loop.time() + PING_SECONDS
                     wait = min(pending.schedule.seconds_to_next(), settings.tick_seconds)
-                    await _sleep(stop, max(0.01, wait))
+                    await sleep_unless_stopped(stop, max(0.01, wait))
         except (OSError, websockets.exceptions.WebSocketException, TimeoutError, ValueError) as exc:
             record.error(f"WS {url}: {type(exc).__name__}: {exc}")
-            await _sleep(stop, 1.0)
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+            await sleep_unless_stopped(stop, 1.0)

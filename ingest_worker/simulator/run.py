@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from ingest_worker.simulator.ocpp_client import run_ocpp_feed
 from ingest_worker.simulator.plan import SimFeed
 from ingest_worker.simulator.pushers import run_rest_feed, run_ws_feed
 from ingest_worker.simulator.runtime import FeedRecord, SimClock, SimSettings
+from ingest_worker.stopping import sleep_unless_stopped
 
 log = logging.getLogger("chargeatlarge.simulator")
 
@@ -103,8 +103,7 @@ async def simulate(
             if duration is None:
                 await stop.wait()
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=duration)
+                await sleep_unless_stopped(stop, duration)
         finally:
             stop.set()
             results = await asyncio.gather(*tasks, return_exceptions=True)
