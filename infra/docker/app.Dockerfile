@@ -13,11 +13,11 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# Only this part, the library and the command line, with this part's dependencies (extra "app").
 COPY shared ./shared
-COPY ingest_worker ./ingest_worker
-COPY function_app ./function_app
+COPY chargeatlarge ./chargeatlarge
 COPY report_app ./report_app
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir ".[app]" \
  && useradd --system --uid 10001 --home-dir /data --create-home cal
 USER 10001
 ENV CAL_DATA_DIR=/data PYTHONUNBUFFERED=1

@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
+from chargeatlarge.sample_data import DEFAULT_SITES_CSV
 from shared import layout
 from shared.blobstore import LocalBlobStore
 from shared.db.engine import make_engine
 from shared.db.tables import status_run
-from shared.sample_data import DEFAULT_SITES_CSV
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -66,7 +66,7 @@ def test_demo_stack(tmp_path: Path) -> None:
     started = datetime.now(UTC)
     log = (tmp_path / "demo.log").open("wb")
     demo = subprocess.Popen(
-        [sys.executable, "-c", "from shared.cli import main; main()", "demo", "--sites", str(sites_csv),
+        [sys.executable, "-c", "from chargeatlarge.cli import main; main()", "demo", "--sites", str(sites_csv),
          "--months", "2", "--app-port", str(app_port), "--worker-port", str(worker_port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
@@ -168,7 +168,7 @@ def test_demo_stack(tmp_path: Path) -> None:
                 os.killpg(demo.pid, signal.SIGKILL)
         log.close()
     assert "stopping" in (tmp_path / "demo.log").read_text()
-    from shared.demo import port_in_use
+    from chargeatlarge.demo import port_in_use
 
     deadline = time.monotonic() + 60
     while (port_in_use("127.0.0.1", worker_port) or port_in_use("127.0.0.1", app_port)) and (

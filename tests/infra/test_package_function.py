@@ -11,7 +11,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "infra" / "scripts"))
-from package_function import package  # noqa: E402
+from package_function import package, requirements  # noqa: E402
+
+
+def test_requirements_file_is_the_generated_one() -> None:
+    committed = (ROOT / "function_app" / "requirements.txt").read_text()
+    assert committed == requirements(), (
+        "function_app/requirements.txt differs from pyproject.toml: run "
+        "python infra/scripts/package_function.py --requirements"
+    )
+    lines = [line for line in committed.splitlines() if not line.startswith("#")]
+    assert "azure-functions>=1.21" in lines and any(line.startswith("duckdb") for line in lines)
+    # the Function runs neither the dashboard, the feeds nor the command line
+    for absent in ("shiny", "ipyleaflet", "fastapi", "ocpp", "click", "psutil", "pyspark"):
+        assert not [line for line in lines if line.startswith(absent)], absent
+    assert not [line for line in lines if line.startswith("chargeatlarge")]
 
 
 def test_zip_layout(tmp_path: Path) -> None:
@@ -22,6 +36,9 @@ def test_zip_layout(tmp_path: Path) -> None:
     assert not [
         n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/")
     ]
+    # no demo, simulator, command line or sample data in the Function package
+    assert not [n for n in names if n.split("/")[0] not in {"shared", *names[:3]}]
+    assert not [n for n in names if "sample_data" in n or "demo" in n or "simulator" in n]
     with zipfile.ZipFile(tmp_path / "app.zip") as archive:
         assert json.loads(archive.read("host.json"))["version"] == "2.0"
 

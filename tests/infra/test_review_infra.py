@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy.dialects.mssql.pyodbc import MSDialect_pyodbc
 from sqlalchemy.engine import make_url
 
-from shared.cli import main as cli
+from chargeatlarge.cli import main as cli
 from shared.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -105,7 +105,7 @@ def test_a_killed_worker_loses_no_acknowledged_observation(tmp_path: Path) -> No
     command = [
         sys.executable,
         "-c",
-        "from shared.cli import main; main()",
+        "from chargeatlarge.cli import main; main()",
         "worker",
         "--feeds",
         str(feeds),

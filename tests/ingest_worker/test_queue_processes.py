@@ -30,7 +30,7 @@ REQUESTS = 90
 
 
 def _command(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from shared.cli import main; main()", *args]
+    return [sys.executable, "-c", "from chargeatlarge.cli import main; main()", *args]
 
 
 @pytest.fixture

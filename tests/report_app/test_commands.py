@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from shared.cli import main
+from chargeatlarge.cli import main
 
 
 def test_app_command_is_registered() -> None:

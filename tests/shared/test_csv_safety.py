@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
-from shared.cli import main
+from chargeatlarge.cli import main
 from shared.csv_safety import (
     escape_formula,
     escape_formula_arrow,

@@ -5,7 +5,7 @@ import socket
 import pytest
 from click import ClickException
 
-from shared.demo import port_in_use, start_services
+from chargeatlarge.demo import port_in_use, start_services
 from shared.settings import Settings
 from tests.conftest import free_port
 

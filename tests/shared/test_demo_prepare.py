@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from chargeatlarge.cli import main
 from shared.blobstore import LocalBlobStore
-from shared.cli import main
 from shared.sites import read_static_sites
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "sites_small.csv"

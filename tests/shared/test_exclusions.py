@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, inspect, select
 
-from shared.cli import main
+from chargeatlarge.cli import main
 from shared.db.tables import exclusion, exclusion_event
 from shared.exclusions import (
     APPROVED_SCHEMA,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from shared.cli import main
+from chargeatlarge.cli import main
 from shared.lga import Lga, LgaBoundaries, LgaBoundariesRefused, assign_lgas
 from shared.settings import Settings
 from shared.sites import REQUIRED_COLUMNS, read_static_sites

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
-from shared.cli import main
+from chargeatlarge.cli import main
 from shared.db.tables import ingest_batch, quarantine, status_run
 from shared.observation_import import ImportRefused, import_observations
 

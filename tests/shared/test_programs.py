@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from chargeatlarge.cli import main
 from shared.blobstore import LocalBlobStore
-from shared.cli import main
 from shared.programs import PROGRAMS_SCHEMA, site_programs
 from shared.programs.addresses import EARTH_RADIUS_M, Address, haversine_m
 from shared.programs.funded import FundedListRefused, read_funded_list

@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 
+from chargeatlarge.sample_data import DEFAULT_SITES_CSV
+from chargeatlarge.sample_data.build_sites import OPERATORS, build_default_rows, charger_layout
+from chargeatlarge.sample_data.localities import LOCALITIES
 from shared.blobstore import LocalBlobStore
-from shared.sample_data import DEFAULT_SITES_CSV
-from shared.sample_data.build_sites import OPERATORS, build_default_rows, charger_layout
-from shared.sample_data.localities import LOCALITIES
 from shared.sites import (
     CONNECTOR_STANDARDS,
     REQUIRED_COLUMNS,

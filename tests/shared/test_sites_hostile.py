@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from chargeatlarge.cli import main
 from shared.blobstore import LocalBlobStore, check_name
-from shared.cli import main
 from shared.sites import (
     REQUIRED_COLUMNS,
     SitesFileRefused,

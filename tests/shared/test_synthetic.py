@@ -15,10 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from shared.observation_import import import_observations
-from shared.sites import validate_sites_csv, write_sites_csv
-from shared.status import STATUS_CATEGORY, Category, parse_instant
-from shared.synthetic import (
+from chargeatlarge.synthetic import (
     dc_evses_of,
     feed_dropouts,
     generate_history,
@@ -26,6 +23,9 @@ from shared.synthetic import (
     write_observations_csv,
     write_observations_jsonl,
 )
+from shared.observation_import import import_observations
+from shared.sites import validate_sites_csv, write_sites_csv
+from shared.status import STATUS_CATEGORY, Category, parse_instant
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 FIVE_MINUTES = 300

@@ -203,8 +203,8 @@ def test_monthly_command_on_spark_writes_the_same_files(session, tmp_path, monke
     """`chargeatlarge monthly --engine spark` writes byte-identical Parquet to DuckDB's."""
     from click.testing import CliRunner
 
+    from chargeatlarge.cli import main
     from shared.blobstore import open_blobstore
-    from shared.cli import main
     from shared.settings import get_settings
 
     monkeypatch.setenv("CAL_DATA_DIR", str(tmp_path / "var"))

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from chargeatlarge.cli import main
 from shared import layout
 from shared.blobstore import open_blobstore
-from shared.cli import main
 from shared.metrics.schema import TABLES
 from shared.settings import get_settings
 

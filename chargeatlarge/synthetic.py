@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shared.sample_data.build_sites import Numbering, pick_operator, site_rows
-from shared.sample_data.localities import LOCALITIES
+from chargeatlarge.sample_data.build_sites import Numbering, pick_operator, site_rows
+from chargeatlarge.sample_data.localities import LOCALITIES
 
 PROFILE_TZ = ZoneInfo("Australia/Sydney")
 # Relative arrival rate of charging sessions for each local hour of the day.

@@ -1,8 +1,8 @@
 """Build the shipped default static site CSV (spec section 5) from the real localities table.
 
-Deterministic and seeded: ``python -m shared.sample_data.build_sites`` rewrites ``sites_au.csv``
+Deterministic and seeded: ``python -m chargeatlarge.sample_data.build_sites`` rewrites ``sites_au.csv``
 byte for byte. The operators (CPOs) are fictional; the localities, postcodes and coordinates
-are real (``localities.py``). ``site_rows`` is also used by ``shared.synthetic.generate_sites``
+are real (``localities.py``). ``site_rows`` is also used by ``chargeatlarge.synthetic.generate_sites``
 to build larger national site sets around the same localities.
 
 Operators and their site kinds:
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from shared.sample_data.localities import LOCALITIES, Locality
+from chargeatlarge.sample_data.localities import LOCALITIES, Locality
 
 SEED = 2026
 CSV_PATH = Path(__file__).with_name("sites_au.csv")

@@ -30,7 +30,7 @@ def cli_executable() -> list[str]:
     found = shutil.which("chargeatlarge")
     if found:
         return [found]
-    return [sys.executable, "-c", "from shared.cli import main; main()"]
+    return [sys.executable, "-c", "from chargeatlarge.cli import main; main()"]
 
 
 def month_starts(today: date, months: int) -> list[str]:
@@ -58,12 +58,12 @@ def prepare(
     settings: Settings, sites_csv: Path, months: int, seed: int, now: datetime
 ) -> list[str]:
     """Schema, static sites, backfilled history and monthly results; returns the months done."""
+    from chargeatlarge.synthetic import dc_evses_of, generate_history, write_observations_csv
     from shared.blobstore import open_blobstore
     from shared.db.engine import make_engine, upgrade
     from shared.lga import LgaBoundaries, LgaBoundariesRefused, assign_lgas
     from shared.observation_import import import_observations
     from shared.sites import SitesFileRefused, store_sites, validate_sites_csv
-    from shared.synthetic import dc_evses_of, generate_history, write_observations_csv
 
     started = step(f"database schema ({settings.database_url})")
     upgrade(settings.database_url)
@@ -206,7 +206,7 @@ def demo(
     prepare_only: bool,
 ) -> None:
     """Run the whole platform locally on embedded defaults (files under CAL_DATA_DIR)."""
-    from shared.sample_data import DEFAULT_SITES_CSV
+    from chargeatlarge.sample_data import DEFAULT_SITES_CSV
 
     settings = get_settings()
     sites_csv = sites_csv or DEFAULT_SITES_CSV

@@ -9,17 +9,17 @@ import click
 
 # command name → "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
-    "db": "shared.commands:db",
-    "sites": "shared.commands:sites",
-    "observations": "shared.commands:observations",
-    "exclusions": "shared.commands:exclusions",
-    "monthly": "shared.commands:monthly",
-    "programs": "shared.programs.commands:programs",
+    "db": "chargeatlarge.commands:db",
+    "sites": "chargeatlarge.commands:sites",
+    "observations": "chargeatlarge.commands:observations",
+    "exclusions": "chargeatlarge.commands:exclusions",
+    "monthly": "chargeatlarge.commands:monthly",
+    "programs": "chargeatlarge.programs:programs",
     "worker": "ingest_worker.commands:worker",
     "writer": "ingest_worker.commands:writer",
     "simulate": "ingest_worker.simulator.commands:simulate",
     "app": "report_app.commands:app",
-    "demo": "shared.demo:demo",
+    "demo": "chargeatlarge.demo:demo",
 }
 
 
