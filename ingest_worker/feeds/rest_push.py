@@ -1,16 +1,28 @@
-"""``POST /api/v1/observations``: a CPO pushes batches of observations with its bearer token."""
+"""``POST /api/v1/observations``: a CPO pushes batches of observations with its bearer token.
+
+The route bounds what a client may hold (body size, time, requests in flight) and hands the body
+to ``push_common.observations_from_push``; the documented body is that parse's model, so the
+OpenAPI schema is what the handler accepts."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ingest_worker.auth import bearer_token, feed_for_secret
-from ingest_worker.feeds.push_common import MAX_BODY_BYTES, BadPayload, parse_items
+from ingest_worker.feeds.push_common import (
+    MAX_BODY_BYTES,
+    BadPayload,
+    ErrorOut,
+    PushBody,
+    PushResult,
+    observations_from_push,
+)
 from ingest_worker.pipeline import Ingest
 
 # A slow or stuck client holds a connection; these bound what one token can hold.
@@ -18,32 +30,24 @@ BODY_SECONDS = 30.0
 MAX_CONCURRENT_PER_TOKEN = 32
 
 
-class ObservationIn(BaseModel):
-    evse_uid: str = Field(max_length=64, examples=["AU*VOL*E1234*1"])
-    status: str = Field(max_length=40, examples=["CHARGING"])
-    observed_at: str = Field(
-        description="ISO 8601 with an offset", examples=["2026-11-23T10:15:00+11:00"]
-    )
-    connector_id: str | None = None
-    cpo_id: str | None = Field(None, description="if present, must be the token's CPO")
+def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its ``$defs`` written in place: a schema placed inside the
+    OpenAPI document must not point at ``#/$defs`` (that would be the document's root)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
 
+    def resolve(node: Any) -> Any:  # noqa: ANN401 - any JSON value
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
 
-class ObservationsIn(BaseModel):
-    observations: list[ObservationIn]
-
-
-class Rejected(BaseModel):
-    index: int
-    error: str
-
-
-class PushResult(BaseModel):
-    accepted: int
-    rejected: list[Rejected]
-
-
-class ErrorOut(BaseModel):
-    error: str
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
 
 
 def router(ingest: Ingest) -> APIRouter:
@@ -61,7 +65,7 @@ def router(ingest: Ingest) -> APIRouter:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": ObservationsIn.model_json_schema()}},
+                "content": {"application/json": {"schema": inlined_schema(PushBody)}},
             }
         },
         summary="Push status observations",
@@ -123,7 +127,7 @@ def router(ingest: Ingest) -> APIRouter:
             )
         sender = request.client.host if request.client else "unknown"
         try:
-            batch = parse_items(bytes(body), feed.cpo_id, single_allowed=False)
+            batch = observations_from_push(bytes(body), feed.cpo_id, datetime.now(UTC))
         except BadPayload as exc:
             await ingest.reject(
                 feed, source="rest_push", location="body", reason=str(exc), payload=bytes(body)
@@ -137,6 +141,6 @@ def router(ingest: Ingest) -> APIRouter:
             await ingest.reject(
                 feed, source="rest_push", location=location, reason=reason, payload=payload
             )
-        return JSONResponse(batch.result(), status_code=202)
+        return JSONResponse(batch.result().model_dump(), status_code=202)
 
     return api

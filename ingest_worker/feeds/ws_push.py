@@ -1,7 +1,7 @@
 """``/ws/v1/observations``: a CPO streams observations over a WebSocket with its bearer token.
 
-Each text message is one observation object or a batch ``{"observations": [...]}`` and is
-answered with the same result object as the REST API. Every message, and an application-level
+Each text message is one observation (``push_common.ObservationItem``) or a batch
+(``PushBody``) and is answered with the same ``PushResult`` as the REST API. Every message, and an application-level
 ``{"type": "ping"}`` (answered ``{"type": "pong"}``), is a liveness signal for all EVSEs of the CPO
 (stored coalesced, see ``Ingest.liveness``). A connection may send ``MESSAGES_PER_SECOND``
 messages a second (bursts of ``BURST``); beyond that a message is answered with an error and
@@ -11,7 +11,6 @@ closed with 1013 (try again later).
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 
@@ -19,7 +18,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ingest_worker.auth import bearer_token, feed_for_secret
 from ingest_worker.feeds.config import FeedConfig
-from ingest_worker.feeds.push_common import BadPayload, parse_items
+from ingest_worker.feeds.push_common import BadPayload, is_ping, observations_from_push
 from ingest_worker.pipeline import Ingest
 
 POLICY_VIOLATION = 1008
@@ -101,12 +100,13 @@ def router(ingest: Ingest) -> APIRouter:
                         {"error": "binary frames are not accepted; send JSON text"}
                     )
                     continue
-                if _is_ping(text):
-                    await ingest.liveness(feed, datetime.now(UTC))
+                now = datetime.now(UTC)
+                if is_ping(text):
+                    await ingest.liveness(feed, now)
                     await websocket.send_json({"type": "pong"})
                     continue
                 try:
-                    batch = parse_items(text, feed.cpo_id, single_allowed=True)
+                    batch = observations_from_push(text, feed.cpo_id, now, single_allowed=True)
                 except BadPayload as exc:
                     await ingest.reject(
                         feed, source="ws_push", location="message", reason=str(exc), payload=text
@@ -122,17 +122,8 @@ def router(ingest: Ingest) -> APIRouter:
                     await ingest.reject(
                         feed, source="ws_push", location=location, reason=reason, payload=payload
                     )
-                await websocket.send_json(batch.result())
+                await websocket.send_json(batch.result().model_dump())
         except WebSocketDisconnect:
             return
 
     return api
-
-
-def _is_ping(text: str) -> bool:
-    if len(text) > 64:
-        return False
-    try:
-        return json.loads(text) == {"type": "ping"}
-    except json.JSONDecodeError:
-        return False
