@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ingest_worker.feeds.config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig, OcpiPullFeed
 from ingest_worker.feeds.ocpi_common import (
     CanonicalEvses,
     call_headers,
@@ -222,12 +222,18 @@ class OcpiPuller:
         self.client = client
         self.page_limit = page_limit
         self.token = token or (lambda: feed.secret)
-        self.versions_url = versions_url or (lambda: feed.versions_url)
+        self.versions_url = versions_url or (
+            lambda: feed.versions_url if isinstance(feed, OcpiPullFeed) else None
+        )
         self.canonical = canonical
         self.source = source
         self.locations_url: str | None = None
         self.discovered_faults: list[str] = []
         self.last_poll_started: datetime | None = None
+
+    @property
+    def poll_seconds(self) -> float:
+        return self.feed.poll_seconds if isinstance(self.feed, OcpiPullFeed) else 60.0
 
     async def discover(self) -> str:
         versions_url, token = self.versions_url(), self.token()
@@ -371,7 +377,7 @@ class OcpiPuller:
                 log.warning("%s: poll failed: %s", self.feed.name, exc)
                 self.locations_url = None  # rediscover next time
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval or self.feed.poll_seconds)
+                await asyncio.wait_for(stop.wait(), timeout=interval or self.poll_seconds)
 
 
 def _address(url: httpx.URL) -> tuple[str, int]:

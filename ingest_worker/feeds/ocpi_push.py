@@ -40,7 +40,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest_worker.feeds.config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig, OcpiPushFeed
 from ingest_worker.feeds.ocpi_common import (
     INVALID_PARAMETERS,
     NOT_ENOUGH_INFORMATION,
@@ -803,8 +803,8 @@ def _party_refusal(
     receiver: Receiver, feed: FeedConfig, wanted: list[tuple[str, str]]
 ) -> str | None:
     """Why this feed may not register these parties, or None."""
-    if feed.country_code or feed.party_id:
-        own = ((feed.country_code or "").upper(), (feed.party_id or "").upper())
+    own = _named_party(feed)
+    if own is not None:
         other = [p for p in wanted if p != own]
         if other:
             return f"this token belongs to {own[0]}/{own[1]}, not {other[0][0]}/{other[0][1]}"
@@ -813,17 +813,16 @@ def _party_refusal(
         if owner is not None and owner != feed.cpo_id:
             return f"party {party[0]}/{party[1]} is registered by another CPO"
         named = next(
-            (
-                f
-                for f in receiver.feeds
-                if f.cpo_id != feed.cpo_id
-                and ((f.country_code or "").upper(), (f.party_id or "").upper()) == party
-            ),
+            (f for f in receiver.feeds if f.cpo_id != feed.cpo_id and _named_party(f) == party),
             None,
         )
         if named is not None:
             return f"party {party[0]}/{party[1]} belongs to another CPO's feed"
     return None
+
+
+def _named_party(feed: FeedConfig) -> tuple[str, str] | None:
+    return feed.party if isinstance(feed, OcpiPushFeed) else None
 
 
 async def _quarantine_credentials(

@@ -16,7 +16,7 @@ import logging
 
 import httpx
 
-from ingest_worker.feeds.config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig, OcpiPushFeed
 from ingest_worker.feeds.ocpi_common import CanonicalEvses
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds.ocpi_push import Parties, Registration
@@ -27,7 +27,7 @@ log = logging.getLogger("chargeatlarge.worker.ocpi_push_poll")
 
 def poll_interval(feed: FeedConfig, default_max_gap_minutes: float) -> float:
     """Seconds between polls: the feed's ``poll_seconds`` if set, else 2/3 of its max_gap."""
-    if "poll_seconds" in feed.model_fields_set:
+    if isinstance(feed, OcpiPushFeed) and feed.poll_seconds is not None:
         return feed.poll_seconds
     return (feed.max_gap_minutes or default_max_gap_minutes) * 60 * 2 / 3
 

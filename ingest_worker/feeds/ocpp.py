@@ -88,7 +88,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ingest_worker.feeds.config import FeedConfig, read_secret
+from ingest_worker.feeds.config import FeedConfig, OcppFeedConfig, OcppOptions
 from ingest_worker.feeds.ocpp_mapping import (
     WHOLE_STATUSES,
     ChargePointStatuses,
@@ -249,10 +249,10 @@ class OcppFeed:
             )
             return
         mapping = await self.evse_map()
-        listed = feed.options.get("charge_points")
+        listed = _options(feed).charge_points
         owners = mapping.owners.get(charge_point_id, set())
         if (owners and feed.cpo_id not in owners) or (
-            isinstance(listed, list) and charge_point_id not in listed
+            listed is not None and charge_point_id not in listed
         ):
             reason = f"charge point {charge_point_id} is not one of {feed.cpo_id}'s charge points"
             try:
@@ -353,13 +353,10 @@ class Session:
         self.id, self.version, self.websocket = charge_point_id, version, websocket
         self.owner, self.feed = owner, feed
         self.handlers = HANDLERS[version]
-        options = feed.options
-        self.policy = ClockPolicy(
-            float(options.get("clock_future_minutes", 5)),
-            float(options.get("clock_past_hours", 24)),
-        )
-        self.heartbeat_seconds = int(options.get("heartbeat_seconds", 60))
-        self.liveness_seconds = float(options.get("liveness_seconds", LIVENESS_EVERY_SECONDS))
+        options = _options(feed)
+        self.policy = ClockPolicy(options.clock_future_minutes, options.clock_past_hours)
+        self.heartbeat_seconds = options.heartbeat_seconds
+        self.liveness_seconds = options.liveness_seconds or LIVENESS_EVERY_SECONDS
         self.statuses = owner.states.setdefault(
             (feed.cpo_id, charge_point_id), ChargePointStatuses()
         )
@@ -762,20 +759,16 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if colon and password else None
 
 
+def _options(feed: FeedConfig) -> OcppOptions:
+    return feed.options if isinstance(feed, OcppFeedConfig) else OcppOptions()
+
+
 def _charge_point_secrets(feed: FeedConfig) -> dict[str, str]:
-    """``options.charge_point_secret_envs = {charge_point_id = "ENV_NAME"}`` resolved (env only)."""
-    names = feed.options.get("charge_point_secret_envs") or {}
-    if not isinstance(names, dict):
-        raise ValueError(f"feed {feed.name}: options.charge_point_secret_envs must be a table")
-    secrets = {}
-    for charge_point_id, env in names.items():
-        value = read_secret(str(env))
-        if value is None:
-            raise ValueError(
-                f"feed {feed.name}: the secret variable {env} of charge point {charge_point_id} is not set"
-            )
-        secrets[str(charge_point_id)] = value
-    return secrets
+    """``options.charge_point_secret_envs = {charge_point_id = "ENV_NAME"}`` resolved: by
+    ``load_feeds`` at start-up, else (a feed built in code) read here."""
+    if not isinstance(feed, OcppFeedConfig):
+        return {}
+    return feed.charge_point_secrets or feed.read_charge_point_secrets()
 
 
 def _load_map(store: BlobStore) -> EvseMap:

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ingest_worker.simulator.model import spelled
-from ingest_worker.simulator.plan import SimEvse, SimFeed, party_id
+from ingest_worker.simulator.plan import SimEvse, SimFeed, party_id, party_of
 from ingest_worker.simulator.runtime import Dropouts, FeedRecord, Schedule, SimClock, SimSettings
 from ingest_worker.stopping import sleep_unless_stopped
 
@@ -281,8 +281,8 @@ class OcpiPusher:
             "roles": [
                 {
                     "role": "CPO",
-                    "country_code": self.sim.feed.country_code or "AU",
-                    "party_id": self.sim.feed.party_id or party_id(self.sim.feed.cpo_id),
+                    "country_code": party_of(self.sim.feed)[0],
+                    "party_id": party_of(self.sim.feed)[1],
                     "business_details": {"name": f"{self.sim.feed.cpo_id} (simulated)"},
                 }
             ],
@@ -291,8 +291,8 @@ class OcpiPusher:
         self.token_c = (await self._data(answer, "credentials"))["token"]  # type: ignore[index]
 
     def _prefix(self) -> str:
-        feed = self.sim.feed
-        return f"{self.locations_url}/{feed.country_code or 'AU'}/{feed.party_id or party_id(feed.cpo_id)}"
+        country_code, party = party_of(self.sim.feed)
+        return f"{self.locations_url}/{country_code}/{party}"
 
     async def put_locations(self) -> None:
         for site_id, evses in sorted(self.state.sites().items()):

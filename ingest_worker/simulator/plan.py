@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ingest_worker.feeds.config import FeedConfig
+from ingest_worker.feeds.config import FeedConfig, OcpiPullFeed, OcpiPushFeed, parse_feed
 from ingest_worker.feeds.ocpp_mapping import ocpp_number
 
 OTHER_KINDS = ("ocpi_pull", "ocpi_push", "rest_push", "ws_push")
@@ -170,15 +170,24 @@ def simulated_feeds(
             }
         elif kind == "ocpi_push":
             extra = {"country_code": "AU", "party_id": party_id(cpo_id)}
-        config = FeedConfig(
-            cpo_id=cpo_id,
-            kind=kind,
-            token_env=env_name(cpo_id, kind),
-            secret=secret_for(seed, cpo_id, kind),
-            **extra,
+        config = parse_feed(
+            {
+                "cpo_id": cpo_id,
+                "kind": kind,
+                "token_env": env_name(cpo_id, kind),
+                "secret": secret_for(seed, cpo_id, kind),
+                **extra,
+            }
         )
         feeds.append(SimFeed(config, [e for e in evses if e.cpo_id == cpo_id]))
     return feeds
+
+
+def party_of(feed: FeedConfig) -> tuple[str, str]:
+    """(country_code, party_id) a simulated OCPI CPO uses: the feed's, else AU and its own."""
+    named = feed.party if isinstance(feed, OcpiPushFeed) else None
+    country_code, party = named or ("", "")
+    return country_code or "AU", party or party_id(feed.cpo_id)
 
 
 def party_id(cpo_id: str) -> str:
@@ -200,12 +209,12 @@ def feeds_toml(feeds: list[SimFeed]) -> str:
             f'kind = "{feed.kind}"',
             f'token_env = "{feed.token_env}"',
         ]
-        if feed.versions_url:
+        if isinstance(feed, OcpiPullFeed):
             lines += [
                 f'versions_url = "{feed.versions_url}"',
                 f"poll_seconds = {feed.poll_seconds:g}",
             ]
-        if feed.country_code:
+        if isinstance(feed, OcpiPushFeed) and feed.country_code:
             lines += [f'country_code = "{feed.country_code}"', f'party_id = "{feed.party_id}"']
         lines.append("")
     return "\n".join(lines)

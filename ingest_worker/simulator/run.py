@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import uvicorn
 
+from ingest_worker.feeds.config import OcpiPullFeed
 from ingest_worker.simulator.ocpi_cpo import CpoState, OcpiPusher, run_ocpi_sender_feed, sender_app
 from ingest_worker.simulator.ocpp_client import run_ocpp_feed
 from ingest_worker.simulator.plan import SimFeed
@@ -38,7 +39,7 @@ class SimulationReport:
 
 def sender_address(feeds: list[SimFeed]) -> tuple[str, int] | None:
     """Where the OCPI Sender listens: the host and port of the pulled feeds' versions_url."""
-    urls = {urlsplit(sim.feed.versions_url or "") for sim in feeds if sim.feed.kind == "ocpi_pull"}
+    urls = {urlsplit(sim.feed.versions_url) for sim in feeds if isinstance(sim.feed, OcpiPullFeed)}
     addresses = {(u.hostname or "127.0.0.1", u.port or 80) for u in urls}
     if len(addresses) > 1:
         raise ValueError(f"the pulled OCPI feeds name several servers {sorted(addresses)}; use one")
