@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from report_app.data import Filters, matching_evses
+from shared.status import DOWN, UP, Category
 
 # Site colour classes of the live map, in legend order: (key, label, colour).
 SITE_STATUSES: tuple[tuple[str, str, str], ...] = (
@@ -25,9 +26,14 @@ SITE_STATUSES: tuple[tuple[str, str, str], ...] = (
 SITE_STATUS_LABELS = {key: label for key, label, _ in SITE_STATUSES}
 SITE_STATUS_COLOURS = {key: colour for key, _, colour in SITE_STATUSES}
 
-UP = ("AVAILABLE", "IN_USE", "RESERVED")
-DOWN = ("OUT_OF_ORDER", "UNAVAILABLE")
-OCCUPIED = ("IN_USE", "RESERVED")
+# The map's counts use the spec's up and down sets (``shared.status``); an up EVSE that is not
+# available is occupied (in use or reserved).
+DOWN_CATEGORIES = sorted(c.value for c in DOWN)
+OCCUPIED_CATEGORIES = sorted(c.value for c in UP - {Category.AVAILABLE})
+# How an EVSE's connector standards are written, here and in ``evse.parquet`` (the engine's
+# ``string_agg(DISTINCT connector_standard, ',' ORDER BY connector_standard)``): sorted, distinct,
+# joined with a comma.
+STANDARDS_SEPARATOR = ","
 
 
 @dataclass
@@ -92,7 +98,7 @@ def live_evses(status: pd.DataFrame | None, connectors: pd.DataFrame) -> LiveDat
         .drop_duplicates()
         .sort_values([*keys, "connector_standard"])
         .groupby(keys, sort=False)["connector_standard"]
-        .agg(", ".join)
+        .agg(STANDARDS_SEPARATOR.join)
     )
     evses["connector_standards"] = standards.reindex(
         pd.MultiIndex.from_frame(evses[keys])
@@ -108,9 +114,11 @@ def live_evses(status: pd.DataFrame | None, connectors: pd.DataFrame) -> LiveDat
         unplaced = int((~placed).sum())
     evses = evses.merge(live, on=keys, how="left")
     evses["stale"] = evses["stale"].astype("boolean").fillna(False).astype(bool)
-    category = evses["category"].astype("object").where(evses["category"].notna(), "UNKNOWN")
+    category = (
+        evses["category"].astype("object").where(evses["category"].notna(), Category.UNKNOWN.value)
+    )
     evses["category"] = category
-    evses["map_category"] = np.where(evses["stale"], "UNKNOWN", category)
+    evses["map_category"] = np.where(evses["stale"], Category.UNKNOWN.value, category)
     newest = None
     if status is not None and not status.empty and status["last_confirmed_at"].notna().any():
         newest = pd.Timestamp(status["last_confirmed_at"].max()).to_pydatetime()
@@ -123,21 +131,6 @@ def filter_live(data: LiveData, filters: Filters) -> pd.DataFrame:
         return data.evses
     keep = matching_evses(data.connectors, filters)
     return data.evses.merge(keep, on=["cpo_id", "evse_uid"], how="inner")
-
-
-def site_status(available: int, occupied: int, down: int, known: int) -> str:
-    """The colour class of a site from the counts of its EVSEs with a known status."""
-    if known == 0:
-        return "unknown"
-    if down == known:
-        return "all_down"
-    if down > 0:
-        return "some_down"
-    if occupied == known:
-        return "all_in_use"
-    if occupied > 0:
-        return "some_in_use"
-    return "all_available"
 
 
 SITE_COLUMNS = [
@@ -167,11 +160,11 @@ def live_sites(evses: pd.DataFrame, site_statuses: Sequence[str] = ()) -> pd.Dat
         return pd.DataFrame({c: pd.Series(dtype="object") for c in SITE_COLUMNS})
     category = evses["map_category"]
     frame = evses.assign(
-        available=(category == "AVAILABLE").astype(int),
-        occupied=category.isin(OCCUPIED).astype(int),
-        down=category.isin(DOWN).astype(int),
-        unknown=(category == "UNKNOWN").astype(int),
-        in_service=(category != "NOT_IN_SERVICE").astype(int),
+        available=(category == Category.AVAILABLE.value).astype(int),
+        occupied=category.isin(OCCUPIED_CATEGORIES).astype(int),
+        down=category.isin(DOWN_CATEGORIES).astype(int),
+        unknown=(category == Category.UNKNOWN.value).astype(int),
+        in_service=(category != Category.NOT_IN_SERVICE.value).astype(int),
     )
     sites = (
         frame.groupby(["cpo_id", "site_id"], sort=True)

@@ -59,20 +59,43 @@ STATUS = pd.DataFrame(
 )
 
 
-@pytest.mark.parametrize(
-    ("available", "occupied", "down", "known", "expected"),
-    [
-        (0, 0, 0, 0, "unknown"),
-        (3, 0, 0, 3, "all_available"),
-        (2, 1, 0, 3, "some_in_use"),
-        (0, 3, 0, 3, "all_in_use"),
-        (2, 0, 1, 3, "some_down"),
-        (0, 2, 1, 3, "some_down"),
-        (0, 0, 2, 2, "all_down"),
-    ],
-)
-def test_site_status(available: int, occupied: int, down: int, known: int, expected: str) -> None:
-    assert live_data.site_status(available, occupied, down, known) == expected
+# (category, stale) of each EVSE of one site → the map's colour class and its evse_count.
+COLOUR_CASES = [
+    ([("UNKNOWN", False), ("UNKNOWN", False)], ("unknown", 2)),
+    ([("AVAILABLE", True), ("IN_USE", True)], ("unknown", 2)),  # stale is unknown
+    ([("NOT_IN_SERVICE", False)], ("unknown", 0)),
+    ([("AVAILABLE", False), ("AVAILABLE", False)], ("all_available", 2)),
+    ([("AVAILABLE", False), ("UNKNOWN", False)], ("all_available", 2)),
+    ([("AVAILABLE", False), ("NOT_IN_SERVICE", False)], ("all_available", 1)),
+    ([("AVAILABLE", False), ("IN_USE", False)], ("some_in_use", 2)),
+    ([("AVAILABLE", False), ("RESERVED", False)], ("some_in_use", 2)),
+    ([("IN_USE", False), ("RESERVED", False)], ("all_in_use", 2)),
+    ([("IN_USE", False), ("IN_USE", True)], ("all_in_use", 2)),
+    ([("AVAILABLE", False), ("OUT_OF_ORDER", False)], ("some_down", 2)),
+    ([("IN_USE", False), ("UNAVAILABLE", False), ("UNKNOWN", False)], ("some_down", 3)),
+    ([("OUT_OF_ORDER", False), ("UNAVAILABLE", False)], ("all_down", 2)),
+    ([("OUT_OF_ORDER", False), ("AVAILABLE", True)], ("all_down", 2)),
+]
+
+
+@pytest.mark.parametrize(("evses", "expected"), COLOUR_CASES)
+def test_site_colour_rule(evses: list[tuple[str, bool]], expected: tuple[str, int]) -> None:
+    """The map's colour class of a site, from its EVSEs' live categories (all six classes)."""
+    connectors = pd.DataFrame(
+        [connector("X", "S", f"E{i}", "1", "AC_3_PHASE", 22, "IEC_62196_T2")
+         for i in range(len(evses))]
+    )  # fmt: skip
+    status = pd.DataFrame(
+        [live_row(f"E{i}", category, stale) for i, (category, stale) in enumerate(evses)]
+    )
+    (site,) = live_data.live_sites(live_data.live_evses(status, connectors).evses).to_dict(
+        "records"
+    )
+    assert (site["site_status"], site["evse_count"]) == expected
+
+
+def test_site_colour_cases_cover_every_class() -> None:
+    assert {cls for _, (cls, _) in COLOUR_CASES} == {k for k, _, _ in live_data.SITE_STATUSES}
 
 
 def test_live_sites_counts_and_colours() -> None:
@@ -82,7 +105,7 @@ def test_live_sites_counts_and_colours() -> None:
     by_evse = live.evses.set_index("evse_uid")
     assert by_evse.loc["A3", "map_category"] == "UNKNOWN"  # stale
     assert by_evse.loc["C1", "category"] == "UNKNOWN"  # no live row
-    assert by_evse.loc["B1", "connector_standards"] == "CHADEMO, IEC_62196_T2_COMBO"
+    assert by_evse.loc["B1", "connector_standards"] == "CHADEMO,IEC_62196_T2_COMBO"
     sites = live_data.live_sites(live.evses).set_index("site_id")
     assert sites.loc["A", ["available", "occupied", "down", "unknown"]].tolist() == [1, 1, 0, 1]
     assert sites["site_status"].to_dict() == {"A": "some_in_use", "B": "all_down", "C": "unknown"}
