@@ -45,11 +45,18 @@
   levels, or carries a number or timestamp we cannot store gets the matching code (1.6 spells it
   ``FormationViolation``; unique id ``-1`` when none can be read) and is quarantined with the
   reason the charge point was given. The connection stays up, always.
-- The ``ocpp`` library is used through its public API only: ``ocpp.messages`` (``unpack``,
-  ``Call``, ``CallError``, ``get_validator`` over its official schemas), its exceptions and
-  version enums. Sessions do not subclass its ``ChargePoint``: that class exists to send calls
-  and wait for answers, which an observer never does, and its receive path logs every frame,
-  leaves unparsable frames unanswered and answers unknown actions ``NotSupported``.
+- The ``ocpp`` library is used through its public API only. Its ``ChargePoint`` (one subclass
+  per version, ``ocpp_routes``) routes every call a charge point may send to an ``@on`` handler
+  and sends the ``call_result`` it returns; its receive loop (``start()``) reads a
+  ``Connection`` over the Starlette WebSocket, and its ``logger=`` is ``ocpp_routes.LibraryLog``
+  (no frame payloads in our logs). What its router does not do the way OCPP-J and this feed
+  need, the session does before a frame reaches it (``Session.screen``, with ``ocpp.messages``:
+  ``unpack``, ``get_validator`` over the official schemas, ``CallError``): an unparsable, binary,
+  oversized or too deeply nested frame is answered (the library would log it and answer
+  nothing), an unknown action gets ``NotImplemented`` and a CSMS's action ``NotSupported`` (the
+  library answers the other way round), schema errors get 1.6's spelling and no driver data in
+  their description, and every refusal is quarantined. An unsolicited CallResult never reaches
+  the library (it would queue it for a call we never made).
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,7 +80,6 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 from ocpp.exceptions import (
     FormatViolationError,
-    InternalError,
     NotImplementedError,
     NotSupportedError,
     OCPPError,
@@ -90,15 +96,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ingest_worker.feeds.config import FeedConfig, OcppFeedConfig, OcppOptions
 from ingest_worker.feeds.ocpp_mapping import (
-    WHOLE_STATUSES,
     ChargePointStatuses,
     ClockPolicy,
     EvseMap,
+    Reporter,
     Untrusted,
     check_number,
-    observed_at,
-    parse_timestamp,
+    evses_of,
+    observations_from_transaction_start,
 )
+from ingest_worker.feeds.ocpp_routes import OBSERVERS
 from ingest_worker.pipeline import Ingest
 from shared.blobstore import BlobStore
 from shared.status import Observation
@@ -130,10 +137,6 @@ CODES_201 = {v: k for k, v in CODES_16.items()}
 # Frames of these actions are archived and quarantined verbatim; the payload of any other action
 # may carry driver, energy or vendor data, so only its field names are kept.
 STATUS_TRAFFIC = frozenset({"BootNotification", "Heartbeat", "StatusNotification"})
-NOT_A_CSMS = {
-    "reasonCode": "NotACSMS",
-    "additionalInfo": "Charge@Large observes charger status only; send this to the CPO's CSMS",
-}
 
 _denied: contextvars.ContextVar[bool] = contextvars.ContextVar("ocpp_denied", default=False)
 
@@ -259,7 +262,7 @@ class OcppFeed:
                 await self.ingest.reject(
                     feed, source=SOURCE, location=where, reason=reason, payload=""
                 )
-            except Exception:  # noqa: BLE001 - the charge point is refused all the same
+            except Exception:
                 log.exception("OCPP %s: refusal of %s not recorded", feed.cpo_id, charge_point_id)
             await _deny(websocket, 403, f"{where}: {reason}")
             return
@@ -335,12 +338,39 @@ class Refused(Exception):
         super().__init__(error.description)
         self.error, self.unique_id, self.action = error, unique_id, action
 
+    def what(self) -> str:
+        return f"{self.action or 'frame'} {self.unique_id}"
 
-Handler = Callable[["Session", dict[str, Any], Call], Awaitable[dict[str, Any]]]
+
+class Connection:
+    """The connection the ``ocpp`` library's ChargePoint reads and writes: the Starlette
+    WebSocket, where ``recv`` answers (and quarantines) every frame the library must not route
+    itself (``Session.screen``) and hands it the rest."""
+
+    def __init__(self, websocket: WebSocket, session: Session) -> None:
+        self.websocket, self.session = websocket, session
+
+    async def recv(self) -> str:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            text = message.get("text")
+            frame = await self.session.screen(
+                text if text is not None else message.get("bytes") or b""
+            )
+            if frame is not None:
+                return frame
+
+    async def send(self, text: str) -> None:
+        await self.websocket.send_text(text)
 
 
 class Session:
-    """One charge point's connection: every frame gets its answer, in order."""
+    """One charge point's connection: every frame gets its answer, in order. Frames a route
+    answers reach the library's ChargePoint (``ocpp_routes``); the session keeps what they need
+    (the feed, the charge point's state, the clock) and answers the frames that never get that
+    far."""
 
     def __init__(
         self,
@@ -352,7 +382,6 @@ class Session:
     ) -> None:
         self.id, self.version, self.websocket = charge_point_id, version, websocket
         self.owner, self.feed = owner, feed
-        self.handlers = HANDLERS[version]
         options = _options(feed)
         self.policy = ClockPolicy(options.clock_future_minutes, options.clock_past_hours)
         self.heartbeat_seconds = options.heartbeat_seconds
@@ -362,45 +391,53 @@ class Session:
         )
         self.raw = ""
         self.last_liveness = float("-inf")
+        self.connection = Connection(websocket, self)
+        self.charge_point = OBSERVERS[version](self)
 
     async def serve(self) -> None:
-        while True:
-            message = await self.websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
-            await self.frame(text if text is not None else message.get("bytes") or b"")
+        """Until the charge point goes: the library's receive loop over ``Connection``."""
+        await self.charge_point.start()
 
-    async def frame(self, raw: str | bytes) -> None:
-        """Answer one frame: a CallResult, or a CallError and quarantine; never raise."""
+    async def screen(self, raw: str | bytes) -> str | None:
+        """A frame the library may route, or None when it is answered (or, for an unsolicited
+        CallResult/CallError, recorded) here. Never raises."""
         try:
             call = self._call(raw)
             if call is None:
                 await self._quarantine(
                     raw, "unsolicited CallResult/CallError (the platform sends no calls)"
                 )
-                return
-            # the archive keeps status traffic as received, anything else by its field names
-            self.raw = (
-                raw if isinstance(raw, str) and call.action in STATUS_TRAFFIC else _redacted(call)
-            )
-            reply = await self._answer(call)
+                return None
+            self._check(call)
         except Refused as refused:
-            error = refused.error
-            code = self.wire_code(error.code)
-            reason = f"{code}: {error.description}"[:1000]
-            what = f"{refused.action or 'frame'} {refused.unique_id}"
-            await self._quarantine(self._kept(raw, refused.action), reason, what)
-            reply = CallError(refused.unique_id, code, error.description[:500], {}).to_json()
-        except Exception:  # noqa: BLE001 - a bug or a failed spool write: the charge point retries
+            await self._quarantine(
+                self._kept(raw, refused.action), self._reason(refused.error), refused.what()
+            )
+            code = self.wire_code(refused.error.code)
+            reply = CallError(refused.unique_id, code, refused.error.description[:500], {})
+        except Exception:
             log.exception("OCPP %s: %s frame not handled", self.feed.cpo_id, self.id)
             found = UNIQUE_ID.match(raw[:200]) if isinstance(raw, str) else None
             unique_id = found.group(1) if found else "-1"
-            reply = CallError(unique_id, "InternalError", "not stored; send it again", {}).to_json()
-        await self.websocket.send_text(reply)
+            reply = CallError(unique_id, "InternalError", "not stored; send it again", {})
+        else:
+            # the archive keeps status traffic as received, anything else by its field names
+            assert isinstance(raw, str)  # _call refuses binary frames
+            self.raw = raw if call.action in STATUS_TRAFFIC else _redacted(call)
+            return raw
+        await self.websocket.send_text(reply.to_json())
+        return None
 
     def wire_code(self, code: str) -> str:
         return (CODES_16 if self.version == "1.6" else CODES_201).get(code, code)
+
+    def _reason(self, error: OCPPError) -> str:
+        return f"{self.wire_code(error.code)}: {error.description}"[:1000]
+
+    async def refused(self, error: OCPPError, unique_id: str, action: str) -> None:
+        """A route refuses the frame it is answering: quarantine it with the charge point's
+        reason (the library sends the CallError)."""
+        await self._quarantine(self.raw, self._reason(error), f"{action} {unique_id}")
 
     def _call(self, raw: str | bytes) -> Call | None:
         """The frame as a Call whose payload may be validated, or None for an unsolicited reply."""
@@ -446,7 +483,10 @@ class Session:
             )
         return message
 
-    async def _answer(self, call: Call) -> str:
+    def _check(self, call: Call) -> None:
+        """What the library's router would get wrong or not check: an unknown action is
+        NotImplemented and a CSMS's action NotSupported (OCPP-J 4.2.3); the payload is valid by
+        the official schema (our codes, and no driver data quoted); numbers are storable."""
         action, unique_id = call.action, call.unique_id
         if action not in KNOWN_ACTIONS[self.version]:
             raise Refused(
@@ -456,8 +496,7 @@ class Session:
                 unique_id,
                 action[:60],
             )
-        handler = self.handlers.get(action)
-        if handler is None:
+        if action not in self.charge_point.route_map:
             raise Refused(
                 NotSupportedError(
                     description=f"{action} is sent by a CSMS, not a charge point; the platform only observes"
@@ -470,22 +509,10 @@ class Session:
             raise Refused(_schema_error(problem, action in STATUS_TRAFFIC), unique_id, action)
         try:
             _check_numbers(call.payload)
-            payload = await handler(self, call.payload, call)
-        except (ValueError, OCPPError) as exc:
-            error = (
-                exc
-                if isinstance(exc, OCPPError)
-                else PropertyConstraintViolationError(description=str(exc))
-            )
-            raise Refused(error, unique_id, action) from None
-        result = call.create_call_result(payload)
-        wrong = best_match(get_validator(3, action, self.version).iter_errors(payload))
-        if wrong is not None:  # a bug of ours: say so rather than send an invalid answer
-            log.error("OCPP %s answer not schema-valid: %s", action, wrong.message)
+        except ValueError as exc:
             raise Refused(
-                InternalError(description=f"{action} answer not valid"), unique_id, action
-            )
-        return result.to_json()
+                PropertyConstraintViolationError(description=str(exc)), unique_id, action
+            ) from None
 
     def _kept(self, raw: str | bytes, action: str | None) -> str | bytes:
         """What may be quarantined of a refused frame: only status traffic verbatim."""
@@ -505,193 +532,53 @@ class Session:
                 reason=f"OCPP {self.version}: {reason}",
                 payload=raw,
             )
-        except Exception:  # noqa: BLE001 - the charge point still gets its CallError
+        except Exception:
             log.exception("OCPP %s: %s refused frame not quarantined", self.feed.cpo_id, self.id)
 
     def received(self) -> datetime:
         return self.owner.clock()
 
-    def instant(self, sent: object) -> datetime:
-        """When a status is stored, under the clock policy; raises for an untrusted timestamp."""
-        received = self.received()
-        try:
-            parsed = None if sent is None else parse_timestamp(sent)
-            return observed_at(parsed, received, self.policy)
-        except Untrusted as exc:
-            raise PropertyConstraintViolationError(description=str(exc)) from None
+    def reporter(self) -> Reporter:
+        """This charge point for the plain functions of ``ocpp_mapping``, with today's mapping."""
+        return Reporter(self.feed.cpo_id, self.id, self.owner.map, self.policy)
 
     async def heartbeat(self) -> datetime:
+        """A liveness signal for the charge point's EVSEs (at most every ``liveness_seconds``);
+        returns the instant it confirms them at."""
         now = self.received()
         clock = time.monotonic()
         if clock - self.last_liveness >= self.liveness_seconds:
             self.last_liveness = clock
-            known = self.owner.map.numbers(self.feed.cpo_id, self.id)
-            evse_uids = sorted(
-                {
-                    self.owner.map.evse_uid(self.feed.cpo_id, self.id, n)
-                    for n in self.statuses.numbers(known)
-                }
-            )
+            evse_uids = evses_of(self.reporter(), self.statuses)
             if evse_uids:
                 await self.owner.ingest.liveness(self.feed, now, evse_uids)
         self.owner.ingest.mark_success(self.feed)
         return now
 
-    def known(self) -> set[int]:
-        return self.owner.map.numbers(self.feed.cpo_id, self.id)
-
-    async def store(
-        self, changes: list[tuple[int, str]], instant: datetime, connector: int | None
-    ) -> None:
-        """Write the EVSE statuses a message changed, all at ``instant``."""
-        cpo_id = self.feed.cpo_id
-        observations = [
-            Observation.parse(
-                cpo_id=cpo_id,
-                evse_uid=self.owner.map.evse_uid(cpo_id, self.id, number),
-                status=status,
-                observed_at=instant,
-                connector_id=connector if number and connector else None,
-            )
-            for number, status in changes
-        ]
+    async def store(self, observations: list[Observation]) -> None:
+        """Durable before the route answers; concurrent charge points share one spool write."""
         if observations:
-            await self.owner.batchers[cpo_id].accept(observations, self.raw, self.id)
+            await self.owner.batchers[self.feed.cpo_id].accept(observations, self.raw, self.id)
 
     async def transaction_started(
         self, number: int, connector: int | None, sent: object, action: str
     ) -> None:
         """A transaction start as an IN_USE observation (see the module docstring)."""
         try:
-            instant = self.instant(sent)
-        except OCPPError as exc:
+            observations = observations_from_transaction_start(
+                self.reporter(),
+                self.statuses,
+                number=number,
+                connector_id=connector,
+                timestamp=sent,
+                received=self.received(),
+            )
+        except Untrusted as exc:
             # The transaction itself is answered (a charge point must not hold its transaction
             # queue for our sake); only the in-use observation is not stored, and that is recorded.
-            await self._quarantine(
-                self.raw, f"no IN_USE observation stored: {exc.description}", action
-            )
+            await self._quarantine(self.raw, f"no IN_USE observation stored: {exc}", action)
             return
-        await self.store(self.statuses.start_transaction(number, connector), instant, connector)
-
-
-def _now_text(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-async def _boot(session: Session, _: dict[str, Any], __: Call) -> dict[str, Any]:
-    return {
-        "currentTime": _now_text(session.received()),
-        "interval": session.heartbeat_seconds,
-        "status": "Accepted",
-    }
-
-
-async def _heartbeat(session: Session, _: dict[str, Any], __: Call) -> dict[str, Any]:
-    return {"currentTime": _now_text(await session.heartbeat())}
-
-
-async def _nothing(_: Session, __: dict[str, Any], ___: Call) -> dict[str, Any]:
-    """Received and answered; nothing in it is kept."""
-    return {}
-
-
-def _answer(payload: dict[str, Any]) -> Handler:
-    async def answer(_: Session, __: dict[str, Any], ___: Call) -> dict[str, Any]:
-        return payload
-
-    return answer
-
-
-async def _status16(session: Session, payload: dict[str, Any], _: Call) -> dict[str, Any]:
-    number, status = payload["connectorId"], payload["status"]
-    if number == 0 and status.upper() not in WHOLE_STATUSES:
-        raise ValueError(f"connector 0 can only be Available, Unavailable or Faulted, not {status}")
-    instant = session.instant(payload.get("timestamp"))
-    await session.store(session.statuses.report(number, status, session.known()), instant, None)
-    return {}
-
-
-async def _start16(session: Session, payload: dict[str, Any], call: Call) -> dict[str, Any]:
-    number = check_number(payload["connectorId"], "connectorId", zero=False)
-    await session.transaction_started(number, None, payload["timestamp"], call.action)
-    return {
-        "transactionId": next(session.owner.transaction_ids),
-        "idTagInfo": {
-            "status": "Invalid"
-        },  # 1.6: "Identifier is unknown. Not allowed for charging."
-    }
-
-
-async def _status201(session: Session, payload: dict[str, Any], _: Call) -> dict[str, Any]:
-    evse_id, connector_id = payload["evseId"], payload["connectorId"]
-    status = payload["connectorStatus"]
-    if evse_id == 0 and status.upper() not in WHOLE_STATUSES:
-        raise ValueError(f"evseId 0 can only be Available, Unavailable or Faulted, not {status}")
-    instant = session.instant(payload["timestamp"])
-    changes = session.statuses.report_connector(evse_id, connector_id, status, session.known())
-    await session.store(changes, instant, connector_id if evse_id else None)
-    return {}
-
-
-async def _transaction201(session: Session, payload: dict[str, Any], call: Call) -> dict[str, Any]:
-    evse = payload.get("evse")
-    if payload["eventType"] == "Started" and evse is not None:
-        number = check_number(evse["id"], "evse.id", zero=False)
-        connector = evse.get("connectorId")
-        await session.transaction_started(number, connector, payload["timestamp"], call.action)
-    if "idToken" in payload:  # required then; 2.0.1: "Unknown: not allowed for charging"
-        return {"idTokenInfo": {"status": "Unknown"}}
-    return {}
-
-
-HANDLERS: dict[str, dict[str, Handler]] = {
-    "1.6": {
-        "BootNotification": _boot,
-        "Heartbeat": _heartbeat,
-        "StatusNotification": _status16,
-        "Authorize": _answer({"idTagInfo": {"status": "Invalid"}}),
-        "StartTransaction": _start16,
-        "StopTransaction": _nothing,
-        "MeterValues": _nothing,
-        "DataTransfer": _answer({"status": "UnknownVendorId"}),
-        "DiagnosticsStatusNotification": _nothing,
-        "FirmwareStatusNotification": _nothing,
-        # the security extension (OCPP 1.6 security white paper)
-        "SecurityEventNotification": _nothing,
-        "LogStatusNotification": _nothing,
-        "SignedFirmwareStatusNotification": _nothing,
-        "SignCertificate": _answer({"status": "Rejected"}),
-    },
-    "2.0.1": {
-        "BootNotification": _boot,
-        "Heartbeat": _heartbeat,
-        "StatusNotification": _status201,
-        "Authorize": _answer({"idTokenInfo": {"status": "Unknown"}}),
-        "TransactionEvent": _transaction201,
-        "MeterValues": _nothing,
-        "NotifyEvent": _nothing,
-        "SecurityEventNotification": _nothing,
-        "FirmwareStatusNotification": _nothing,
-        "LogStatusNotification": _nothing,
-        "DataTransfer": _answer({"status": "UnknownVendorId", "statusInfo": NOT_A_CSMS}),
-        "ClearedChargingLimit": _nothing,
-        "NotifyChargingLimit": _nothing,
-        "NotifyCustomerInformation": _nothing,
-        "NotifyDisplayMessages": _nothing,
-        "NotifyEVChargingNeeds": _answer({"status": "Rejected", "statusInfo": NOT_A_CSMS}),
-        "NotifyEVChargingSchedule": _answer({"status": "Accepted"}),
-        "NotifyMonitoringReport": _nothing,
-        "NotifyReport": _nothing,
-        "PublishFirmwareStatusNotification": _nothing,
-        "ReportChargingProfiles": _nothing,
-        "ReservationStatusUpdate": _nothing,
-        "Get15118EVCertificate": _answer(
-            {"status": "Failed", "exiResponse": "", "statusInfo": NOT_A_CSMS}
-        ),
-        "GetCertificateStatus": _answer({"status": "Failed", "statusInfo": NOT_A_CSMS}),
-        "SignCertificate": _answer({"status": "Rejected", "statusInfo": NOT_A_CSMS}),
-    },
-}
+        await self.store(observations)
 
 
 def _check_numbers(payload: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from shared.status import EARLIEST_INSTANT, STATUS_CATEGORY, Category
+from shared.status import EARLIEST_INSTANT, STATUS_CATEGORY, Category, Observation
 
 # A connector-0 (1.6) or evseId-0 (2.0.1) status in this set covers every connector.
 WHOLE_DOWN = frozenset({"FAULTED", "UNAVAILABLE"})
@@ -233,3 +233,104 @@ def _precedence(status: str) -> int:
         return CONNECTOR_PRECEDENCE.index(status)
     except ValueError:
         return len(CONNECTOR_PRECEDENCE)
+
+
+# What each kept message means, as plain functions over one charge point's state: the feed's
+# routes call them, and so do the tests, without a connection.
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """One charge point of one CPO: the static mapping of its EVSEs and the feed's clock policy."""
+
+    cpo_id: str
+    charge_point_id: str
+    evse_map: EvseMap = field(default_factory=EvseMap)
+    policy: ClockPolicy = ClockPolicy()
+
+    def known(self) -> set[int]:
+        """The connector/EVSE numbers the static CSVs list for this charge point."""
+        return self.evse_map.numbers(self.cpo_id, self.charge_point_id)
+
+    def instant(self, sent: object, received: datetime) -> datetime:
+        """When a status sent at ``sent`` (None: not sent) is stored; raises Untrusted."""
+        return observed_at(None if sent is None else parse_timestamp(sent), received, self.policy)
+
+    def observations(
+        self, changes: list[tuple[int, str]], instant: datetime, connector_id: int | None = None
+    ) -> list[Observation]:
+        """The EVSE statuses a message changed, all at ``instant``."""
+        return [
+            Observation.parse(
+                cpo_id=self.cpo_id,
+                evse_uid=self.evse_map.evse_uid(self.cpo_id, self.charge_point_id, number),
+                status=status,
+                observed_at=instant,
+                connector_id=connector_id if number and connector_id else None,
+            )
+            for number, status in changes
+        ]
+
+
+def _whole_status(number: int, status: str, name: str) -> None:
+    if number == 0 and status.upper() not in WHOLE_STATUSES:
+        raise ValueError(f"{name} 0 can only be Available, Unavailable or Faulted, not {status}")
+
+
+def observations_from_status_notification(
+    reporter: Reporter,
+    statuses: ChargePointStatuses,
+    *,
+    connector_id: int,
+    status: str,
+    timestamp: object,
+    received: datetime,
+) -> list[Observation]:
+    """OCPP 1.6 StatusNotification (``timestamp`` optional): the observations it makes;
+    raises ValueError (Untrusted for the clock) for what the charge point must be told."""
+    _whole_status(connector_id, status, "connector")
+    instant = reporter.instant(timestamp, received)
+    return reporter.observations(statuses.report(connector_id, status, reporter.known()), instant)
+
+
+def observations_from_status_notification_201(
+    reporter: Reporter,
+    statuses: ChargePointStatuses,
+    *,
+    evse_id: int,
+    connector_id: int,
+    connector_status: str,
+    timestamp: object,
+    received: datetime,
+) -> list[Observation]:
+    """OCPP 2.0.1 StatusNotification: one connector's status; its EVSE's combines them."""
+    _whole_status(evse_id, connector_status, "evseId")
+    instant = reporter.instant(timestamp, received)
+    changes = statuses.report_connector(evse_id, connector_id, connector_status, reporter.known())
+    return reporter.observations(changes, instant, connector_id if evse_id else None)
+
+
+def observations_from_transaction_start(
+    reporter: Reporter,
+    statuses: ChargePointStatuses,
+    *,
+    number: int,
+    connector_id: int | None,
+    timestamp: object,
+    received: datetime,
+) -> list[Observation]:
+    """1.6 StartTransaction (``number`` = connectorId) or 2.0.1 TransactionEvent ``Started``
+    (``number`` = evse.id): IN_USE unless a status already says so. Raises Untrusted for a
+    timestamp the clock policy refuses, before the state changes."""
+    instant = reporter.instant(timestamp, received)
+    return reporter.observations(
+        statuses.start_transaction(number, connector_id), instant, connector_id
+    )
+
+
+def evses_of(reporter: Reporter, statuses: ChargePointStatuses) -> list[str]:
+    """The EVSE uids a heartbeat of this charge point confirms: every one reported or listed."""
+    numbers = statuses.numbers(reporter.known())
+    return sorted(
+        {reporter.evse_map.evse_uid(reporter.cpo_id, reporter.charge_point_id, n) for n in numbers}
+    )
