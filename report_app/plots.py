@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from shared.monthly.charts import empty_figure, threshold_lines
+from shared.monthly.charts import uptime_distribution as distribution
 from shared.monthly.labels import label
+from shared.settings import Settings, get_settings
 
-THRESHOLDS = (97.0, 98.0, 99.0)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TREND_STYLES = {
     "uptime_pct": {"color": "#1a9850"},
@@ -17,15 +21,6 @@ TREND_STYLES = {
     "utilisation_pct": {"color": "#2166ac"},
 }
 LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "template": "plotly_white"}
-
-
-def empty_figure(message: str) -> go.Figure:
-    """A blank figure that says why it is blank."""
-    figure = go.Figure(layout=LAYOUT)
-    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    return figure
 
 
 def network_over_months(history: pd.DataFrame) -> go.Figure:
@@ -64,29 +59,35 @@ def network_over_months(history: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def uptime_distribution(frame: pd.DataFrame, level: str, month: str, note: str) -> go.Figure:
-    """Histogram of ``uptime_pct`` across the shown rows, with the 97 / 98 / 99 % lines."""
-    values = frame["uptime_pct"].dropna() if "uptime_pct" in frame else pd.Series(dtype=float)
-    if values.empty:
-        return empty_figure(f"No {level} has known time in {month}.")
-    figure = go.Figure(
-        go.Histogram(x=values, xbins={"start": 0, "end": 100.0001, "size": 1}, name=level),
-        layout=LAYOUT,
+def thresholds_in_force(settings: Settings | None = None) -> tuple[float, ...]:
+    """The general uptime threshold and every program's (``CAL_UPTIME_THRESHOLD_PCT``,
+    ``CAL_PROGRAM_THRESHOLDS``): where the distribution draws its lines."""
+    settings = settings or get_settings()
+    return threshold_lines(settings.uptime_threshold_pct, settings.program_thresholds.values())
+
+
+def uptime_distribution(
+    frame: pd.DataFrame,
+    level: str,
+    month: str,
+    note: str,
+    thresholds: Sequence[float] | None = None,
+) -> go.Figure:
+    """Histogram of ``uptime_pct`` across the shown rows with a line at each threshold
+    (default: the thresholds in force)."""
+    if thresholds is None:
+        thresholds = thresholds_in_force()
+    values = frame["uptime_pct"] if "uptime_pct" in frame else pd.Series(dtype=float)
+    figure = distribution(
+        values, thresholds, name=level, empty=f"No {level} has known time in {month}."
     )
-    # Plain shapes and annotations: add_vline is slow and the lines are fixed.
-    line = {"dash": "dash", "color": "#d62728"}
-    for threshold in THRESHOLDS:
-        figure.add_shape(
-            type="line", x0=threshold, x1=threshold, y0=0, y1=1, yref="paper", line=line
-        )
-        figure.add_annotation(x=threshold, y=1, yref="paper", text=f"{threshold:g} %",
-                              showarrow=False, xanchor="right", yanchor="bottom")  # fmt: skip
+    if not figure.data:
+        return figure
     figure.update_layout(
+        **{**LAYOUT, "margin": {"l": 50, "r": 20, "t": 90, "b": 40}},
         title=f"Uptime distribution, {level} level, {month}<br><sup>{note}</sup>",
-        xaxis_title="Uptime (%)",
         yaxis_title=f"{level}s",
         height=380,
-        margin={"l": 50, "r": 20, "t": 90, "b": 40},
     )
     return figure
 

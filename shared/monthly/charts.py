@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def lga_shapes(path: Path) -> dict[str, LgaShape]:
     return shapes
 
 
-def uptime_bin(value: object) -> tuple[str, str]:
+def uptime_bin(value: float | None) -> tuple[str, str]:
     """(label, colour) of an uptime figure."""
     if value is None or pd.isna(value):
         return NO_FIGURE
@@ -90,15 +91,46 @@ def uptime_bin(value: object) -> tuple[str, str]:
     return NO_FIGURE
 
 
-def _fmt_pct(value: object) -> str:
+def _fmt_pct(value: float | None) -> str:
     return "no uptime figure" if value is None or pd.isna(value) else f"{float(value):.1f} % uptime"
 
 
 def empty_figure(message: str) -> go.Figure:
+    """A blank figure that says why it is blank."""
     figure = go.Figure(layout=LAYOUT)
     figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
+    return figure
+
+
+def threshold_lines(general_pct: float, program_pcts: Iterable[float] = ()) -> tuple[float, ...]:
+    """The uptime thresholds in force (``Settings.uptime_threshold_pct`` and the programs'
+    ``Settings.uptime_threshold_for``), sorted, each once: the lines of the distribution."""
+    return tuple(sorted({float(general_pct), *(float(p) for p in program_pcts)}))
+
+
+def uptime_distribution(
+    values: pd.Series, thresholds: Sequence[float], *, name: str, empty: str
+) -> go.Figure:
+    """Histogram of uptime figures in 1 % bins with a dashed line at each threshold; a blank
+    figure saying ``empty`` when there is no figure. Callers add the title and their look."""
+    shown = pd.to_numeric(values, errors="coerce").dropna()
+    if shown.empty:
+        return empty_figure(empty)
+    figure = go.Figure(
+        go.Histogram(x=shown, xbins={"start": 0, "end": 100.0001, "size": 1}, name=name),
+        layout=LAYOUT,
+    )
+    # Plain shapes and annotations: add_vline is slow and the lines are fixed.
+    line = {"dash": "dash", "color": "#d62728"}
+    for threshold in thresholds:
+        figure.add_shape(
+            type="line", x0=threshold, x1=threshold, y0=0, y1=1, yref="paper", line=line
+        )
+        figure.add_annotation(x=threshold, y=1, yref="paper", text=f"{threshold:g} %",
+                              showarrow=False, xanchor="right", yanchor="bottom")  # fmt: skip
+    figure.update_layout(xaxis_title="Uptime (%)")
     return figure
 
 
@@ -155,17 +187,17 @@ def uptime_map(
         hover = (sites["site_name"].astype(str) + " (" + sites["cpo_id"].astype(str) + "): "
                  + words).to_numpy()  # fmt: skip
         taken = np.zeros(len(values), dtype=bool)
-        groups = []
+        bins: list[tuple[str, str, np.ndarray]] = []
         for lower, text, colour in UPTIME_BINS:
             inside = ~taken & ~np.isnan(values) & (values >= lower)
             taken |= inside
-            groups.append((text, colour, inside))
-        groups.append((NO_FIGURE[0], NO_FIGURE[1], ~taken))
+            bins.append((text, colour, inside))
+        bins.append((NO_FIGURE[0], NO_FIGURE[1], ~taken))
         # Thousands of sites draw far faster with WebGL; a state's report stays plain SVG.
         points = go.Scattergl if webgl else go.Scatter
         longitude = sites["longitude"].to_numpy(dtype=float)
         latitude = sites["latitude"].to_numpy(dtype=float)
-        for text, colour, inside in groups:
+        for text, colour, inside in bins:
             if not inside.any():
                 continue
             figure.add_trace(
@@ -211,7 +243,8 @@ def time_breakdown(rows: pd.DataFrame, key: str, title: str) -> go.Figure:
             go.Bar(
                 y=names, x=100 * rows[column] / total, name=text, orientation="h",
                 marker={"color": colour}, customdata=hours,
-                hovertemplate=f"%{{y}} — {text}: %{{x:.1f}} %% (%{{customdata:,.0f}} port-hours)<extra></extra>",
+                hovertemplate=f"%{{y}} — {text}: %{{x:.1f}} %% "
+                "(%{customdata:,.0f} port-hours)<extra></extra>",
             )
         )  # fmt: skip
     figure.update_layout(

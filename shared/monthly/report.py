@@ -12,6 +12,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -46,7 +47,6 @@ CSV_LEVELS = tuple(
 )
 # The monthly tables the reports read (daily and hour_of_week are too big to be needed here).
 REPORT_TABLES = (*CSV_LEVELS, "unmatched")
-REFERENCE_LINES = (97.0, 98.0, 99.0)
 OUTAGES_LISTED = 200
 SITES_LISTED = 300  # longer lists stay whole in the CSVs; a report names the worst
 STATE_NAMES = {
@@ -162,7 +162,7 @@ EXCLUSION_COLUMNS = [("cpo_id", "text"), ("scope", "text"), ("scope_id", "text")
 EXTRA_LABELS = {"uptime_change_pp": "Change in uptime from last month (points)"}
 
 
-def _format(value: object, kind: str, tz: str) -> str:
+def _format(value: Any, kind: str, tz: str) -> str:  # noqa: ANN401 - any cell of a table
     if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
         return "—" if kind not in ("text", "causes", "status") else ""
     if kind == "pct":
@@ -211,16 +211,23 @@ def _figure_html(figure: go.Figure, height: int = 380) -> str:
     return figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
 
-def uptime_distribution(site: pd.DataFrame) -> go.Figure:
-    values = site["uptime_pct"].dropna().tolist() if "uptime_pct" in site else []
-    figure = go.Figure(
-        go.Histogram(x=values, xbins=dict(start=0, end=100.0001, size=1), name="sites")
+def thresholds_in_force(view: ReportView) -> tuple[float, ...]:
+    """The report's uptime threshold and that of each program its sites are in."""
+    programs = {p for text in view.sites.get("program", pd.Series(dtype=object)).dropna()
+                for p in str(text).split(",") if p}  # fmt: skip
+    return charts.threshold_lines(
+        view.threshold_pct, (view.threshold_for(p) for p in sorted(programs))
     )
-    for line in REFERENCE_LINES:
-        figure.add_vline(
-            x=line, line_dash="dash", line_color="#c0392b", annotation_text=f"{line:g} %"
-        )
-    figure.update_layout(title="Uptime of sites", xaxis_title="Uptime (%)", yaxis_title="Sites",
+
+
+def uptime_distribution(view: ReportView) -> go.Figure:
+    """The sites' uptime with a line at each threshold in force."""
+    figure = charts.uptime_distribution(
+        view.sites.get("uptime_pct", pd.Series(dtype=float)), thresholds_in_force(view),
+        name="sites",
+        empty="No site has an uptime figure this month.",
+    )  # fmt: skip
+    figure.update_layout(title="Uptime of sites", yaxis_title="Sites",
                          margin=dict(l=50, r=20, t=50, b=50))  # fmt: skip
     return figure
 
@@ -279,7 +286,7 @@ def build_report(view: ReportView) -> dict[str, bytes]:
             ),
             height=620,
         ),  # fmt: skip
-        "distribution": _figure_html(uptime_distribution(view.sites)),
+        "distribution": _figure_html(uptime_distribution(view)),
     }
     warnings = view.manifest.get("warnings", [])
     if view.jurisdiction is not None:
@@ -297,6 +304,7 @@ def build_report(view: ReportView) -> dict[str, bytes]:
         run_at=local_time(view.manifest.get("run_at"), tz),
         tz=tz,
         threshold=view.threshold_pct,
+        distribution_lines=" and ".join(f"{t:g} %" for t in thresholds_in_force(view)),
         networks=html_table(view.networks, NETWORK_COLUMNS, tz),
         states=html_table(view.states, STATE_COLUMNS, tz),
         lgas=html_table(view.lgas.sort_values("uptime_pct", na_position="last"), LGA_COLUMNS, tz)

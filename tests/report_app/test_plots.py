@@ -5,14 +5,26 @@ from __future__ import annotations
 import pandas as pd
 
 from report_app import plots
+from shared.settings import Settings
 
 
-def test_uptime_distribution_has_the_three_threshold_lines() -> None:
+def test_uptime_distribution_has_a_line_at_each_threshold() -> None:
     frame = pd.DataFrame({"uptime_pct": [96.5, 98.2, 99.9, None], "coverage_pct": [90, 95, 99, 0]})
-    figure = plots.uptime_distribution(frame, "site", "2026-10", "Coverage: median 92.5 %")
-    assert sorted(shape.x0 for shape in figure.layout.shapes) == [97.0, 98.0, 99.0]
+    figure = plots.uptime_distribution(
+        frame, "site", "2026-10", "Coverage: median 92.5 %", thresholds=(97.0, 98.0)
+    )
+    assert sorted(shape.x0 for shape in figure.layout.shapes) == [97.0, 98.0]
+    assert [a.text for a in figure.layout.annotations] == ["97 %", "98 %"]
     assert list(figure.data[0].x) == [96.5, 98.2, 99.9]
     assert "Coverage: median 92.5 %" in figure.layout.title.text
+
+
+def test_the_lines_are_the_thresholds_in_force() -> None:
+    assert plots.thresholds_in_force(Settings(uptime_threshold_pct=98, program_thresholds={})) == (
+        98.0,
+    )
+    settings = Settings(uptime_threshold_pct=95, program_thresholds={"P": 97, "Q": 95})
+    assert plots.thresholds_in_force(settings) == (95.0, 97.0)
 
 
 def test_empty_inputs_give_a_figure_that_says_why() -> None:
