@@ -27,9 +27,10 @@ from pathlib import Path
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import TOKEN, free_port, start_worker, wait_committed  # noqa: E402
+from ingest import TOKEN, free_port, start_worker, wait_committed
 
 STATUSES = ("Available", "Preparing", "Charging", "SuspendedEV", "Finishing")
 
@@ -65,7 +66,7 @@ class ChargePoint:
         token = base64.b64encode(f"{self.id}:{TOKEN}".encode()).decode()
         self.ws = await connect(
             f"ws://127.0.0.1:{self.port}/ocpp/{self.id}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            subprotocols=[Subprotocol("ocpp1.6")],
             additional_headers={"Authorization": f"Basic {token}"},
             open_timeout=60,
             ping_interval=None,  # the worker pings; OCPP heartbeats are the application's
@@ -113,7 +114,9 @@ async def throughput(port: int, senders: int, messages: int) -> tuple[int, float
     return senders * messages, elapsed
 
 
-async def hold(port: int, worker_pid: int, connections: int, seconds: float) -> dict[str, float]:
+async def hold(
+    port: int, worker_pid: int, connections: int, seconds: float
+) -> dict[str, float | str]:
     """Open ``connections`` charge points (boot + one status each), heartbeat every 60 s (spread
     evenly), hold for ``seconds``; count what stays up and measure the worker's RSS."""
     before = rss_kib(worker_pid)
@@ -160,7 +163,7 @@ async def hold(port: int, worker_pid: int, connections: int, seconds: float) -> 
     await asyncio.gather(*tasks, return_exceptions=True)
     still_open = sum(1 for p in alive if p.ws is not None and p.ws.state.name == "OPEN")
     beats.sort()
-    result = {
+    result: dict[str, float | str] = {
         "opened": len(alive),
         "open_seconds": open_seconds,
         "failures": len(failures),
@@ -175,7 +178,7 @@ async def hold(port: int, worker_pid: int, connections: int, seconds: float) -> 
         "client_rss_mib": rss_kib(os.getpid()) / 1024,
     }
     if failures:
-        result["first_failure"] = failures[0]  # type: ignore[assignment]
+        result["first_failure"] = failures[0]
     await asyncio.gather(*(p.ws.close() for p in alive if p.ws), return_exceptions=True)
     return result
 

@@ -35,7 +35,15 @@ import pyarrow as pa
 from shared import layout
 from shared.blobstore import LocalBlobStore
 from shared.db.engine import make_engine, upgrade
-from shared.exclusions import Proposal, approve, approved_exclusions, propose, reject
+from shared.exclusions import (
+    CAUSES,
+    SCOPES,
+    Proposal,
+    approve,
+    approved_exclusions,
+    propose,
+    reject,
+)
 from shared.metrics import schema
 from shared.metrics.engine import MonthInputs, month_tables
 from shared.metrics.period import Period
@@ -51,8 +59,6 @@ CATEGORY = {
 # Every fifth site has opening hours, in turn one of these; the others are open all the time.
 OPENING_HOURS = ("Mo-Fr 07:00-19:00; Sa 08:00-16:00", "Mo-Su 06:00-22:00", "Fr-Mo 09:00-02:00")
 EXCLUSIONS = 300
-CAUSES = ("UTILITY_INTERRUPTION", "VEHICLE_FAULT", "SCHEDULED_MAINTENANCE", "VANDALISM",
-          "NATURAL_DISASTER")  # fmt: skip
 
 
 def synthesise(evses: int, period: Period, seed: int) -> tuple[pa.Table, pd.DataFrame]:
@@ -135,7 +141,7 @@ def store_exclusions(connectors: pd.DataFrame, period: Period, path: str, seed: 
     picks = connectors.iloc[rng.integers(0, len(connectors), EXCLUSIONS + 40)]
     proposals = []
     for n, (_, row) in enumerate(picks.iterrows()):
-        scope = ("evse", "charger", "site")[n % 3]
+        scope = SCOPES[n % 3]
         scope_id = row[{"evse": "evse_uid", "charger": "charger_id", "site": "site_id"}[scope]]
         begin = start + int(rng.integers(-86_400, 30 * 86_400))
         proposals.append(

@@ -24,6 +24,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psutil
@@ -32,12 +33,15 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monthly import synthesise  # noqa: E402  (bench/monthly.py)
+from monthly import synthesise  # bench/monthly.py
 
-from shared.metrics import schema  # noqa: E402
-from shared.metrics.engine import MonthInputs, month_tables  # noqa: E402
-from shared.metrics.period import Period  # noqa: E402
-from shared.monthly.job import ENGINE_MEMORY_LIMIT, write_parquet  # noqa: E402
+from shared.metrics import schema
+from shared.metrics.engine import MonthInputs, MonthTables, month_tables
+from shared.metrics.period import Period
+from shared.monthly.job import ENGINE_MEMORY_LIMIT, write_parquet
+
+if TYPE_CHECKING:  # pyspark is imported only when the Spark engine runs
+    from shared.metrics.spark import SparkMonthTables
 
 
 def inputs_for(evses: int, month: str, seed: int) -> MonthInputs:
@@ -100,6 +104,7 @@ def worker(engine: str, cores: int, evses: int, month: str, seed: int, out: Path
     inputs = inputs_for(evses, month, seed)
     children = ChildMemory()
     started = 0.0
+    computing: contextlib.AbstractContextManager[MonthTables | SparkMonthTables]
     if engine == "spark":
         from shared.metrics import spark
 

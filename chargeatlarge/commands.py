@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from shared.settings import get_settings
 
+if TYPE_CHECKING:  # the commands import what they run lazily, so that `--help` stays quick
+    from sqlalchemy import Engine
 
-def fail(message: str) -> None:
+    from shared.exclusions import Exclusion, SiteScopes
+    from shared.observation_import import ImportResult
+
+
+def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
@@ -171,7 +179,7 @@ def observations_import(
         fail(str(exc))
     engine = make_engine(settings.database_url)
 
-    def progress(result) -> None:  # type: ignore[no-untyped-def]
+    def progress(result: ImportResult) -> None:
         done = result.accepted + result.duplicate + result.rejected
         click.echo(f"  … {done:,} rows", err=True)
 
@@ -230,13 +238,13 @@ def exclusions() -> None:
     """Excluded downtime (spec 4.3): propose, review and list exclusion windows."""
 
 
-def _exclusion_engine():  # type: ignore[no-untyped-def]
+def _exclusion_engine() -> Engine:
     from shared.db.engine import make_engine
 
     return make_engine(get_settings().database_url)
 
 
-def _site_scopes():  # type: ignore[no-untyped-def]
+def _site_scopes() -> SiteScopes:
     from shared.blobstore import open_blobstore
     from shared.exclusions import SiteScopes
     from shared.sites import read_static_sites
@@ -300,13 +308,13 @@ def exclusions_propose(
     click.echo(exclusion_id)
 
 
-def _review(exclusion_id: str, state: str, reason: str | None, by: str | None) -> None:
-    from shared.exclusions import ExclusionError, ExclusionNotFound, approve, reject
+def _review(review: Callable[[Engine, str], Exclusion], by: str | None) -> None:
+    """Run ``review(engine, actor)`` (an approval or a rejection) and say the outcome."""
+    from shared.exclusions import ExclusionError, ExclusionNotFound
 
     engine = _exclusion_engine()
     try:
-        action = approve if state == "APPROVED" else reject
-        result = action(engine, exclusion_id, _cli_actor(by), reason)  # type: ignore[operator]
+        result = review(engine, _cli_actor(by))
     except (ExclusionError, ExclusionNotFound) as exc:
         fail(str(exc.args[0]) if exc.args else str(exc))
     finally:
@@ -320,7 +328,9 @@ def _review(exclusion_id: str, state: str, reason: str | None, by: str | None) -
 @BY_OPTION
 def exclusions_approve(exclusion_id: str, reason: str | None, by: str | None) -> None:
     """Approve a proposed exclusion: monthly jobs from now on exclude its downtime."""
-    _review(exclusion_id, "APPROVED", reason, by)
+    from shared.exclusions import approve
+
+    _review(lambda engine, actor: approve(engine, exclusion_id, actor, reason), by)
 
 
 @exclusions.command("reject")
@@ -329,7 +339,9 @@ def exclusions_approve(exclusion_id: str, reason: str | None, by: str | None) ->
 @BY_OPTION
 def exclusions_reject(exclusion_id: str, reason: str, by: str | None) -> None:
     """Reject a proposed exclusion, or revoke an approved one."""
-    _review(exclusion_id, "REJECTED", reason, by)
+    from shared.exclusions import reject
+
+    _review(lambda engine, actor: reject(engine, exclusion_id, actor, reason), by)
 
 
 @exclusions.command("list")
@@ -377,7 +389,7 @@ def exclusions_list(state: str | None, cpo_id: str | None, fmt: str) -> None:
 @BY_OPTION
 def exclusions_import(source: Path, by: str | None) -> None:
     """Propose every row of a CSV cpo_id,scope,scope_id,from,to,cause,note; bad rows by line."""
-    from shared.exclusions import ExclusionError, parse_import_csv, propose
+    from shared.exclusions import ExclusionError, ImportProblem, parse_import_csv, propose
 
     try:
         parsed = parse_import_csv(source.read_bytes(), str(source), _site_scopes())
@@ -395,7 +407,7 @@ def exclusions_import(source: Path, by: str | None) -> None:
                 ids += propose(engine, [proposal], _cli_actor(by))
             except ExclusionError as exc:
                 click.echo(f"bad row: {source}:{line}: {exc}", err=True)
-                parsed.problems.append(exc)  # type: ignore[arg-type]
+                parsed.problems.append(ImportProblem(str(source), line, str(exc)))
     finally:
         engine.dispose()
     for exclusion_id in ids:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar, overload
 
 import click
 from sqlalchemy import Engine
 
 from shared.csv_safety import looks_like_formula, safe_dict
 from shared.settings import get_settings
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 LIST_COLUMNS = (
     "program",
@@ -46,6 +49,10 @@ def _checked_id(value: str, option: str) -> str:
         raise click.ClickException(str(exc)) from None
 
 
+@overload
+def _checked_text(value: str, option: str, limit: int) -> str: ...
+@overload
+def _checked_text(value: str | None, option: str, limit: int) -> str | None: ...
 def _checked_text(value: str | None, option: str, limit: int) -> str | None:
     if value is None:
         return None
@@ -177,7 +184,7 @@ def programs_list(fmt: str) -> None:
         )
 
 
-def _site_options(command: click.Command) -> click.Command:
+def _site_options(command: _Command) -> _Command:
     for option in reversed(
         [
             click.option("--program", required=True, help="the program's name as funders write it"),
@@ -199,7 +206,7 @@ def programs_assign(program: str, round_: str | None, cpo_id: str, site_id: str)
     from shared.sites import read_static_sites
 
     cpo_id, site_id = _checked_id(cpo_id, "--cpo"), _checked_id(site_id, "--site")
-    program = _checked_text(program, "--program", 200)  # type: ignore[assignment]
+    program = _checked_text(program, "--program", 200)
     round_ = _checked_text(round_, "--round", 64)
     connectors = read_static_sites(open_blobstore(get_settings())).connectors
     known = connectors[(connectors["cpo_id"] == cpo_id) & (connectors["site_id"] == site_id)]
@@ -225,7 +232,7 @@ def programs_unassign(program: str, round_: str | None, cpo_id: str, site_id: st
     from shared.programs.store import NotAssigned, unassign
 
     cpo_id, site_id = _checked_id(cpo_id, "--cpo"), _checked_id(site_id, "--site")
-    program = _checked_text(program, "--program", 200)  # type: ignore[assignment]
+    program = _checked_text(program, "--program", 200)
     round_ = _checked_text(round_, "--round", 64)
     with _engine() as engine, engine.begin() as connection:
         try:

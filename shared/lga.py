@@ -4,7 +4,7 @@ coordinates and an ABS boundary file (point in polygon with shapely's STRtree)."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,7 +127,7 @@ class LgaSummary:
 
 
 def assign_lgas(
-    rows: list[MutableMapping[str, object]], boundaries: LgaBoundaries | None
+    rows: Sequence[MutableMapping[str, object]], boundaries: LgaBoundaries | None
 ) -> LgaSummary:
     """Fill ``lga_code``/``lga_name`` of the sites that have none from their coordinates.
 
@@ -149,8 +149,8 @@ def assign_lgas(
         return summary
     firsts = [sites[key][0] for key in to_locate]
     found = boundaries.locate_many(
-        [float(row["latitude"]) for row in firsts],  # type: ignore[arg-type]
-        [float(row["longitude"]) for row in firsts],  # type: ignore[arg-type]
+        [float(row["latitude"]) for row in firsts],  # type: ignore[arg-type]  # a validated float
+        [float(row["longitude"]) for row in firsts],  # type: ignore[arg-type]  # a validated float
     )
     for key, first, lga in zip(to_locate, firsts, found, strict=True):
         if lga is not None and lga.state != first["state"]:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _data_dir(validated: dict[str, Any]) -> Path:
+    # Defaults derived from data_dir (declared before the fields that use it; pydantic does not
+    # call these factories when data_dir itself failed validation).
+    return Path(validated["data_dir"])
 
 
 class Settings(BaseSettings):
@@ -17,8 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAL_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(Path("./var"), description="where embedded defaults keep their files")
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default sqlite:///$CAL_DATA_DIR/chargeatlarge.db"
+    database_url: str = Field(
+        default_factory=lambda data: f"sqlite:///{_data_dir(data) / 'chargeatlarge.db'}",
+        description="SQLAlchemy URL; default sqlite:///$CAL_DATA_DIR/chargeatlarge.db",
     )
     blob_connection_string: str | None = Field(
         None, description="Azure Storage connection string; unset means the local folder backend"
@@ -28,8 +35,9 @@ class Settings(BaseSettings):
         description="Azure Storage account URL used with a managed identity instead of a connection string",
     )
     blob_container: str = Field("chargeatlarge", description="container that holds every blob")
-    blob_dir: Path | None = Field(
-        None, description="local folder backend; default $CAL_DATA_DIR/blobs"
+    blob_dir: Path = Field(
+        default_factory=lambda data: _data_dir(data) / "blobs",
+        description="local folder backend; default $CAL_DATA_DIR/blobs",
     )
     handoff: Literal["spool", "queue"] = Field(
         "spool",
@@ -120,11 +128,7 @@ class Settings(BaseSettings):
             raise ValueError(f"CAL_DEV_ROLE: {exc}") from exc
 
     @model_validator(mode="after")
-    def _derive_paths(self) -> Settings:
-        if self.database_url is None:
-            self.database_url = f"sqlite:///{self.data_dir / 'chargeatlarge.db'}"
-        if self.blob_dir is None:
-            self.blob_dir = self.data_dir / "blobs"
+    def _queue_has_account(self) -> Settings:
         if self.handoff == "queue" and not (self.blob_connection_string or self.blob_account_url):
             raise ValueError(
                 "CAL_HANDOFF=queue needs the storage account of the queue:"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import Literal, overload
 from zoneinfo import available_timezones
 
 import pandas as pd
@@ -156,6 +157,10 @@ class StaticSites:
     sources: list[str]
 
 
+@overload
+def _text(row: Mapping[str, str], column: str, required: Literal[True] = True) -> str: ...
+@overload
+def _text(row: Mapping[str, str], column: str, required: bool) -> str | None: ...
 def _text(row: Mapping[str, str], column: str, required: bool = True) -> str | None:
     value = (row.get(column) or "").strip()
     if not value:
@@ -181,9 +186,9 @@ def _unprintable(value: str) -> str:
 
 def _number(row: Mapping[str, str], column: str, low: float, high: float) -> float:
     raw = _text(row, column)
-    if not DECIMAL.fullmatch(raw):  # type: ignore[arg-type]
-        raise ValueError(f"{column}: {raw[:40]!r} is not a number")  # type: ignore[index]
-    value = float(raw)  # type: ignore[arg-type]
+    if not DECIMAL.fullmatch(raw):
+        raise ValueError(f"{column}: {raw[:40]!r} is not a number")
+    value = float(raw)
     if not math.isfinite(value) or not low <= value <= high:
         raise ValueError(f"{column}: {raw} is outside {low}..{high}")
     return value
@@ -239,7 +244,7 @@ def _site_columns(row: Mapping[str, str], state: str) -> dict[str, object]:
 
 def validate_row(row: Mapping[str, str]) -> dict[str, object]:
     """One CSV row → a clean connector record; raises ValueError naming the column."""
-    clean: dict[str, object] = {
+    required: dict[str, str] = {
         column: _text(row, column)
         for column in (
             "cpo_id",
@@ -253,14 +258,15 @@ def validate_row(row: Mapping[str, str]) -> dict[str, object]:
         )
     }
     for column in ("cpo_id", "site_id", "charger_id", "evse_uid", "connector_id"):
-        if len(clean[column]) > 64:  # type: ignore[arg-type]
+        if len(required[column]) > 64:
             raise ValueError(f"{column}: longer than 64 characters")
+    clean: dict[str, object] = dict(required)
     state = _text(row, "state").upper()
     if state not in STATES:
         raise ValueError(f"state: {state!r} is not one of {', '.join(STATES)}")
     postcode = _text(row, "postcode")
-    if not POSTCODE.fullmatch(postcode):  # type: ignore[arg-type]
-        raise ValueError(f"postcode: {postcode[:20]!r} is not a 4-digit Australian postcode")  # type: ignore[index]
+    if not POSTCODE.fullmatch(postcode):
+        raise ValueError(f"postcode: {postcode[:20]!r} is not a 4-digit Australian postcode")
     standard = _text(row, "connector_standard")
     if standard not in CONNECTOR_STANDARDS:
         raise ValueError(f"connector_standard: {standard!r} is not an OCPI 2.2.1 ConnectorType")
@@ -287,10 +293,11 @@ def validate_row(row: Mapping[str, str]) -> dict[str, object]:
         raise ValueError(
             f"ocpp_evse_id: {str(clean['ocpp_evse_id'])[:20]!r} is not a whole number from 0 to 9999"
         )
+    commissioned_on, decommissioned_on = clean["commissioned_on"], clean["decommissioned_on"]
     if (
-        clean["commissioned_on"] is not None
-        and clean["decommissioned_on"] is not None
-        and clean["decommissioned_on"] <= clean["commissioned_on"]  # type: ignore[operator]
+        isinstance(commissioned_on, date)
+        and isinstance(decommissioned_on, date)
+        and decommissioned_on <= commissioned_on
     ):
         raise ValueError("decommissioned_on: must be after commissioned_on")
     return clean
@@ -438,27 +445,31 @@ def validate_sites_csv(data: bytes, source: str) -> ValidatedSites:
         row = dict(zip(names, fields, strict=True))
         try:
             clean = validate_row(row)
-            key = (clean["cpo_id"], clean["evse_uid"], clean["connector_id"])
+            cpo_id, site_id, charger_id, evse_uid, connector_id = (
+                str(clean[column])
+                for column in ("cpo_id", "site_id", "charger_id", "evse_uid", "connector_id")
+            )
+            key = (cpo_id, evse_uid, connector_id)
             if key in seen:
                 raise ValueError(
                     f"connector {key[2]} of EVSE {key[1]} is listed twice (first on line {seen[key]})"
                 )
-            evse_key = (clean["cpo_id"], clean["evse_uid"])
-            home = (clean["charger_id"], clean["site_id"])
-            if evse_home.setdefault(evse_key, home) != home:  # type: ignore[arg-type]
+            evse_key = (cpo_id, evse_uid)
+            home = (charger_id, site_id)
+            if evse_home.setdefault(evse_key, home) != home:
                 raise ValueError(
                     f"evse_uid {key[1]} already belongs to charger {evse_home[evse_key][0]}"
                     f" at site {evse_home[evse_key][1]}"
                 )
-            charger_key = (clean["cpo_id"], clean["charger_id"])
-            if charger_site.setdefault(charger_key, clean["site_id"]) != clean["site_id"]:  # type: ignore[arg-type]
+            charger_key = (cpo_id, charger_id)
+            if charger_site.setdefault(charger_key, site_id) != site_id:
                 raise ValueError(
-                    f"charger_id {clean['charger_id']} already belongs to site {charger_site[charger_key]}"
+                    f"charger_id {charger_id} already belongs to site {charger_site[charger_key]}"
                 )
         except ValueError as exc:
             result.problems.append(RowProblem(source, line, str(exc)))
             continue
-        seen[key] = line  # type: ignore[index]
+        seen[key] = line
         result.rows.append(clean)
         lines.append(line)
     _drop_disagreeing_sites(result, lines)

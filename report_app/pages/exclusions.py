@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import pandas as pd
-from shiny import module, reactive, render, ui
+from shiny import Inputs, Outputs, Session, module, reactive, render, ui
 from sqlalchemy import Engine
 
 from report_app import context
 from report_app.sources import StaticSitesCache
 from shared.exclusions import (
+    Exclusion,
     ExclusionError,
     ExclusionNotFound,
     approve,
@@ -69,7 +70,9 @@ def scope_states(connectors: pd.DataFrame) -> dict[ScopeKey, str]:
     return states
 
 
-def visible(items: Iterable, viewer: Viewer, states: Mapping[ScopeKey, str]) -> list:  # noqa: ANN001
+def visible(
+    items: Iterable[Exclusion], viewer: Viewer, states: Mapping[ScopeKey, str]
+) -> list[Exclusion]:
     """The exclusions ``viewer`` may see: every one for reviewers, else the approved ones whose
     EVSE, charger or site lies in one of the viewer's states."""
     access = exclusion_access(viewer)
@@ -173,7 +176,9 @@ def exclusions_ui(review_controls: bool) -> ui.Tag:
 
 
 @module.server
-def exclusions_server(input, output, session, viewer: Viewer, actor: str) -> None:  # noqa: ANN001
+def exclusions_server(
+    input: Inputs, output: Outputs, session: Session, viewer: Viewer, actor: str
+) -> None:
     access = exclusion_access(viewer)
     if access == "none":
         return
@@ -181,7 +186,7 @@ def exclusions_server(input, output, session, viewer: Viewer, actor: str) -> Non
     outcome_text = reactive.value(("", True))
 
     @reactive.calc
-    def shown() -> tuple[list, str | None]:
+    def shown() -> tuple[list[Exclusion], str | None]:
         changed()
         reactive.invalidate_later(REFRESH_SECONDS)
         try:
@@ -197,7 +202,7 @@ def exclusions_server(input, output, session, viewer: Viewer, actor: str) -> Non
         return table_rows(item for item in shown()[0] if item.state in wanted)
 
     @render.ui
-    def approved():
+    def approved() -> ui.TagChild:
         problem = shown()[1]
         if problem:
             return ui.div(problem, class_="alert alert-warning")
@@ -207,11 +212,11 @@ def exclusions_server(input, output, session, viewer: Viewer, actor: str) -> Non
         return
 
     @render.ui
-    def proposed():
+    def proposed() -> ui.TagChild:
         return html_table(rows("PROPOSED"), "exclusions-proposed-table", "Nothing awaits review.")
 
     @render.ui
-    def closed():
+    def closed() -> ui.TagChild:
         return html_table(
             rows(("REJECTED", "WITHDRAWN")),
             "exclusions-closed-table",
@@ -248,7 +253,7 @@ def exclusions_server(input, output, session, viewer: Viewer, actor: str) -> Non
         decide("REJECTED")
 
     @render.ui
-    def outcome():
+    def outcome() -> ui.TagChild:
         text, done = outcome_text()
         if not text:
             return None

@@ -8,7 +8,7 @@ state, so only analysts see them.
 from __future__ import annotations
 
 import pandas as pd
-from shiny import module, reactive, render, ui
+from shiny import Inputs, Outputs, Session, module, reactive, render, ui
 
 from report_app import context
 from report_app.data import DataProblem, in_scope, rounded
@@ -39,7 +39,7 @@ def message(text: str) -> ui.Tag:
 
 
 @module.ui
-def quality_ui() -> ui.Tag:
+def quality_ui() -> ui.CardItem:
     return ui.layout_sidebar(
         ui.sidebar(ui.input_select("month", "Month", choices=[]), width=220),
         ui.card(
@@ -65,7 +65,9 @@ def quality_ui() -> ui.Tag:
 
 
 @module.server
-def quality_server(input, output, session, viewer: Viewer = ANALYST) -> None:  # noqa: ANN001
+def quality_server(
+    input: Inputs, output: Outputs, session: Session, viewer: Viewer = ANALYST
+) -> None:
     scope = viewer.scope
 
     @reactive.effect
@@ -101,12 +103,12 @@ def quality_server(input, output, session, viewer: Viewer = ANALYST) -> None:  #
             return str(exc)
 
     @render.ui
-    def feeds_note():
+    def feeds_note() -> ui.TagChild:
         notes = [n for n in (feeds(), network()) if isinstance(n, str)]
         return ui.TagList(*[message(n) for n in notes]) if notes else None
 
     @render.data_frame
-    def coverage():
+    def coverage() -> pd.DataFrame | None:
         net, health = network(), feeds()
         if isinstance(net, str):
             if isinstance(health, str):
@@ -127,14 +129,14 @@ def quality_server(input, output, session, viewer: Viewer = ANALYST) -> None:  #
             return str(exc)
 
     @render.ui
-    def unmatched_note():
+    def unmatched_note() -> ui.TagChild:
         table = unmatched_table()
         if isinstance(table, str):
             return message(table)
         return ui.p(f"{len(table)} EVSEs observed in {input.month()} that no static CSV lists.")
 
     @render.data_frame
-    def unmatched():
+    def unmatched() -> pd.DataFrame | None:
         table = unmatched_table()
         return (
             None
@@ -153,19 +155,19 @@ def quality_server(input, output, session, viewer: Viewer = ANALYST) -> None:  #
             return str(exc)
 
     @render.ui
-    def quarantine_note():
+    def quarantine_note() -> ui.TagChild:
         table = quarantined()
         if isinstance(table, str):
             return message(table)
         return ui.p(f"{int(table['quarantined'].sum())} inputs quarantined in all.")
 
     @render.data_frame
-    def quarantine():
+    def quarantine() -> pd.DataFrame | None:
         table = quarantined()
         return None if isinstance(table, str) else for_display(table, context.settings.report_tz)
 
     @render.ui
-    def static_problems():
+    def static_problems() -> ui.TagChild:
         if scope is not None:
             return ui.p(ANALYSTS_ONLY.format(what="Problems of the static site lists"))
         problems = [p for p in context.live_data().problems if p.startswith("Static sites:")]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from shiny import module, reactive, render, ui
+from shiny import Inputs, Outputs, Session, module, reactive, render, ui
 
 from report_app import context
 from report_app.sources import published_reports, report_download_name
@@ -22,9 +22,11 @@ def reports_ui() -> ui.Tag:
 
 
 @module.server
-def reports_server(input, output, session, viewer: Viewer = ANALYST) -> None:  # noqa: ANN001
+def reports_server(
+    input: Inputs, output: Outputs, session: Session, viewer: Viewer = ANALYST
+) -> None:
     @render.ui
-    def listing():
+    def listing() -> ui.TagChild:
         reactive.invalidate_later(60)
         reports = published_reports(context.store, viewer)
         if not reports:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ CAUSES = (
 SCOPE_COLUMNS: dict[str, str] = {"evse": "evse_uid", "charger": "charger_id", "site": "site_id"}
 MAX_FUTURE_START = timedelta(days=90)
 MAX_TEXT_CHARS = 2000
+_T = TypeVar("_T")
 
 
 class ExclusionError(ValueError):
@@ -122,7 +124,7 @@ def check_proposal(
     now = now or datetime.now(UTC)
     problems: list[str] = []
 
-    def attempt(check):  # type: ignore[no-untyped-def]
+    def attempt(check: Callable[[], _T]) -> _T | None:
         try:
             return check()
         except (ExclusionError, InvalidObservation) as exc:
@@ -152,16 +154,24 @@ def check_proposal(
         problems.append(
             f"from: {start.isoformat()} is more than {MAX_FUTURE_START.days} days in the future"
         )
-    if cpo is not None and scope_text in SCOPES and ident is not None:
-        attempt(lambda: scopes.check(cpo, scope_text, ident))  # type: ignore[arg-type]
+    if (
+        cpo is not None
+        and isinstance(scope_text, str)
+        and scope_text in SCOPES
+        and ident is not None
+    ):
+        attempt(lambda: scopes.check(cpo, scope_text, ident))
     if problems:
         raise ExclusionError("; ".join(problems))
-    return Proposal(
-        cpo_id=cpo,  # type: ignore[arg-type]
-        scope=scope_text,  # type: ignore[arg-type]
-        scope_id=ident,  # type: ignore[arg-type]
-        from_at=start,  # type: ignore[arg-type]
-        to_at=end,  # type: ignore[arg-type]
-        cause=cause_text,  # type: ignore[arg-type]
-        note=note_text,
+    # Every field is checked above; the model's own validation is the last word on types.
+    return Proposal.model_validate(
+        {
+            "cpo_id": cpo,
+            "scope": scope_text,
+            "scope_id": ident,
+            "from_at": start,
+            "to_at": end,
+            "cause": cause_text,
+            "note": note_text,
+        }
     )

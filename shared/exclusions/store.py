@@ -6,10 +6,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any, overload
 
 import pyarrow as pa
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, and_, func, insert, select
+from sqlalchemy import Connection, Engine, Row, Select, Subquery, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.db.tables import exclusion, exclusion_event
@@ -83,6 +84,10 @@ def _naive(instant: datetime) -> datetime:
     return instant.astimezone(UTC).replace(tzinfo=None)
 
 
+@overload
+def _aware(instant: datetime) -> datetime: ...
+@overload
+def _aware(instant: None) -> None: ...
 def _aware(instant: datetime | None) -> datetime | None:
     return None if instant is None else instant.replace(tzinfo=UTC)
 
@@ -98,7 +103,7 @@ def new_exclusion_id() -> str:
     return "ex-" + secrets.token_hex(8)
 
 
-def _latest_events():  # type: ignore[no-untyped-def]
+def _latest_events() -> Subquery:
     latest = (
         select(exclusion_event.c.exclusion_id, func.max(exclusion_event.c.seq).label("seq"))
         .group_by(exclusion_event.c.exclusion_id)
@@ -121,10 +126,10 @@ def _state(state: str) -> State:
     wanted = state.strip().upper()
     if wanted not in STATES:
         raise ExclusionError(f"state: {state[:40]!r} is not one of {', '.join(STATES)}")
-    return wanted  # type: ignore[return-value]
+    return wanted
 
 
-def _current(state: str | None = None):  # type: ignore[no-untyped-def]
+def _current(state: str | None = None) -> Select[Any]:
     """Exclusions joined to their latest event, optionally only those in ``state`` now."""
     current = _latest_events()
     query = select(
@@ -138,7 +143,7 @@ def _current(state: str | None = None):  # type: ignore[no-untyped-def]
     return query if state is None else query.where(current.c.state == _state(state))
 
 
-def _record(row) -> Exclusion:  # type: ignore[no-untyped-def]
+def _record(row: Row[Any]) -> Exclusion:
     reviewed = row.seq > 1
     return Exclusion(
         exclusion_id=row.exclusion_id,
@@ -231,7 +236,7 @@ def get_exclusion(
     return _record(_current_row(connection, exclusion_id, cpo_id))
 
 
-def _current_row(connection: Connection, exclusion_id: str, cpo_id: str | None):  # type: ignore[no-untyped-def]
+def _current_row(connection: Connection, exclusion_id: str, cpo_id: str | None) -> Row[Any]:
     query = _current().where(exclusion.c.exclusion_id == exclusion_id)
     if cpo_id is not None:
         query = query.where(exclusion.c.cpo_id == cpo_id)
@@ -262,7 +267,7 @@ def history(connection: Connection, exclusion_id: str) -> list[Event]:
         .order_by(exclusion_event.c.seq)
     )
     return [
-        Event(seq=r.seq, state=r.state, actor=r.actor, reason=r.reason, at=_aware(r.at))  # type: ignore[arg-type]
+        Event(seq=r.seq, state=r.state, actor=r.actor, reason=r.reason, at=_aware(r.at))
         for r in rows
     ]
 

@@ -88,7 +88,9 @@ def import_funded_list(
         raise FundedListRefused(f"{path}: no such file") from None
     funded = read_funded_list(data, path.name)
     if cpo_id is not None:
-        operators = sorted({r.cpo_id or r.cpo_name for r in funded.rows} - {None})  # type: ignore[type-var]
+        operators = sorted(
+            {name for r in funded.rows if (name := r.cpo_id or r.cpo_name) is not None}
+        )
         if len(operators) > 1:
             raise FundedListRefused(
                 f"{path}: --cpo {cpo_id} stands for the operator of every row, but the file names"
@@ -124,7 +126,7 @@ def import_funded_list(
             if m.status == "matched" and m.cpo_id and m.site_id and m.candidate and m.matched_by
         ]
         scope = {(m.cpo_id, m.row.program, m.row.round) for m in report.matches if m.cpo_id}
-        report.stored = store_import(connection, new, scope, now)  # type: ignore[arg-type]
+        report.stored = store_import(connection, new, scope, now)
     return report
 
 
