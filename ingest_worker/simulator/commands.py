@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from shared.settings import Settings
 
 KIND_NAMES = ("ocpp", "ocpi_pull", "ocpi_push", "rest_push", "ws_push")
 
@@ -124,7 +130,7 @@ def simulate(
     click.echo(report.summary())
 
 
-def _connectors(sites_path: Path | None, settings):  # type: ignore[no-untyped-def]
+def _connectors(sites_path: Path | None, settings: Settings) -> pd.DataFrame:
     from shared.sites import read_static_sites, validate_sites_csv
 
     if sites_path is not None:
