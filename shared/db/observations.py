@@ -438,10 +438,13 @@ def runs_reader(
     ``look_ahead`` (the same) brings the runs that cut a carry-forward off right after the end.
     A national month is millions of runs, so they are never all in memory: the reader yields
     batches (UTC timestamps, in no particular order) as the database returns them. A SQLite
-    file is read through ADBC, which builds Arrow columns in C; other databases (Azure SQL)
+    file is read through ADBC and Azure SQL (``mssql+pyodbc``) through arrow-odbc, both of
+    which build Arrow columns natively (``odbc_arrow.runs_source`` says which); anything else
     through the driver's cursor, a chunk of rows at a time.
     """
     import pyarrow as pa
+
+    from shared.db import odbc_arrow
 
     query = runs_query(start, end, look_back, look_ahead)
     compiled = query.compile(dialect=connection.dialect)
@@ -450,8 +453,13 @@ def runs_reader(
     bound = {k: processors[k](v) if k in processors else v for k, v in values.items()}
     params = tuple(bound[k] for k in compiled.positiontup) if compiled.positional else bound
     url = connection.engine.url
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    source = odbc_arrow.runs_source(url)
+    if source == odbc_arrow.ADBC_SQLITE and url.database:
         batches = _read_ahead(_adbc_sqlite_batches(url.database, str(compiled), params, batch_rows))
+    elif source == odbc_arrow.ARROW_ODBC and isinstance(params, tuple):
+        odbc = odbc_arrow.odbc_connection_string(url, connection.dialect)
+        sql = str(compiled)
+        batches = odbc_arrow.arrow_odbc_batches(odbc, sql, params, batch_rows, _runs_schema())
     else:
         batches = _cursor_batches(connection, str(compiled), params, batch_rows)
     return pa.RecordBatchReader.from_batches(_runs_schema(), batches)
