@@ -22,10 +22,10 @@ from shared import layout
 from shared.blobstore import BlobNotFound, BlobStore
 from shared.jurisdictions import Viewer
 from shared.metrics import schema
+from shared.metrics.period import MONTH_PATTERN
 from shared.monthly.state_reports import state_report_prefix
-from shared.sites import STATES
+from shared.sites import STATES, StaticSites
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_FEEDS_JSON_BYTES = 5_000_000
 
 
@@ -116,13 +116,13 @@ def available_months(store: BlobStore) -> list[str]:
     for blob in store.list(layout.PROCESSED_MONTHLY_PREFIX):
         rest = blob.name[len(layout.PROCESSED_MONTHLY_PREFIX) :]
         month, _, name = rest.partition("/")
-        if name == "manifest.json" and MONTH_RE.match(month):
+        if name == "manifest.json" and MONTH_PATTERN.fullmatch(month):
             months.add(month)
     return sorted(months, reverse=True)
 
 
 def check_month(month: str) -> str:
-    if not isinstance(month, str) or not MONTH_RE.match(month):
+    if not isinstance(month, str) or not MONTH_PATTERN.fullmatch(month):
         raise DataProblem(f"{str(month)[:20]!r} is not a month (YYYY-MM).")
     return month
 
@@ -240,7 +240,7 @@ def published_reports(store: BlobStore, viewer: Viewer) -> list[PublishedReport]
     found: dict[tuple[str, str | None], list[str]] = {}
     for blob in store.list(layout.REPORTS_PREFIX):
         month, _, rest = blob.name[len(layout.REPORTS_PREFIX) :].partition("/")
-        if not MONTH_RE.match(month) or not rest:
+        if not MONTH_PATTERN.fullmatch(month) or not rest:
             continue
         parts = rest.split("/")
         if len(parts) == 1 and viewer.national:
@@ -251,8 +251,8 @@ def published_reports(store: BlobStore, viewer: Viewer) -> list[PublishedReport]
     for month, state in sorted(found, key=lambda k: (k[0], k[1] or ""), reverse=True):
         names = found[(month, state)]
         if "report.html" in names:
-            rest = sorted(n for n in names if REPORT_FILE_RE.match(n) and n.endswith(".csv"))
-            reports.append(PublishedReport(month, state, ("report.html", *rest)))
+            csvs = sorted(n for n in names if REPORT_FILE_RE.match(n) and n.endswith(".csv"))
+            reports.append(PublishedReport(month, state, ("report.html", *csvs)))
     # newest month first; in a month the national report, then the states alphabetically
     reports.sort(key=lambda r: r.jurisdiction or "")
     return sorted(reports, key=lambda r: (r.month, r.jurisdiction is None), reverse=True)
@@ -264,7 +264,7 @@ REPORT_FILE_RE = re.compile(r"^(report\.html|[a-z0-9_]{1,40}\.csv)$")
 def report_blob(month: str, name: str, state: str | None = None) -> str:
     """The blob name of a published report file, refusing anything but ``report.html``/``x.csv``
     under a month's folder or one of its state folders."""
-    if not MONTH_RE.match(month or "") or not REPORT_FILE_RE.match(name or ""):
+    if not MONTH_PATTERN.fullmatch(month or "") or not REPORT_FILE_RE.match(name or ""):
         raise DataProblem("No such report file.")
     if state is None:
         return f"{layout.report_prefix(month)}/{name}"
@@ -287,9 +287,9 @@ class StaticSitesCache:
 
     def __init__(self) -> None:
         self._key: object = None
-        self._sites = None
+        self._sites: StaticSites | None = None
 
-    def get(self, store: BlobStore):  # noqa: ANN201 - shared.sites.StaticSites
+    def get(self, store: BlobStore) -> StaticSites:
         from shared.sites import read_static_sites
 
         key = tuple(

@@ -585,3 +585,11 @@ def test_a_viewers_network_figures_are_over_their_states_evses_only() -> None:
     rows = month_data.level_rows("state", {"evse": evse, "state": state}, pd.DataFrame(),
                                  Filters(scope=("NSW",))).frame  # fmt: skip
     assert rows["state"].tolist() == ["NSW"]
+
+
+@pytest.mark.parametrize("month", ["2026-10\n", "2026-1", "2026-13", " 2026-10", "2026-10/x"])
+def test_a_month_is_exactly_yyyy_mm(month: str) -> None:
+    """The dashboard reads months with the engine's own pattern (shared.metrics.period)."""
+    with pytest.raises(DataProblem, match="is not a month"):
+        sources.check_month(month)
+    assert sources.check_month("2026-10") == "2026-10"
