@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from ingest_worker.auth import install_auth_errors
 from ingest_worker.feeds import exclusions as exclusion_routes
 from ingest_worker.feeds import ocpi_push, rest_push, ws_push
 from ingest_worker.feeds.config import FeedConfig
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(ws_push.router(ingest))
     app.include_router(ocpi_push.router(receiver))
     ocpi_push.install_error_envelopes(app)
+    install_auth_errors(app)
 
     @app.exception_handler(HandoffUnavailable)
     async def queue_unavailable(request, exc: HandoffUnavailable) -> JSONResponse:  # type: ignore[no-untyped-def]

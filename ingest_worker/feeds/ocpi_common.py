@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.blobstore import BlobStore
-from shared.status import InvalidObservation, Observation, check_not_future
 
 log = logging.getLogger("chargeatlarge.worker.ocpi")
 
@@ -39,7 +38,7 @@ Canonical = Callable[[str, str], str]
 
 
 def envelope(
-    data: Any = None,
+    data: object = None,
     status_code: int = SUCCESS,
     message: str = "Success",
     http_status: int = 200,
@@ -155,6 +154,8 @@ class CanonicalEvses:
         if not self.is_stale():
             return
         self._loaded_at = time.monotonic()
+        if self.store is None:
+            return
         try:
             from shared.sites import read_static_sites
 
@@ -170,61 +171,3 @@ class CanonicalEvses:
     def canonical(self, cpo_id: str, evse_uid: str) -> str:
         """The static CSV's spelling of ``evse_uid``; unlisted EVSEs keep the CPO's spelling."""
         return self._by_cpo.get(cpo_id, {}).get(ci(evse_uid), evse_uid)
-
-
-def _as_is(cpo_id: str, evse_uid: str) -> str:
-    return evse_uid
-
-
-def evse_observation(
-    cpo_id: str,
-    evse: Any,
-    where: str,
-    fallback_time: str | None = None,
-    canonical: Canonical = _as_is,
-) -> Observation | None:
-    """An OCPI EVSE object (or a PATCH of one) → Observation; None when it carries no status."""
-    if not isinstance(evse, dict):
-        raise InvalidObservation(f"{where}: expected an EVSE object")
-    if "status" not in evse:
-        return None
-    uid = evse.get("uid")
-    if uid is None:
-        raise InvalidObservation(f"{where}.uid: required")
-    if not isinstance(uid, str) or not 0 < len(uid) <= 36:
-        raise InvalidObservation(f"{where}.uid: a string of 1 to 36 characters")
-    at = evse.get("last_updated") or fallback_time
-    if at is None:
-        raise InvalidObservation(f"{where}.last_updated: required")
-    try:
-        observation = Observation.parse(
-            cpo_id=cpo_id, evse_uid=canonical(cpo_id, uid), status=evse["status"], observed_at=at
-        )
-        check_not_future(observation.observed_at, field="last_updated")
-        return observation
-    except InvalidObservation as exc:
-        raise InvalidObservation(f"{where}.{exc}") from None
-
-
-def location_observations(
-    cpo_id: str, location: Any, where: str = "location", canonical: Canonical = _as_is
-) -> tuple[list[Observation], list[str]]:
-    """Every EVSE status of an OCPI Location; bad EVSEs are reported, good ones kept."""
-    if not isinstance(location, dict):
-        raise InvalidObservation(f"{where}: expected a Location object")
-    evses = location.get("evses") or []
-    if not isinstance(evses, list):
-        raise InvalidObservation(f"{where}.evses: expected a list")
-    observations: list[Observation] = []
-    problems: list[str] = []
-    for index, evse in enumerate(evses):
-        try:
-            obs = evse_observation(
-                cpo_id, evse, f"{where}.evses[{index}]", location.get("last_updated"), canonical
-            )
-        except InvalidObservation as exc:
-            problems.append(str(exc))
-            continue
-        if obs is not None:
-            observations.append(obs)
-    return observations, problems

@@ -1,11 +1,31 @@
-"""Typed OCPI 2.2.1 objects of the configuration modules (credentials, versions), checked at the seam."""
+"""Typed OCPI 2.2.1 objects, checked at the seam: credentials and versions (the configuration
+modules) and the Locations module's Location, EVSE and Connector with their PATCH bodies.
+
+The same models validate what a CPO sends, describe it in the OpenAPI schema and are what we
+store (``stored()``: the object as received, unknown fields kept, since a Receiver ``GET``
+returns the client-owned object). Only what we use is checked strictly (ids, ``status``,
+``last_updated``); other fields are the CPO's business, so an implementation that writes
+``"physical_reference": 3`` (as the official PUT example does) is not refused for it.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 Role = Literal["CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"]
 MAX_URL = 255  # ocpi_party.versions_url
@@ -69,10 +89,36 @@ class Credentials(BaseModel):
 
 def credentials_problem(exc: ValidationError) -> str:
     """What is wrong with a credentials object, never quoting the token it carries."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
-        for e in exc.errors(include_input=False, include_url=False)
-    )
+    return problems(exc, "")
+
+
+def problems(exc: ValidationError, where: str) -> str:
+    """Every error of ``exc`` as ``where.field: message`` (``required`` for a missing field, a
+    validator's own words without pydantic's "Value error, ")."""
+    return "; ".join(problem_list(exc, where))
+
+
+def problem_list(exc: ValidationError, where: str) -> list[str]:
+    found = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = where
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{part}"
+        if error["type"] == "missing":
+            message = "required"
+        elif error["type"] == "value_error":
+            message = str(error.get("ctx", {}).get("error", error["msg"]))
+        else:
+            message = error["msg"]
+        # A check of the whole object names its field itself ("party_id: … differs …").
+        found.append(
+            f"{path}: {message}"
+            if path
+            else message
+            if error["type"] == "value_error"
+            else f"body: {message}"
+        )
+    return found
 
 
 def redacted_credentials(document: object) -> object:
@@ -80,3 +126,179 @@ def redacted_credentials(document: object) -> object:
     if isinstance(document, dict) and "token" in document:
         return {**document, "token": "[redacted]"}
     return document
+
+
+# --- versions (OCPI 2.2.1 section 6) -----------------------------------------------------------
+
+
+class Version(BaseModel):
+    """One entry of ``GET /ocpi/versions``."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    version: str
+    url: str
+
+
+class Endpoint(BaseModel):
+    """One endpoint of a version details object; a missing role is read as ``SENDER`` (OCPI
+    2.1.1 had none) and roles compare in upper case."""
+
+    model_config = ConfigDict(extra="allow")
+
+    identifier: str
+    role: str = "SENDER"
+    url: str
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else "SENDER" if value is None else value
+
+
+class VersionDetails(BaseModel):
+    """``GET /ocpi/2.2.1``: the version and its endpoints. Endpoints we cannot read are left
+    out rather than failing the whole object (``usable_endpoints``)."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    version: str = "2.2.1"
+    endpoints: list[Any]
+
+    def usable_endpoints(self) -> list[Endpoint]:
+        usable = []
+        for item in self.endpoints:
+            try:
+                usable.append(Endpoint.model_validate(item))
+            except ValidationError:
+                continue
+        return usable
+
+
+Data = TypeVar("Data")
+
+
+class OcpiResponse(BaseModel, Generic[Data]):
+    """The OCPI response envelope (transport and format 4.1.7), for the OpenAPI schema."""
+
+    data: Data | None = None
+    status_code: int = Field(description="1000 success, 2xxx client errors, 3xxx server errors")
+    status_message: str | None = None
+    timestamp: str
+
+
+# --- Locations module (OCPI 2.2.1 section 8) ----------------------------------------------------
+
+UrlLevel = Literal["location", "evse", "connector"]
+CiString36 = Annotated[str, Field(min_length=1, max_length=36)]
+
+
+class OcpiObject(BaseModel):
+    """A client-owned object as the CPO sent it: unknown fields kept. When validated with
+    ``context={"url": (level, {field: value})}``, the ids of the object at that level must be
+    the URL's (CiStrings: compared case-insensitively)."""
+
+    model_config = ConfigDict(extra="allow")
+    url_level: ClassVar[UrlLevel]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ids_are_the_urls(cls, data: object, info: ValidationInfo) -> object:
+        url = (info.context or {}).get("url")
+        if not isinstance(data, dict) or url is None or url[0] != cls.url_level:
+            return data
+        for name, expected in url[1].items():
+            value = data.get(name)
+            if value is not None and (
+                not isinstance(value, str) or value.casefold() != expected.casefold()
+            ):
+                raise ValueError(f"{name}: {value!r} differs from the URL's {expected!r}")
+        return data
+
+    def stored(self) -> dict[str, Any]:
+        """The object as it is kept for ``GET``: what the CPO sent, unknown fields included."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class Connector(OcpiObject):
+    """A Connector (8.3.3). It carries no status of its own: only kept for ``GET``."""
+
+    url_level: ClassVar[UrlLevel] = "connector"
+    id: CiString36 | None = Field(None, description="required in a Location; the URL's in a PUT")
+    last_updated: str | None = None
+
+
+class ConnectorPatch(Connector):
+    last_updated: str = Field(description="required in every PATCH")
+
+
+class Evse(OcpiObject):
+    """An EVSE (8.3.2): its ``status`` at ``last_updated`` is an observation."""
+
+    url_level: ClassVar[UrlLevel] = "evse"
+    uid: CiString36 | None = Field(None, description="required in a Location; the URL's in a PUT")
+    status: str | None = Field(
+        None,
+        description="AVAILABLE, BLOCKED, CHARGING, INOPERATIVE, OUTOFORDER, PLANNED, REMOVED,"
+        " RESERVED or UNKNOWN; mapped to a status category by the metrics specification",
+    )
+    connectors: list[dict[str, Any]] | None = None
+    last_updated: str | None = None
+
+
+class EvsePatch(Evse):
+    last_updated: str = Field(description="required in every PATCH")
+
+
+class LocationEvse(Evse):
+    """An EVSE inside a Location, which must name its ``uid``."""
+
+    uid: CiString36
+
+
+class RejectedItem(BaseModel):
+    """An EVSE of a Location that is not valid: reported with its index, the others are kept."""
+
+    received: Any
+    problems: list[str]
+
+    @model_serializer
+    def _as_received(self) -> Any:  # noqa: ANN401 - any JSON value, kept as the CPO sent it
+        return self.received
+
+
+def _each_evse(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    try:
+        return LocationEvse.model_validate(value)
+    except ValidationError as exc:
+        return RejectedItem(received=value, problems=problem_list(exc, ""))
+
+
+EvseItem = Annotated[LocationEvse | SkipJsonSchema[RejectedItem], WrapValidator(_each_evse)]
+
+
+class Location(OcpiObject):
+    """A Location (8.3.1); only its ids, EVSEs and ``last_updated`` are checked."""
+
+    url_level: ClassVar[UrlLevel] = "location"
+    country_code: str | None = Field(None, description="the URL's, compared case-insensitively")
+    party_id: str | None = Field(None, description="the URL's, compared case-insensitively")
+    id: str | None = Field(None, description="the URL's in a PUT")
+    evses: list[EvseItem] | None = None
+    last_updated: str | None = None
+
+
+class LocationPatch(Location):
+    last_updated: str = Field(description="required in every PATCH")
+
+
+PUT_MODELS: dict[UrlLevel, type[OcpiObject]] = {
+    "location": Location,
+    "evse": Evse,
+    "connector": Connector,
+}
+PATCH_MODELS: dict[UrlLevel, type[OcpiObject]] = {
+    "location": LocationPatch,
+    "evse": EvsePatch,
+    "connector": ConnectorPatch,
+}

@@ -25,11 +25,8 @@ from datetime import UTC, datetime
 import httpx
 
 from ingest_worker.feeds.config import FeedConfig, OcpiPullFeed
-from ingest_worker.feeds.ocpi_common import (
-    CanonicalEvses,
-    call_headers,
-    location_observations,
-)
+from ingest_worker.feeds.ocpi_common import CanonicalEvses, call_headers
+from ingest_worker.feeds.ocpi_locations import observations_from_location, parse_location
 from ingest_worker.feeds.push_common import BadPayload, loads_json
 from ingest_worker.pipeline import Ingest
 from shared.status import InvalidObservation
@@ -301,7 +298,7 @@ class OcpiPuller:
                 count += await self._take(location, pages, index, url)
             link = response.links.get("next", {}).get("url")
             why = self._usable_next(link) if link is not None and not by_offset else None
-            if why is not None:
+            if link is not None and why is not None:
                 by_offset = True
                 faults.append(
                     f"locations page {pages}: the CPO's next link {link[:120]!r} {why}; "
@@ -342,8 +339,9 @@ class OcpiPuller:
         """Accept the statuses of one Location, quarantine its bad parts; returns how many."""
         try:
             kwargs = {"canonical": self.canonical.canonical} if self.canonical else {}
-            observations, problems = location_observations(
-                self.feed.cpo_id, location, f"locations[{index}]", **kwargs
+            where = f"locations[{index}]"
+            observations, problems = observations_from_location(
+                self.feed.cpo_id, parse_location(location, where), where, **kwargs
             )
         except InvalidObservation as exc:
             observations, problems = [], [str(exc)]

@@ -18,8 +18,8 @@ import httpx
 
 from ingest_worker.feeds.config import FeedConfig, OcpiPushFeed
 from ingest_worker.feeds.ocpi_common import CanonicalEvses
+from ingest_worker.feeds.ocpi_parties import Parties, Registration
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
-from ingest_worker.feeds.ocpi_push import Parties, Registration
 from ingest_worker.pipeline import Ingest
 
 log = logging.getLogger("chargeatlarge.worker.ocpi_push_poll")

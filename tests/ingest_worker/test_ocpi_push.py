@@ -6,7 +6,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest_worker.feeds.ocpi_common import evse_observation, location_observations, token_header
+from ingest_worker.feeds.ocpi_common import token_header
+from ingest_worker.feeds.ocpi_locations import (
+    observation_from_evse,
+    observations_from_location,
+    parse_location,
+)
+from ingest_worker.feeds.ocpi_models import Evse, EvsePatch
 from shared.status import InvalidObservation
 from tests.conftest import shared_data
 from tests.ingest_worker.conftest import quarantined, stored_runs, wait_for
@@ -206,14 +212,17 @@ def test_credentials_refused(worker) -> None:
 
 
 def test_own_fixture_parses() -> None:
-    observations, problems = location_observations("ACME", json.loads(FIXTURE.read_text()))
+    location = parse_location(json.loads(FIXTURE.read_text()))
+    observations, problems = observations_from_location("ACME", location)
     assert problems == [] and [(o.evse_uid, o.status) for o in observations] == [
         ("AU*ACM*E1", "AVAILABLE"),
         ("AU*ACM*E2", "CHARGING"),
     ]
     with pytest.raises(InvalidObservation, match="evse.uid: required"):
-        evse_observation(
-            "ACME", {"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"}, "evse"
+        observation_from_evse(
+            "ACME",
+            Evse.model_validate({"status": "AVAILABLE", "last_updated": "2026-11-20T00:00:00Z"}),
+            "evse",
         )
 
 
@@ -232,7 +241,7 @@ def test_own_fixture_parses() -> None:
 def test_official_location_examples_parse(name: str) -> None:
     document = json.loads(shared_data("ocpi-2.2.1", "examples", name).read_text())
     location = document.get("data", document) if isinstance(document, dict) else document
-    observations, problems = location_observations("EXA", location)
+    observations, problems = observations_from_location("EXA", parse_location(location))
     assert problems == []
     assert all(o.cpo_id == "EXA" and o.observed_at.tzinfo is not None for o in observations)
     assert len(observations) == len([e for e in location.get("evses", []) if "status" in e])
@@ -242,7 +251,7 @@ def test_official_patch_examples_parse() -> None:
     status = json.loads(
         shared_data("ocpi-2.2.1", "examples", "location_patch_example_status.json").read_text()
     )
-    observation = evse_observation("EXA", {**status, "uid": "3256"}, "evse")
+    observation = observation_from_evse("EXA", EvsePatch.model_validate({**status, "uid": "3256"}))
     assert observation is not None and observation.status == "CHARGING"
     credentials = json.loads(
         shared_data("ocpi-2.2.1", "examples", "credentials_example.json").read_text()
