@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -29,6 +29,10 @@ from shared.status import (
     normalise_status,
     parse_instant,
 )
+
+if TYPE_CHECKING:
+    from ingest_worker.feeds.config import FeedConfig
+    from ingest_worker.pipeline import Ingest
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_ITEMS = 10_000
@@ -233,6 +237,18 @@ def observations_from_push(
         batch.rejected.append(Rejected(index=index, error=error))
         batch.rejected_items.append(item)
     return batch
+
+
+async def keep(
+    ingest: Ingest, feed: FeedConfig, batch: ParsedBatch, raw: bytes | str, sender: str, source: str
+) -> None:
+    """Spool a parsed batch's observations (durable before the answer) and quarantine its
+    rejected items, once for the message."""
+    if batch.observations:
+        await ingest.accept(feed, batch.observations, raw=raw, sender=sender)
+    if batch.rejected:
+        location, reason, payload = batch.quarantine_entry()
+        await ingest.reject(feed, source=source, location=location, reason=reason, payload=payload)
 
 
 def is_ping(text: str) -> bool:

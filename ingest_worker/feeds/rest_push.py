@@ -21,6 +21,7 @@ from ingest_worker.feeds.push_common import (
     ErrorOut,
     PushBody,
     PushResult,
+    keep,
     observations_from_push,
 )
 from ingest_worker.pipeline import Ingest
@@ -28,6 +29,7 @@ from ingest_worker.pipeline import Ingest
 # A slow or stuck client holds a connection; these bound what one token can hold.
 BODY_SECONDS = 30.0
 MAX_CONCURRENT_PER_TOKEN = 32
+SOURCE = "rest_push"
 
 
 def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -50,18 +52,68 @@ def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
+class Refusal(Exception):
+    """An answer other than 202; a ``reason`` is quarantined with ``payload``."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        *,
+        reason: str | None = None,
+        payload: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(error)
+        self.status, self.error, self.reason = status, error, reason
+        self.payload, self.headers = payload, headers
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": self.error}, status_code=self.status, headers=self.headers)
+
+
+async def read_body(request: Request, slot: asyncio.Semaphore) -> bytes:
+    """The body, within what one token may hold: its size (declared and sent), the time it takes
+    to arrive and the requests in flight (``slot``); else a Refusal."""
+    too_large = f"body larger than {MAX_BODY_BYTES} bytes"
+    declared = request.headers.get("content-length")
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise Refusal(413, too_large, reason=f"body of {declared} bytes is too large")
+    if slot.locked():
+        raise Refusal(
+            429,
+            f"more than {MAX_CONCURRENT_PER_TOKEN} requests at once for this token",
+            headers={"Retry-After": "1"},
+        )
+    body = bytearray()
+    try:
+        async with slot, asyncio.timeout(BODY_SECONDS):
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > MAX_BODY_BYTES:
+                    raise Refusal(
+                        413, too_large, reason="body too large", payload=bytes(body[:65536])
+                    )
+    except TimeoutError:
+        raise Refusal(408, f"the body did not arrive within {BODY_SECONDS:g} seconds") from None
+    return bytes(body)
+
+
 def router(ingest: Ingest) -> APIRouter:
     api = APIRouter()
     in_flight: dict[str, asyncio.Semaphore] = {}
-
-    def _slots(cpo_id: str) -> asyncio.Semaphore:
-        return in_flight.setdefault(cpo_id, asyncio.Semaphore(MAX_CONCURRENT_PER_TOKEN))
 
     @api.post(
         "/api/v1/observations",
         status_code=202,
         response_model=PushResult,
-        responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut}},
+        responses={
+            400: {"model": ErrorOut},
+            401: {"model": ErrorOut},
+            408: {"model": ErrorOut},
+            413: {"model": ErrorOut},
+            429: {"model": ErrorOut},
+        },
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -75,72 +127,30 @@ def router(ingest: Ingest) -> APIRouter:
     ) -> JSONResponse:
         feed = feed_for_secret(ingest.feeds, bearer_token(authorization), ("rest_push",))
         if feed is None:
-            return JSONResponse(
-                {"error": "missing or unknown bearer token"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        declared = request.headers.get("content-length")
-        if (
-            declared
-            and declared.isascii()
-            and declared.isdigit()
-            and int(declared) > MAX_BODY_BYTES
-        ):
-            await ingest.reject(
-                feed,
-                source="rest_push",
-                location="body",
-                reason=f"body of {declared} bytes is too large",
-                payload=b"",
-            )
-            return JSONResponse(
-                {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
-            )
-        body = bytearray()
-        slot = _slots(feed.cpo_id)
-        if slot.locked():
-            return JSONResponse(
-                {"error": f"more than {MAX_CONCURRENT_PER_TOKEN} requests at once for this token"},
-                status_code=429,
-                headers={"Retry-After": "1"},
-            )
+            return Refusal(
+                401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
+            ).response()
+        slot = in_flight.setdefault(feed.cpo_id, asyncio.Semaphore(MAX_CONCURRENT_PER_TOKEN))
         try:
-            async with slot, asyncio.timeout(BODY_SECONDS):
-                async for chunk in request.stream():
-                    body.extend(chunk)
-                    if len(body) > MAX_BODY_BYTES:
-                        await ingest.reject(
-                            feed,
-                            source="rest_push",
-                            location="body",
-                            reason="body too large",
-                            payload=bytes(body[:65536]),
-                        )
-                        return JSONResponse(
-                            {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
-                        )
-        except TimeoutError:
-            return JSONResponse(
-                {"error": f"the body did not arrive within {BODY_SECONDS:g} seconds"},
-                status_code=408,
-            )
-        sender = request.client.host if request.client else "unknown"
+            body = await read_body(request, slot)
+        except Refusal as refusal:
+            if refusal.reason is not None:
+                await ingest.reject(
+                    feed,
+                    source=SOURCE,
+                    location="body",
+                    reason=refusal.reason,
+                    payload=refusal.payload,
+                )
+            return refusal.response()
         try:
-            batch = observations_from_push(bytes(body), feed.cpo_id, datetime.now(UTC))
+            batch = observations_from_push(body, feed.cpo_id, datetime.now(UTC))
         except BadPayload as exc:
-            await ingest.reject(
-                feed, source="rest_push", location="body", reason=str(exc), payload=bytes(body)
-            )
+            await ingest.reject(feed, source=SOURCE, location="body", reason=str(exc), payload=body)
             ingest.mark_error(feed, str(exc))
             return JSONResponse({"error": str(exc)}, status_code=400)
-        if batch.observations:
-            await ingest.accept(feed, batch.observations, raw=bytes(body), sender=sender)
-        if batch.rejected:
-            location, reason, payload = batch.quarantine_entry()
-            await ingest.reject(
-                feed, source="rest_push", location=location, reason=reason, payload=payload
-            )
+        sender = request.client.host if request.client else "unknown"
+        await keep(ingest, feed, batch, body, sender, SOURCE)
         return JSONResponse(batch.result().model_dump(), status_code=202)
 
     return api

@@ -18,7 +18,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ingest_worker.auth import bearer_token, feed_for_secret
 from ingest_worker.feeds.config import FeedConfig
-from ingest_worker.feeds.push_common import BadPayload, is_ping, observations_from_push
+from ingest_worker.feeds.push_common import BadPayload, is_ping, keep, observations_from_push
 from ingest_worker.pipeline import Ingest
 
 POLICY_VIOLATION = 1008
@@ -113,15 +113,9 @@ def router(ingest: Ingest) -> APIRouter:
                     )
                     await websocket.send_json({"error": str(exc)})
                     continue
-                if batch.observations:
-                    await ingest.accept(feed, batch.observations, raw=text, sender=sender)
+                await keep(ingest, feed, batch, text, sender, "ws_push")
                 # After the message's own statuses: the connection vouches for all of them now.
                 await ingest.liveness(feed, datetime.now(UTC))
-                if batch.rejected:
-                    location, reason, payload = batch.quarantine_entry()
-                    await ingest.reject(
-                        feed, source="ws_push", location=location, reason=reason, payload=payload
-                    )
                 await websocket.send_json(batch.result().model_dump())
         except WebSocketDisconnect:
             return
