@@ -23,6 +23,7 @@ from shared import layout
 from shared.blobstore import BlobStore
 from shared.lga import STATE_CODES
 from shared.metrics import schema
+from shared.monthly.rollup import percentages, rollup
 from shared.sites import write_sites_csv
 
 LGA_FILE = (
@@ -54,7 +55,8 @@ KINDS = (  # (power_type, max_power_kw, connector standards)
 
 
 def schema_checked(table: pa.Table, expected: pa.Schema) -> pa.Table:
-    """Exactly the schema's columns, order and types (extra working columns dropped), or an error."""
+    """Exactly the schema's columns, order and types (extra working columns dropped), or an
+    error."""
     missing = set(expected.names) - set(table.column_names)
     if missing:
         raise AssertionError(f"columns missing: {sorted(missing)}")
@@ -164,30 +166,23 @@ def write_live(store: BlobStore, status: pd.DataFrame) -> None:
     store.put(layout.LIVE_STATUS, parquet(status, schema.LIVE_STATUS))
 
 
-def _figures(frame: pd.DataFrame) -> pd.DataFrame:
-    up = frame["available_minutes"] + frame["in_use_minutes"] + frame["reserved_minutes"]
-    known, in_service = frame["known_minutes"], frame["in_service_minutes"]
-    excl = (100 * (up + frame["excluded_minutes"]) / known).where(known > 0)
+def _one_month(frame: pd.DataFrame) -> pd.DataFrame:
+    """Twelve-month figures of rows whose history is this one month (spec 4.5)."""
     return frame.assign(
-        uptime_excl_pct=excl,
-        uptime_12m_pct=(100 * up / known).where(known > 0),
-        uptime_excl_12m_pct=excl,
+        uptime_12m_pct=frame["uptime_pct"],
+        uptime_excl_12m_pct=frame["uptime_excl_pct"],
         months_in_12m=1,
-        coverage_pct=(100 * known / in_service).where(in_service > 0),
-        uptime_pct=(100 * up / known).where(known > 0),
-        uptime_strict_pct=(100 * up / in_service).where(in_service > 0),
-        utilisation_pct=(100 * frame["in_use_minutes"] / known).where(known > 0),
     )
 
 
+def _figures(frame: pd.DataFrame) -> pd.DataFrame:
+    """EVSE rows with every percentage of the engine's formulas, from their minutes."""
+    return _one_month(percentages(frame))
+
+
 def _roll_up(evse: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    grouped = evse.groupby(keys, sort=True, dropna=False)
-    minutes = [c for c in schema.MINUTE_FIGURES if c in evse.columns]
-    out = grouped[[*minutes, "in_use_sessions", "outage_count"]].sum()
-    out["longest_outage_minutes"] = grouped["longest_outage_minutes"].max()
-    out["evse_count"] = grouped["evse_uid"].nunique()
-    out["site_count"] = grouped["site_id"].nunique()
-    return _figures(out.reset_index())
+    """Group rows with the engine's own sums and formulas (``shared.monthly.rollup``)."""
+    return _one_month(rollup(evse, keys))
 
 
 def month_tables(network: Network, month: str, seed: int) -> dict[str, pd.DataFrame]:
@@ -260,7 +255,8 @@ def month_tables(network: Network, month: str, seed: int) -> dict[str, pd.DataFr
     )  # fmt: skip
     exclusions = pd.DataFrame(
         {"exclusion_id": ["X1"], "cpo_id": evse["cpo_id"][:1], "scope": ["evse"],
-         "scope_id": evse["evse_uid"][:1], "from_at": [start], "to_at": [start + timedelta(minutes=30)],
+         "scope_id": evse["evse_uid"][:1], "from_at": [start],
+         "to_at": [start + timedelta(minutes=30)],
          "cause": ["UTILITY_INTERRUPTION"], "note": ["grid outage"], "evse_count": [1]}
     )  # fmt: skip
     return {
