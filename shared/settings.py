@@ -150,12 +150,6 @@ class Settings(BaseSettings):
                 )
         return value
 
-    def uptime_threshold_for(self, program: str | None) -> float:
-        """The uptime (%) a program's funded sites are held to; no program: the general one."""
-        if program is None:
-            return self.uptime_threshold_pct
-        return self.program_thresholds.get(program, self.uptime_threshold_pct)
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -78,7 +78,6 @@ class Match:
     matched_by: MatchedBy | None = None
     contenders: tuple[Candidate, ...] = ()  # what a person chooses between, when ambiguous
     reason: str = ""  # why not matched; for a match, anything a person should look at
-    duplicate_of: int | None = None  # line of the earlier row that matched the same site
 
     @property
     def site_id(self) -> str | None:
@@ -345,7 +344,6 @@ def mark_duplicates(matches: list[Match]) -> list[Match]:
                 match.candidate,
                 match.matched_by,
                 reason=reason,
-                duplicate_of=earlier.row.line,
             )
         )
     return marked

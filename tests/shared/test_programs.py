@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from chargeatlarge.cli import main
 from shared.blobstore import LocalBlobStore
+from shared.monthly.sections import threshold_lookup
 from shared.programs import PROGRAMS_SCHEMA, site_programs
 from shared.programs.addresses import EARTH_RADIUS_M, Address, haversine_m
 from shared.programs.funded import FundedListRefused, read_funded_list
@@ -693,10 +694,12 @@ def test_per_program_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAL_PROGRAM_THRESHOLDS", '{"Destination Charging": 97, "Fast": 99.5}')
     monkeypatch.setenv("CAL_UPTIME_THRESHOLD_PCT", "96")
     settings = Settings(_env_file=None)
-    assert settings.uptime_threshold_for("Destination Charging") == 97
-    assert settings.uptime_threshold_for("Fast") == 99.5
-    assert settings.uptime_threshold_for("Unlisted") == 96
-    assert settings.uptime_threshold_for(None) == 96
+    # As the report and the dashboard read them: through the one lookup of shared.monthly.
+    threshold_for = threshold_lookup(settings.uptime_threshold_pct, settings.program_thresholds)
+    assert threshold_for("Destination Charging") == 97
+    assert threshold_for("Fast") == 99.5
+    assert threshold_for("Unlisted") == 96
+    assert threshold_for(None) == 96
     monkeypatch.setenv("CAL_PROGRAM_THRESHOLDS", '{"Fast": 120}')
     with pytest.raises(ValidationError, match="'Fast': 120.0 is not a percentage"):
         Settings(_env_file=None)

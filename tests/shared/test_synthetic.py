@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import tracemalloc
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -16,15 +15,11 @@ import pytest
 from sqlalchemy import Engine
 
 from chargeatlarge.synthetic import (
-    dc_evses_of,
     feed_dropouts,
     generate_history,
-    generate_sites,
     write_observations_csv,
-    write_observations_jsonl,
 )
 from shared.observation_import import import_observations
-from shared.sites import validate_sites_csv, write_sites_csv
 from shared.status import STATUS_CATEGORY, Category, parse_instant
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -208,15 +203,12 @@ def test_streaming_memory_stays_flat() -> None:
     assert peak < 8 * 2**20  # 1M rows as dicts would take hundreds of MiB
 
 
-def test_csv_and_jsonl_writers_round_trip(tmp_path: Path) -> None:
+def test_csv_writer_round_trips(tmp_path: Path) -> None:
     rows = history(evses=EVSES[:3], days=2)
     assert write_observations_csv(iter(rows), tmp_path / "h.csv") == len(rows)
     text = (tmp_path / "h.csv").read_text(encoding="utf-8")
     assert text.splitlines()[0] == "cpo_id,evse_uid,status,observed_at"
     assert list(csv.DictReader(io.StringIO(text))) == rows
-    assert write_observations_jsonl(iter(rows), tmp_path / "h.jsonl") == len(rows)
-    lines = (tmp_path / "h.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line) for line in lines] == rows
 
 
 def test_written_history_imports_cleanly(engine: Engine, tmp_path: Path) -> None:
@@ -228,21 +220,3 @@ def test_written_history_imports_cleanly(engine: Engine, tmp_path: Path) -> None
     result = import_observations(engine, path, "VOLTA", default_max_gap_minutes=15)
     assert result.rejected == 0
     assert result.accepted + result.duplicate == count
-
-
-def test_generate_sites_is_valid_deterministic_and_national() -> None:
-    rows = generate_sites(1500, seed=4)
-    assert rows == generate_sites(1500, seed=4)
-    assert rows != generate_sites(1500, seed=5)
-    validated = validate_sites_csv(write_sites_csv(rows), "synthetic.csv")
-    assert validated.problems == []
-    sites = {(r["cpo_id"], r["site_id"]) for r in rows}
-    evses = {(r["cpo_id"], r["evse_uid"]) for r in rows}
-    assert len(sites) == 1500
-    assert 2.5 <= len(evses) / len(sites) <= 5
-    assert {r["state"] for r in rows} == {"ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"}
-    dc = dc_evses_of(rows)
-    assert 0 < len(dc) < len(evses)
-    assert generate_sites(0, seed=1) == []
-    with pytest.raises(ValueError, match="n_sites: must not be negative"):
-        generate_sites(-1, seed=1)
