@@ -6,7 +6,6 @@ processed when its folder has a ``manifest.json`` (written last, the folder's co
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 
@@ -49,14 +48,15 @@ def read_history(store: BlobStore, month: str) -> TwelveMonthHistory:
         levels = []
         for level, keys in schema.TWELVE_MONTH_KEYS.items():
             try:
-                data = store.get(layout.monthly_table_blob(earlier, level))
+                blob = store.open(layout.monthly_table_blob(earlier, level))
             except BlobNotFound:
                 continue  # written before this level existed
-            names = pq.read_schema(io.BytesIO(data)).names
-            wanted = [n for n in (*keys, *HISTORY_MINUTES) if n in names]
-            if not all(k in names for k in keys) or "known_minutes" not in names:
-                continue
-            table = pq.read_table(io.BytesIO(data), columns=wanted)
+            with blob, pq.ParquetFile(blob) as parquet:  # only the footer and the wanted columns
+                names = parquet.schema_arrow.names
+                wanted = [n for n in (*keys, *HISTORY_MINUTES) if n in names]
+                if not all(k in names for k in keys) or "known_minutes" not in names:
+                    continue
+                table = parquet.read(columns=wanted)
             parts[level].append(
                 table.append_column("month", pa.array([earlier] * table.num_rows, pa.string()))
             )

@@ -11,9 +11,11 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,13 +26,16 @@ from shared.blobstore import BlobStore
 from shared.db.observations import cpo_max_gaps, runs_reader
 from shared.exclusions import approved_exclusions
 from shared.metrics import schema
-from shared.metrics.engine import MonthInputs, month_tables
+from shared.metrics.engine import MonthInputs, MonthTables, month_tables
 from shared.metrics.period import Period
 from shared.monthly.history import read_history
 from shared.monthly.report import REPORT_TABLES
 from shared.monthly.state_reports import publish_reports
 from shared.programs.store import site_programs
 from shared.sites import MAX_REPORTED_PROBLEMS, read_static_sites
+
+if TYPE_CHECKING:
+    from shared.metrics.spark import SparkMonthTables
 
 log = logging.getLogger("chargeatlarge.monthly")
 JOB_VERSION = f"chargeatlarge-monthly/{__version__}"
@@ -76,6 +81,11 @@ def write_parquet(batches: Iterable[pa.RecordBatch], table_schema: pa.Schema, pa
     return rows
 
 
+def _sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
 def run_month(
     month: str,
     *,
@@ -101,7 +111,8 @@ def run_month(
     warnings: list[str] = []
     if period.end > now:
         warnings.append(
-            f"month {month} is not over yet: the figures cover it only up to {now:%Y-%m-%d %H:%M} UTC"
+            f"month {month} is not over yet: the figures cover it only up to"
+            f" {now:%Y-%m-%d %H:%M} UTC"
         )
 
     static = read_static_sites(store)
@@ -145,6 +156,7 @@ def run_month(
                 history=history.tables,
             )
             began = time.perf_counter()
+            computing: AbstractContextManager[MonthTables | SparkMonthTables]
             if metrics_engine == "spark":
                 from shared.metrics import spark
 
@@ -169,52 +181,53 @@ def run_month(
             computed_in,
             time.perf_counter() - began - computed_in,
         )
-        files = {path.name: path.read_bytes() for path in sorted(folder.glob("*.parquet"))}
+        # Streamed from disk to the store, never held whole in memory (nor hashed whole).
+        files = {path.name: path for path in sorted(folder.glob("*.parquet"))}
         # The report needs the small tables only; daily and hour_of_week stay on disk.
         report_tables = {
             name: pq.read_table(folder / f"{name}.parquet", schema=schema.TABLES[name])
             for name in REPORT_TABLES
         }
-    if run_count == 0:
-        warnings.append(f"no observations for {month}: every listed EVSE is 100 % unknown")
-    unmatched = row_counts["unmatched"]
-    if unmatched:
-        warnings.append(
-            f"{unmatched} observed EVSE(s) are not in any static site CSV; they are listed in"
-            " unmatched.parquet and left out of the site, network and state figures"
-        )
-    for warning in warnings:
-        log.warning("%s: %s", month, warning)
+        if run_count == 0:
+            warnings.append(f"no observations for {month}: every listed EVSE is 100 % unknown")
+        unmatched = row_counts["unmatched"]
+        if unmatched:
+            warnings.append(
+                f"{unmatched} observed EVSE(s) are not in any static site CSV; they are listed in"
+                " unmatched.parquet and left out of the site, network and state figures"
+            )
+        for warning in warnings:
+            log.warning("%s: %s", month, warning)
 
-    manifest = {
-        "month": month,
-        "report_tz": tz,
-        "period_start": period.start.isoformat(),
-        "period_end": period.end.isoformat(),
-        "period_minutes": period.minutes,
-        "job_version": JOB_VERSION,
-        "metrics_engine": metrics_engine,
-        "run_at": now.isoformat(),
-        "inputs": {
-            "static_site_csvs": static.sources,
-            "static_connectors": len(static.connectors),
-            "status_runs": run_count,
-            "default_max_gap_minutes": default_max_gap_minutes,
-            "cpo_max_gap_minutes": {k: v for k, v in sorted(gaps.items()) if v},
-            "approved_exclusions": exclusions.num_rows,
-            "program_assignments": programs.num_rows,
-            # spec 4.5: the processed months (as their latest run wrote them) summed with this one
-            "twelve_month_months": history.months,
-        },
-        "row_counts": row_counts,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-        "warnings": warnings,
-    }
-    prefix = layout.monthly_prefix(month)
-    # manifest.json goes last: on Azure it is the commit marker of the folder.
-    store.replace_prefix(
-        prefix, {**files, "manifest.json": json.dumps(manifest, indent=2).encode()}
-    )
+        manifest = {
+            "month": month,
+            "report_tz": tz,
+            "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(),
+            "period_minutes": period.minutes,
+            "job_version": JOB_VERSION,
+            "metrics_engine": metrics_engine,
+            "run_at": now.isoformat(),
+            "inputs": {
+                "static_site_csvs": static.sources,
+                "static_connectors": len(static.connectors),
+                "status_runs": run_count,
+                "default_max_gap_minutes": default_max_gap_minutes,
+                "cpo_max_gap_minutes": {k: v for k, v in sorted(gaps.items()) if v},
+                "approved_exclusions": exclusions.num_rows,
+                "program_assignments": programs.num_rows,
+                # spec 4.5: the processed months (as their latest run wrote them) summed with it
+                "twelve_month_months": history.months,
+            },
+            "row_counts": row_counts,
+            "files": {name: _sha256(path) for name, path in sorted(files.items())},
+            "warnings": warnings,
+        }
+        prefix = layout.monthly_prefix(month)
+        # manifest.json goes last: on Azure it is the commit marker of the folder.
+        store.replace_prefix(
+            prefix, {**files, "manifest.json": json.dumps(manifest, indent=2).encode()}
+        )
 
     # The national report and one per state with EVSEs (reports/YYYY-MM/<STATE>/).
     publish_reports(store, month, report_tables, manifest, uptime_threshold_pct)

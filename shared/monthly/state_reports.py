@@ -8,7 +8,6 @@ figures from the stored months' EVSE rows. The monthly job calls ``publish_repor
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,8 +43,8 @@ def _stored_table(store: BlobStore, month: str, table: str) -> pd.DataFrame | No
     if store.info(layout.monthly_manifest_blob(month)) is None:
         return None
     try:
-        data = store.get(layout.monthly_table_blob(month, table))
-        return pq.read_table(io.BytesIO(data)).to_pandas()
+        with store.open(layout.monthly_table_blob(month, table)) as blob:
+            return pq.read_table(blob).to_pandas()
     except (BlobNotFound, pa.ArrowException, OSError) as exc:
         log.warning("%s: %s of %s cannot be read for the reports (%s)", month, table, month, exc)
         return None
