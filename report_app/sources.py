@@ -6,7 +6,6 @@ state, never a traceback.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Sequence
@@ -50,13 +49,14 @@ def _read_parquet(
          for f in expected]
     )  # fmt: skip
     try:
-        data = store.get(name)
+        blob = store.open(name)
     except BlobNotFound:
         raise DataProblem(f"No {what} yet: {name} has not been written.") from None
+    # Read in place (a ranged read per column chunk on Azure), not downloaded whole.
     try:
-        file = pq.ParquetFile(io.BytesIO(data), read_dictionary=dictionary)
-        present = set(file.schema_arrow.names)
-        table = file.read(columns=[f.name for f in expected if f.name in present])
+        with blob, pq.ParquetFile(blob, read_dictionary=dictionary) as file:
+            present = set(file.schema_arrow.names)
+            table = file.read(columns=[f.name for f in expected if f.name in present])
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataProblem(f"{name} is not a readable Parquet file ({exc}).") from None
     table = _version_one_filled(table, expected)
