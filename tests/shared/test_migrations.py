@@ -1,13 +1,20 @@
-"""Alembic migrations: real on SQLite, and rendered as T-SQL for Azure SQL."""
+"""Alembic migrations: real on SQLite (up, and down by the README's rollback command), and rendered
+as T-SQL for Azure SQL."""
 
 import io
+import sqlite3
 from contextlib import redirect_stdout
+from pathlib import Path
 
+import pytest
 from alembic import command
+from click.testing import CliRunner
 from sqlalchemy import inspect
 
+from chargeatlarge.cli import main as cli
 from shared.db.engine import alembic_config, current_revision, make_engine, upgrade
 from shared.db.tables import metadata
+from shared.settings import get_settings
 
 
 def test_upgrade_creates_every_table_and_is_repeatable(tmp_path) -> None:
@@ -64,3 +71,23 @@ def test_entra_token_option_signs_in_with_an_access_token() -> None:
     )
     packed = access_token_struct("abc")
     assert struct.unpack("<I", packed[:4])[0] == 6 and packed[4:] == "abc".encode("utf-16-le")
+
+
+def test_schema_rollback_command_of_the_readme_rolls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAL_DATABASE_URL", f"sqlite:///{tmp_path / 'cal.db'}")
+    monkeypatch.setenv("CAL_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    get_settings.cache_clear()  # the CLI reads the process-wide settings
+    try:
+        assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+        result = runner.invoke(cli, ["db", "upgrade", "--revision", "0001"])
+    finally:
+        get_settings.cache_clear()
+    with sqlite3.connect(tmp_path / "cal.db") as connection:
+        (version,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+    # Either the rollback happened, or the command said it could not.
+    rolled_back = version == "0001" and "ocpi_party" not in tables
+    assert rolled_back or result.exit_code != 0, (version, result.output)
