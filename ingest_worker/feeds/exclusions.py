@@ -8,12 +8,11 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Security
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ingest_worker.auth import feed_for_secret
+from ingest_worker.auth import bearer_feed
 from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.push_common import BadPayload, loads_json
 from ingest_worker.pipeline import Ingest
@@ -36,9 +35,7 @@ from shared.exclusions import (
 )
 
 MAX_EXCLUSION_BODY_BYTES = 16 * 1024
-bearer = HTTPBearer(auto_error=False, description="the CPO's rest_push feed token")
 # Module level: route annotations are resolved in this module's namespace.
-Token = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 ExclusionId = Annotated[str, Path(max_length=40, description="e.g. ex-3f2a9c1b7d4e5a60")]
 
 
@@ -165,13 +162,8 @@ def router(ingest: Ingest) -> APIRouter:
         401: {"model": ErrorOut, "description": "missing or unknown bearer token"},
     }
 
-    def feed_of(credentials: HTTPAuthorizationCredentials | None) -> FeedConfig | None:
-        token = credentials.credentials if credentials else None
-        return feed_for_secret(ingest.feeds, token, ("rest_push",))
-
-    unauthorised = lambda: _error(  # noqa: E731
-        "missing or unknown bearer token", 401, **{"WWW-Authenticate": "Bearer"}
-    )
+    # The rest_push feed of the bearer token (401 otherwise, before anything is read).
+    own_feed = Depends(bearer_feed(ingest.feeds, "rest_push"))
 
     @api.post(
         "/api/v1/exclusions",
@@ -195,13 +187,10 @@ def router(ingest: Ingest) -> APIRouter:
         },
         summary="Propose an excluded-downtime window for one of your EVSEs, chargers or sites",
     )
-    async def propose_exclusion(request: Request, credentials: Token) -> JSONResponse:
+    async def propose_exclusion(request: Request, feed: FeedConfig = own_feed) -> JSONResponse:
         """Causes: UTILITY_INTERRUPTION, VEHICLE_FAULT, SCHEDULED_MAINTENANCE, VANDALISM,
         NATURAL_DISASTER. The window is PROPOSED until an analyst approves or rejects it; only
         approved windows count in the monthly figures."""
-        feed = feed_of(credentials)
-        if feed is None:
-            return unauthorised()
         body = await _read_body(request)
         if isinstance(body, JSONResponse):
             return body
@@ -247,14 +236,11 @@ def router(ingest: Ingest) -> APIRouter:
         summary="List your exclusions, newest first",
     )
     async def list_own(
-        credentials: Token,
+        feed: FeedConfig = own_feed,
         state: Annotated[
             str | None, Query(max_length=16, description=f"one of {', '.join(STATES)}")
         ] = None,
     ) -> JSONResponse:
-        feed = feed_of(credentials)
-        if feed is None:
-            return unauthorised()
 
         def read() -> list[Exclusion]:
             with ingest.engine.connect() as connection:
@@ -276,10 +262,7 @@ def router(ingest: Ingest) -> APIRouter:
         responses={**responses, 404: {"model": ErrorOut}},
         summary="One of your exclusions",
     )
-    async def get_own(exclusion_id: ExclusionId, credentials: Token) -> JSONResponse:
-        feed = feed_of(credentials)
-        if feed is None:
-            return unauthorised()
+    async def get_own(exclusion_id: ExclusionId, feed: FeedConfig = own_feed) -> JSONResponse:
 
         def read() -> Exclusion:
             with ingest.engine.connect() as connection:
@@ -309,13 +292,10 @@ def router(ingest: Ingest) -> APIRouter:
         summary="Withdraw one of your proposed or approved exclusions",
     )
     async def withdraw_own(
-        exclusion_id: ExclusionId, request: Request, credentials: Token
+        exclusion_id: ExclusionId, request: Request, feed: FeedConfig = own_feed
     ) -> JSONResponse:
         """The body is optional: ``{"reason": "…"}``. The exclusion stays in the audit trail
         as WITHDRAWN and no longer counts in monthly figures computed from then on."""
-        feed = feed_of(credentials)
-        if feed is None:
-            return unauthorised()
         body = await _read_body(request)
         if isinstance(body, JSONResponse):
             return body

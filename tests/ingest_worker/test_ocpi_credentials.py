@@ -18,7 +18,7 @@ from shared.db.engine import make_engine, upgrade
 from shared.db.tables import ocpi_party, ocpi_party_role, quarantine
 from shared.settings import Settings
 from tests.conftest import free_port, shared_data
-from tests.ingest_worker.conftest import feed, query_rows, serve, wait_for
+from tests.ingest_worker.conftest import feed, query_rows, serve, stored_runs, wait_for
 from tests.ingest_worker.test_ocpi_pull import FakeCpo
 
 # Generous time-outs (CI is a busy machine); no keep-alive across the tests' servers.
@@ -288,6 +288,54 @@ def test_registrations_load_when_the_database_comes_back(tmp_path) -> None:
         except AssertionError:
             raise AssertionError(f"still {answers[-1].status_code}: {answers[-1].text}") from None
         assert answer.json()["status_code"] == 1000
+
+
+def test_a_worker_started_before_its_database_exists_serves_registered_cpos_once_it_does(
+    tmp_path,
+) -> None:
+    """The database file cannot be opened at start (its path is a folder); every OCPI caller,
+    token A, token C or a guess, hears 503 "party registry not loaded yet" (never 401, which
+    would tell a registered CPO its token is wrong). Once the real database is in place the
+    registered CPO is served and its push is stored, and token A of the registered CPO is
+    refused, all without a restart."""
+    database = tmp_path / "db" / "cal.db"
+    prepared = tmp_path / "prepared" / "cal.db"
+    upgrade(f"sqlite:///{prepared}")
+    ocpi_feed = feed("ACME", "ocpi_push", "acme-token-a")
+    engine = make_engine(f"sqlite:///{prepared}")
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "var", database_url=f"sqlite:///{database}"
+    )
+    _, token_c = Parties(engine, cipher_for(settings)).register(
+        ocpi_feed, [("AU", "ACM")], "token-b", "http://127.0.0.1:9/ocpi/versions"
+    )
+    engine.dispose()
+    database.mkdir(parents=True)  # SQLite cannot open a folder: every query fails
+    app = create_app(settings, [ocpi_feed], WorkerOptions(snapshot_seconds=0.2))
+    with serve(app) as url:
+        for token in (token_c, "acme-token-a", "a-guess"):
+            down = status_put(url, token, "AU/ACM")
+            assert down.status_code == 503, down.text
+            assert down.json()["status_code"] == 3000 and down.headers["retry-after"]
+            assert "party registry not loaded yet" in down.json()["status_message"]
+        versions = http.get(f"{url}/ocpi/versions", headers=auth("acme-token-a"))
+        assert versions.status_code == 503
+        database.rmdir()
+        os.replace(prepared, database)
+        answers: list[httpx.Response] = []
+
+        def served():  # type: ignore[no-untyped-def]
+            answers.append(status_put(url, token_c, "AU/ACM"))
+            return answers[-1].status_code == 200 and answers[-1]
+
+        try:
+            answer = wait_for(served, timeout=120)
+        except AssertionError:
+            raise AssertionError(f"still {answers[-1].status_code}: {answers[-1].text}") from None
+        assert answer.json()["status_code"] == 1000
+        refused = status_put(url, "acme-token-a", "AU/ACM")
+        assert refused.status_code == 401 and refused.json()["status_code"] == 2000
+        wait_for(lambda: stored_runs(settings) == [("ACME", "E1", "AVAILABLE")], timeout=120)
 
 
 def test_a_cpo_without_a_locations_sender_is_told_what_it_gets(worker_settings) -> None:
