@@ -223,6 +223,15 @@ def test_cpo_max_gap() -> None:
     assert (evse["available_minutes"], evse["max_gap_minutes"]) == (110.0, 60.0)
 
 
+def test_max_gap_column_of_a_cpo_without_runs() -> None:
+    """CPO B is configured with max_gap 30 but sent nothing this month: its EVSE row still says
+    30 (evse.max_gap_minutes), not the default 15."""
+    static = [connector("B", "S9", "C9", "E9")]
+    evse = row(compute("2026-11", [], static, max_gap={"B": 30})["evse"], evse_uid="E9")
+    assert evse["unknown_minutes"] == 30 * 1440
+    assert evse["max_gap_minutes"] == 30
+
+
 @pytest.mark.parametrize(
     ("month", "period_minutes", "short_or_long_day", "day_minutes"),
     [
@@ -282,6 +291,28 @@ def test_commissioning_mid_session_starts_a_session() -> None:
     observations = every("2026-11-10 23:50", 5, 4, "CHARGING")  # 23:50 … 00:05, carried to 00:20
     evse = row(compute("2026-11", observations, static)["evse"], evse_uid="E1")
     assert (evse["in_use_minutes"], evse["in_use_sessions"]) == (20.0, 1)
+
+
+@pytest.mark.parametrize(
+    "observations",
+    [
+        # 23:40, 23:45, 23:50 CHARGING; 23:55, 00:00, 00:05 SUSPENDEDEV, carried to 00:20.
+        pytest.param(every("2026-11-10 23:40", 5, 6, "CHARGING"), id="one raw status"),
+        pytest.param(
+            every("2026-11-10 23:40", 5, 3, "CHARGING")
+            + every("2026-11-10 23:55", 5, 3, "SUSPENDEDEV"),
+            id="two raw statuses, one IN_USE run",
+        ),
+    ],
+)
+def test_commissioning_mid_session_counts_the_category_run(observations: list) -> None:
+    """A session under way at commissioning counts when its category run (not only the first
+    raw status's segment) spans commissioning: one IN_USE run here either way."""
+    static = [connector("A", "S1", "C1", "E1", commissioned_on=date(2026, 11, 11))]
+    evse = row(compute("2026-11", observations, static)["evse"], evse_uid="E1")
+    # In service from 11 Nov 00:00; IN_USE until 00:20 → 20 minutes, one session either way.
+    assert evse["in_use_minutes"] == 20.0
+    assert evse["in_use_sessions"] == 1
 
 
 def test_unmatched_and_never_observed() -> None:
