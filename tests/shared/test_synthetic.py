@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import math
 import tracemalloc
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -15,10 +16,12 @@ import pytest
 from sqlalchemy import Engine
 
 from chargeatlarge.synthetic import (
+    PARAMS,
     feed_dropouts,
     generate_history,
     write_observations_csv,
 )
+from ingest_worker.simulator.model import dropouts, status_events
 from shared.observation_import import import_observations
 from shared.status import STATUS_CATEGORY, Category, parse_instant
 
@@ -106,17 +109,25 @@ def test_reconfirmation_cadence_and_dropouts(month: list[dict[str, str]]) -> Non
     end = (START + timedelta(days=30)).timestamp()
     windows = {cpo: feed_dropouts(cpo, START.timestamp(), end, 1) for cpo in ("VOLTA", "GUMTREE")}
     assert all(windows.values())  # drop-outs exist in a month of every feed
-    for cpo_windows in windows.values():
+    for cpo, cpo_windows in windows.items():
+        # the simulator's drop-out spells of the feed, to whole seconds
+        spells = itertools.takewhile(
+            lambda spell: spell[0].timestamp() < end, dropouts(1, cpo, START, PARAMS)
+        )
+        assert cpo_windows == [
+            (math.ceil(a.timestamp()), math.ceil(b.timestamp())) for a, b in spells
+        ]
         for begin, finish in cpo_windows:
-            assert 20 * 60 <= finish - begin <= 6 * 3600
+            assert finish - begin >= 60  # the model's shortest drop-out is a minute
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(cpo_windows))
     long_gaps = 0
     for (cpo, _), rows in per_evse(month).items():
         for before, after in itertools.pairwise(rows):
             gap = epoch(after) - epoch(before)
             spanned = [w for w in windows[cpo] if epoch(before) < w[1] and w[0] <= epoch(after)]
-            if spanned:
-                # Silent through the drop-out, reported again the second the feed is back.
+            if spanned and gap > FIVE_MINUTES:
+                # Silent through the drop-out, reported again the second the feed is back
+                # (a drop-out between two re-confirmations hides nothing).
                 assert epoch(after) == int(spanned[-1][1])
                 long_gaps += 1
             elif before["status"] == after["status"]:
@@ -159,6 +170,24 @@ def test_daily_profile_and_dc_busier_than_ac() -> None:
     assert peak > 4 * night
     dc_starts = sum(1 for r in starts if (r["cpo_id"], r["evse_uid"]) in dc)
     assert dc_starts > 1.5 * (len(starts) - dc_starts)
+
+
+def test_the_history_is_the_simulator_status_model() -> None:
+    """One status model for backfill and live feeds: every status change of a history is a
+    status change of ``ingest_worker.simulator.model`` at that second, or the report of the
+    current status when the feed is back from a drop-out."""
+    evse = ("KOALA", "AU*KOA*E1*1")
+    end = START + timedelta(days=10)
+    rows = history(evses=[evse], days=10, seed=9, dc_evses={evse})
+    events = itertools.takewhile(
+        lambda e: e.at < end, status_events(9, "KOALA|AU*KOA*E1*1", START, PARAMS, SYDNEY, True)
+    )
+    model = {(round(e.at.timestamp()), e.status) for e in events}
+    back = {int(b) for _, b in feed_dropouts("KOALA", START.timestamp(), end.timestamp(), 9)}
+    changes = [(epoch(b), b["status"]) for a, b in itertools.pairwise(rows)
+               if a["status"] != b["status"]]  # fmt: skip
+    assert len(changes) > 100  # ten days of a DC port's sessions
+    assert all(change in model or change[0] in back for change in changes)
 
 
 @pytest.mark.parametrize(
