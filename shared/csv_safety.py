@@ -28,7 +28,7 @@ def looks_like_formula(text: str) -> bool:
     return text.startswith(FORMULA_STARTS) and PLAIN_NUMBER.fullmatch(text) is None
 
 
-def escape_formula(value: Any) -> Any:
+def escape_formula(value: object) -> object:
     """A text cell that looks like a formula, prefixed with ``'``; anything else unchanged."""
     if isinstance(value, str) and looks_like_formula(value):
         return "'" + value

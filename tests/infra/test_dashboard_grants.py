@@ -63,7 +63,7 @@ def test_every_table_a_review_writes_is_granted_to_the_dashboard(
     approve_id, reject_id = proposals(settings, engine)
     writes: set[tuple[str, str]] = set()
 
-    def record(conn, cursor, statement: str, *args: object) -> None:  # noqa: ANN001
+    def record(conn, cursor, statement: str, *args: object) -> None:
         match = WRITE.match(statement)
         if match:
             verb = match.group(1).split()[0].upper()

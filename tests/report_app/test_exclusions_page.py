@@ -224,7 +224,7 @@ def chromium():
         launched.close()
 
 
-def open_page(chromium, url: str, headers: dict[str, str]):  # noqa: ANN001, ANN201
+def open_page(chromium, url: str, headers: dict[str, str]):
     page = chromium.new_context(extra_http_headers=headers).new_page()
     page.goto(url)
     page.wait_for_function("() => window.Shiny && Shiny.shinyapp && Shiny.shinyapp.isConnected()")
@@ -243,7 +243,7 @@ def state_now(settings: Settings, exclusion_id: str) -> tuple[str, str | None, s
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
-def test_analyst_reviews_in_the_browser(dashboard, chromium) -> None:  # noqa: ANN001
+def test_analyst_reviews_in_the_browser(dashboard, chromium) -> None:
     ids = dashboard["ids"]
     page = open_page(chromium, dashboard["url"], signed_in("analyst", "ana@example.org"))
     page.locator("a.nav-link", has_text="Exclusions").click()
@@ -289,7 +289,7 @@ def test_analyst_reviews_in_the_browser(dashboard, chromium) -> None:  # noqa: A
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
-def test_government_reads_approved_ones_of_its_state(dashboard, chromium) -> None:  # noqa: ANN001
+def test_government_reads_approved_ones_of_its_state(dashboard, chromium) -> None:
     ids = dashboard["ids"]
     page = open_page(chromium, dashboard["url"], signed_in("government:WA"))
     page.locator("a.nav-link", has_text="Exclusions").click()
@@ -311,7 +311,7 @@ def test_government_reads_approved_ones_of_its_state(dashboard, chromium) -> Non
 
 @pytest.mark.browser
 @pytest.mark.timeout(180)
-def test_public_has_no_exclusions_page(dashboard, chromium) -> None:  # noqa: ANN001
+def test_public_has_no_exclusions_page(dashboard, chromium) -> None:
     page = open_page(chromium, dashboard["url"], {})
     assert page.locator("#role").inner_text() == "role: public"
     assert "Exclusions" not in page.locator("a.nav-link").all_inner_texts()

@@ -89,7 +89,7 @@ def test_frame_csv_escapes_text_columns_and_keeps_numeric_columns_numeric() -> N
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from shared.settings import get_settings
 
     monkeypatch.setenv("CAL_DATA_DIR", str(tmp_path / "var"))
@@ -109,7 +109,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     get_settings.cache_clear()
 
 
-def test_exclusions_list_csv_escapes_notes_typed_by_outsiders(cli) -> None:  # noqa: ANN001
+def test_exclusions_list_csv_escapes_notes_typed_by_outsiders(cli) -> None:
     now = datetime.now(UTC)
     for hours, note in [(3, "=cmd|' /C calc'!A0"), (2, "-2+3+cmd|' /C calc'!A0"), (1, "fuse")]:
         cli(
@@ -124,7 +124,7 @@ def test_exclusions_list_csv_escapes_notes_typed_by_outsiders(cli) -> None:  # n
 
 
 def test_program_list_csv_escapes_a_funded_list_named_like_a_formula(
-    cli,  # noqa: ANN001
+    cli,
     tmp_path: Path,
 ) -> None:
     listed = tmp_path / "=1+2.csv"

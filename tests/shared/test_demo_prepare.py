@@ -18,7 +18,7 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "sites_small.csv"
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from shared.settings import get_settings
 
     for name in ("CAL_DATABASE_URL", "CAL_BLOB_DIR", "CAL_BLOB_CONNECTION_STRING"):

@@ -383,7 +383,7 @@ def test_odd_file_names_become_plain_blob_names(source: str, blob: str) -> None:
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from shared.settings import get_settings
 
     monkeypatch.setenv("CAL_DATA_DIR", str(tmp_path / "var"))

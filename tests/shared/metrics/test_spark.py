@@ -83,7 +83,7 @@ def _scenarios() -> list[MonthInputs]:
                         function(**arguments)
                     except _Recorded:
                         pass
-                    except Exception:  # the test's own checks after a second compute, etc.
+                    except Exception:  # noqa: BLE001 - the test's own checks after a second compute, etc.
                         pass
     finally:
         helpers.compute_month = original

@@ -62,7 +62,7 @@ def uptime(evse: pd.DataFrame) -> float:
     return 100 * up / evse["known_minutes"].sum()
 
 
-def test_each_state_folder_holds_only_that_state(published) -> None:  # noqa: ANN001
+def test_each_state_folder_holds_only_that_state(published) -> None:
     store, network, september, october = published
     for state in ("NSW", "WA", "SA"):
         prefix = f"reports/2026-10/{state}"
@@ -77,7 +77,7 @@ def test_each_state_folder_holds_only_that_state(published) -> None:  # noqa: AN
     assert "National report" in national and "WA-ONLY-SITE" in national
 
 
-def test_state_network_figures_are_over_its_own_evses(published) -> None:  # noqa: ANN001
+def test_state_network_figures_are_over_its_own_evses(published) -> None:
     store, _, september, october = published
     evse = october["evse"]
     nsw = rows(store, "reports/2026-10/NSW/network.csv")
@@ -105,7 +105,7 @@ def test_state_network_figures_are_over_its_own_evses(published) -> None:  # noq
     )
 
 
-def test_funded_sites_use_the_program_threshold(published) -> None:  # noqa: ANN001
+def test_funded_sites_use_the_program_threshold(published) -> None:
     store, _, _, october = published
     html = store.get("reports/2026-10/NSW/report.html").decode()
     # Every 4th site has program BBF: NSW holds sites 0, 8 and 16, all multiples of 4.
