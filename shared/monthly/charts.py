@@ -105,8 +105,8 @@ def empty_figure(message: str) -> go.Figure:
 
 
 def threshold_lines(general_pct: float, program_pcts: Iterable[float] = ()) -> tuple[float, ...]:
-    """The uptime thresholds in force (``Settings.uptime_threshold_pct`` and the programs'
-    ``Settings.uptime_threshold_for``), sorted, each once: the lines of the distribution."""
+    """The uptime thresholds in force (``CAL_UPTIME_THRESHOLD_PCT`` and the programs' of
+    ``CAL_PROGRAM_THRESHOLDS``), sorted, each once: the lines of the distribution."""
     return tuple(sorted({float(general_pct), *(float(p) for p in program_pcts)}))
 
 
