@@ -36,8 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingest_worker.handoff import QueuedRecord, encode  # noqa: E402
+from ingest_worker.records import ObservationBatch  # noqa: E402
 from shared.db.engine import make_engine, upgrade  # noqa: E402
 from shared.db.tables import ingest_batch  # noqa: E402
+from shared.status import Observation  # noqa: E402
 
 TOKEN = "bench-secret"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -235,13 +237,20 @@ def queue_alone(connection: str, size: int, seconds: float) -> dict[str, float]:
     name = "rawbench"
     queue = QueueClient.from_connection_string(connection, name)
     queue.create_queue()
-    record = QueuedRecord(
-        "obs",
-        {"cpo": "BENCH", "items": body(3, size)["observations"], "raw": "x" * 2000},
-        time.time(),
-        "w",
-        0,
+    batch = ObservationBatch.of(
+        [
+            Observation(
+                "BENCH", o["evse_uid"], o["status"], datetime.fromisoformat(o["observed_at"])
+            )
+            for o in body(3, size)["observations"]
+        ],
+        cpo="BENCH",
+        source="rest_push",
+        sender="bench",
+        received_at=datetime.now(UTC),
+        raw="x" * 2000,
     )
+    record = QueuedRecord("obs", batch, time.time(), "w", 0)
     text = encode([record])
     sent = 0
     lock = threading.Lock()

@@ -8,6 +8,7 @@ payload) travels as a claim check: its body in a blob under ``handoff/``, the me
 
 Each record carries the worker's receipt time, the worker's id and a sequence number, so the
 writer applies what it drains in receipt order (ties at one instant: the one received last wins).
+A record's body is its model's stored form (``ingest_worker/records.py``), as in the spool.
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ingest_worker.records import ObservationBatch, Record, Unreadable, body_json, read_record
 from shared.blobstore import BlobStore
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
+
+    from ingest_worker.pipeline import Ingest
 
 log = logging.getLogger("chargeatlarge.handoff")
 
@@ -53,7 +60,7 @@ class MessageError(ValueError):
 @dataclass(frozen=True, slots=True)
 class QueuedRecord:
     kind: str  # "obs" | "live" | "reject", as in the spool
-    body: dict[str, Any] | None  # None while it waits in a claim-check blob
+    record: Record | Unreadable | None  # None while it waits in a claim-check blob
     received_at: float  # the worker's time.time() at receipt
     worker: str
     seq: int
@@ -91,17 +98,18 @@ def encode(records: list[QueuedRecord]) -> str:
     workers = {r.worker for r in records}
     if len(workers) != 1:
         raise ValueError("one message carries the records of one worker")
-    document = {
-        "v": FORMAT,
-        "w": records[0].worker,
-        "r": [
-            {"k": r.kind, "t": r.received_at, "s": r.seq, "p": r.part}
-            | ({"c": r.claim} if r.claim else {"b": r.body})
-            for r in records
-        ],
-    }
-    data = json.dumps(document, separators=(",", ":")).encode("utf-8")
-    return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
+    parts = []
+    for r in records:
+        fields = {"k": r.kind, "t": r.received_at, "s": r.seq, "p": r.part}
+        head = json.dumps(fields, separators=(",", ":"))[:-1]
+        if r.claim:
+            parts.append(f'{head},"c":{json.dumps(r.claim)}}}')
+        elif r.record is None or isinstance(r.record, Unreadable):
+            raise ValueError(f"record {r.ref}: only a valid record or a claim check is sent")
+        else:
+            parts.append(f'{head},"b":{body_json(r.record)}}}')
+    text = f'{{"v":{FORMAT},"w":{json.dumps(records[0].worker)},"r":[{",".join(parts)}]}}'
+    return base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
 
 
 def decode(text: str) -> list[QueuedRecord]:
@@ -131,7 +139,8 @@ def decode(text: str) -> list[QueuedRecord]:
             raise MessageError(f"record {item.s}: needs exactly one of a body and a claim check")
         if item.c is not None and not item.c.startswith(CLAIM_PREFIX):
             raise MessageError(f"record {item.s}: claim check outside {CLAIM_PREFIX}")
-        records.append(QueuedRecord(item.k, item.b, item.t, message.w, item.s, item.p, item.c))
+        record = None if item.b is None else read_record(item.k, item.b)
+        records.append(QueuedRecord(item.k, record, item.t, message.w, item.s, item.p, item.c))
     return records
 
 
@@ -145,22 +154,32 @@ def pack(records: list[QueuedRecord], claim: Callable[[QueuedRecord], QueuedReco
         middle = len(records) // 2
         return pack(records[:middle], claim) + pack(records[middle:], claim)
     (record,) = records
-    body = record.body or {}
-    items = body.get("items")
-    raw = body.get("raw")
+    batch = record.record
     # Splitting helps only while the items, not the raw payload, make the message big.
     if (
-        record.kind == "obs"
-        and isinstance(items, list)
-        and len(items) > 1
-        and len(raw or "") < MESSAGE_LIMIT // 2
+        isinstance(batch, ObservationBatch)
+        and len(batch.items) > 1
+        and len(batch.raw or "") < MESSAGE_LIMIT // 2
     ):
-        middle = len(items) // 2
-        first = replace(record, body={**body, "items": items[:middle]}, part=record.part + "0")
-        # The raw payload is archived once, with the first part.
-        second = replace(
-            record, body={**body, "items": items[middle:], "raw": None}, part=record.part + "1"
+        middle = len(batch.items) // 2
+        connectors = batch.connector_ids
+        head, tail = (
+            batch.model_copy(
+                update={
+                    "items": batch.items[:middle],
+                    "connector_ids": connectors[:middle] if connectors else None,
+                }
+            ),
+            batch.model_copy(
+                update={
+                    "items": batch.items[middle:],
+                    "connector_ids": connectors[middle:] if connectors else None,
+                    "raw": None,  # the raw payload is archived once, with the first part
+                }
+            ),
         )
+        first = replace(record, record=head, part=record.part + "0")
+        second = replace(record, record=tail, part=record.part + "1")
         return pack([first], claim) + pack([second], claim)
     return [encode([claim(record)])]
 
@@ -178,7 +197,7 @@ def queue_account_url(blob_account_url: str) -> str:
     return urlunsplit((parts.scheme, f"{account}.queue.{rest[5:]}", "", "", ""))
 
 
-def queue_clients(settings: Settings) -> tuple[Any, Any]:
+def queue_clients(settings: Settings) -> tuple[QueueClient, QueueClient]:
     """(queue, poison queue) clients in the storage account of the blob settings."""
     from azure.storage.queue import ExponentialRetry, QueueServiceClient
 
@@ -217,7 +236,7 @@ def queue_clients(settings: Settings) -> tuple[Any, Any]:
     )
 
 
-def ensure_queue(queue: Any) -> None:
+def ensure_queue(queue: QueueClient) -> None:
     """Create the queue if missing. On Azure the Bicep creates them and the identities may not
     create queues (least privilege): that refusal is fine."""
     from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -234,7 +253,8 @@ def ensure_queue(queue: Any) -> None:
 
 def claim_blob_name(record: QueuedRecord) -> str:
     day = time.strftime("%Y-%m-%d", time.gmtime(record.received_at))
-    return f"{CLAIM_PREFIX}{day}/{record.worker}-{record.seq}{'-' + record.part if record.part else ''}.json.gz"
+    part = f"-{record.part}" if record.part else ""
+    return f"{CLAIM_PREFIX}{day}/{record.worker}-{record.seq}{part}.json.gz"
 
 
 def load_claim(blobs: BlobStore, record: QueuedRecord) -> QueuedRecord:
@@ -242,18 +262,16 @@ def load_claim(blobs: BlobStore, record: QueuedRecord) -> QueuedRecord:
     if record.claim is None:
         return record
     try:
-        body = json.loads(gzip.decompress(blobs.get(record.claim)))
+        body = gzip.decompress(blobs.get(record.claim))
     except (OSError, EOFError, ValueError) as exc:
         raise MessageError(f"claim check {record.claim}: {type(exc).__name__}: {exc}") from None
-    if not isinstance(body, dict):
-        raise MessageError(f"claim check {record.claim}: not a JSON object")
-    return replace(record, body=body)
+    return replace(record, record=read_record(record.kind, body))
 
 
 class QueueHandoff:
-    """The worker side: ``await put(kind, body)`` returns once the record is in the queue."""
+    """The worker side: ``await put(record)`` returns once the record is in the queue."""
 
-    def __init__(self, queue: Any, blobs: BlobStore, *, in_flight: int = 4) -> None:
+    def __init__(self, queue: QueueClient, blobs: BlobStore, *, in_flight: int = 4) -> None:
         self.queue = queue
         self.blobs = blobs
         self.worker = uuid.uuid4().hex[:12]  # a restarted worker is a new worker: refs stay unique
@@ -276,10 +294,10 @@ class QueueHandoff:
     def ensure(self) -> None:
         ensure_queue(self.queue)
 
-    async def put(self, kind: str, body: dict[str, Any]) -> None:
-        record = QueuedRecord(kind, body, time.time(), self.worker, next(self._seq))
+    async def put(self, record: Record) -> None:
+        queued = QueuedRecord(record.kind, record, time.time(), self.worker, next(self._seq))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, future))
+        self._pending.append((queued, future))
         if self._pump is None:
             self._pump = asyncio.create_task(self._run_pump())
         await future
@@ -324,9 +342,10 @@ class QueueHandoff:
 
     def _claim(self, record: QueuedRecord) -> QueuedRecord:
         name = claim_blob_name(record)
-        body = json.dumps(record.body, separators=(",", ":")).encode("utf-8")
-        self.blobs.put(name, gzip.compress(body, 6))
-        return replace(record, body=None, claim=name)
+        if record.record is None or isinstance(record.record, Unreadable):
+            raise ValueError(f"record {record.ref}: only a valid record is claim-checked")
+        self.blobs.put(name, gzip.compress(body_json(record.record).encode("utf-8"), 6))
+        return replace(record, record=None, claim=name)
 
     def health(self) -> dict[str, object]:
         return {
@@ -346,7 +365,7 @@ class QueueHandoff:
             self._executor.shutdown(wait=True)
 
 
-async def keep_flushing_liveness(ingest: Any, stop: asyncio.Event, seconds: float = 1.0) -> None:
+async def keep_flushing_liveness(ingest: Ingest, stop: asyncio.Event, seconds: float = 1.0) -> None:
     """A queue-mode worker has no writer loop: hand on each CPO's coalesced liveness signal once
     its interval is over (``Ingest.flush_liveness``), as the spool's writer loop does."""
     while not stop.is_set():

@@ -1,4 +1,4 @@
-"""The live snapshot (spec section 6): ``live/status.parquet``, one row per EVSE, and feed health."""
+"""The live snapshot (spec section 6): ``live/status.parquet``, one row per EVSE; feed health."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +18,9 @@ from shared import layout
 from shared.blobstore import BlobStore
 from shared.db.observations import LatestStatus, cpo_max_gaps, latest_statuses
 from shared.metrics.schema import LIVE_STATUS
+
+if TYPE_CHECKING:
+    from ingest_worker.pipeline import Ingest
 
 log = logging.getLogger("chargeatlarge.worker.live")
 
@@ -66,8 +70,12 @@ def write_snapshot(
 
 
 async def run_snapshots(
-    ingest, store: BlobStore, default_gap_minutes: float, interval: float, stop: asyncio.Event
-) -> None:  # type: ignore[no-untyped-def]
+    ingest: Ingest,
+    store: BlobStore,
+    default_gap_minutes: float,
+    interval: float,
+    stop: asyncio.Event,
+) -> None:
     """Rewrite the snapshot every ``interval`` seconds when something changed, and at least every
     max_gap (so ``stale`` flags turn on even when nothing arrives); feed health every time."""
     written_changes = -1

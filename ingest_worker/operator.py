@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 
@@ -29,7 +30,7 @@ def is_operator(request: Request, settings: Settings) -> bool:
         return False
 
 
-def operator_only(settings: Settings):  # type: ignore[no-untyped-def]
+def operator_only(settings: Settings) -> Callable[[Request], Awaitable[None]]:
     """A FastAPI dependency refusing everyone but an operator with 401."""
 
     async def check(request: Request) -> None:

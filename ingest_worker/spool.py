@@ -1,27 +1,34 @@
 """A durable local queue between the feeds and the database.
 
-Every accepted message is written here first (SQLite in WAL mode with full sync: it survives a crash of the
-process or of the machine), so a feed is answered only once its data is safe, and nothing is lost while the
-database is unreachable. The writer drains it in order and deletes what it has committed.
+Every accepted message is written here first (SQLite in WAL mode with full sync: it survives a
+crash of the process or of the machine), so a feed is answered only once its data is safe, and
+nothing is lost while the database is unreachable. The writer drains it in order and deletes what
+it has committed.
+
+A row is a record's kind beside its JSON body (``ingest_worker/records.py``), the form every version
+wrote, so a spool left by an older worker replays after an upgrade.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from ingest_worker.records import Record, Unreadable, body_json, read_record
 
 
 @dataclass(frozen=True, slots=True)
 class SpoolRecord:
     id: int
-    kind: str  # "obs" | "live" | "reject"
-    body: dict[str, Any]
+    record: Record | Unreadable
     spooled_at: float
     ref: str | None = None  # queue mode: the record's worker:sequence, stable across replays
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind
 
 
 class Spool:
@@ -38,21 +45,21 @@ class Spool:
             " kind TEXT NOT NULL, body TEXT NOT NULL, spooled_at REAL NOT NULL)"
         )
 
-    def append(self, kind: str, body: dict[str, Any], spooled_at: float) -> int:
-        text = json.dumps(body, separators=(",", ":"))
+    def append(self, record: Record, spooled_at: float) -> int:
+        text = body_json(record)
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO spool (kind, body, spooled_at) VALUES (?, ?, ?)",
-                (kind, text, spooled_at),
+                (record.kind, text, spooled_at),
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def head(self, limit: int) -> list[SpoolRecord]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, kind, body, spooled_at FROM spool ORDER BY id LIMIT ?", (limit,)
             ).fetchall()
-        return [SpoolRecord(i, k, json.loads(b), t) for i, k, b, t in rows]
+        return [SpoolRecord(i, read_record(k, b), t) for i, k, b, t in rows]
 
     def remove_through(self, last_id: int) -> None:
         with self._lock:

@@ -6,13 +6,13 @@ one writer). The writer alone runs the OCPI pollers (pull polls and the Location
 of push feeds), so each feed is polled once however many ingest replicas run; and it keeps the
 live snapshot and ``live/feeds.json``.
 
-Each round takes up to ``batch_messages`` messages (fewer while rounds run long), applies their records in receipt order
-(worker receipt time, worker, sequence) in one transaction through the spool's writer
-(``Ingest.store_records``: a record that cannot be stored is quarantined with its reason), and
-deletes each message only after that commit. While the database is down the writer takes
-nothing (and retries a batch it already holds until it commits); a message dequeued more than ``max_dequeue`` times (the
-writer died holding it each time) or one that is not a batch goes to the poison queue with its
-reason and the original text.
+Each round takes up to ``batch_messages`` messages (fewer while rounds run long), applies their
+records in receipt order (worker receipt time, worker, sequence) in one transaction through the
+spool's record writer (``record_writer.py``: a record that cannot be stored is quarantined with its
+reason), and deletes each message only after that commit. While the database is down the writer
+takes nothing (and retries a batch it already holds until it commits); a message dequeued more
+than ``max_dequeue`` times (the writer died holding it each time) or one that is not a batch goes
+to the poison queue with its reason and the original text.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.handoff import (
     MESSAGE_LIMIT,
     MessageError,
@@ -39,9 +40,17 @@ from ingest_worker.handoff import (
     decode,
     load_claim,
 )
-from ingest_worker.pipeline import Ingest, _public_error, _wait, is_transient
+from ingest_worker.pipeline import Ingest
+from ingest_worker.records import ObservationBatch, Record, Rejection, Unreadable
+from ingest_worker.retry import is_transient, wait
+from ingest_worker.retry import public_error as _public_error
 from ingest_worker.spool import SpoolRecord
 from shared.blobstore import BlobStore
+from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
+    from azure.storage.queue import QueueClient, QueueMessage
 
 log = logging.getLogger("chargeatlarge.writer")
 LEASE_BLOB = "leases/writer"
@@ -71,8 +80,8 @@ class QueueWriter:
     def __init__(
         self,
         ingest: Ingest,
-        queue: Any,
-        poison: Any,
+        queue: QueueClient,
+        poison: QueueClient,
         blobs: BlobStore,
         *,
         batch_messages: int = 64,
@@ -114,7 +123,7 @@ class QueueWriter:
         began = time.monotonic()
         queued = sorted((r for h in held for r in h.records), key=QueuedRecord.order)
         records = [
-            SpoolRecord(index, r.kind, r.body or {}, r.received_at, ref=r.ref)
+            SpoolRecord(index, _loaded(r), r.received_at, ref=r.ref)
             for index, r in enumerate(queued)
         ]
         try:
@@ -200,7 +209,7 @@ class QueueWriter:
 
     # ---- the poison queue ------------------------------------------------------------------
 
-    def _poison(self, message: Any, reason: str) -> None:
+    def _poison(self, message: QueueMessage, reason: str) -> None:
         """Move a message to the poison queue with its reason; never drop it."""
         log.error("message %s to the poison queue: %s", message.id, reason)
         self.poison(
@@ -233,21 +242,25 @@ class QueueWriter:
 
     def _count_feeds(self, records: list[QueuedRecord]) -> None:
         health = self.ingest.health
-        by_feed = {(f.cpo_id, f.kind): f for f in self.ingest.feeds}
+        by_feed: dict[tuple[str | None, str], FeedConfig] = {
+            (f.cpo_id, f.kind): f for f in self.ingest.feeds
+        }
         for record in records:
-            if record.worker == self._own_worker or record.body is None:
+            item = record.record
+            if record.worker == self._own_worker or not isinstance(
+                item, ObservationBatch | Rejection
+            ):
                 continue
-            body = record.body
-            feed = by_feed.get((body.get("cpo"), body.get("source")))
+            feed = by_feed.get((item.cpo, item.source))
             if feed is None or feed.name not in health:
                 continue
             entry = health[feed.name]
-            if record.kind == "obs":
-                entry.accepted += len(body.get("items") or [])
+            if isinstance(item, ObservationBatch):
+                entry.accepted += len(item.items)
                 at = datetime.fromtimestamp(record.received_at, UTC)
                 if entry.last_success_at is None or at > entry.last_success_at:
                     entry.last_success_at = at
-            elif record.kind == "reject":
+            else:
                 entry.rejected += 1
 
     def health(self) -> dict[str, object]:
@@ -287,14 +300,21 @@ class QueueWriter:
                     self.ingest.state.db_ok = False
                     self.ingest.state.last_error = _public_error(exc)
                 log.warning("write failed, keeping the messages: %s", f"{exc}"[:2000])
-                await _wait(stop, delay)
+                await wait(stop, delay)
                 delay = min(delay * 2, 30)
                 continue
             if drained:
                 idle = 0.1
             else:  # an empty queue is asked again after 0.1 s, then less often, up to every 1 s
-                await _wait(stop, idle)
+                await wait(stop, idle)
                 idle = min(idle * 2, 1.0)
+
+
+def _loaded(record: QueuedRecord) -> Record | Unreadable:
+    """The record's model (``load_claim`` has read any claim check by now)."""
+    if record.record is None:
+        return Unreadable(record.kind, None, f"claim check {record.claim} not read")
+    return record.record
 
 
 def poison_text(document: dict[str, Any]) -> str:
@@ -307,7 +327,7 @@ def read_poison(text: str) -> dict[str, Any]:
     return json.loads(zlib.decompress(base64.b64decode(text)))
 
 
-def requeue_poison(queue: Any, poison: Any, blobs: BlobStore) -> tuple[int, int]:
+def requeue_poison(queue: QueueClient, poison: QueueClient, blobs: BlobStore) -> tuple[int, int]:
     """Put every poisoned message back on the queue, once its cause is fixed (an outage that
     outlasted ``max_dequeue`` restarts, a bug); returns (requeued, kept). A record that not even
     quarantine took is no message and stays. Needs an identity that may take from the poison
@@ -336,7 +356,7 @@ def requeue_poison(queue: Any, poison: Any, blobs: BlobStore) -> tuple[int, int]
 class WriterLease:
     """A blob lease that makes one process the writer."""
 
-    def __init__(self, container: Any, seconds: int = 30) -> None:  # azure ContainerClient
+    def __init__(self, container: ContainerClient, seconds: int = 30) -> None:
         if not 15 <= seconds <= 60:
             raise ValueError("a blob lease lasts 15 to 60 seconds")
         self.blob = container.get_blob_client(LEASE_BLOB)
@@ -366,13 +386,13 @@ class WriterLease:
                     waiting_logged = True
             except Exception as exc:  # noqa: BLE001 - the store may be down: keep trying
                 log.warning("writer lease: %s", _public_error(exc))
-            await _wait(stop, min(5.0, self.seconds / 3))
+            await wait(stop, min(5.0, self.seconds / 3))
         return False
 
     async def keep(self, stop: asyncio.Event, lost: asyncio.Event) -> None:
         """Renew every third of the lease; when it cannot be kept, set ``lost`` and ``stop``."""
         while not stop.is_set():
-            await _wait(stop, self.seconds / 3)
+            await wait(stop, self.seconds / 3)
             if stop.is_set():
                 break
             try:
@@ -407,7 +427,9 @@ class WriterOptions:
     lease_seconds: int = 30
 
 
-async def run_writer_process(settings, feeds, options: WriterOptions = WriterOptions()) -> int:  # type: ignore[no-untyped-def]
+async def run_writer_process(
+    settings: Settings, feeds: list[FeedConfig], options: WriterOptions = WriterOptions()
+) -> int:
     """The whole writer: lease, queue drain, live snapshot, feed health and the OCPI pollers.
     Returns the exit status (1 when the lease was lost)."""
     import httpx
@@ -429,8 +451,8 @@ async def run_writer_process(settings, feeds, options: WriterOptions = WriterOpt
             loop.add_signal_handler(signum, stop.set)
     store = AzureBlobStore.from_settings(settings)
     queue, poison = queue_clients(settings)
-    for client in (queue, poison):
-        await asyncio.to_thread(ensure_queue, client)
+    for each in (queue, poison):
+        await asyncio.to_thread(ensure_queue, each)
     lease = WriterLease(store.container, options.lease_seconds)
     if not await lease.acquire(stop):
         return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime
 
 STATIC_SITES_PREFIX = "static/sites/"
 PROCESSED_MONTHLY_PREFIX = "processed/monthly/"
@@ -34,5 +34,9 @@ def report_prefix(month: str) -> str:
     return f"{REPORTS_PREFIX}{month}"
 
 
-def raw_archive_blob(cpo_id: str, day: date, name: str) -> str:
-    return f"{RAW_PREFIX}{cpo_id}/{day.isoformat()}/{name}"
+def raw_archive_blob(cpo_id: str, hour: datetime, part: int = 0) -> str:
+    """``raw/{cpo_id}/YYYY/MM/DD/HH.jsonl.gz``: one append blob per CPO per UTC hour of receipt
+    (``HH.{part}.jsonl.gz`` once a part holds as many appends as Azure allows)."""
+    at = hour.astimezone(UTC)
+    suffix = f".{part}" if part else ""
+    return f"{RAW_PREFIX}{cpo_id}/{at:%Y/%m/%d/%H}{suffix}.jsonl.gz"

@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, update
 
-from shared.db.audit import quarantine_rows
 from shared.db.observations import ObservationStore, ensure_cpo, to_db_time
+from shared.db.quarantine import quarantine_rows
 from shared.db.tables import ingest_batch
 from shared.status import MAX_IMPORT_FUTURE, InvalidObservation, Observation, check_not_future
 from shared.timeline import to_us
@@ -144,13 +144,11 @@ def detect_format(name: str, head: bytes) -> str:
 def open_source(source: Path | str) -> Iterator[BinaryIO]:
     """The bytes of a path, of ``-`` (standard input), gunzipped when they are gzip."""
     name = str(source)
-    with (
-        sys.stdin.buffer if name == STDIN else open(source, "rb")  # noqa: SIM115
-    ) as raw:
+    with sys.stdin.buffer if name == STDIN else open(source, "rb") as raw:
         buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
         if buffered.peek(2)[:2] == b"\x1f\x8b":
             with gzip.GzipFile(fileobj=buffered) as unzipped:
-                yield io.BufferedReader(unzipped)  # type: ignore[arg-type]
+                yield io.BufferedReader(unzipped)
         else:
             yield buffered
 
@@ -321,7 +319,7 @@ def _write_sorted(
             )
         ).inserted_primary_key[0]
 
-    def audit(connection, state: str) -> None:  # type: ignore[no-untyped-def]
+    def audit(connection: Connection, state: str) -> None:
         connection.execute(
             update(ingest_batch)
             .where(ingest_batch.c.batch_id == result.batch_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -89,6 +89,8 @@ class MergeResult:
     changed: bool
     # The status at the last instant changed: carried runs right after may change too.
     tail_changed: bool = False
+    # Where the duplicates were: their positions among the points, in the order given.
+    duplicate_at: list[int] = field(default_factory=list)
 
 
 def merge_runs(
@@ -119,8 +121,8 @@ def merge_runs(
         for mark in run.all_marks():
             events[mark >> 1] = (run.status, bool(mark & 1))
         old_tail = run.status
-    duplicate = 0
-    for at, status in points:
+    duplicate_at: list[int] = []
+    for index, (at, status) in enumerate(points):
         if isinstance(at, int):
             t = at
         else:
@@ -130,11 +132,11 @@ def merge_runs(
         held = events.get(t)
         if status is None:
             if held is not None:
-                duplicate += 1
+                duplicate_at.append(index)
             else:
                 events[t] = (None, True)
         elif held is not None and held == (status, False):
-            duplicate += 1
+            duplicate_at.append(index)
         else:
             events[t] = (status, False)
 
@@ -173,7 +175,7 @@ def merge_runs(
         for run in runs:
             run.run_id = kept.get((run.status, to_us(run.started_at), tuple(run.all_marks())))
     tail = runs[-1].status if runs else None
-    return MergeResult(runs, duplicate, changed, tail_changed=changed and tail != old_tail)
+    return MergeResult(runs, len(duplicate_at), changed, changed and tail != old_tail, duplicate_at)
 
 
 def _run(status: str, marks: list[int], aware: bool) -> Run:

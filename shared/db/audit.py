@@ -1,69 +1,54 @@
-"""Quarantine of rejected input, kept with its reason so that nothing sent to us is lost."""
+"""The audit trail of what the worker received: one ``ingest_batch`` row per stored feed record,
+with what it held (accepted, duplicate) and when it was received and committed."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, insert, select
 
-from shared.db.observations import IN_CHUNK
-from shared.db.tables import quarantine
-
-MAX_PAYLOAD_CHARS = 1_000_000
+from shared.db.observations import to_db_time
+from shared.db.tables import ingest_batch
 
 
-def payload_text(payload: bytes | str) -> str:
-    """Payload as stored: text as is (bytes decoded with replacement), capped in size."""
-    text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else payload
-    if len(text) > MAX_PAYLOAD_CHARS:
-        return text[:MAX_PAYLOAD_CHARS] + f"\n[truncated: {len(text)} characters in all]"
-    return text
-
-
-def quarantine_rows(
+def audit_feed_record(
     connection: Connection,
     *,
+    cpo_id: str,
     source: str,
+    sender: str,
     received_at: datetime,
-    items: Sequence[tuple[str | None, str, str, bytes | str]],
-    batch_id: int | None = None,
-) -> int:
-    """Quarantine ``items`` of (cpo_id, location, reason, payload); returns how many were new.
-
-    An item already quarantined with the same payload at the same location (a re-sent file or
-    request) is not stored twice.
-    """
-    rows = []
-    for cpo_id, location, reason, payload in items:
-        text = payload_text(payload)
-        rows.append(
-            {
-                "batch_id": batch_id,
-                "cpo_id": cpo_id,
-                "source": source,
-                "received_at": received_at,
-                "location": location[:200],
-                "reason": reason,
-                "payload": text,
-                "payload_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            }
+    accepted: int,
+    duplicate: int,
+    record: dict[str, object],
+) -> bool:
+    """Write the audit row of one feed record; ``record`` names it (``{"record": "w:seq"}`` in
+    queue mode, ``{"spool_id": n}`` in spool mode). A record seen again (replayed after a crash
+    between its commit and its removal, or redelivered by the queue) keeps its first row;
+    returns whether a row was written."""
+    received = to_db_time(received_at)
+    detail = json.dumps(record)
+    already = connection.execute(
+        select(ingest_batch.c.batch_id).where(
+            ingest_batch.c.cpo_id == cpo_id,
+            ingest_batch.c.received_at == received,
+            ingest_batch.c.detail == detail,
         )
-    if not rows:
-        return 0
-    query = select(quarantine.c.payload_sha256, quarantine.c.location).where(
-        quarantine.c.source == source,
-        quarantine.c.payload_sha256.in_(bindparam("hashes", expanding=True)),
+    ).first()
+    if already is not None:
+        return False
+    connection.execute(
+        insert(ingest_batch).values(
+            cpo_id=cpo_id,
+            source=source,
+            sender=sender,
+            received_at=received,
+            finished_at=to_db_time(datetime.now(UTC)),
+            accepted=accepted,
+            duplicate=duplicate,
+            rejected=0,
+            detail=detail,
+        )
     )
-    known: set[tuple[str, str]] = set()
-    hashes = sorted({row["payload_sha256"] for row in rows})
-    for start in range(0, len(hashes), IN_CHUNK):
-        known.update(
-            tuple(row)
-            for row in connection.execute(query, {"hashes": hashes[start : start + IN_CHUNK]})
-        )
-    fresh = [row for row in rows if (row["payload_sha256"], row["location"]) not in known]
-    if fresh:
-        connection.execute(insert(quarantine), fresh)
-    return len(fresh)
+    return True

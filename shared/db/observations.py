@@ -1,4 +1,5 @@
-"""The observation store: writes observations and liveness signals as status runs, reads them back."""
+"""The observation store: writes observations and liveness signals as status runs, reads them
+back."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     and_,
     bindparam,
     delete,
@@ -25,6 +27,9 @@ from sqlalchemy import (
 from shared.db.tables import cpo, status_run
 from shared.status import STATUS_CATEGORY, Observation
 from shared.timeline import Run, decode_marks, encode_marks, from_us, merge_runs, to_us
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 T = TypeVar("T")
 # SQL Server accepts at most 2,100 parameters in one statement.
@@ -113,14 +118,38 @@ class ObservationStore:
             result += self.write_points(connection, cpo_id, by_evse)
         return result
 
+    def write_groups_in(
+        self, connection: Connection, groups: Sequence[Sequence[Observation]]
+    ) -> list[WriteResult]:
+        """Store several groups of observations (a feed's requests, in the order received) in
+        one merge, with each group's own accepted and duplicate counts (for its audit row)."""
+        by_cpo: dict[str, dict[str, list[tuple[int, str | None]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        origins: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for index, group in enumerate(groups):
+            for obs in group:
+                by_cpo[obs.cpo_id][obs.evse_uid].append((to_us(obs.observed_at), obs.status))
+                origins[obs.cpo_id][obs.evse_uid].append(index)
+        results = [WriteResult(accepted=len(group)) for group in groups]
+        for cpo_id, by_evse in by_cpo.items():
+            ensure_cpo(connection, cpo_id)
+            self.write_points(connection, cpo_id, by_evse, origins[cpo_id], results)
+        return results
+
     def write_points(
         self,
         connection: Connection,
         cpo_id: str,
         by_evse: Mapping[str, list[tuple[int, str | None]]],
+        origins: Mapping[str, list[int]] | None = None,
+        per_origin: list[WriteResult] | None = None,
     ) -> WriteResult:
         """Merge one CPO's points (UTC instant in microseconds, raw status or None for a
-        liveness signal; per EVSE in the order received) into its stored runs, exactly."""
+        liveness signal; per EVSE in the order received) into its stored runs, exactly.
+
+        With ``origins`` (per EVSE, the group index of each point), each duplicate is also
+        moved from accepted to duplicate in ``per_origin[group]``."""
         max_gap = self.max_gap(connection, cpo_id)
         gap_us = max_gap // timedelta(microseconds=1)
         spans = {
@@ -170,6 +199,11 @@ class ObservationStore:
         for evse_uid, merged in merged_by_evse.items():
             result.duplicate += merged.duplicate
             result.accepted += len(by_evse[evse_uid]) - merged.duplicate
+            if origins is not None and per_origin is not None:
+                for at in merged.duplicate_at:
+                    group = per_origin[origins[evse_uid][at]]
+                    group.accepted -= 1
+                    group.duplicate += 1
             if not merged.changed:
                 continue
             kept = {run.run_id for run in merged.runs if run.run_id is not None}
@@ -244,7 +278,7 @@ _RUN_COLUMNS = (
 )
 
 
-def _run_of(row) -> Run:  # type: ignore[no-untyped-def]
+def _run_of(row: Sequence[Any]) -> Run:
     run_id, _, status, started_at, last_confirmed_at, instants = row
     marks = (
         None
@@ -400,7 +434,9 @@ def latest_statuses(
 OUTAGE_LOOK_BACK = timedelta(days=62)
 
 
-def runs_query(start: datetime, end: datetime, look_back: timedelta, look_ahead: timedelta):  # type: ignore[no-untyped-def]
+def runs_query(
+    start: datetime, end: datetime, look_back: timedelta, look_ahead: timedelta
+) -> Select[Any]:
     """The SELECT of ``runs_reader`` (tests compile it for SQL Server)."""
     return select(
         status_run.c.cpo_id,
@@ -431,7 +467,7 @@ def runs_reader(
     look_back: timedelta,
     look_ahead: timedelta = timedelta(0),
     batch_rows: int = 200_000,
-):  # type: ignore[no-untyped-def]
+) -> pa.RecordBatchReader:
     """Runs that can shape the timeline in ``[start, end)``, streamed as Arrow record batches.
 
     ``look_back`` is the largest max_gap in force, so carry-forward into the period is included;
@@ -448,10 +484,11 @@ def runs_reader(
 
     query = runs_query(start, end, look_back, look_ahead)
     compiled = query.compile(dialect=connection.dialect)
-    processors = compiled._bind_processors  # the dialect's own conversion of bound values
+    processors: Mapping[str, Any] = compiled._bind_processors  # the dialect's own conversion
     values = compiled.construct_params()
     bound = {k: processors[k](v) if k in processors else v for k, v in values.items()}
-    params = tuple(bound[k] for k in compiled.positiontup) if compiled.positional else bound
+    positions = compiled.positiontup or []
+    params = tuple(bound[k] for k in positions) if compiled.positional else bound
     url = connection.engine.url
     source = odbc_arrow.runs_source(url)
     if source == odbc_arrow.ADBC_SQLITE and url.database:
@@ -465,7 +502,7 @@ def runs_reader(
     return pa.RecordBatchReader.from_batches(_runs_schema(), batches)
 
 
-def _runs_schema():  # type: ignore[no-untyped-def]
+def _runs_schema() -> pa.Schema:
     import pyarrow as pa
 
     ts = pa.timestamp("us", tz="UTC")
@@ -492,7 +529,9 @@ def _read_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item  # type: ignore[misc]  # not the sentinel, so a T
 
 
-def _adbc_sqlite_batches(path: str, sql: str, params: tuple | dict, batch_rows: int):  # type: ignore[no-untyped-def]
+def _adbc_sqlite_batches(
+    path: str, sql: str, params: tuple[Any, ...] | dict[str, Any], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     import adbc_driver_sqlite.dbapi as adbc_sqlite
     import pyarrow as pa
 
@@ -508,7 +547,12 @@ def _adbc_sqlite_batches(path: str, sql: str, params: tuple | dict, batch_rows: 
                 )
 
 
-def _cursor_batches(connection: Connection, sql: str, params, batch_rows: int):  # type: ignore[no-untyped-def]
+def _cursor_batches(
+    connection: Connection,
+    sql: str,
+    params: tuple[Any, ...] | dict[str, Any],
+    batch_rows: int,
+) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
     schema = _runs_schema()
@@ -531,7 +575,7 @@ def _cursor_batches(connection: Connection, sql: str, params, batch_rows: int): 
         cursor.close()
 
 
-def _column(values, kind):  # type: ignore[no-untyped-def]
+def _column(values: pa.Array | Sequence[object], kind: pa.DataType) -> pa.Array:
     """One column as ``kind``. Instants arrive as naive UTC: ISO text from SQLite, datetime
     objects from pyodbc."""
     import pyarrow as pa

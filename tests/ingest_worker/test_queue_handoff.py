@@ -33,6 +33,7 @@ from ingest_worker.handoff import (
     queue_clients,
 )
 from ingest_worker.pipeline import Ingest
+from ingest_worker.records import ObservationBatch
 from ingest_worker.writer import QueueWriter, read_poison, requeue_poison
 from shared.blobstore import AzureBlobStore
 from shared.db.engine import make_engine, upgrade
@@ -85,19 +86,25 @@ def _poisoned(poison: QueueClient) -> list[dict]:
     return [read_poison(m.content) for m in poison.peek_messages(max_messages=32)]
 
 
-def _record(seq: int, body: dict, kind: str = "obs", worker: str = "w1", at: float = 0.0):  # type: ignore[no-untyped-def]
-    return QueuedRecord(kind, body, at or time.time(), worker, seq)
+def _record(seq: int, body: ObservationBatch, worker: str = "w1", at: float = 0.0):  # type: ignore[no-untyped-def]
+    return QueuedRecord(body.kind, body, at or time.time(), worker, seq)
 
 
-def _obs_body(items: list[list[str]], raw: str) -> dict:
-    return {
-        "cpo": "ACME",
-        "source": "rest_push",
-        "sender": "test",
-        "received_at": datetime.now(UTC).isoformat(),
-        "items": items,
-        "raw": base64.b64encode(gzip.compress(raw.encode(), 1)).decode(),
-    }
+def _obs_body(items: list[list[str]], raw: str) -> ObservationBatch:
+    return ObservationBatch.model_validate(
+        {
+            "cpo": "ACME",
+            "source": "rest_push",
+            "sender": "test",
+            "received_at": datetime.now(UTC).isoformat(),
+            "items": items,
+            "raw": base64.b64encode(gzip.compress(raw.encode(), 1)).decode(),
+        }
+    )
+
+
+def _typed(items: list[list[str]]) -> list[tuple[str, str, datetime]]:
+    return [(evse, status, datetime.fromisoformat(at)) for evse, status, at in items]
 
 
 def test_queue_url_and_connection_string_checks(tmp_path: Path) -> None:
@@ -149,8 +156,8 @@ def test_a_big_batch_is_split_into_messages_azure_takes(queue_settings: Settings
     for text in texts:
         queue.send_message(text)  # the real service takes each
     records = sorted((r for t in _messages(queue) for r in decode(t)), key=QueuedRecord.order)
-    assert [i for r in records for i in r.body["items"]] == items
-    assert sum(r.body["raw"] is not None for r in records) == 1  # archived once
+    assert [i for r in records for i in r.record.items] == _typed(items)
+    assert sum(r.record.raw is not None for r in records) == 1  # archived once
     assert len({r.ref for r in records}) == len(records)
     # One character over the limit is refused by the service itself.
     from azure.core.exceptions import HttpResponseError
@@ -167,8 +174,8 @@ def test_an_incompressible_payload_travels_as_a_claim_check(queue_settings: Sett
     texts = pack([_record(3, body, worker=handoff.worker)], handoff._claim)
     assert len(texts) == 1 and len(texts[0]) < 1000
     (record,) = decode(texts[0])
-    assert record.body is None and record.claim and record.claim.startswith("handoff/")
-    assert load_claim(store, record).body == body
+    assert record.record is None and record.claim and record.claim.startswith("handoff/")
+    assert load_claim(store, record).record == body
 
 
 def _ingest(settings: Settings, store, engine, queue) -> Ingest:  # type: ignore[no-untyped-def]
@@ -292,7 +299,7 @@ def test_a_message_that_fails_again_and_again_is_poisoned_not_dropped(
     wait_for(lambda: writer.drain_once() == 0 and _poisoned(poison), 60)
     (poisoned,) = _poisoned(poison)
     assert "dequeued 4 times and never committed (limit 2)" in poisoned["reason"]
-    assert decode(poisoned["content"])[0].body["items"] == [["P1", "AVAILABLE", T0.isoformat()]]
+    assert decode(poisoned["content"])[0].record.items == [("P1", "AVAILABLE", T0)]
     with engine.connect() as connection:
         assert not connection.execute(select(status_run)).all()
     # Its cause fixed, an operator puts it back (`chargeatlarge writer --requeue-poison`).
@@ -371,7 +378,7 @@ def test_a_queue_mode_worker_acknowledges_only_what_the_queue_took(
         )
         assert response.status_code == 202
         (record,) = [r for r in _queued(queue) if r.kind == "obs"]
-        assert record.body["items"] == [["Q1", "FAULTED", observed.isoformat()]]
+        assert record.record.items == [("Q1", "FAULTED", observed)]
         assert httpx.get(f"{url}/healthz").json()["queue"] == "ok"
 
         async def pings() -> None:
