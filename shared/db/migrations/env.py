@@ -9,9 +9,19 @@ from shared.db.tables import metadata
 config = context.config
 
 
+def _url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError(
+            "the Alembic config names no sqlalchemy.url: build it with"
+            " shared.db.engine.alembic_config(url)"
+        )
+    return url
+
+
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=_url(),
         target_metadata=metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -21,7 +31,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(_url())
     engine.pool = pool.NullPool(engine.pool._creator)  # one short-lived connection
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
