@@ -49,6 +49,35 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (comparable on a busy machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Received:
+    """Bytes the pages receive over their Shiny WebSockets (what the server sends per action)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def watch(self, page: object) -> None:
+        def on_socket(socket: object) -> None:
+            socket.on("framereceived", lambda frame: self.add(frame))  # type: ignore[attr-defined]
+
+        page.on("websocket", on_socket)  # type: ignore[attr-defined]
+
+    def add(self, frame: object) -> None:
+        self.bytes += len(frame if isinstance(frame, str | bytes) else str(frame))
+
+    def since(self, mark: int) -> str:
+        return f"{(self.bytes - mark) / 1e6:.2f} MB sent"
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sites", type=int, default=6600)
@@ -89,10 +118,13 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                                      args=CHROMIUM_ARGS)  # fmt: skip
+                received = Received()
                 warm: list[float] = []
                 labels = ["cold (first session reads the blobs)"] + ["warm"] * args.repeat
                 for number, label in enumerate(labels):
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    received.watch(page)
+                    cpu, mark = cpu_s(server.pid), received.bytes
                     started = time.perf_counter()
                     page.goto(url)
                     page.wait_for_function(
@@ -101,7 +133,9 @@ def main() -> None:
                     )  # fmt: skip
                     elapsed = time.perf_counter() - started
                     print(f"live map ({args.role}), {label}: all {on_map} markers drawn "
-                          f"{elapsed:.2f} s after navigation")  # fmt: skip
+                          f"{elapsed:.2f} s after navigation (server CPU "
+                          f"{cpu_s(server.pid) - cpu:.2f} s, {received.since(mark)}, "
+                          f"load {load()})")  # fmt: skip
                     if number:
                         warm.append(elapsed)
                     if number == len(labels) - 1:
@@ -126,6 +160,7 @@ def main() -> None:
                 switches += [(MONTHS[0], "first visit, not read ahead")]
                 cached: list[float] = []
                 for month, label in switches:
+                    cpu, mark = cpu_s(server.pid), received.bytes
                     started = time.perf_counter()
                     page.select_option("#uptime-month", month)
                     page.get_by_text(f"Uptime distribution, site level, {month}").wait_for(
@@ -135,13 +170,16 @@ def main() -> None:
                     page.get_by_text(f"Daily trend, {month}").wait_for(timeout=60_000)
                     elapsed = time.perf_counter() - started
                     print(f"month switch to {month} ({label}): distribution, table and daily "
-                          f"trend redrawn in {elapsed:.2f} s")  # fmt: skip
+                          f"trend redrawn in {elapsed:.2f} s (server CPU "
+                          f"{cpu_s(server.pid) - cpu:.2f} s, {received.since(mark)}, "
+                          f"load {load()})")  # fmt: skip
                     if label == "cached":
                         cached.append(elapsed)
                 print(f"month switch, cached: median {statistics.median(cached):.2f} s, "
                       f"best {min(cached):.2f} s")  # fmt: skip
                 # The map of sites by uptime over the LGA choropleth, in its own tab.
                 last = switches[-1][0]
+                cpu, mark = cpu_s(server.pid), received.bytes
                 started = time.perf_counter()
                 page.locator("#uptime-views a.nav-link", has_text="Map by LGA").click()
                 page.get_by_text(f"Uptime by LGA and site, {last}").wait_for(timeout=60_000)
@@ -150,15 +188,19 @@ def main() -> None:
                     " #uptime-map_plot canvas').length > 0", timeout=60_000,
                 )  # fmt: skip
                 print(f"uptime map tab opened: LGAs and {on_map} sites drawn in "
-                      f"{time.perf_counter() - started:.2f} s")  # fmt: skip
-                map_switches: list[float] = []
+                      f"{time.perf_counter() - started:.2f} s (server CPU "
+                      f"{cpu_s(server.pid) - cpu:.2f} s, {received.since(mark)})")  # fmt: skip
+                map_switches: list[str] = []
                 for month in (newest, previous, newest, previous):
+                    cpu, mark = cpu_s(server.pid), received.bytes
                     started = time.perf_counter()
                     page.select_option("#uptime-month", month)
                     page.get_by_text(f"Uptime by LGA and site, {month}").wait_for(timeout=60_000)
-                    map_switches.append(time.perf_counter() - started)
+                    map_switches.append(f"{time.perf_counter() - started:.2f} s "
+                                        f"(CPU {cpu_s(server.pid) - cpu:.2f} s, "
+                                        f"{received.since(mark)})")  # fmt: skip
                 print("month switch with the map shown (months already shown): "
-                      + ", ".join(f"{t:.2f} s" for t in map_switches))  # fmt: skip
+                      + ", ".join(map_switches))  # fmt: skip
                 page.wait_for_timeout(1000)
                 page.screenshot(path=args.screenshots / "uptime-map.png", full_page=True)
                 page.locator("#uptime-views a.nav-link", has_text="Figures").click()

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from report_app import context
+from report_app import context, shiny_speed
 from report_app.auth import viewer_for
 from report_app.data import DataProblem, Filters
 from report_app.pages.exclusions import (
@@ -30,6 +30,8 @@ from report_app.pages.uptime import read_month, uptime_server, uptime_ui
 from report_app.sources import available_months, report_blob, report_download_name
 from shared.blobstore import BlobNotFound
 from shared.sites import STATES
+
+shiny_speed.install()  # before any session makes its reactive values
 
 
 def app_ui(request: Request) -> ui.Tag:

@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -88,6 +88,10 @@ class MonthlyTables:
                     self._entries.popitem(last=False)
             return value
 
+    def versions(self, months: Sequence[str]) -> tuple[tuple[str, object], ...]:
+        """Each month with the version of its manifest (a key for views over several months)."""
+        return tuple(self._version(month) for month in months)
+
     def get(self, month: str, table: str) -> pd.DataFrame:
         """The whole table."""
         return self._cached(month, table, lambda: read_month_table(self.store, month, table))
@@ -112,12 +116,12 @@ class MonthlyTables:
 
     def remember(self, month: str, name: str, build: Callable[[], T]) -> T:
         """``build()``, a view computed from the month's tables, kept and dropped with them."""
-        return self._cached(month, f"view:{name}", build)
+        return cast(T, self._cached(month, f"view:{name}", build))
 
     def remember_small(self, month: str, name: str, build: Callable[[], T]) -> T:
         """``build()``, kept for every month (not bounded by ``months``): for small views that
         charts over many months need, such as a viewer's network figures of each month."""
-        return self._cached(month, f"small:{name}", build)
+        return cast(T, self._cached(month, f"small:{name}", build))
 
     def cached_months(self) -> list[str]:
         """Months whose big tables are held now, least recently used first."""
@@ -146,7 +150,7 @@ class Prefetcher:
         def run() -> None:
             try:
                 job()
-            except Exception:  # noqa: BLE001, S110 - see the class docstring
+            except Exception:  # noqa: BLE001 - see the class docstring
                 pass
             finally:
                 with self._lock:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from report_app import context, plots
 from report_app.caches import MonthlyTables
-from report_app.data import DataProblem, Filters, rounded
+from report_app.data import DataProblem, Filters, in_scope, rounded
 from report_app.month_data import (
     DAILY_COLUMNS,
     HOUR_OF_WEEK_COLUMNS,
@@ -86,6 +86,24 @@ def site_choices_of(evse: pd.DataFrame) -> dict[str, str]:
     keys = sites["cpo_id"] + "/" + sites["site_id"]
     labels = sites["site_name"].fillna("") + " (" + keys + ")"
     return dict(zip(keys, labels, strict=True))
+
+
+def month_choices(
+    tables: MonthlyTables, month: str, scope: tuple[str, ...] | None
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Networks, grant programs and LGAs ("code" → "name (state)") of the month's EVSEs in the
+    viewer's states, built once per month and states for every session."""
+
+    def build() -> tuple[list[str], list[str], dict[str, str]]:
+        evse = in_scope(tables.get(month, "evse"), scope)
+        lgas: dict[str, str] = {}
+        if "lga_code" in evse:
+            pairs = evse[["lga_code", "lga_name", "state"]].dropna().drop_duplicates()
+            pairs = pairs.sort_values(["state", "lga_name"])
+            lgas = {str(c): f"{n} ({s})" for c, n, s in pairs.itertuples(index=False)}
+        return context.distinct(evse, "cpo_id"), context.distinct(evse, "program"), lgas
+
+    return tables.remember(month, f"choices:{scope}", build)
 
 
 def matched(evse: pd.DataFrame) -> pd.DataFrame:

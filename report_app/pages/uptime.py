@@ -37,6 +37,7 @@ from report_app.uptime_views import (
     distribution_spec,
     map_spec,
     matched,
+    month_choices,
     month_tables_for,
     neighbours,
     read_month,
@@ -210,7 +211,7 @@ def uptime_server(  # noqa: ANN001
 
     @reactive.calc
     def connectors() -> pd.DataFrame:
-        return in_scope(context.live_data().connectors, scope)
+        return context.scoped_connectors(context.live_data(), scope)
 
     @reactive.calc
     def filters() -> Filters:
@@ -227,37 +228,43 @@ def uptime_server(  # noqa: ANN001
             tables = month_tables_for(context.monthly, month, level)
         except DataProblem as exc:
             return str(exc)
-        # The months either side are the likeliest next picks: read them in the background.
+        # The months either side are the likeliest next picks: read them in the background,
+        # once this month's outputs have gone out (the reading would slow their rendering).
         with reactive.isolate():
             available = months()
-        for other in neighbours(available, month):
-            context.prefetcher.submit(
-                (other, level), lambda other=other: read_month(context.monthly, other, level)
-            )
+
+        def read_ahead() -> None:
+            for other in neighbours(available, month):
+                context.prefetcher.submit(
+                    (other, level), lambda other=other: read_month(context.monthly, other, level)
+                )
+
+        session.on_flushed(read_ahead, once=True)
         return tables
+
+    sent_filter_choices: dict[str, object] = {}
 
     @reactive.effect
     def _choices() -> None:
         # Choices come from the viewer's states only: no CPO, program or LGA of another state.
         req(shown_now())
         tables = month_tables()
-        evse = in_scope(tables["evse"], scope) if not isinstance(tables, str) else None
-        conns = connectors()
-        with reactive.isolate():
-            cpo_now, programs_now, lgas_now = input.cpo_ids(), input.programs(), input.lga_codes()
-        cpo_ids = sorted(set(conns["cpo_id"].dropna()) if not conns.empty else set())
-        programs = sorted(set(conns["program"].dropna()) if not conns.empty else set())
+        cpo_ids, programs = context.live_choices(context.live_data(), scope)
         lgas: dict[str, str] = {}
-        if evse is not None:
-            programs = sorted(set(programs) | set(evse["program"].dropna()))
-            cpo_ids = sorted(set(cpo_ids) | set(evse["cpo_id"].dropna()))
-            if "lga_code" in evse:
-                pairs = evse[["lga_code", "lga_name", "state"]].dropna().drop_duplicates()
-                pairs = pairs.sort_values(["state", "lga_name"])
-                lgas = {str(c): f"{n} ({s})" for c, n, s in pairs.itertuples(index=False)}
-        ui.update_selectize("cpo_ids", choices=cpo_ids, selected=list(cpo_now or ()))
-        ui.update_selectize("programs", choices=programs, selected=list(programs_now or ()))
-        ui.update_selectize("lga_codes", choices=lgas, selected=list(lgas_now or ()))
+        if not isinstance(tables, str):
+            month_cpo_ids, month_programs, lgas = month_choices(
+                context.monthly, input.month(), scope
+            )
+            programs = sorted(set(programs) | set(month_programs))
+            cpo_ids = sorted(set(cpo_ids) | set(month_cpo_ids))
+        with reactive.isolate():
+            now = {"cpo_ids": input.cpo_ids(), "programs": input.programs(),
+                   "lga_codes": input.lga_codes()}  # fmt: skip
+        # Sent only when a list changed (months usually share them): the LGA list is long.
+        for name, choices in (("cpo_ids", cpo_ids), ("programs", programs), ("lga_codes", lgas)):
+            if sent_filter_choices.get(name) != choices:
+                sent_filter_choices[name] = choices
+                ui.update_selectize(name, choices=choices, selected=list(now[name] or ()))
 
     @reactive.calc
     def unfiltered() -> bool:
@@ -319,10 +326,16 @@ def uptime_server(  # noqa: ANN001
         month = input.month()
         req(month)
         span = last_months(months(), month, max(window(), 3) if window() > 1 else 12)
-        figure = plots.network_over_months(
-            network_history(context.monthly, span, connectors(), filters())
-        )
-        return draw("networks", figure)
+
+        def build() -> str:
+            history = network_history(context.monthly, span, connectors(), filters())
+            return plots.network_over_months(history).to_json()
+
+        try:
+            spec = shared_view(f"networks:{context.monthly.versions(span)}", build)
+        except DataProblem as exc:
+            return draw("networks", plots.empty_figure(str(exc)))
+        return draw("networks", spec)
 
     @render.ui
     def distribution():
@@ -341,9 +354,17 @@ def uptime_server(  # noqa: ANN001
         tables = month_tables()
         req(not isinstance(tables, str))
         if window() > 1:
-            span = last_months(months(), input.month(), window())
-            trend = selection_trend(context.monthly, span, connectors(), filters())
-            return draw("trend", plots.monthly_trend(trend, window()))
+            span, count = last_months(months(), input.month(), window()), window()
+
+            def monthly() -> str:
+                trend = selection_trend(context.monthly, span, connectors(), filters())
+                return plots.monthly_trend(trend, count).to_json()
+
+            try:
+                key = f"monthly-trend-{count}:{context.monthly.versions(span)}"
+                return draw("trend", shared_view(key, monthly))
+            except DataProblem as exc:
+                return draw("trend", plots.empty_figure(str(exc)))
         try:
             if unfiltered():
                 return draw("trend", unfiltered_trend(context.monthly, input.month()))
