@@ -8,7 +8,6 @@ one succeeds OCPI callers hear 503 "party registry not loaded yet", never 401.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import secrets
@@ -20,6 +19,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.ocpi_tokens import TokenCipher, TokenUnreadable
+from ingest_worker.stopping import sleep_unless_stopped
 from shared.db.observations import to_db_time
 from shared.db.tables import ocpi_party, ocpi_party_role
 
@@ -204,9 +204,7 @@ async def keep_loading(
     delay = first_delay
     while not stop.is_set():
         wait = delay if not parties.loaded else refresh_seconds
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=wait)
-        if stop.is_set():
+        if await sleep_unless_stopped(stop, wait):
             return
         await try_load(parties)
         # One small SELECT: while none succeeded, CPOs get 503, so retry soon.
