@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from shared.metrics.formulas import PIECE_CATEGORIES
 from shared.monthly import charts
-from shared.monthly.labels import for_display, local_time
+from shared.monthly.labels import TIME_BREAKDOWN, for_display, local_time
 from shared.monthly.sections import exclusions_in_scope, funded_sites, threshold_lookup
 
 
@@ -96,3 +97,11 @@ def test_exclusions_follow_their_scope_into_a_state() -> None:
     assert nsw[["scope", "scope_id"]].values.tolist() == [["evse", "E1"], ["charger", "C1"]]
     assert exclusions_in_scope(exclusions, evse, ("WA",))["scope_id"].tolist() == ["S2"]
     assert len(exclusions_in_scope(exclusions, evse, None)) == 4
+
+
+def test_the_time_breakdown_has_every_part_of_in_service_and_closed_time() -> None:
+    """The breakdown's parts are the engine's piece categories (one list), less not in service."""
+    engine = {f"{column[:-3]}_minutes" for column, _ in PIECE_CATEGORIES}
+    parts = [column for column, _, _ in TIME_BREAKDOWN]
+    assert len(parts) == len(set(parts))
+    assert set(parts) == engine - {"not_in_service_minutes"}
