@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -127,7 +127,7 @@ def create_app(
                 # spooled), then write the live snapshot with it, so nothing accepted is missing.
                 with contextlib.suppress(Exception):
                     await ingest.flush_liveness(force=True)
-                    while spool is not None and await asyncio.to_thread(ingest.drain_once):
+                    while spool is not None and await asyncio.to_thread(ingest.drain_once) > 0:
                         pass
                 if handoff is not None:
                     await handoff.close()  # every record spooled above is in the queue
@@ -160,7 +160,7 @@ def create_app(
     install_auth_errors(app)
 
     @app.exception_handler(HandoffUnavailable)
-    async def queue_unavailable(request, exc: HandoffUnavailable) -> JSONResponse:  # type: ignore[no-untyped-def]
+    async def queue_unavailable(_request: Request, exc: HandoffUnavailable) -> JSONResponse:
         """Not acknowledged: the queue did not take it, so the CPO must send it again."""
         return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
