@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request, Security, WebSocket, WebSocketException
+from fastapi import FastAPI, HTTPException, Security, WebSocket, WebSocketException
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from ingest_worker.feeds.config import FeedConfig, FeedKind, OcppFeedConfig
@@ -45,6 +45,12 @@ UNKNOWN_OCPI_TOKEN = "missing or unknown credentials token"
 NOT_LOADED = "party registry not loaded yet (database unreachable); retry shortly"
 
 _bearer = HTTPBearer(auto_error=False, description="the CPO's feed token")
+_ocpi_token = APIKeyHeader(
+    name="Authorization",
+    scheme_name="OcpiToken",
+    auto_error=False,
+    description="Token <Base64 of token A (until registered) or token C>",
+)
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -165,15 +171,16 @@ def ocpi_refusal(status: int) -> HTTPException:
 
 def ocpi_caller(
     feeds: list[FeedConfig], parties: Parties, *, token_a: bool
-) -> Callable[[Request], Awaitable[OcpiCaller]]:
+) -> Callable[[str | None], Awaitable[OcpiCaller]]:
     """Dependency for OCPI routes: ``Authorization: Token <base64>`` → ``OcpiCaller``. Token C
     always works; token A only where ``token_a`` (versions, credentials ``GET``/``POST``/
     ``DELETE``) and only until the CPO registers. While the registrations were never read (the
     database was down at start) the caller hears 503, not 401; a miss re-reads them (rate-limited),
     so a token C issued by another replica, or a database that is back, works at once."""
 
-    async def caller_of_ocpi_token(request: Request) -> OcpiCaller:
-        authorization = request.headers.get("authorization")
+    async def caller_of_ocpi_token(
+        authorization: Annotated[str | None, Security(_ocpi_token)],
+    ) -> OcpiCaller:
         if not parties.loaded:
             await parties.reload_if_due(NOT_LOADED_RELOAD_SECONDS)
             if not parties.loaded:

@@ -28,7 +28,7 @@ from ingest_worker.feeds.ocpi_models import (
     problems,
 )
 from shared.blobstore import BlobNotFound, BlobStore
-from shared.status import InvalidObservation, Observation, check_not_future
+from shared.status import InvalidObservation, Observation, check_not_future, parse_instant
 
 LOCATIONS_PREFIX = "ocpi/locations/"  # blob folder of the client-owned Locations we received
 Ids = tuple[str, str | None, str | None]  # location_id, evse_uid, connector_id of the URL
@@ -107,7 +107,10 @@ def observation_from_evse(
         raise InvalidObservation(f"{where}.last_updated: required")
     try:
         observation = Observation.parse(
-            cpo_id=cpo_id, evse_uid=canonical(cpo_id, evse.uid), status=evse.status, observed_at=at
+            cpo_id=cpo_id,
+            evse_uid=canonical(cpo_id, evse.uid),
+            status=evse.status,
+            observed_at=parse_instant(at, field="last_updated"),
         )
         check_not_future(observation.observed_at, field="last_updated")
         return observation
@@ -124,7 +127,7 @@ def observations_from_location(
     for index, evse in enumerate(location.evses or []):
         at = f"{where}.evses[{index}]"
         if isinstance(evse, RejectedItem):
-            found.extend(f"{at}.{problem}" for problem in evse.problems)
+            found.extend(evse.problems_at(at))
             continue
         try:
             obs = observation_from_evse(cpo_id, evse, at, location.last_updated, canonical)

@@ -257,7 +257,8 @@ class LocationEvse(Evse):
 
 
 class RejectedItem(BaseModel):
-    """An EVSE of a Location that is not valid: reported with its index, the others are kept."""
+    """An EVSE of a Location that is not valid: reported with its index, the others are kept.
+    Its ``problems`` start with "@", the place of the item (``problems_at``)."""
 
     received: Any
     problems: list[str]
@@ -266,12 +267,16 @@ class RejectedItem(BaseModel):
     def _as_received(self) -> Any:  # noqa: ANN401 - any JSON value, kept as the CPO sent it
         return self.received
 
+    def problems_at(self, where: str) -> list[str]:
+        return [where + problem.removeprefix("@") for problem in self.problems]
+
 
 def _each_evse(value: object, handler: ValidatorFunctionWrapHandler) -> object:
     try:
         return LocationEvse.model_validate(value)
     except ValidationError as exc:
-        return RejectedItem(received=value, problems=problem_list(exc, ""))
+        # "@" stands for the item's place, which only the Location knows ("location.evses[3]").
+        return RejectedItem(received=value, problems=problem_list(exc, "@"))
 
 
 EvseItem = Annotated[LocationEvse | SkipJsonSchema[RejectedItem], WrapValidator(_each_evse)]

@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
+from pydantic import ValidationError
 
 from ingest_worker.feeds.config import FeedConfig, OcpiPullFeed
 from ingest_worker.feeds.ocpi_common import CanonicalEvses, call_headers
 from ingest_worker.feeds.ocpi_locations import observations_from_location, parse_location
+from ingest_worker.feeds.ocpi_models import Version, VersionDetails
 from ingest_worker.feeds.push_common import BadPayload, loads_json
 from ingest_worker.pipeline import Ingest
 from shared.status import InvalidObservation
@@ -142,15 +144,12 @@ async def discover(
         )
     if not isinstance(versions, list):
         raise OcpiError("versions: data is not a list of versions")
-    offered = [str(v.get("version")) for v in versions if isinstance(v, dict)]
-    match = next(
-        (v for v in versions if isinstance(v, dict) and str(v.get("version")) == VERSION), None
-    )
-    if match is None or not isinstance(match.get("url"), str):
-        raise OcpiError(
-            f"versions: the CPO offers OCPI {', '.join(offered) or 'no version'}, not {VERSION}"
-        )
-    version_url = _same_server_scheme(match["url"], versions_url, "version URL", faults)
+    offered = [_version(v) for v in versions]
+    match = next((v for v in offered if v is not None and v.version == VERSION), None)
+    if match is None:
+        named = ", ".join(v.version for v in offered if v is not None)
+        raise OcpiError(f"versions: the CPO offers OCPI {named or 'no version'}, not {VERSION}")
+    version_url = _same_server_scheme(match.url, versions_url, "version URL", faults)
     details = ocpi_data(
         await get_ocpi(client, version_url, token, None, attempts, correlation_id),
         "version details",
@@ -159,21 +158,28 @@ async def discover(
         # OCPI 2.2.1 data is one object; a list of one is a CPO's fault we can read past.
         faults.append("version details: data is a list, OCPI 2.2.1 has one object")
         details = details[0]
-    if not isinstance(details, dict) or not isinstance(details.get("endpoints"), list):
-        raise OcpiError("version details: no list of endpoints")
-    if str(details.get("version", VERSION)) != VERSION:
+    try:
+        described = VersionDetails.model_validate(details)
+    except ValidationError:
+        raise OcpiError("version details: no list of endpoints") from None
+    if described.version != VERSION:
         raise OcpiError(
-            f"version details: {match['url']} describes version {details.get('version')!r}, not {VERSION}"
+            f"version details: {match.url} describes version {described.version!r}, not {VERSION}"
         )
     endpoints: dict[tuple[str, str], str] = {}
-    for endpoint in details["endpoints"]:
-        if isinstance(endpoint, dict) and isinstance(endpoint.get("url"), str):
-            role = str(endpoint.get("role") or "SENDER").upper()
-            identifier = str(endpoint.get("identifier"))
-            endpoints[(identifier, role)] = _same_server_scheme(
-                endpoint["url"], versions_url, f"{identifier} endpoint URL", faults
-            )
+    for endpoint in described.usable_endpoints():
+        endpoints[(endpoint.identifier, endpoint.role)] = _same_server_scheme(
+            endpoint.url, versions_url, f"{endpoint.identifier} endpoint URL", faults
+        )
     return Discovery(version_url, endpoints, faults)
+
+
+def _version(item: object) -> Version | None:
+    """One entry of a versions list, or None where it is not a version object."""
+    try:
+        return Version.model_validate(item)
+    except ValidationError:
+        return None
 
 
 def _same_server_scheme(url: str, versions_url: str, what: str, faults: list[str]) -> str:
