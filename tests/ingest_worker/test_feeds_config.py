@@ -192,3 +192,25 @@ def test_feed_config_builds_the_model_of_its_kind() -> None:
         FeedConfig(cpo_id="A", kind="ocpi_pull", token_env="A_PULL")
     with pytest.raises(ValidationError, match="options"):
         FeedConfig(cpo_id="A", kind="ws_push", token_env="A_WS", options={})
+
+
+def test_the_worker_command_refuses_such_a_file_by_feed_and_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At start-up, before any app is built: one line naming the file, feed and field."""
+    from click.testing import CliRunner
+
+    from ingest_worker.commands import worker
+
+    monkeypatch.setenv("ACME_TOKEN", "secret")
+    monkeypatch.delenv("CP7_SECRET_NOT_SET", raising=False)
+    path = write(
+        tmp_path, OCPP + '[feed.options.charge_point_secret_envs]\nCP7 = "CP7_SECRET_NOT_SET"\n'
+    )
+    result = CliRunner().invoke(worker, ["--feeds", str(path), "--port", "1"])
+    assert result.exit_code == 1 and result.exception is not None
+    assert isinstance(result.exception, SystemExit)  # click's own error, not a traceback
+    assert result.output == (
+        f"Error: {path}: feed #1 (ACME/ocpp): options.charge_point_secret_envs.CP7: the secret"
+        " variable CP7_SECRET_NOT_SET of charge point CP7 is not set\n"
+    )
