@@ -63,6 +63,19 @@ def _frame(evse: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.Table.from_pandas(evse, preserve_index=False)
 
 
+def _run(sql: str, name: str, table: pa.Table) -> pd.DataFrame:
+    """``sql`` over ``table`` registered as ``name``, in a DuckDB connection of its own."""
+    connection = duckdb.connect()
+    try:
+        connection.register(name, table)
+        result = connection.execute(sql).arrow()
+        # DuckDB 1.4 and later answer a reader, earlier versions a table
+        frame = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+        return frame.to_pandas()
+    finally:
+        connection.close()
+
+
 def _quoted(names: Sequence[str]) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
@@ -93,14 +106,7 @@ def rollup(evse: pd.DataFrame | pa.Table, keys: Sequence[str]) -> pd.DataFrame:
         SELECT {key_list}site_count, evse_count, {", ".join(formulas.figure_columns("g"))}
         FROM g {order}
     """
-    connection = duckdb.connect()
-    try:
-        connection.register("evse_rows", table)
-        result = connection.execute(sql).arrow()
-    finally:
-        connection.close()
-    frame = result.read_all() if hasattr(result, "read_all") else result
-    out = frame.to_pandas()
+    out = _run(sql, "evse_rows", table)
     if not keys and out.empty:
         return out
     if not keys and int(out["evse_count"].iloc[0]) == 0:
@@ -143,13 +149,7 @@ def twelve_month(
         )
         SELECT {key_list}months_in_12m, {figures} FROM g
     """
-    connection = duckdb.connect()
-    try:
-        connection.register("evse_rows", table)
-        frame = connection.execute(sql).df()
-    finally:
-        connection.close()
-    out = frame.rename(
+    out = _run(sql, "evse_rows", table).rename(
         columns={"uptime_pct": "uptime_12m_pct", "uptime_excl_pct": "uptime_excl_12m_pct"}
     )
     if "uptime_excl_12m_pct" not in out:
@@ -176,12 +176,7 @@ def percentages(sums: pd.DataFrame) -> pd.DataFrame:
         WITH e AS (SELECT *, {_evse_inputs(table.column_names)} FROM sums_rows)
         SELECT {", ".join(figures)} FROM e
     """
-    connection = duckdb.connect()
-    try:
-        connection.register("sums_rows", table)
-        result = connection.execute(sql).df()
-    finally:
-        connection.close()
+    result = _run(sql, "sums_rows", table)
     out = sums.reset_index(drop=True).copy()
     for column in result.columns:
         out[column] = result[column].to_numpy(dtype=float, na_value=float("nan"))
