@@ -242,7 +242,7 @@ class Evse(OcpiObject):
         description="AVAILABLE, BLOCKED, CHARGING, INOPERATIVE, OUTOFORDER, PLANNED, REMOVED,"
         " RESERVED or UNKNOWN; mapped to a status category by the metrics specification",
     )
-    connectors: list[dict[str, Any]] | None = None
+    connectors: list[Connector] | None = None
     last_updated: str | None = None
 
 
