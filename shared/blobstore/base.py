@@ -99,6 +99,8 @@ class BlobStore(Protocol):
 def blocks(source: BlobSource, size: int) -> Iterator[bytes]:
     """``source`` as consecutive byte strings of exactly ``size`` bytes (the last may be
     shorter; nothing at all for an empty source)."""
+    if isinstance(source, str):
+        raise TypeError("blob data is bytes, a path (pathlib.Path), a binary file or byte strings")
     if isinstance(source, bytes | bytearray | memoryview):
         view = memoryview(source).cast("B")
         for start in range(0, len(view), size):

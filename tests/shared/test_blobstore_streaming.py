@@ -67,6 +67,12 @@ def test_put_from_a_path_a_file_an_iterator_and_bytes(store, tmp_path: Path) -> 
     ]
 
 
+def test_text_is_refused_as_blob_data(store) -> None:
+    with pytest.raises(TypeError, match="blob data is bytes"):
+        store.put("text/a.txt", "a string is not a path")
+    assert store.info("text/a.txt") is None
+
+
 @pytest.mark.azurite
 def test_azure_streams_a_big_upload_in_blocks(azurite_connection_string: str) -> None:
     from azure.storage.blob import BlobServiceClient
@@ -305,9 +311,10 @@ def test_azure_refuses_an_append_to_a_blob_written_whole(azure_blobstore) -> Non
 
 @pytest.mark.azurite
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.skipif(
     not os.environ.get("CAL_TEST_APPEND_LIMIT"),
-    reason="fills an append blob with 50,000 blocks on Azurite (about 8 minutes on this"
+    reason="fills an append blob with 50,000 blocks on Azurite (10 minutes or more on a busy"
     " machine); set CAL_TEST_APPEND_LIMIT=1 to run it",
 )
 def test_azure_append_blob_full_after_50000_appends(azure_blobstore) -> None:
