@@ -62,8 +62,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import contextvars
 import hmac
@@ -94,6 +92,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ingest_worker.auth import OcppRefused, charge_point_feed, charge_point_secret
 from ingest_worker.feeds.config import FeedConfig, OcppFeedConfig, OcppOptions
 from ingest_worker.feeds.ocpp_mapping import (
     ChargePointStatuses,
@@ -185,7 +184,8 @@ class OcppFeed:
         self._map_lock = asyncio.Lock()
         self.states: dict[tuple[str, str], ChargePointStatuses] = {}
         self.connections: dict[tuple[str, str], WebSocket] = {}
-        self.secrets = {f.cpo_id: _charge_point_secrets(f) for f in feeds}
+        for feed in feeds:  # a charge point's missing secret variable is named now, not later
+            _charge_point_secrets(feed)
         self.batchers = {f.cpo_id: AcceptBatcher(ingest, f) for f in feeds}
         # 1.6 needs a transaction id in its answer; seconds since 2020 keep ids rising across
         # restarts and inside a signed 32-bit integer until 2088.
@@ -211,7 +211,7 @@ class OcppFeed:
         """The feed whose secret (or this charge point's own secret) is ``password``."""
         found = None
         for feed in self.feeds:
-            secret = self.secrets[feed.cpo_id].get(charge_point_id, feed.secret)
+            secret = charge_point_secret(feed, charge_point_id)
             if hmac.compare_digest(secret.encode(), password.encode()):
                 found = feed
         return found
@@ -233,23 +233,12 @@ class OcppFeed:
                 f"{where}: no OCPP sub-protocol we speak in {offered[:5]}; offer ocpp1.6 or ocpp2.0.1",
             )
             return
-        credentials = _basic_credentials(websocket.headers.get("authorization"))
-        if credentials is None or credentials[0] != charge_point_id:
-            await _deny(
-                websocket,
-                401,
-                f"{where}: HTTP Basic auth required, user = the charge point id",
-                {"WWW-Authenticate": 'Basic realm="Charge@Large OCPP"'},
-            )
-            return
-        feed = self.feed_for(charge_point_id, credentials[1])
-        if feed is None:
-            await _deny(
-                websocket,
-                401,
-                f"{where}: wrong password for charge point {charge_point_id}",
-                {"WWW-Authenticate": 'Basic realm="Charge@Large OCPP"'},
-            )
+        try:
+            feed = charge_point_feed(
+                self.feeds, charge_point_id, websocket.headers.get("authorization")
+            ).feed
+        except OcppRefused as refused:
+            await _deny(websocket, refused.status, refused.message, refused.headers)
             return
         mapping = await self.evse_map()
         listed = _options(feed).charge_points
@@ -630,20 +619,6 @@ def _redacted(call: Call) -> str:
 def _cause(error: OCPPError) -> str:
     cause = error.details.get("cause") if isinstance(error.details, dict) else None
     return (f"{error.description} ({cause})" if cause else error.description)[:500]
-
-
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or len(value) > 1024:
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, colon, password = decoded.partition(":")
-    return (user, password) if colon and password else None
 
 
 def _options(feed: FeedConfig) -> OcppOptions:

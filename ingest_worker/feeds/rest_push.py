@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ingest_worker.auth import bearer_token, feed_for_secret
+from ingest_worker.auth import bearer_feed
+from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.push_common import (
     MAX_BODY_BYTES,
     BadPayload,
@@ -102,6 +103,8 @@ async def read_body(request: Request, slot: asyncio.Semaphore) -> bytes:
 def router(ingest: Ingest) -> APIRouter:
     api = APIRouter()
     in_flight: dict[str, asyncio.Semaphore] = {}
+    # The rest_push feed of the bearer token (401 otherwise, before the body is read).
+    own_feed = Depends(bearer_feed(ingest.feeds, "rest_push"))
 
     @api.post(
         "/api/v1/observations",
@@ -122,14 +125,7 @@ def router(ingest: Ingest) -> APIRouter:
         },
         summary="Push status observations",
     )
-    async def push_observations(
-        request: Request, authorization: Annotated[str | None, Header()] = None
-    ) -> JSONResponse:
-        feed = feed_for_secret(ingest.feeds, bearer_token(authorization), ("rest_push",))
-        if feed is None:
-            return Refusal(
-                401, "missing or unknown bearer token", headers={"WWW-Authenticate": "Bearer"}
-            ).response()
+    async def push_observations(request: Request, feed: FeedConfig = own_feed) -> JSONResponse:
         slot = in_flight.setdefault(feed.cpo_id, asyncio.Semaphore(MAX_CONCURRENT_PER_TOKEN))
         try:
             body = await read_body(request, slot)

@@ -14,14 +14,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
-from ingest_worker.auth import bearer_token, feed_for_secret
+from ingest_worker.auth import ws_bearer_feed
 from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.push_common import BadPayload, is_ping, keep, observations_from_push
 from ingest_worker.pipeline import Ingest
 
-POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 MAX_CONNECTIONS_PER_TOKEN = 16
 # Per connection: a steady rate and a burst; messages beyond are answered with an error and
@@ -50,15 +49,11 @@ class RateLimit:
 def router(ingest: Ingest) -> APIRouter:
     api = APIRouter()
     open_connections: dict[str, int] = {}
+    # The ws_push feed of the upgrade's bearer token (else closed 1008 before accept: HTTP 403).
+    own_feed = Depends(ws_bearer_feed(ingest.feeds, "ws_push"))
 
     @api.websocket("/ws/v1/observations")
-    async def observations_socket(websocket: WebSocket) -> None:
-        feed = feed_for_secret(
-            ingest.feeds, bearer_token(websocket.headers.get("authorization")), ("ws_push",)
-        )
-        if feed is None:
-            await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown bearer token")
-            return
+    async def observations_socket(websocket: WebSocket, feed: FeedConfig = own_feed) -> None:
         if open_connections.get(feed.cpo_id, 0) >= MAX_CONNECTIONS_PER_TOKEN:
             await websocket.accept()  # so that the client reads the reason, not a bare 403
             await websocket.close(

@@ -113,6 +113,9 @@ def test_the_openapi_schema_is_what_the_handler_accepts(worker) -> None:  # type
     assert '"#/$defs/' not in text  # every reference resolves inside the OpenAPI document
     operation = spec["paths"]["/api/v1/observations"]["post"]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    # the bearer token is the auth dependency's scheme, and the route refuses without it
+    (scheme,) = operation["security"][0]
+    assert spec["components"]["securitySchemes"][scheme]["scheme"] == "bearer"
     assert schema["required"] == ["observations"]
     assert schema["properties"]["observations"]["maxItems"] == MAX_ITEMS
     items = schema["properties"]["observations"]["items"]
