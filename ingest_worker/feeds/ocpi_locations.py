@@ -69,12 +69,15 @@ def parse_pushed(
 ) -> OcpiObject:
     """A PUT or PATCH body → the model of the object its URL names (``Location``, ``EvsePatch`` …),
     its ids checked against the URL; ``OcpiBodyError`` naming the field otherwise."""
-    level = url_level(ids)
     if not isinstance(document, dict):
         raise OcpiBodyError("body: expected a JSON object")
-    model = (PUT_MODELS if method == "PUT" else PATCH_MODELS)[level]
+    for name, expected in url_ids(party, ids, method).items():
+        value = document.get(name)
+        if value is not None and (not isinstance(value, str) or ci(value) != ci(expected)):
+            raise OcpiBodyError(f"{name}: {value!r} differs from the URL's {expected!r}")
+    model = (PUT_MODELS if method == "PUT" else PATCH_MODELS)[url_level(ids)]
     try:
-        return model.model_validate(document, context={"url": (level, url_ids(party, ids, method))})
+        return model.model_validate(document)
     except ValidationError as exc:
         raise OcpiBodyError(problems(exc, "")) from None
 

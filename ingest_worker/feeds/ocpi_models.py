@@ -18,7 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
@@ -194,26 +193,11 @@ CiString36 = Annotated[str, Field(min_length=1, max_length=36)]
 
 
 class OcpiObject(BaseModel):
-    """A client-owned object as the CPO sent it: unknown fields kept. When validated with
-    ``context={"url": (level, {field: value})}``, the ids of the object at that level must be
-    the URL's (CiStrings: compared case-insensitively)."""
+    """A client-owned object as the CPO sent it: unknown fields kept. (That its ids are the
+    URL's is checked by ``ocpi_locations.parse_pushed``, which knows the URL.)"""
 
     model_config = ConfigDict(extra="allow")
     url_level: ClassVar[UrlLevel]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _ids_are_the_urls(cls, data: object, info: ValidationInfo) -> object:
-        url = (info.context or {}).get("url")
-        if not isinstance(data, dict) or url is None or url[0] != cls.url_level:
-            return data
-        for name, expected in url[1].items():
-            value = data.get(name)
-            if value is not None and (
-                not isinstance(value, str) or value.casefold() != expected.casefold()
-            ):
-                raise ValueError(f"{name}: {value!r} differs from the URL's {expected!r}")
-        return data
 
     def stored(self) -> dict[str, Any]:
         """The object as it is kept for ``GET``: what the CPO sent, unknown fields included."""
