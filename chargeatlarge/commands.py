@@ -389,7 +389,8 @@ def exclusions_list(state: str | None, cpo_id: str | None, fmt: str) -> None:
 @BY_OPTION
 def exclusions_import(source: Path, by: str | None) -> None:
     """Propose every row of a CSV cpo_id,scope,scope_id,from,to,cause,note; bad rows by line."""
-    from shared.exclusions import ExclusionError, ImportProblem, parse_import_csv, propose
+    from shared.exclusions import ExclusionError, parse_import_csv, propose
+    from shared.sites import RowProblem
 
     try:
         parsed = parse_import_csv(source.read_bytes(), str(source), _site_scopes())
@@ -407,7 +408,7 @@ def exclusions_import(source: Path, by: str | None) -> None:
                 ids += propose(engine, [proposal], _cli_actor(by))
             except ExclusionError as exc:
                 click.echo(f"bad row: {source}:{line}: {exc}", err=True)
-                parsed.problems.append(ImportProblem(str(source), line, str(exc)))
+                parsed.problems.append(RowProblem(str(source), line, str(exc)))
     finally:
         engine.dispose()
     for exclusion_id in ids:

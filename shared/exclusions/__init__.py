@@ -8,7 +8,6 @@ REST routes and the dashboard's review page all call these functions.
 
 from shared.exclusions.csv_import import (
     IMPORT_COLUMNS,
-    ImportProblem,
     ParsedImport,
     parse_import_csv,
 )
@@ -62,7 +61,6 @@ __all__ = [
     "Exclusion",
     "ExclusionError",
     "ExclusionNotFound",
-    "ImportProblem",
     "ParsedImport",
     "Proposal",
     "Scope",

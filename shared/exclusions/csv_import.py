@@ -8,25 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.exclusions.rules import ExclusionError, Proposal, SiteScopes, check_proposal
+from shared.sites import RowProblem  # a bad row of a CSV file, as the static site CSV says it
 
 IMPORT_COLUMNS = ("cpo_id", "scope", "scope_id", "from", "to", "cause", "note")
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class ImportProblem:
-    source: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.reason}"
-
-
 @dataclass(slots=True)
 class ParsedImport:
     proposals: list[tuple[int, Proposal]]
-    problems: list[ImportProblem]
+    problems: list[RowProblem]
 
 
 def parse_import_csv(
@@ -59,7 +50,7 @@ def parse_import_csv(
             line = reader.line_num
             if None in row or any(value is None for value in row.values()):
                 parsed.problems.append(
-                    ImportProblem(
+                    RowProblem(
                         source, line, f"expected {len(header)} fields, got a different count"
                     )
                 )
@@ -77,7 +68,7 @@ def parse_import_csv(
                     now=now,
                 )
             except ExclusionError as exc:
-                parsed.problems.append(ImportProblem(source, line, str(exc)))
+                parsed.problems.append(RowProblem(source, line, str(exc)))
                 continue
             parsed.proposals.append((line, proposal))
     except csv.Error as exc:
