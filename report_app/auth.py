@@ -74,7 +74,7 @@ def request_headers(session: Session) -> Mapping[str, str]:
     """The headers of the request that opened ``session`` (the root session a server gets)."""
     # Shiny's AppSession keeps that request as ``http_conn`` (Shiny's documented way to read
     # headers), but the abstract Session type the server function is given does not declare it.
-    return session.http_conn.headers  # type: ignore[attr-defined]
+    return session.http_conn.headers  # type: ignore[attr-defined]  # on AppSession only
 
 
 def viewer_for(headers: Mapping[str, str], settings: Settings) -> Viewer:

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, insert, update
 
@@ -141,11 +141,12 @@ def detect_format(name: str, head: bytes) -> str:
 
 
 @contextmanager
-def open_source(source: Path | str) -> Iterator[BinaryIO]:
+def open_source(source: Path | str) -> Iterator[io.BufferedReader[Any]]:
     """The bytes of a path, of ``-`` (standard input), gunzipped when they are gzip."""
     name = str(source)
     with sys.stdin.buffer if name == STDIN else open(source, "rb") as raw:
-        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
+        # a file opened "rb" is buffered already; standard input may be a bare binary stream
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]  # BinaryIO is not typed a RawIOBase
         if buffered.peek(2)[:2] == b"\x1f\x8b":
             with gzip.GzipFile(fileobj=buffered) as unzipped:
                 yield io.BufferedReader(unzipped)
@@ -153,10 +154,12 @@ def open_source(source: Path | str) -> Iterator[BinaryIO]:
             yield buffered
 
 
-def read_rows(handle: BinaryIO, source: str, fmt: str | None = None) -> Iterator[RawRow]:
+def read_rows(
+    handle: io.BufferedReader[Any], source: str, fmt: str | None = None
+) -> Iterator[RawRow]:
     """Rows of CSV or JSON Lines bytes, lazily; refuses non-text input up front."""
     try:
-        head = handle.peek(65536)[:65536]  # type: ignore[attr-defined]
+        head = handle.peek(65536)[:65536]
     except (OSError, EOFError) as exc:
         raise ImportRefused(f"{source}: cannot be read ({exc})") from None
     if b"\x00" in head:
@@ -306,7 +309,7 @@ def _write_sorted(
 ) -> None:
     with engine.begin() as connection:
         ensure_cpo(connection, cpo_id, max_gap_minutes)
-        result.batch_id = connection.execute(  # type: ignore[index]
+        result.batch_id = connection.execute(  # type: ignore[index]  # an INSERT has its key
             insert(ingest_batch).values(
                 cpo_id=cpo_id,
                 source="import",
