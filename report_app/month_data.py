@@ -52,7 +52,6 @@ SHOWN_FIGURES = [
     "known_minutes",
     "in_service_minutes",
 ]
-TWELVE_MONTH = ("uptime_12m_pct", "uptime_excl_12m_pct", "months_in_12m")
 ANY_UP_NOTE = (
     "Any port up (%) is empty for {n} site(s) of which the filter keeps only some ports: it "
     "needs every port's status at each instant, which the monthly tables do not keep."
@@ -197,13 +196,6 @@ def level_rows(
     shown = frame[[c for c in columns if c in frame.columns]]
     sort = [k for k in keys[: 2 if level not in ("state", "program") else 1] if k in shown]
     return LevelRows(shown.sort_values(sort).reset_index(drop=True), tuple(notes))
-
-
-def level_table(
-    level: str, tables: dict[str, pd.DataFrame], connectors: pd.DataFrame, filters: Filters
-) -> pd.DataFrame:
-    """``level_rows(...).frame``."""
-    return level_rows(level, tables, connectors, filters).frame
 
 
 # The daily columns a trend needs (the formulas' inputs), read alone from ``daily.parquet``.

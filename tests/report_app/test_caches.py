@@ -135,7 +135,9 @@ def test_unfiltered_views_are_shared_and_match_the_per_session_path(months) -> N
     rows = uptime.unfiltered_rows(cache, "2026-10", "site")
     assert uptime.unfiltered_rows(cache, "2026-10", "site") is rows
     tables = {"evse": cache.get("2026-10", "evse"), "site": cache.get("2026-10", "site")}
-    per_session = data.rounded(month_data.level_table("site", tables, pd.DataFrame(), Filters()))
+    per_session = data.rounded(
+        month_data.level_rows("site", tables, pd.DataFrame(), Filters()).frame
+    )
     pd.testing.assert_frame_equal(rows, per_session)
     spec = json.loads(uptime.unfiltered_distribution(cache, "2026-10", "site"))
     assert "Uptime distribution, site level, 2026-10" in spec["layout"]["title"]["text"]

@@ -257,7 +257,7 @@ def test_percentages_are_null_when_nothing_is_known() -> None:
     assert pd.isna(figures["uptime_pct"]) and pd.isna(figures["utilisation_pct"])
 
 
-def test_level_table_rolls_up_again_under_a_connector_filter() -> None:
+def test_level_rows_roll_up_again_under_a_connector_filter() -> None:
     evse = pd.DataFrame([E1, E2])
     network = month_data.aggregate(evse, ["cpo_id"])
     conns = pd.DataFrame(
@@ -267,14 +267,14 @@ def test_level_table_rolls_up_again_under_a_connector_filter() -> None:
         ]  # fmt: skip
     )
     tables = {"evse": evse, "network": network}
-    everything = month_data.level_table("network", tables, conns, Filters())
+    everything = month_data.level_rows("network", tables, conns, Filters()).frame
     assert everything["uptime_pct"].iloc[0] == pytest.approx(100 * 120 / 130)
-    dc = month_data.level_table("network", tables, conns, Filters(power_types=("DC",)))
+    dc = month_data.level_rows("network", tables, conns, Filters(power_types=("DC",))).frame
     assert dc["uptime_pct"].iloc[0] == pytest.approx(100 * 80 / 90)  # E1 alone
     assert dc["coverage_pct"].iloc[0] == pytest.approx(90.0)
     assert list(dc.columns[:4]) == ["cpo_id", "site_count", "evse_count", "uptime_pct"]
     with pytest.raises(DataProblem, match="not a level"):
-        month_data.level_table("planet", tables, conns, Filters())
+        month_data.level_rows("planet", tables, conns, Filters())
 
 
 def test_a_filter_that_matches_no_evse_gives_an_empty_table() -> None:
@@ -282,7 +282,9 @@ def test_a_filter_that_matches_no_evse_gives_an_empty_table() -> None:
     conns = pd.DataFrame([connector("X", "S", "E1", "1", "DC", 50, "CHADEMO")])
     tables = {"evse": evse, "network": month_data.aggregate(evse, ["cpo_id"])}
     for level in ("network", "state"):
-        shown = month_data.level_table(level, tables, conns, Filters(power_types=("AC_1_PHASE",)))
+        shown = month_data.level_rows(
+            level, tables, conns, Filters(power_types=("AC_1_PHASE",))
+        ).frame
         assert shown.empty and "uptime_pct" in shown.columns, level
     unmatched = evse.assign(matched=False)
     rolled = month_data.aggregate(unmatched, ["cpo_id"])
@@ -305,8 +307,8 @@ def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # 
         cache.get("2026-09", "site")
     with pytest.raises(DataProblem, match="not a month"):
         cache.get("../x", "site")
-    shown = month_data.level_table("site", {"evse": tables["evse"], "site": site}, network.connectors,
-                             Filters(programs=("BBF",)))  # fmt: skip
+    shown = month_data.level_rows("site", {"evse": tables["evse"], "site": site}, network.connectors,
+                             Filters(programs=("BBF",))).frame  # fmt: skip
     assert shown["site_id"].tolist() == ["S00000", "S00004"]  # every 4th site has program BBF
 
 

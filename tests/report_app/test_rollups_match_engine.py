@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from chargeatlarge.synthetic import generate_history
-from report_app import month_data
+from report_app import live_data, month_data
 from report_app.data import Filters
 from shared.metrics.period import Period
 from tests.shared.metrics.helpers import compute, connector
@@ -121,7 +121,8 @@ def test_part_of_a_site_is_its_ports_figures_and_any_up_is_explained(
     (row,) = found.frame.to_dict("records")
     assert (row["site_id"], row["evse_count"]) == ("S1", 1)
     engine = month["evse"].set_index("evse_uid").loc["E1"]
-    same(pd.Series(row), engine, [f for f in FIGURES if f not in month_data.TWELVE_MONTH])
+    twelve_month = ("uptime_12m_pct", "uptime_excl_12m_pct", "months_in_12m")
+    same(pd.Series(row), engine, [f for f in FIGURES if f not in twelve_month])
     assert math.isnan(row["any_up_pct"])
     assert month_data.ANY_UP_NOTE.format(n=1) in found.notes
 
@@ -142,3 +143,13 @@ def test_whole_groups_under_a_filter_are_the_engine_rows(
     (row,) = found.frame[found.frame[key] == value].to_dict("records")
     engine = month[level].set_index(key).loc[value]
     same(pd.Series(row), engine, [*FIGURES, "evse_count", "site_count"])
+
+
+def test_live_evse_attributes_are_written_as_in_evse_parquet(
+    month: dict, static: pd.DataFrame
+) -> None:
+    live = live_data.live_evses(None, static).evses.set_index(["cpo_id", "evse_uid"])
+    engine = month["evse"].set_index(["cpo_id", "evse_uid"]).loc[live.index]
+    assert live.loc[("A", "E1"), "connector_standards"] == "CHADEMO,IEC_62196_T2_COMBO"
+    for column in ("connector_standards", "power_type", "max_power_kw", "site_id", "state"):
+        assert live[column].tolist() == engine[column].tolist(), column
