@@ -197,6 +197,19 @@ def _site_options(command: _Command) -> _Command:
     return command
 
 
+def _checked_site_options(
+    program: str, round_: str | None, cpo_id: str, site_id: str
+) -> tuple[str, str | None, str, str]:
+    """The options of ``_site_options``, checked: ids as ids, names as printable text."""
+    cpo_id, site_id = _checked_id(cpo_id, "--cpo"), _checked_id(site_id, "--site")
+    return (
+        _checked_text(program, "--program", 200),
+        _checked_text(round_, "--round", 64),
+        cpo_id,
+        site_id,
+    )
+
+
 @programs.command("assign")
 @_site_options
 def programs_assign(program: str, round_: str | None, cpo_id: str, site_id: str) -> None:
@@ -205,9 +218,7 @@ def programs_assign(program: str, round_: str | None, cpo_id: str, site_id: str)
     from shared.programs.store import assign
     from shared.sites import read_static_sites
 
-    cpo_id, site_id = _checked_id(cpo_id, "--cpo"), _checked_id(site_id, "--site")
-    program = _checked_text(program, "--program", 200)
-    round_ = _checked_text(round_, "--round", 64)
+    program, round_, cpo_id, site_id = _checked_site_options(program, round_, cpo_id, site_id)
     connectors = read_static_sites(open_blobstore(get_settings())).connectors
     known = connectors[(connectors["cpo_id"] == cpo_id) & (connectors["site_id"] == site_id)]
     if known.empty:
@@ -231,9 +242,7 @@ def programs_unassign(program: str, round_: str | None, cpo_id: str, site_id: st
     """Take a site out of a program by hand; re-imports of the funder's list leave it out."""
     from shared.programs.store import NotAssigned, unassign
 
-    cpo_id, site_id = _checked_id(cpo_id, "--cpo"), _checked_id(site_id, "--site")
-    program = _checked_text(program, "--program", 200)
-    round_ = _checked_text(round_, "--round", 64)
+    program, round_, cpo_id, site_id = _checked_site_options(program, round_, cpo_id, site_id)
     with _engine() as engine, engine.begin() as connection:
         try:
             before = unassign(
