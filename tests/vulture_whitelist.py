@@ -17,6 +17,7 @@ _.__qualname__  # the ocpp library finds a handler by name (ingest_worker.feeds.
 _.reviewed_at  # shared.exclusions.store.Exclusion, ingest_worker.feeds.exclusions
 _.business_details  # OCPI credentials role (ocpi_models)
 _.total_count  # OCPI paginated response (ocpi_pull)
+_.status_message  # OCPI response envelope (ocpi_models)
 _.updated_at  # shared.programs.store.Assignment
 _.read_at  # report_app.live_data: when the live snapshot was read
 
