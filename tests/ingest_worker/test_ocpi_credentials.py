@@ -1,5 +1,6 @@
 """OCPI 2.2.1 credentials module of the worker: registration with a call back to the CPO, token A
-retired at registration, token C rotation, unregistration, several parties, and secrets at rest."""
+retired at registration, token C rotation, unregistration, several parties, secrets at rest, and a
+second POST of credentials refused (405)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from shared.settings import Settings
 from tests.conftest import free_port, shared_data
 from tests.ingest_worker.conftest import feed, query_rows, serve, stored_runs, wait_for
 from tests.ingest_worker.test_ocpi_pull import FakeCpo
+from tests.ingest_worker.test_ocpi_push import handshake
 
 # Generous time-outs (CI is a busy machine); no keep-alive across the tests' servers.
 http = httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
@@ -474,3 +476,19 @@ def test_a_registration_made_by_one_replica_is_honoured_by_another(worker_settin
         assert http.get(f"{url_b}/ocpi/versions", headers=auth("acme-token-a")).status_code == 401
     (stored,) = query_rows(worker_settings, select(ocpi_party.c.token_b))
     assert cipher_for(worker_settings).decrypt(stored[0]) == TOKEN_B
+
+
+def test_second_credentials_post_is_405(worker) -> None:
+    """A registered party updates its credentials with PUT; a second POST is 405 (OCPI 2.2.1)."""
+    url, _ = worker
+    token_c = handshake(url, "acme-token-a")
+    again = httpx.post(
+        f"{url}/ocpi/2.2.1/credentials",
+        headers={"Authorization": token_header(token_c)},
+        json={
+            "token": "another-token-b",
+            "url": "https://cpo.example/ocpi/versions",
+            "roles": [{"role": "CPO", "party_id": "ACM", "country_code": "AU"}],
+        },
+    )
+    assert again.status_code == 405

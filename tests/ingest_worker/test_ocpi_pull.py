@@ -1,4 +1,5 @@
-"""The OCPI pull client against a real (test) CPO server on loopback."""
+"""The OCPI pull client against a real (test) CPO server on loopback, also one whose answers it
+cannot read."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -255,3 +256,57 @@ def store_static_sites(store, cpo_id: str, evse_uids: list[str]) -> None:  # typ
     validated = validate_sites_csv((header + rows).encode(), f"{cpo_id.lower()}.csv")
     assert not validated.problems, validated.problems
     store_sites(store, validated)
+
+
+def _broken_cpo() -> FastAPI:
+    """An OCPI CPO whose version details carry ``endpoints`` as a number, not a list."""
+    app = FastAPI()
+
+    def envelope(data: object) -> JSONResponse:
+        return JSONResponse(
+            {"data": data, "status_code": 1000, "timestamp": "2026-11-20T00:00:00Z"}
+        )
+
+    @app.get("/ocpi/versions")
+    async def versions(request: Request) -> JSONResponse:
+        return envelope([{"version": "2.2.1", "url": f"{request.base_url}ocpi/2.2.1"}])
+
+    @app.get("/ocpi/2.2.1")
+    async def details() -> JSONResponse:
+        return envelope({"version": "2.2.1", "endpoints": 5})
+
+    return app
+
+
+def test_hostile_version_details_do_not_end_the_poller(worker_settings) -> None:
+    """Version details the poller cannot read are its feed's error, not the end of the poller."""
+    engine = make_engine(worker_settings.database_url)
+    with serve(_broken_cpo()) as cpo_url:
+        pull = feed(
+            "PULL",
+            "ocpi_pull",
+            "cpo-token",
+            versions_url=f"{cpo_url}/ocpi/versions",
+            poll_seconds=1,
+        )
+        ingest = Ingest(
+            [pull],
+            engine,
+            LocalBlobStore(worker_settings.data_dir / "b"),
+            Spool(worker_settings.data_dir / "s.db"),
+            15,
+        )
+
+        async def scenario() -> tuple[bool, str | None]:
+            stop = asyncio.Event()
+            async with httpx.AsyncClient(timeout=5) as client:
+                task = asyncio.create_task(OcpiPuller(pull, ingest, client).run(stop))
+                await asyncio.sleep(1.5)
+                alive = not task.done()
+                stop.set()
+                await asyncio.gather(task, return_exceptions=True)
+            return alive, ingest.health[pull.name].last_error
+
+        alive, last_error = asyncio.run(scenario())
+    assert alive, "the poller task ended"
+    assert last_error and "endpoints" in last_error

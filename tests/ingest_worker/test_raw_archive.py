@@ -1,8 +1,12 @@
 """The raw archive rolls per CPO per hour: many writer drains append to one blob per CPO and
-UTC hour of receipt (an Azure append blob on Azurite, an append-only file locally)."""
+UTC hour of receipt (an Azure append blob on Azurite, an append-only file locally); a payload is
+archived once however often its drain is retried."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +17,7 @@ from sqlalchemy import func, select
 from ingest_worker.pipeline import Ingest
 from ingest_worker.raw_archive import read_archive
 from ingest_worker.records import ObservationBatch
-from ingest_worker.spool import SpoolRecord
+from ingest_worker.spool import Spool, SpoolRecord
 from shared.blobstore import AzureBlobStore, BlobStore, LocalBlobStore
 from shared.db.engine import make_engine, upgrade
 from shared.db.tables import ingest_batch
@@ -85,3 +89,33 @@ def test_one_blob_per_cpo_per_hour_however_many_drains(tmp_path: Path, store: Bl
     if isinstance(store, AzureBlobStore):
         properties = store.container.get_blob_client(names[0]).get_blob_properties()
         assert properties.blob_type == "AppendBlob"
+
+
+def test_each_payload_is_archived_once_across_retries(tmp_path: Path) -> None:
+    """Drains that fail while the database is away archive nothing twice: each payload is in the
+    archive once when the records are finally stored."""
+    url = f"sqlite:///{tmp_path / 'later.db'}"  # no schema yet: writes fail like an outage
+    engine = make_engine(url)
+    rest = feed("ACME", "rest_push", "s")
+    store = LocalBlobStore(tmp_path / "blobs")
+    ingest = Ingest([rest], engine, store, Spool(tmp_path / "spool.db"), 15)
+    ingest.migrate = False  # the schema arrives by hand below, as from a deployment
+
+    def accept(status: str, minute: int, raw: str) -> None:
+        obs = Observation("ACME", "E1", status, T0 + timedelta(minutes=minute))
+        asyncio.run(ingest.accept(rest, [obs], raw=raw, sender="t"))
+
+    accept("AVAILABLE", 0, "payload-one")
+    with pytest.raises(Exception):  # noqa: B017 - the database is not there yet
+        ingest.drain_once()
+    accept("CHARGING", 1, "payload-two")
+    with pytest.raises(Exception):  # noqa: B017
+        ingest.drain_once()
+    upgrade(url)  # the database is back
+    assert ingest.drain_once() == 2
+    payloads = [
+        json.loads(line)["payload"]
+        for info in store.list("raw/ACME/")
+        for line in gzip.decompress(store.get(info.name)).decode().splitlines()
+    ]
+    assert sorted(payloads) == ["payload-one", "payload-two"]

@@ -1,12 +1,16 @@
-"""REST push against a real worker on loopback: auth, cross-CPO, malformed and oversized input."""
+"""REST push against a real worker on loopback: auth, cross-CPO, malformed and oversized input,
+and a status dated far ahead."""
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pyarrow.parquet as pq
 
 from shared import layout
 from shared.blobstore import LocalBlobStore
+from shared.db.engine import make_engine
+from shared.db.observations import latest_statuses
 from tests.ingest_worker.conftest import quarantined, stored_runs, wait_for
 
 ACME = {"Authorization": "Bearer acme-rest-secret"}
@@ -183,3 +187,21 @@ def test_openapi_and_health(worker) -> None:
         ("ACME", "rest_push"),
         ("ACME", "ws_push"),
     }
+
+
+def test_a_status_dated_far_in_the_future_does_not_become_the_live_status(worker) -> None:
+    """A status dated a year ahead is not the EVSE's latest: the present one is."""
+    url, settings = worker
+    auth = {"Authorization": "Bearer acme-rest-secret"}
+    now = datetime.now(UTC)
+    ahead = {"evse_uid": "E1", "status": "FAULTED", "observed_at": (now + timedelta(days=365))}
+    present = {"evse_uid": "E1", "status": "AVAILABLE", "observed_at": now - timedelta(minutes=1)}
+    for item in (ahead, present):
+        body = {"observations": [{**item, "observed_at": item["observed_at"].isoformat()}]}
+        assert httpx.post(f"{url}/api/v1/observations", headers=auth, json=body).status_code == 202
+    wait_for(lambda: ("ACME", "E1", "AVAILABLE") in stored_runs(settings))
+    engine = make_engine(settings.database_url)
+    with engine.connect() as connection:
+        latest = {r.evse_uid: r.status for r in latest_statuses(connection, cpo_id="ACME")}
+    engine.dispose()
+    assert latest == {"E1": "AVAILABLE"}
