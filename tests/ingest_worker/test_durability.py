@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from ingest_worker.pipeline import Ingest
+from ingest_worker.records import Unreadable
 from ingest_worker.spool import Spool
 from shared.blobstore import LocalBlobStore
 from shared.db.engine import make_engine, upgrade
@@ -46,12 +47,12 @@ def test_database_outage_spools_and_replays_in_order(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while ingest.state.db_ok and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert ingest.state.db_ok is False and ingest.spool.backlog()[0] == 4
+        assert ingest.state.db_ok is False and spool_of(ingest).backlog()[0] == 4
         assert "SELECT" not in (ingest.state.last_error or "")
         (tmp_path / "later").unlink()
         (tmp_path / "later").mkdir()  # the database comes back
         deadline = time.monotonic() + 60
-        while ingest.spool.backlog()[0] and time.monotonic() < deadline:
+        while spool_of(ingest).backlog()[0] and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         stop.set()
         await writer
@@ -70,6 +71,11 @@ def test_database_outage_spools_and_replays_in_order(tmp_path: Path) -> None:
     assert LocalBlobStore(tmp_path / "blobs").list("raw/ACME/")
 
 
+def spool_of(ingest: Ingest) -> Spool:
+    assert ingest.spool is not None
+    return ingest.spool
+
+
 def _one_spooled_fault(tmp_path: Path) -> Ingest:
     """A writer on a migrated database with one spooled FAULTED observation."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -85,11 +91,12 @@ def _one_spooled_fault(tmp_path: Path) -> Ingest:
 
 def test_replaying_the_same_records_twice_changes_nothing(tmp_path: Path) -> None:
     ingest = _one_spooled_fault(tmp_path)
-    engine, spool = ingest.engine, ingest.spool
+    engine, spool = ingest.engine, spool_of(ingest)
     records = spool.head(10)
     ingest.drain_once()
     # A crash after the commit but before the spool was cleared: the record comes back.
-    spool.append(records[0].record, time.time())  # type: ignore[arg-type]
+    assert not isinstance(records[0].record, Unreadable)
+    spool.append(records[0].record, time.time())
     ingest.drain_once()
     with engine.connect() as connection:
         assert len(connection.execute(select(status_run)).all()) == 1
@@ -167,7 +174,7 @@ def test_a_record_replayed_after_a_crash_is_audited_once(tmp_path: Path) -> None
     from shared.db.tables import ingest_batch
 
     ingest = _one_spooled_fault(tmp_path)
-    engine, spool = ingest.engine, ingest.spool
+    engine, spool = ingest.engine, spool_of(ingest)
     remove = spool.remove_through
 
     def crash(last_id: int) -> None:  # the process dies after the commit, before the removal

@@ -86,17 +86,18 @@ def _old_spool(path: Path) -> None:
     db.close()
 
 
-def _ingest(tmp_path: Path, spool: Spool | None = None) -> Ingest:
+def _ingest(tmp_path: Path, spool: Spool | None = None) -> tuple[Ingest, Spool]:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade(url)
     spool = spool or Spool(tmp_path / "spool.db")
-    return Ingest([ACME], make_engine(url), LocalBlobStore(tmp_path / "blobs"), spool, 15)
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    return Ingest([ACME], make_engine(url), blobs, spool, 15), spool
 
 
 def test_a_spool_written_by_the_previous_version_replays(tmp_path: Path) -> None:
     _old_spool(tmp_path / "old-spool.db")
-    ingest = _ingest(tmp_path, Spool(tmp_path / "old-spool.db"))
-    kinds = [type(r.record) for r in ingest.spool.head(10)]
+    ingest, spool = _ingest(tmp_path, Spool(tmp_path / "old-spool.db"))
+    kinds = [type(r.record) for r in spool.head(10)]
     assert kinds == [ObservationBatch, LivenessSignal, Rejection]
     assert ingest.drain_once() == 3
     with ingest.engine.connect() as connection:
@@ -111,7 +112,7 @@ def test_a_spool_written_by_the_previous_version_replays(tmp_path: Path) -> None
     assert sorted(runs) == [("E1", "AVAILABLE", confirmed), ("E2", "CHARGING", confirmed)]
     assert audit == [("203.0.113.9", 2, 0)]
     assert rejects == [("item 3", "status: unknown raw status 'EXPLODING'")]
-    assert ingest.spool.backlog()[0] == 0
+    assert spool.backlog()[0] == 0
     (blob,) = ingest.blobs.list("raw/")
     assert blob.name == "raw/ACME/2026/11/20/10.jsonl.gz"
     (line,) = read_archive(ingest.blobs, blob.name)
@@ -136,7 +137,7 @@ def test_a_queue_message_of_the_previous_version_decodes(tmp_path: Path) -> None
     assert again == [record]
 
 
-RECORDS = [
+RECORDS: list[ObservationBatch | LivenessSignal | Rejection] = [
     ObservationBatch.of(
         [Observation("ACME", "E1", "AVAILABLE", T0), Observation("ACME", "E2", "FAULTED", T0, "2")],
         cpo="ACME",
@@ -152,7 +153,9 @@ RECORDS = [
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=lambda r: f"{r.kind}")
-def test_every_kind_round_trips_through_its_stored_form(record) -> None:  # type: ignore[no-untyped-def]
+def test_every_kind_round_trips_through_its_stored_form(
+    record: ObservationBatch | LivenessSignal | Rejection,
+) -> None:
     assert read_record(record.kind, body_json(record)) == record
     assert "kind" not in json.loads(body_json(record))  # stored beside the body, as before
 
@@ -189,7 +192,7 @@ def test_a_body_that_does_not_validate_reads_as_unreadable_with_the_reason(
 
 
 def test_audit_rows_of_feed_records_carry_their_real_duplicate_counts(tmp_path: Path) -> None:
-    ingest = _ingest(tmp_path)
+    ingest, _ = _ingest(tmp_path)
     first = [Observation("ACME", "E1", "AVAILABLE", T0), Observation("ACME", "E2", "CHARGING", T0)]
     later = T0 + timedelta(minutes=1)
     requests = [
@@ -215,13 +218,13 @@ def test_audit_rows_of_feed_records_carry_their_real_duplicate_counts(tmp_path: 
 
 
 def test_connector_id_is_kept_in_the_raw_archive_not_in_the_runs(tmp_path: Path) -> None:
-    ingest = _ingest(tmp_path)
+    ingest, spool = _ingest(tmp_path)
     observations = [
         Observation("ACME", "E1", "CHARGING", T0, "2"),
         Observation("ACME", "E2", "AVAILABLE", T0),
     ]
     asyncio.run(ingest.accept(ACME, observations, raw="as sent", sender="t"))
-    (spooled,) = ingest.spool.head(10)
+    (spooled,) = spool.head(10)
     assert isinstance(spooled.record, ObservationBatch)
     assert spooled.record.observations() == observations  # the spool drops nothing
     ingest.drain_once()
