@@ -12,6 +12,7 @@ _.readable  # io.RawIOBase: shared.blobstore's streaming reader
 _.seekable  # io.RawIOBase
 _.readinto  # io.RawIOBase
 _.__qualname__  # the ocpp library finds a handler by name (ingest_worker.feeds.ocpp_routes)
+_.__signature__  # read by inspect.signature, which the ocpp library calls (ocpp_routes)
 
 # Fields of data models: read by model_dump, the OpenAPI schema, CSV writers and templates.
 _.reviewed_at  # shared.exclusions.store.Exclusion, ingest_worker.feeds.exclusions
