@@ -162,16 +162,11 @@ class VersionDetails(BaseModel):
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
     version: str = "2.2.1"
-    endpoints: list[Any]
+    # An endpoint that is not one is kept as it came (and left out of usable_endpoints).
+    endpoints: list[Endpoint | SkipJsonSchema[Any]]
 
     def usable_endpoints(self) -> list[Endpoint]:
-        usable = []
-        for item in self.endpoints:
-            try:
-                usable.append(Endpoint.model_validate(item))
-            except ValidationError:
-                continue
-        return usable
+        return [item for item in self.endpoints if isinstance(item, Endpoint)]
 
 
 Data = TypeVar("Data")

@@ -185,8 +185,7 @@ def router(receiver: Receiver) -> APIRouter:
                 identifier="locations", role="RECEIVER", url=f"{base}/ocpi/emsp/{VERSION}/locations"
             ),
         ]
-        details = VersionDetails(version=VERSION, endpoints=[e.model_dump() for e in endpoints])
-        return envelope(details.model_dump())
+        return envelope(VersionDetails(version=VERSION, endpoints=[*endpoints]).model_dump())
 
     @api.get(f"/ocpi/{VERSION}/credentials", responses=_documented(Credentials))
     async def get_credentials(
