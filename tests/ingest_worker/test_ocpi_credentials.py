@@ -4,6 +4,7 @@ second POST of credentials refused (405)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
@@ -492,3 +493,35 @@ def test_second_credentials_post_is_405(worker) -> None:
         },
     )
     assert again.status_code == 405
+
+
+def test_requests_that_miss_cannot_hammer_a_database_that_is_down(tmp_path) -> None:
+    """``reload_if_due``: one attempt per interval however many callers miss, and the attempt
+    that finds the database back loads the registry."""
+    from sqlalchemy import event
+
+    database = tmp_path / "cal.db"
+    database.mkdir()  # SQLite cannot open a folder
+    engine = make_engine(f"sqlite:///{database}")
+    attempts: list[int] = []
+    event.listen(engine, "do_connect", lambda *args: attempts.append(1))
+    parties = Parties(engine, TokenCipher(fernet_key()))
+
+    async def scenario() -> None:
+        assert await parties.reload_if_due(0) is False  # tried, the database is down
+        tried = len(attempts)
+        assert tried >= 1 and not parties.loaded
+        results = await asyncio.gather(*(parties.reload_if_due(3600) for _ in range(50)))
+        assert results == [False] * 50 and len(attempts) == tried  # within the interval: none
+        database.rmdir()
+        upgrade(f"sqlite:///{database}")
+        assert await parties.reload_if_due(0) is True and parties.loaded
+
+    asyncio.run(scenario())
+    engine.dispose()
+
+
+def fernet_key() -> bytes:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key()
