@@ -56,12 +56,19 @@ def cpu_s(pid: int) -> float:
 
 
 class Received:
-    """Bytes the pages receive over their Shiny WebSockets (what the server sends per action)."""
+    """Bytes the pages receive over their Shiny WebSockets (what the server sends per action).
 
-    def __init__(self) -> None:
+    Off unless asked for: passing every frame to this process costs the browser side time.
+    """
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
         self.bytes = 0
 
     def watch(self, page: object) -> None:
+        if not self.on:
+            return
+
         def on_socket(socket: object) -> None:
             socket.on("framereceived", lambda frame: self.add(frame))  # type: ignore[attr-defined]
 
@@ -71,7 +78,7 @@ class Received:
         self.bytes += len(frame if isinstance(frame, str | bytes) else str(frame))
 
     def since(self, mark: int) -> str:
-        return f"{(self.bytes - mark) / 1e6:.2f} MB sent"
+        return f", {(self.bytes - mark) / 1e6:.2f} MB sent" if self.on else ""
 
 
 def load() -> str:
@@ -85,8 +92,10 @@ def main() -> None:
     parser.add_argument("--screenshots", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument(
         "--role", default="analyst",
-        help="CAL_DEV_ROLE of the sessions, e.g. government:NSW (figures rolled up over its states)",
+        help="CAL_DEV_ROLE of the sessions, e.g. government:NSW (figures over its states)",
     )  # fmt: skip
+    parser.add_argument("--bytes", action="store_true",
+                        help="also count the bytes each action sends to the browser")  # fmt: skip
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -118,7 +127,7 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                                      args=CHROMIUM_ARGS)  # fmt: skip
-                received = Received()
+                received = Received(args.bytes)
                 warm: list[float] = []
                 labels = ["cold (first session reads the blobs)"] + ["warm"] * args.repeat
                 for number, label in enumerate(labels):
@@ -134,8 +143,8 @@ def main() -> None:
                     elapsed = time.perf_counter() - started
                     print(f"live map ({args.role}), {label}: all {on_map} markers drawn "
                           f"{elapsed:.2f} s after navigation (server CPU "
-                          f"{cpu_s(server.pid) - cpu:.2f} s, {received.since(mark)}, "
-                          f"load {load()})")  # fmt: skip
+                          f"{cpu_s(server.pid) - cpu:.2f} s{received.since(mark)}"
+                          f", load {load()})")  # fmt: skip
                     if number:
                         warm.append(elapsed)
                     if number == len(labels) - 1:
@@ -143,9 +152,8 @@ def main() -> None:
                         page.screenshot(path=args.screenshots / "live-map.png")
                     else:
                         page.close()
-                print(
-                    f"live map, warm: median {statistics.median(warm):.2f} s, best {min(warm):.2f} s"
-                )
+                print(f"live map, warm: median {statistics.median(warm):.2f} s, "
+                      f"best {min(warm):.2f} s")  # fmt: skip
                 print(
                     f"server after {len(labels)} map sessions: {rss_mb(server.pid):.0f} MB resident"
                 )
@@ -171,8 +179,8 @@ def main() -> None:
                     elapsed = time.perf_counter() - started
                     print(f"month switch to {month} ({label}): distribution, table and daily "
                           f"trend redrawn in {elapsed:.2f} s (server CPU "
-                          f"{cpu_s(server.pid) - cpu:.2f} s, {received.since(mark)}, "
-                          f"load {load()})")  # fmt: skip
+                          f"{cpu_s(server.pid) - cpu:.2f} s{received.since(mark)}"
+                          f", load {load()})")  # fmt: skip
                     if label == "cached":
                         cached.append(elapsed)
                 print(f"month switch, cached: median {statistics.median(cached):.2f} s, "
@@ -189,7 +197,7 @@ def main() -> None:
                 )  # fmt: skip
                 print(f"uptime map tab opened: LGAs and {on_map} sites drawn in "
                       f"{time.perf_counter() - started:.2f} s (server CPU "
-                      f"{cpu_s(server.pid) - cpu:.2f} s, {received.since(mark)})")  # fmt: skip
+                      f"{cpu_s(server.pid) - cpu:.2f} s{received.since(mark)})")  # fmt: skip
                 map_switches: list[str] = []
                 for month in (newest, previous, newest, previous):
                     cpu, mark = cpu_s(server.pid), received.bytes
@@ -197,7 +205,7 @@ def main() -> None:
                     page.select_option("#uptime-month", month)
                     page.get_by_text(f"Uptime by LGA and site, {month}").wait_for(timeout=60_000)
                     map_switches.append(f"{time.perf_counter() - started:.2f} s "
-                                        f"(CPU {cpu_s(server.pid) - cpu:.2f} s, "
+                                        f"(CPU {cpu_s(server.pid) - cpu:.2f} s"
                                         f"{received.since(mark)})")  # fmt: skip
                 print("month switch with the map shown (months already shown): "
                       + ", ".join(map_switches))  # fmt: skip

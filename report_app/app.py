@@ -18,6 +18,7 @@ from report_app import context, shiny_speed
 from report_app.auth import viewer_for
 from report_app.data import DataProblem, Filters
 from report_app.pages.exclusions import (
+    database,
     exclusion_access,
     exclusions_server,
     exclusions_ui,
@@ -32,6 +33,7 @@ from shared.blobstore import BlobNotFound
 from shared.sites import STATES
 
 shiny_speed.install()  # before any session makes its reactive values
+FIRST_MAP_WAIT_SECONDS = 5.0
 
 
 def app_ui(request: Request) -> ui.Tag:
@@ -65,7 +67,8 @@ def app_ui(request: Request) -> ui.Tag:
 def server(input: Inputs, output: Outputs, session: Session) -> None:
     # The viewer is fixed for the session from the request that opened it; every page keeps
     # its data, choices and downloads to the viewer's states.
-    viewer = viewer_for(session.http_conn.headers, context.settings)
+    headers = session.http_conn.headers  # type: ignore[attr-defined]  # AppSession's, untyped
+    viewer = viewer_for(headers, context.settings)
     live_server("live", viewer=viewer)
     # Pages with government figures get no server at all for other roles, so no output,
     # download or message of theirs can be reached from a public session.
@@ -76,7 +79,7 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
     exclusions_server(
         "exclusions",
         viewer=viewer,
-        actor=reviewer_name(session.http_conn.headers, context.settings),
+        actor=reviewer_name(headers, context.settings),
     )
 
 
@@ -105,12 +108,11 @@ async def published(request: Request) -> Response:
             media_type="text/html; charset=utf-8",
             headers={"X-Content-Type-Options": "nosniff"},
         )
+    download = report_download_name(month, name, state)
     return Response(
         data,
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{report_download_name(month, name, state)}"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="{download}"'},
     )
 
 
@@ -121,11 +123,15 @@ def warm_up() -> None:
         context.shared_live_view(context.read_live(), Filters())  # the public map
 
     def newest_month() -> None:
+        # After the first visitor's map (or a few seconds): reading a month competes with
+        # drawing it for the interpreter, and the map is what the first visitor waits for.
+        context.first_map_sent.wait(timeout=FIRST_MAP_WAIT_SECONDS)
         months = available_months(context.store)
         if months:
             read_month(context.monthly, months[0])
 
     context.prefetcher.submit("live", live)
+    context.prefetcher.submit("database", database)  # the exclusions page's engine, imported
     context.prefetcher.submit("newest month", newest_month)
 
 

@@ -57,21 +57,45 @@ _views: OrderedDict[tuple[int, Filters], tuple[LiveData, LiveView]] = OrderedDic
 _views_lock = threading.Lock()
 
 
+_building_views: dict[tuple[int, Filters], threading.Lock] = {}
+# Set once the first session's map has gone out: the newest month's warm-up waits for it, so
+# the first visitor's map is not slowed by reading a month (see ``app.warm_up``).
+first_map_sent = threading.Event()
+
+
 def shared_live_view(data: LiveData, filters: Filters) -> LiveView:
-    """``live_view(data, filters)``, built once per snapshot and filters for every session."""
+    """``live_view(data, filters)``, built once per snapshot and filters for every session.
+
+    A session asking while another thread (the warm-up) builds the same view waits for it
+    rather than building it a second time.
+    """
     key = (id(data), filters)
-    with _views_lock:
+
+    def held() -> LiveView | None:
         hit = _views.get(key)
         if hit is not None and hit[0] is data:
             _views.move_to_end(key)
             return hit[1]
-    view = live_view(data, filters)
+        return None
+
     with _views_lock:
-        for old in [k for k, (held, _) in _views.items() if held is not data]:
-            del _views[old]  # views of an older snapshot are never asked for again
-        _views[key] = (data, view)
-        while len(_views) > VIEWS_KEPT:
-            _views.popitem(last=False)
+        view = held()
+        if view is not None:
+            return view
+        building = _building_views.setdefault(key, threading.Lock())
+    with building:
+        with _views_lock:
+            view = held()
+            if view is not None:
+                return view
+        view = live_view(data, filters)
+        with _views_lock:
+            for old in [k for k, (kept, _) in _views.items() if kept is not data]:
+                del _views[old]  # views of an older snapshot are never asked for again
+            _views[key] = (data, view)
+            _building_views.pop(key, None)
+            while len(_views) > VIEWS_KEPT:
+                _views.popitem(last=False)
     return view
 
 

@@ -86,13 +86,12 @@ def network_history(
                     evse_subset(evse_minutes(tables, month), connectors, filters), ["cpo_id"]
                 )
             else:
-                network = tables.remember_small(
-                    month,
-                    f"networks:{filters!r}",
-                    lambda month=month: aggregate(
-                        evse_subset(evse_minutes(tables, month), connectors, filters), ["cpo_id"]
-                    ),
-                )
+
+                def build(month: str = month) -> pd.DataFrame:
+                    subset = evse_subset(evse_minutes(tables, month), connectors, filters)
+                    return aggregate(subset, ["cpo_id"])
+
+                network = tables.remember_small(month, f"networks:{filters!r}", build)
         except DataProblem:
             continue
         frames.append(network.assign(month=month))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pandas as pd
 from ipyleaflet import GeoJSON, LegendControl, Map
 from shiny import module, reactive, render, ui
 from shinywidgets import output_widget, render_widget
@@ -92,7 +93,7 @@ def legend_row(key: str, label: str, colour: str, count: int) -> ui.Tag:
 
 
 @module.ui
-def live_ui(states: tuple[str, ...] = STATES) -> ui.Tag:
+def live_ui(states: tuple[str, ...] = STATES) -> ui.CardItem:
     return ui.layout_sidebar(
         ui.sidebar(*filter_inputs(with_status=True, states=states), width=280),
         ui.layout_columns(
@@ -156,7 +157,7 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         return context.shared_live_view(context.live_data(), filters())
 
     @render_widget
-    def map():  # noqa: A001 - the output id the UI names
+    def map() -> Map:  # the output id the UI names
         # Built once: tiles that cannot load (offline) leave the plain grey background,
         # and the vector layers still show every site.
         leaflet = Map(center=AUSTRALIA, zoom=4, scroll_wheel_zoom=True)
@@ -172,9 +173,10 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         data = view().layers
         for key, layer in layers.items():
             layer.data = data[key]
+        session.on_flushed(context.first_map_sent.set, once=True)
 
     @render.ui
-    def age():
+    def age() -> ui.Tag:
         reactive.invalidate_later(10)
         data = context.live_data()
         return ui.p(
@@ -183,7 +185,7 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         )
 
     @render.ui
-    def counts():
+    def counts() -> ui.TagList:
         shown = view().sites
         rows = [
             legend_row(key, label, colour, count)
@@ -198,7 +200,7 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         )
 
     @render.ui
-    def notes():
+    def notes() -> ui.Tag | None:
         data = context.live_data()
         static = [p for p in data.problems if p.startswith("Static sites:")]
         notes = [p for p in data.problems if not p.startswith("Static sites:")]
@@ -214,7 +216,7 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         return ui.div(*[ui.p(n, class_="text-muted small") for n in notes], id="live-notes")
 
     @reactive.calc
-    def details():
+    def details() -> pd.DataFrame | None:
         key = selected()
         if key is None:
             return None
@@ -226,7 +228,7 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         return details
 
     @render.ui
-    def site():
+    def site() -> ui.Tag:
         key = selected()
         if key is None:
             return ui.p("Click a site on the map to see its EVSEs.", class_="text-muted")
@@ -242,7 +244,7 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         )
 
     @render.data_frame
-    def evses():
+    def evses() -> render.DataGrid | None:
         frame = details()
         if frame is None:
             return None

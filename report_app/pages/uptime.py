@@ -7,13 +7,14 @@ Only registered for roles that may see government figures (``Viewer.sees_figures
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pandas as pd
 import plotly
 import plotly.graph_objects as go
 from htmltools import HTMLDependency
-from shiny import module, reactive, render, req, ui
+from shiny import Inputs, Outputs, Session, module, reactive, render, req, ui
 from shiny.module import resolve_id
 
 from report_app import context, plots
@@ -55,6 +56,7 @@ from shared.monthly.labels import for_display
 from shared.monthly.sections import funded_sites, outage_list, threshold_lookup
 from shared.sites import STATES
 
+T = TypeVar("T")
 LEVEL_LABELS = {"network": "Network (CPO)", "state": "State", "program": "Grant program",
                 "lga": "Local government area", "site": "Site", "charger": "Charger",
                 "connector": "Connector"}  # fmt: skip
@@ -94,7 +96,7 @@ def figure_html(spec: str, target: str) -> ui.TagList:
     return ui.TagList(PLOTLY_JS, ui.tags.script(ui.HTML(script)))
 
 
-def output_figure(id: str) -> ui.Tag:  # noqa: A002
+def output_figure(id: str) -> ui.Tag:
     """The figure's div, and beside it the output whose script (re)draws it."""
     return ui.div(
         ui.div(id=resolve_id(f"{id}_plot"), style="min-height:340px"),
@@ -103,7 +105,7 @@ def output_figure(id: str) -> ui.Tag:  # noqa: A002
 
 
 @module.ui
-def uptime_ui(states: tuple[str, ...] = STATES) -> ui.Tag:
+def uptime_ui(states: tuple[str, ...] = STATES) -> ui.CardItem:
     return ui.layout_sidebar(
         ui.sidebar(
             ui.input_select("month", "Month", choices=[]),
@@ -182,8 +184,12 @@ def uptime_ui(states: tuple[str, ...] = STATES) -> ui.Tag:
 
 
 @module.server
-def uptime_server(  # noqa: ANN001
-    input, output, session, shown_now: Callable[[], bool], viewer: Viewer = ANALYST
+def uptime_server(
+    input: Inputs,
+    output: Outputs,
+    session: Session,
+    shown_now: Callable[[], bool],
+    viewer: Viewer = ANALYST,
 ) -> None:
     """``shown_now`` is true while the page is on screen: its pickers fill only then, so a
     session that opens on the live map is not slowed by this page's tables. Every table,
@@ -235,11 +241,20 @@ def uptime_server(  # noqa: ANN001
 
         def read_ahead() -> None:
             for other in neighbours(available, month):
-                context.prefetcher.submit(
-                    (other, level), lambda other=other: read_month(context.monthly, other, level)
-                )
+
+                def job(other: str = other) -> None:
+                    read_month(context.monthly, other, level)
+
+                context.prefetcher.submit((other, level), job)
 
         session.on_flushed(read_ahead, once=True)
+        return tables
+
+    def tables_now() -> dict[str, pd.DataFrame]:
+        """The month's tables; outputs that need them stay blank while there is a problem."""
+        tables = month_tables()
+        req(not isinstance(tables, str))
+        assert not isinstance(tables, str)  # req stopped otherwise; this narrows the type
         return tables
 
     sent_filter_choices: dict[str, object] = {}
@@ -271,9 +286,8 @@ def uptime_server(  # noqa: ANN001
         return filters() == Filters()
 
     @reactive.calc
-    def rows():
-        tables = month_tables()
-        req(not isinstance(tables, str))
+    def rows() -> tuple[pd.DataFrame, tuple[str, ...]]:
+        tables = tables_now()
         level = input.level()
         try:
             if unfiltered():
@@ -297,19 +311,18 @@ def uptime_server(  # noqa: ANN001
     @reactive.calc
     def selected_evses() -> pd.DataFrame:
         """EVSEs of the month that pass every filter (for the daily trend)."""
-        tables = month_tables()
-        req(not isinstance(tables, str))
+        tables = tables_now()
         return matched(evse_subset(tables["evse"], connectors(), filters()))
 
     @render.ui
-    def problem():
+    def problem() -> ui.Tag | None:
         tables = month_tables()
         if isinstance(tables, str):
             return ui.div(tables, class_="alert alert-info", id="uptime-problem")
         return None
 
     @render.ui
-    def notes():
+    def notes() -> ui.Tag | None:
         found = rows()[1]
         if not found:
             return None
@@ -322,7 +335,7 @@ def uptime_server(  # noqa: ANN001
             return 1
 
     @render.ui
-    def networks():
+    def networks() -> ui.TagList:
         month = input.month()
         req(month)
         span = last_months(months(), month, max(window(), 3) if window() > 1 else 12)
@@ -338,7 +351,7 @@ def uptime_server(  # noqa: ANN001
         return draw("networks", spec)
 
     @render.ui
-    def distribution():
+    def distribution() -> ui.TagList:
         frame = shown()
         if unfiltered():
             spec = unfiltered_distribution(context.monthly, input.month(), input.level())
@@ -350,9 +363,8 @@ def uptime_server(  # noqa: ANN001
         return draw("distribution", spec)
 
     @render.ui
-    def trend():
-        tables = month_tables()
-        req(not isinstance(tables, str))
+    def trend() -> ui.TagList:
+        tables_now()  # blank while the month cannot be read
         if window() > 1:
             span, count = last_months(months(), input.month(), window()), window()
 
@@ -371,9 +383,10 @@ def uptime_server(  # noqa: ANN001
             daily = context.monthly.derived(input.month(), "daily", daily_figures, DAILY_COLUMNS)
         except DataProblem as exc:
             return draw("trend", plots.empty_figure(str(exc)))
-        month, evses = input.month(), selected_evses()
+        month = input.month()
         spec = shared_view(
-            "daily-trend", lambda: plots.daily_trend(daily_trend(daily, evses), month).to_json()
+            "daily-trend",
+            lambda: plots.daily_trend(daily_trend(daily, selected_evses()), month).to_json(),
         )
         return draw("trend", spec)
 
@@ -382,7 +395,7 @@ def uptime_server(  # noqa: ANN001
         if unfiltered():
             req(not isinstance(month_tables(), str))
             return unfiltered_site_choices(context.monthly, input.month())
-        return site_choices_of(selected_evses())
+        return shared_view("site-choices", lambda: site_choices_of(selected_evses()))
 
     sent_choices: dict[str, dict[str, str]] = {}
 
@@ -402,7 +415,7 @@ def uptime_server(  # noqa: ANN001
         ui.update_selectize("heatmap_site", choices=choices, selected=selected, server=True)
 
     @render.ui
-    def heatmap():
+    def heatmap() -> ui.TagList:
         key = input.heatmap_site()
         month = input.month()
         # Only a site of the viewer's choices: a hand-sent key of another state draws nothing.
@@ -419,13 +432,12 @@ def uptime_server(  # noqa: ANN001
         return draw("heatmap", plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month))
 
     def rows_of(level: str) -> pd.DataFrame:
-        tables = month_tables()
-        req(not isinstance(tables, str))
+        tables = tables_now()
         if level not in tables:
             return pd.DataFrame()
         return level_rows(level, tables, connectors(), filters()).frame
 
-    def shared_view(name: str, build: Callable[[], object]) -> object:
+    def shared_view(name: str, build: Callable[[], T]) -> T:
         """Built once per month and viewer's states for every session when no filter is picked."""
         if not filters().picked:
             return context.monthly.remember(input.month(), f"{name}:{scope}", build)
@@ -433,14 +445,12 @@ def uptime_server(  # noqa: ANN001
 
     @reactive.calc
     def site_rows() -> pd.DataFrame:
-        tables = month_tables()
-        req(not isinstance(tables, str))
+        tables = tables_now()
         return shared_view("site_rows", lambda: site_rows_of(tables, connectors(), filters()))
 
     @render.ui
-    def map():  # noqa: A001 - the output id the UI names
-        tables = month_tables()
-        req(not isinstance(tables, str))
+    def map() -> ui.TagList:  # the output id the UI names
+        tables = tables_now()
         month = input.month()
         try:
             sites = site_rows()
@@ -452,9 +462,8 @@ def uptime_server(  # noqa: ANN001
         return draw("map", spec)
 
     @render.ui
-    def breakdown():
-        tables = month_tables()
-        req(not isinstance(tables, str))
+    def breakdown() -> ui.TagList:
+        tables = tables_now()
         month = input.month()
         try:
             spec = shared_view(
@@ -465,12 +474,12 @@ def uptime_server(  # noqa: ANN001
         return draw("breakdown", spec)
 
     @render.text
-    def table_title():
+    def table_title() -> str:
         level = LEVEL_LABELS.get(input.level(), input.level())
         return f"{level} figures, {input.month() or 'no month'}"
 
     @render.data_frame
-    def figures():
+    def figures() -> render.DataGrid:
         return render.DataGrid(for_display(shown(), tz), width="100%", height="420px",
                                filters=False)  # fmt: skip
 
@@ -478,7 +487,7 @@ def uptime_server(  # noqa: ANN001
         return f"-{'-'.join(scope)}" if scope else ""
 
     @render.download_button(filename=lambda: f"{input.level()}-{input.month()}{suffix()}.csv")
-    def download():
+    def download() -> Iterator[str]:
         # Exactly what the table shows, in the order the user sorted it, with the spec's names.
         view = figures.data_view()
         yield frame_csv(shown().loc[view.index])
@@ -493,17 +502,16 @@ def uptime_server(  # noqa: ANN001
         return rounded(funded_sites(sites, thresholds))
 
     @render.data_frame
-    def funded():
+    def funded() -> render.DataGrid:
         return render.DataGrid(for_display(funded_rows(), tz), width="100%", height="320px")
 
     @render.download_button(filename=lambda: f"funded-sites-{input.month()}{suffix()}.csv")
-    def download_funded():
+    def download_funded() -> Iterator[str]:
         yield frame_csv(funded_rows())
 
     @reactive.calc
     def outage_rows() -> pd.DataFrame:
-        tables = month_tables()
-        req(not isinstance(tables, str))
+        tables_now()  # empty while the month cannot be read
         try:
             outages = context.monthly.get(input.month(), "outages")
         except DataProblem:
@@ -513,9 +521,9 @@ def uptime_server(  # noqa: ANN001
         return rounded(outage_list(outages))
 
     @render.data_frame
-    def outages():
+    def outages() -> render.DataGrid:
         return render.DataGrid(for_display(outage_rows(), tz), width="100%", height="320px")
 
     @render.download_button(filename=lambda: f"outages-{input.month()}{suffix()}.csv")
-    def download_outages():
+    def download_outages() -> Iterator[str]:
         yield frame_csv(outage_rows())
