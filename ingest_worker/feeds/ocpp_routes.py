@@ -14,6 +14,7 @@ error a route raises; ``LibraryLog`` is what it gets as its ``logger=``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -99,7 +100,11 @@ def route(action: str) -> Callable[[Route], Route]:
         # signature (this function's, not the handler's) asks for it
         answer.__name__ = answer.__qualname__ = handler.__name__
         answer.__doc__ = handler.__doc__
-        return on(action, skip_schema_validation=True)(answer)
+        routed = on(action, skip_schema_validation=True)(answer)
+        # The library inspects a route's signature on every call; with ``__signature__`` set,
+        # inspect.signature returns it at once instead of rebuilding it (a third of its cost).
+        routed.__signature__ = inspect.signature(routed)
+        return routed
 
     return decorate
 
