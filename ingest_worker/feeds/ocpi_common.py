@@ -33,7 +33,7 @@ REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"
 _ID_VALUE = re.compile(r"^[\x21-\x7e]{1,100}$")
 
-# Maps an EVSE uid as a CPO spelled it to the spelling of the static CSV (CiString, OCPI 2.2.1 16.2).
+# Maps an EVSE uid as a CPO spelled it to the static CSV's spelling (CiString, OCPI 2.2.1 16.2).
 Canonical = Callable[[str, str], str]
 
 
@@ -60,7 +60,8 @@ def token_header(token: str) -> str:
 
 
 def call_headers(token: str, correlation_id: str | None = None) -> dict[str, str]:
-    """Headers of every request we make to a CPO: its token, a new request id, the correlation id."""
+    """Headers of every request we make to a CPO: its token, a new request id, the correlation
+    id."""
     return {
         "Authorization": token_header(token),
         "Accept": "application/json",
@@ -70,7 +71,8 @@ def call_headers(token: str, correlation_id: str | None = None) -> dict[str, str
 
 
 def token_candidates(header: str | None) -> list[str]:
-    """What a ``Token …`` header may carry: the Base64-decoded token, and the raw value (2.1.1 style)."""
+    """What a ``Token …`` header may carry: the Base64-decoded token, and the raw value (2.1.1
+    style)."""
     if not header:
         return []
     scheme, _, value = header.partition(" ")
@@ -150,7 +152,8 @@ class CanonicalEvses:
         )
 
     def refresh_if_stale(self) -> None:
-        """Re-read the static CSVs when the mapping is older than the refresh interval (blocking)."""
+        """Re-read the static CSVs when the mapping is older than the refresh interval
+        (blocking)."""
         if not self.is_stale():
             return
         self._loaded_at = time.monotonic()

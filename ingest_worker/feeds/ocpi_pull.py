@@ -206,7 +206,8 @@ def _same_server_scheme(url: str, versions_url: str, what: str, faults: list[str
 
 class OcpiPuller:
     """Polls one CPO's Locations Sender. ``token`` and ``versions_url`` default to the feed's
-    (``ocpi_pull``); an ``ocpi_push`` feed gives the token B and versions URL of its registration."""
+    (``ocpi_pull``); an ``ocpi_push`` feed gives the token B and versions URL of its
+    registration."""
 
     def __init__(
         self,
@@ -257,7 +258,10 @@ class OcpiPuller:
             # Our token goes with every request: never to another server.
             return f"points to another server than {self.locations_url}"
         if link.scheme != base.scheme:
-            return f"uses {link.scheme} where the Locations endpoint {self.locations_url} is {base.scheme}"
+            return (
+                f"uses {link.scheme} where the Locations endpoint {self.locations_url}"
+                f" is {base.scheme}"
+            )
         if not link.path.rstrip("/").startswith(base.path.rstrip("/")):
             return f"is outside the Locations endpoint {base.path}"
         return None
