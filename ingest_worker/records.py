@@ -166,16 +166,18 @@ def body_dict(record: ObservationBatch | LivenessSignal | Rejection) -> dict[str
 
 
 def read_record(kind: str, body: str | bytes | dict[str, Any]) -> Record | Unreadable:
-    """A stored (kind, body) as its model, or ``Unreadable`` saying what is wrong."""
-    model = KINDS.get(kind)
-    if model is None:
-        return Unreadable(kind, body, f"unknown record kind {kind[:20]!r}")
+    """A stored (kind, body) as its model, or ``Unreadable`` saying what is wrong. A body
+    already parsed (a queue message's) goes through the union; stored text straight to the
+    kind's model, parsed once."""
     try:
         if isinstance(body, dict):
-            return model.model_validate({**body, "kind": kind})
+            return RECORD.validate_python({**body, "kind": kind})
+        model = KINDS.get(kind)
+        if model is None:
+            return Unreadable(kind, _as_json(body), f"unknown record kind {kind[:20]!r}")
         return model.model_validate_json(body)
     except ValidationError as exc:
-        return Unreadable(kind, _as_json(body), f"not a valid {kind} record: {_first(exc)}")
+        return Unreadable(kind, _as_json(body), f"not a valid {kind[:20]} record: {_first(exc)}")
 
 
 def _first(exc: ValidationError) -> str:

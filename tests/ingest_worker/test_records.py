@@ -245,3 +245,13 @@ def test_spool_and_queue_carry_the_same_stored_body(tmp_path: Path) -> None:
     (queued,) = decode(encode([QueuedRecord("obs", record, 1.0, "w", 0)]))
     assert json.loads(stored) == json.loads(body_json(record))
     assert queued.record == record == spool.head(1)[0].record
+
+
+def test_a_parsed_body_goes_through_the_union_on_kind() -> None:
+    body = json.loads(body_json(RECORDS[1]))
+    assert read_record("live", body) == RECORDS[1]
+    wrong = read_record("gone", body)
+    assert isinstance(wrong, Unreadable)
+    assert "does not match any of the expected tags: 'obs', 'live', 'reject'" in wrong.error
+    mixed = read_record("obs", body)  # a liveness body under the observations kind
+    assert isinstance(mixed, Unreadable) and "not a valid obs record" in mixed.error
