@@ -64,7 +64,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import hmac
 import itertools
 import json
 import logging
@@ -92,7 +91,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ingest_worker.auth import OcppRefused, charge_point_feed, charge_point_secret
+from ingest_worker.auth import OcppRefused, charge_point_feed
 from ingest_worker.feeds.config import FeedConfig, OcppFeedConfig, OcppOptions
 from ingest_worker.feeds.ocpp_mapping import (
     ChargePointStatuses,
@@ -116,11 +115,10 @@ KNOWN_ACTIONS = {
     "1.6": frozenset(a.value for a in Action16),
     "2.0.1": frozenset(a.value for a in Action201),
 }
-MAX_CHARGE_POINT_ID = 48  # OCPP 2.0.1 identity: identifierString[48]
 MAX_FRAME_CHARS = 64 * 1024
 MAX_NESTING = 20  # the deepest official payload (2.0.1 charging schedules) nests 8 levels
 MAX_UNIQUE_ID = 36  # OCPP-J: the unique id is a string of at most 36 characters
-CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
+CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")  # 2.0.1: identifierString[48]
 UNIQUE_ID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,36})"')
 SNIFF_ACTION = re.compile(r'^\s*\[\s*2\s*,\s*"[^"\\]{0,36}"\s*,\s*"([A-Za-z0-9]{1,60})"')
 MAP_REFRESH_SECONDS = 60.0
@@ -206,15 +204,6 @@ class OcppFeed:
                     log.warning("OCPP: static sites not read, keeping the last mapping: %s", exc)
                 self._map_loaded_at = loop.time()
         return self.map
-
-    def feed_for(self, charge_point_id: str, password: str) -> FeedConfig | None:
-        """The feed whose secret (or this charge point's own secret) is ``password``."""
-        found = None
-        for feed in self.feeds:
-            secret = charge_point_secret(feed, charge_point_id)
-            if hmac.compare_digest(secret.encode(), password.encode()):
-                found = feed
-        return found
 
     async def endpoint(self, websocket: WebSocket) -> None:
         charge_point_id = websocket.path_params["charge_point_id"]

@@ -213,9 +213,12 @@ def test_evse_map_from_static_connectors() -> None:
     assert mapping.owners == {"CP1": {"A"}, "CPB": {"B"}}
 
 
-def test_feed_for_uses_the_charge_points_own_secret_when_one_is_named(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_charge_points_own_secret_replaces_the_feeds(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The OCPP feed authenticates through ``auth.charge_point_feed``."""
+    import base64
+
+    from ingest_worker.auth import OcppRefused, charge_point_feed
     from ingest_worker.feeds.config import FeedConfig
-    from ingest_worker.feeds.ocpp import OcppFeed
 
     monkeypatch.setenv("ACME_CP7_SECRET", "cp7-own-secret")
     acme = FeedConfig(
@@ -226,12 +229,19 @@ def test_feed_for_uses_the_charge_points_own_secret_when_one_is_named(monkeypatc
         options={"charge_point_secret_envs": {"CP7": "ACME_CP7_SECRET"}},
     )
     other = FeedConfig(cpo_id="OTHER", kind="ocpp", token_env="OTHER_OCPP", secret="other-secret")
-    feed = OcppFeed([acme, other], ingest=None, store=None)  # type: ignore[arg-type]
-    assert feed.feed_for("CP7", "cp7-own-secret") is acme
-    assert feed.feed_for("CP7", "acme-secret") is None  # its own secret replaces the feed's
-    assert feed.feed_for("CP8", "acme-secret") is acme
-    assert feed.feed_for("CP8", "other-secret") is other
-    assert feed.feed_for("CP8", "cp7-own-secret") is None
+
+    def feed_for(charge_point_id: str, password: str) -> FeedConfig | None:
+        header = "Basic " + base64.b64encode(f"{charge_point_id}:{password}".encode()).decode()
+        try:
+            return charge_point_feed([acme, other], charge_point_id, header).feed
+        except OcppRefused:
+            return None
+
+    assert feed_for("CP7", "cp7-own-secret") is acme
+    assert feed_for("CP7", "acme-secret") is None  # its own secret replaces the feed's
+    assert feed_for("CP8", "acme-secret") is acme
+    assert feed_for("CP8", "other-secret") is other
+    assert feed_for("CP8", "cp7-own-secret") is None
 
 
 def test_a_missing_charge_point_secret_variable_is_named(monkeypatch) -> None:  # type: ignore[no-untyped-def]
