@@ -314,7 +314,7 @@ def test_azure_refuses_an_append_to_a_blob_written_whole(azure_blobstore) -> Non
 @pytest.mark.timeout(1800)
 @pytest.mark.skipif(
     not os.environ.get("CAL_TEST_APPEND_LIMIT"),
-    reason="fills an append blob with 50,000 blocks on Azurite (10 minutes or more on a busy"
+    reason="fills an append blob with 50,000 blocks on Azurite (5 to 12 minutes on this busy"
     " machine); set CAL_TEST_APPEND_LIMIT=1 to run it",
 )
 def test_azure_append_blob_full_after_50000_appends(azure_blobstore) -> None:
