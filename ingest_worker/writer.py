@@ -69,7 +69,6 @@ class Held:
 class WriterStats:
     messages_deleted: int = 0
     messages_poisoned: int = 0
-    records_committed: int = 0
     queue_ok: bool = True
     queue_error: str | None = None
     lag_seconds: float | None = None  # enqueued → received, of the last message taken
@@ -133,7 +132,6 @@ class QueueWriter:
                 self.stats.errors[item.message.id] = _public_error(exc)
             raise
         self._count_feeds(queued)
-        self.stats.records_committed += len(records)
         self._deleting = [f for f in self._deleting if not f.done()]
         self._deleting += [self._deleter.submit(self._delete, item) for item in held]
         self._held = []
