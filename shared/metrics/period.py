@@ -1,4 +1,5 @@
-"""The report month in the report time zone (spec section 4): its UTC bounds, local days and hours."""
+"""The report month in the report time zone (spec section 4): its UTC bounds, local days and
+hours."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-MONTH_PATTERN = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+MONTH_PATTERN = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits: \d matches any script's
 FIRST_YEAR, LAST_YEAR = 2000, 2999
 STEP = timedelta(minutes=15)  # every time zone offset in use is a multiple of 15 minutes
 

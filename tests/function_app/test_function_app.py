@@ -75,10 +75,10 @@ def test_http_rerun_refuses_bad_months(app_module, month: str, message: str) -> 
     assert message in json.loads(response.get_body())["error"]
 
 
-@pytest.mark.parametrize("month", ["2026-10\n", "0000-01", "9999-12"])
+@pytest.mark.parametrize("month", ["2026-10\n", "0000-01", "9999-12", "٢٠٢٦-10"])
 def test_http_rerun_refuses_hostile_months(app_module, month: str) -> None:
-    """A trailing newline, or a year ``datetime`` cannot hold, is a 400 with clear JSON, and no
-    blob folder is written for it."""
+    """A trailing newline, a year ``datetime`` cannot hold, or digits of another script, is a 400
+    with clear JSON, and no blob folder is written for it."""
     rerun = functions(app_module)["monthly_rerun"].get_user_function()
     response = rerun(func.HttpRequest("GET", "/api/monthly", params={"month": month}, body=b""))
     assert response.status_code == 400

@@ -589,7 +589,9 @@ def test_a_viewers_network_figures_are_over_their_states_evses_only() -> None:
     assert rows["state"].tolist() == ["NSW"]
 
 
-@pytest.mark.parametrize("month", ["2026-10\n", "2026-1", "2026-13", " 2026-10", "2026-10/x"])
+@pytest.mark.parametrize(
+    "month", ["2026-10\n", "2026-1", "2026-13", " 2026-10", "2026-10/x", "٢٠٢٦-10"]
+)
 def test_a_month_is_exactly_yyyy_mm(month: str) -> None:
     """The dashboard reads months with the engine's own pattern (shared.metrics.period)."""
     with pytest.raises(DataProblem, match="is not a month"):
