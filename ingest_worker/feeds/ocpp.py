@@ -240,7 +240,7 @@ class OcppFeed:
                 await self.ingest.reject(
                     feed, source=SOURCE, location=where, reason=reason, payload=""
                 )
-            except Exception:
+            except Exception:  # logged; the charge point is refused all the same
                 log.exception("OCPP %s: refusal of %s not recorded", feed.cpo_id, charge_point_id)
             await _deny(websocket, 403, f"{where}: {reason}")
             return
@@ -393,7 +393,7 @@ class Session:
             )
             code = self.wire_code(refused.error.code)
             reply = CallError(refused.unique_id, code, refused.error.description[:500], {})
-        except Exception:
+        except Exception:  # logged (a bug of ours); the charge point is told and may retry
             log.exception("OCPP %s: %s frame not handled", self.feed.cpo_id, self.id)
             found = UNIQUE_ID.match(raw[:200]) if isinstance(raw, str) else None
             unique_id = found.group(1) if found else "-1"
@@ -510,7 +510,7 @@ class Session:
                 reason=f"OCPP {self.version}: {reason}",
                 payload=raw,
             )
-        except Exception:
+        except Exception:  # logged; the charge point still gets its CallError
             log.exception("OCPP %s: %s refused frame not quarantined", self.feed.cpo_id, self.id)
 
     def received(self) -> datetime:

@@ -76,7 +76,9 @@ Route = Callable[..., Awaitable[Any]]
 def route(action: str) -> Callable[[Route], Route]:
     """``@on(action)`` for a handler that may raise ValueError (told to the charge point as
     PropertyConstraintViolation) or OCPPError; either is quarantined with the reason the charge
-    point gets, and anything else is logged and answered InternalError: send it again."""
+    point gets, and anything else is logged and answered InternalError: send it again. The
+    library sends an error's ``code`` as it is: routes raise only codes both versions spell alike
+    (the two that 1.6 spells its own way are for frames ``Session.screen`` refuses)."""
 
     def decorate(handler: Route) -> Route:
         async def answer(self: Observer, call_unique_id: str, **fields: Any) -> object:  # noqa: ANN401 - the library's payload fields
@@ -90,7 +92,7 @@ def route(action: str) -> Callable[[Route], Route]:
                 )
                 await self.session.refused(error, call_unique_id, action)
                 raise error from None
-            except Exception:
+            except Exception:  # logged: a bug, or a failed spool write the charge point resends
                 log.exception(
                     "OCPP %s: %s %s not handled", self.session.feed.cpo_id, self.id, action
                 )
