@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ingest_worker.records import ObservationBatch, Record, Unreadable, body_json, read_record
+from ingest_worker.stopping import sleep_unless_stopped
 from shared.blobstore import BlobStore
 from shared.settings import Settings
 
@@ -373,5 +374,4 @@ async def keep_flushing_liveness(ingest: Ingest, stop: asyncio.Event, seconds: f
             await ingest.flush_liveness()
         except Exception as exc:  # noqa: BLE001 - the queue may be down: the signal waits
             log.warning("liveness not handed on yet: %s", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        await sleep_unless_stopped(stop, seconds)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import logging
@@ -14,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
+from ingest_worker.stopping import sleep_unless_stopped
 from shared import layout
 from shared.blobstore import BlobStore
 from shared.db.observations import LatestStatus, cpo_max_gaps, latest_statuses
@@ -95,5 +95,4 @@ async def run_snapshots(
             await asyncio.to_thread(store.put, layout.FEED_HEALTH, health.encode())
         except Exception as exc:  # noqa: BLE001 - the loop must outlive a failing database or store
             log.warning("live snapshot not written: %s", exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+        await sleep_unless_stopped(stop, interval)

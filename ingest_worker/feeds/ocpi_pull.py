@@ -14,7 +14,6 @@ The same client polls the Locations Sender of an ``ocpi_push`` CPO with its toke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -31,6 +30,7 @@ from ingest_worker.feeds.ocpi_locations import observations_from_location, parse
 from ingest_worker.feeds.ocpi_models import Version, VersionDetails
 from ingest_worker.feeds.push_common import BadPayload, loads_json
 from ingest_worker.pipeline import Ingest
+from ingest_worker.stopping import sleep_unless_stopped
 from shared.status import InvalidObservation
 
 log = logging.getLogger("chargeatlarge.worker.ocpi_pull")
@@ -384,8 +384,7 @@ class OcpiPuller:
                 self.ingest.mark_error(self.feed, str(exc))
                 log.warning("%s: poll failed: %s", self.feed.name, exc)
                 self.locations_url = None  # rediscover next time
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval or self.poll_seconds)
+            await sleep_unless_stopped(stop, interval or self.poll_seconds)
 
 
 def _address(url: httpx.URL) -> tuple[str, int]:

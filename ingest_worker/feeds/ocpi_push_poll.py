@@ -21,6 +21,7 @@ from ingest_worker.feeds.ocpi_common import CanonicalEvses
 from ingest_worker.feeds.ocpi_parties import Parties, Registration
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.pipeline import Ingest
+from ingest_worker.stopping import sleep_unless_stopped
 
 log = logging.getLogger("chargeatlarge.worker.ocpi_push_poll")
 
@@ -122,5 +123,4 @@ class PushPoller:
                 for waiter in waiters:
                     waiter.cancel()
             if self.parties.changed.is_set() and not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=0.2)
+                await sleep_unless_stopped(stop, 0.2)
