@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,26 +25,31 @@ from shared.metrics import schema
 from shared.metrics.formulas import (
     ENGINE_ONLY_CATEGORIES,
     US_PER_MINUTE,
+    category_list,
     category_sums,
     figure_columns,
+    known_us,
     minute_columns,
     minutes,
     pct,
     summed,
     twelve_month_columns,
 )
-from shared.metrics.period import Period, local_midnight_utc
+from shared.metrics.period import Bucket, Period, local_midnight_utc
 from shared.opening_hours import open_intervals, parse_opening_hours, site_time_zone
 from shared.status import Category
 
 SQL_DIR = Path(__file__).parent / "sql"
 STEPS = sorted(SQL_DIR.glob("*.sql"))
 _CATEGORY_SUMS = re.compile(r"\{\{category_sums:(.*?)\}\}")
+_CATEGORY_LIST = re.compile(r"\{\{categories:(\w+)\}\}")
 
 
 def render(sql: str) -> str:
-    """A step's SQL with its generated parts filled in (``{{category_sums:EXPR}}``)."""
-    return _CATEGORY_SUMS.sub(lambda m: category_sums(m.group(1)), sql)
+    """A step's SQL with its generated parts filled in: ``{{category_sums:EXPR}}`` (one sum
+    column per piece category) and ``{{categories:down}}`` / ``not_known`` (category sets)."""
+    sql = _CATEGORY_SUMS.sub(lambda m: category_sums(m.group(1)), sql)
+    return _CATEGORY_LIST.sub(lambda m: category_list(m.group(1)), sql)
 
 
 EXCLUSION_SCOPES = ("evse", "charger", "site")
@@ -247,7 +253,7 @@ def midnights_table(connectors: pa.Table, tz: str) -> pa.Table:
     )
 
 
-def _buckets_table(buckets, kind: str) -> pa.Table:
+def _buckets_table(buckets: Sequence[Bucket], kind: str) -> pa.Table:
     """Local days or hours as UTC intervals, numbered; each hour carries its day's number."""
     day_numbers = {day: number for number, day in enumerate(sorted({b.day for b in buckets}))}
     if kind == "days":
@@ -259,7 +265,7 @@ def _buckets_table(buckets, kind: str) -> pa.Table:
                 "t": pa.array([b.end.replace(tzinfo=None) for b in buckets], pa.timestamp("us")),
             }
         )
-    first = buckets[0].start if buckets else None
+    first = buckets[0].start if buckets else datetime(2000, 1, 1)  # no hours: no rows
     if any(b.end - b.start != timedelta(hours=1) for b in buckets):
         raise ValueError(
             "report time zones whose clock shifts by part of an hour are not supported"
@@ -277,13 +283,46 @@ def _buckets_table(buckets, kind: str) -> pa.Table:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StepTime:
+    """How long one statement of the engine took: wall seconds, and CPU seconds of the whole
+    process (every DuckDB thread; the figure to compare on a busy machine)."""
+
+    statement: str
+    seconds: float
+    cpu_seconds: float
+
+
+_STATEMENT_TARGET = re.compile(
+    r"^\s*(CREATE OR REPLACE TABLE|CREATE TABLE|INSERT INTO|DELETE FROM|DROP TABLE|ALTER TABLE)"
+    r"\s+(\w+)",
+    re.MULTILINE,
+)
+
+
+def _timed(con: duckdb.DuckDBPyConnection, sql: str, step: str) -> StepTime:
+    began, cpu = time.perf_counter(), time.process_time()
+    con.execute(sql)
+    target = _STATEMENT_TARGET.search(sql)
+    what = f"{target.group(1).split()[0].lower()} {target.group(2)}" if target else "statement"
+    return StepTime(f"{step}: {what}", time.perf_counter() - began, time.process_time() - cpu)
+
+
 class MonthTables:
     """The monthly tables of one computed month, streamed out of the engine's database."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, queries: dict[str, str], run_count: int):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        queries: dict[str, str],
+        run_count: int,
+        step_times: list[StepTime] | None = None,
+    ) -> None:
         self._con = con
         self._queries = queries
         self.run_count = run_count  # status runs the engine read
+        # Storing the runs, then each statement of the SQL steps, in order (a profile).
+        self.step_times = step_times or []
 
     def batches(self, table: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """``table``'s rows in order, as record batches of exactly ``schema.TABLES[table]``."""
@@ -338,28 +377,36 @@ def month_tables(
 ) -> Iterator[MonthTables]:
     """Compute every table of ``shared.metrics.schema.TABLES`` for one month; stream them out.
 
-    The engine works in a DuckDB database in a temporary folder, so its tables are compressed
-    and, beyond ``memory_limit`` (e.g. "1GB"), spill to disk instead of growing in memory.
-    ``inputs.runs`` may be a reader: it is read once, as it streams.
+    The engine works in an in-memory DuckDB database whose tables, beyond ``memory_limit``
+    (e.g. "1GB"), spill to a temporary folder instead of growing in memory. (A database file
+    would compress every table as it is written: for a national month that costs more CPU
+    than the spilling it saves, bench/monthly.py.) ``inputs.runs`` may be a reader: it is read
+    once, as it streams. ``MonthTables.step_times`` profiles each statement.
     """
-    config: dict[str, object] = {"preserve_insertion_order": False}
+    config: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
     if threads:
         config["threads"] = threads
     if memory_limit:
         config["memory_limit"] = memory_limit
     with tempfile.TemporaryDirectory(prefix="chargeatlarge-engine-") as work:
         config["temp_directory"] = str(Path(work) / "spill")
-        con = duckdb.connect(str(Path(work) / "month.duckdb"), config=config)
+        con = duckdb.connect(":memory:", config=config)
         try:
             # Naive timestamps in the engine are UTC, whatever the machine's zone.
             con.execute("SET TimeZone = 'UTC'")
+            began, cpu = time.perf_counter(), time.process_time()
             run_count = _load_runs(con, inputs.runs)
+            loaded = (time.perf_counter() - began, time.process_time() - cpu)
             observed = {c for (c,) in con.sql("SELECT DISTINCT cpo_id FROM runs").fetchall()}
             for name, table in input_tables(inputs, observed).items():
                 con.register(name, table)  # read in place, no copy
+            times = [StepTime("store the runs", *loaded)]
             for step in STEPS:
-                con.execute(render(step.read_text()))
-            yield MonthTables(con, _outputs(con, inputs), run_count)
+                for statement in con.extract_statements(render(step.read_text())):
+                    times.append(_timed(con, statement.query, step.stem))
+            evse_full, queries = output_sql(inputs)
+            times.append(_timed(con, evse_full, "outputs"))
+            yield MonthTables(con, queries, run_count, times)
         finally:
             con.close()
 
@@ -376,12 +423,36 @@ def _gaps_table(cpos: set[str], inputs: MonthInputs) -> pa.Table:
     )
 
 
+def _naive_instants(runs: pa.Table | pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """The runs with zoned timestamps as naive UTC ones, batch by batch, as they stream.
+
+    Arrow keeps a zoned timestamp as UTC, so dropping the zone changes no value and costs
+    nothing, while DuckDB's cast of a TIMESTAMPTZ to TIMESTAMP goes through its time-zone
+    calendar row by row (a second per ten million instants).
+    """
+    reader = runs if isinstance(runs, pa.RecordBatchReader) else runs.to_reader()
+    fields = [
+        pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type) else f
+        for f in reader.schema
+    ]
+    target = pa.schema(fields)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            yield pa.record_batch(
+                [column.cast(f.type) for column, f in zip(batch.columns, target, strict=True)],
+                schema=target,
+            )
+
+    return pa.RecordBatchReader.from_batches(target, batches())
+
+
 def _load_runs(con: duckdb.DuckDBPyConnection, runs: pa.Table | pa.RecordBatchReader) -> int:
     """Store the input runs once, compactly: a one-byte category, naive UTC timestamps."""
     values = ", ".join(f"'{c.value}'" for c in Category)
     engine_only = ", ".join(f"'{c}'" for c in ENGINE_ONLY_CATEGORIES)
     con.execute(f"CREATE TYPE category AS ENUM ({values}, {engine_only})")
-    con.register("runs_input", runs)
+    con.register("runs_input", _naive_instants(runs))
     try:
         con.execute(
             """
@@ -398,13 +469,13 @@ def _load_runs(con: duckdb.DuckDBPyConnection, runs: pa.Table | pa.RecordBatchRe
             f"status runs hold a category that is not one of {values}: {error}"
         ) from error
     con.unregister("runs_input")
-    engine_only_rows = con.sql(
-        f"SELECT COUNT(*) FROM runs WHERE category IN ({engine_only})"
-    ).fetchone()[0]
-    if engine_only_rows:
+    counted = con.sql(
+        f"SELECT COUNT(*), COUNT(*) FILTER (WHERE category IN ({engine_only})) FROM runs"
+    ).fetchone()
+    if counted is None or counted[1]:
         raise ValueError(f"status runs hold a category that is not one of {values}")
     pa.default_memory_pool().release_unused()  # the streamed batches are gone: give it back
-    return con.sql("SELECT COUNT(*) FROM runs").fetchone()[0]
+    return int(counted[0])
 
 
 def compute_month(
@@ -430,13 +501,6 @@ def _history_sums(level: str) -> str:
 def _history_join(level: str, src: str) -> str:
     on = " AND ".join(f"h.{k} = {src}.{k}" for k in schema.TWELVE_MONTH_KEYS[level])
     return f"LEFT JOIN ({_history_sums(level)}) AS h ON {on}"
-
-
-def _outputs(con: duckdb.DuckDBPyConnection, inputs: MonthInputs) -> dict[str, str]:
-    """Builds the EVSE table every level rolls up from; returns the query of each output."""
-    evse_full, queries = output_sql(inputs)
-    con.execute(evse_full)
-    return queries
 
 
 def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
@@ -530,7 +594,7 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
             """
     tables["unmatched"] = f"""
         SELECT x.cpo_id, x.evse_uid, r.first_observed_at, r.last_confirmed_at,
-               {minutes("x.period_us - x.not_in_service_us - x.closed_us - x.unknown_reported_us - x.no_data_us")} AS known_minutes
+               {minutes(known_us("x"))} AS known_minutes
         FROM evse_full AS x
         JOIN (SELECT r.cpo_id, r.evse_uid, MIN(r.started_at) AS first_observed_at,
                      MAX(LEAST(r.last_confirmed_at, p.pe)) AS last_confirmed_at
@@ -541,8 +605,9 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
         WHERE NOT x.matched ORDER BY x.cpo_id, x.evse_uid
         """
     tables["outages"] = f"""
-        SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state, CAST(o.category AS VARCHAR) AS category,
-               o.started_at, o.ended_at, {minutes("o.us_in_period")} AS minutes_in_period,
+        SELECT ek.cpo_id, ek.evse_uid, s.charger_id, s.site_id, s.state,
+               CAST(o.category AS VARCHAR) AS category, o.started_at, o.ended_at,
+               {minutes("o.us_in_period")} AS minutes_in_period,
                {minutes("o.excluded_us_in_period")} AS excluded_minutes_in_period, o.causes
         FROM outages_us AS o
         JOIN evse_keys AS ek ON ek.k = o.k
@@ -564,7 +629,7 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
         FROM daily_us AS d
         JOIN evse_keys AS ek ON ek.k = d.k
         LEFT JOIN evse_static AS s ON s.k = d.k
-        ORDER BY ek.cpo_id, ek.evse_uid, d.day
+        ORDER BY d.k, d.day
         """
     tables["hour_of_week"] = f"""
         SELECT h.cpo_id, h.site_id, st.state, h.hour_of_week,
@@ -572,8 +637,8 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
                {minutes("h.in_use_us")} AS in_use_minutes, {minutes("h.known_us")} AS known_minutes,
                {pct("h.in_use_us", "h.known_us")} AS utilisation_pct
         FROM hour_of_week_us AS h
-        JOIN (SELECT cpo_id, site_id, MIN(state) AS state FROM evse_static GROUP BY cpo_id, site_id) AS st
-          ON st.cpo_id = h.cpo_id AND st.site_id = h.site_id
-        ORDER BY h.cpo_id, h.site_id, h.hour_of_week
+        JOIN (SELECT site_k, MIN(state) AS state FROM evse_static GROUP BY site_k) AS st
+          ON st.site_k = h.site_k
+        ORDER BY h.site_k, h.hour_of_week
         """
     return evse_full, tables

@@ -2,28 +2,49 @@
 
 Every level (EVSE, charger, site, network, state, program, lga, day) sums the same ``*_us``
 columns and derives its figures here, so the definitions cannot drift apart between levels.
-The per-category sums of the SQL steps are generated from ``PIECE_CATEGORIES`` too.
+The per-category sums and category sets of the SQL steps are generated here too, from
+``shared.status.Category`` (spec section 2) and the engine's own two categories.
 """
 
 from __future__ import annotations
 
+from shared.status import DOWN, Category
+from shared.status import UP as UP_CATEGORIES
+
 US_PER_MINUTE = 60_000_000
-UP = ("available_us", "in_use_us", "reserved_us")
-# Each instant of an EVSE's period is exactly one of these (spec 4.1, 4.2): the engine's piece
-# categories, with the sum column each one feeds. CLOSED and NO_DATA exist only in the engine.
-PIECE_CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("not_in_service_us", "NOT_IN_SERVICE"),
-    ("closed_us", "CLOSED"),
-    ("available_us", "AVAILABLE"),
-    ("in_use_us", "IN_USE"),
-    ("reserved_us", "RESERVED"),
-    ("out_of_order_us", "OUT_OF_ORDER"),
-    ("unavailable_us", "UNAVAILABLE"),
-    ("unknown_reported_us", "UNKNOWN"),
-    ("no_data_us", "NO_DATA"),
-)
+# The engine's own piece categories besides spec section 2's (shared.status.Category): time
+# outside opening hours (spec 4.1) and time no observation covers (spec 4.2).
 ENGINE_ONLY_CATEGORIES = ("CLOSED", "NO_DATA")
+NOT_KNOWN_CATEGORIES = (Category.UNKNOWN.value, "NO_DATA", Category.NOT_IN_SERVICE.value, "CLOSED")
+DOWN_CATEGORIES = tuple(c.value for c in Category if c in DOWN)
+
+
+def _sum_column(category: str) -> str:
+    # Reported UNKNOWN is one of the two parts of unknown time (spec 4.2).
+    return "unknown_reported_us" if category == Category.UNKNOWN else f"{category.lower()}_us"
+
+
+# Each instant of an EVSE's period is exactly one of these (spec 4.1, 4.2), in this order: not in
+# service, else closed, else its timeline category (the enum's, in its order), else no data;
+# with the sum column each one feeds. Generated from the enum, so a category cannot be missed.
+PIECE_CATEGORIES: tuple[tuple[str, str], ...] = tuple(
+    (_sum_column(category), category)
+    for category in (
+        Category.NOT_IN_SERVICE.value,
+        "CLOSED",
+        *(c.value for c in Category if c not in (Category.NOT_IN_SERVICE, Category.UNKNOWN)),
+        Category.UNKNOWN.value,
+        "NO_DATA",
+    )
+)
+UP = tuple(_sum_column(c.value) for c in Category if c in UP_CATEGORIES)
 DURATION_SUMS = ("period_us", *(column for column, _ in PIECE_CATEGORIES), "excluded_us")
+
+
+def category_list(name: str) -> str:
+    """A category set of the SQL steps as quoted text (``{{categories:down}}``, ``not_known``)."""
+    categories = {"down": DOWN_CATEGORIES, "not_known": NOT_KNOWN_CATEGORIES}[name]
+    return ", ".join(f"'{c}'" for c in categories)
 
 
 def category_sums(us: str) -> str:
@@ -40,7 +61,8 @@ def minutes(expression: str) -> str:
 
 def pct(numerator: str, denominator: str) -> str:
     # A zero denominator gives NULL, never 0 and never an error.
-    return f"CASE WHEN ({denominator}) > 0 THEN 100.0 * CAST({numerator} AS DOUBLE) / CAST({denominator} AS DOUBLE) END"
+    share = f"100.0 * CAST({numerator} AS DOUBLE) / CAST({denominator} AS DOUBLE)"
+    return f"CASE WHEN ({denominator}) > 0 THEN {share} END"
 
 
 def _p(src: str) -> str:

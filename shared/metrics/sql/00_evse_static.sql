@@ -1,5 +1,7 @@
 -- Every EVSE gets a small integer key k (listed or only observed), so the heavy steps below
--- partition and join on integers. Inputs: connectors (one row per static connector), runs.
+-- partition and join on integers; k follows (cpo_id, evse_uid) order, so tables in that order
+-- are sorted by k (and site_k below follows (cpo_id, site_id)). Inputs: connectors (one row per
+-- static connector), runs.
 CREATE OR REPLACE TABLE evse_keys AS
 SELECT cpo_id, evse_uid, CAST(ROW_NUMBER() OVER (ORDER BY cpo_id, evse_uid) AS INTEGER) AS k
 FROM (

@@ -2,5 +2,5 @@
 CREATE OR REPLACE TABLE islands AS
 SELECT k, run_f AS f, MIN(category) AS category, MAX(t) AS t
 FROM segments
-WHERE category IN ('OUT_OF_ORDER', 'UNAVAILABLE')
+WHERE category IN ({{categories:down}})
 GROUP BY k, run_f;

@@ -2,7 +2,8 @@
 -- (matched = false). svc_f/svc_t is the in-service window inside the period: outside it the EVSE
 -- is NOT_IN_SERVICE whatever its feed says (commissioned_on / decommissioned_on); service_from /
 -- service_until are the same bounds unclipped (NULL: none). hk: opening-hours group, or NULL.
--- split: whether its pieces are cut by opening hours or exclusions (step 04).
+-- split: whether its pieces are cut by opening hours or exclusions (step 04). covered: whether
+-- any segment reaches into the period (else the whole period is NO_DATA).
 CREATE OR REPLACE TABLE universe AS
 WITH listed AS (
     SELECT
@@ -33,5 +34,6 @@ everyone AS (
 )
 SELECT
     e.*,
-    e.hk IS NOT NULL OR e.k IN (SELECT k FROM excluded_union) AS split
+    e.hk IS NOT NULL OR e.k IN (SELECT k FROM excluded_union) AS split,
+    e.k IN (SELECT k FROM observed) AS covered
 FROM everyone AS e;

@@ -37,7 +37,7 @@ timeline AS (
     SELECT u.k, CAST('NO_DATA' AS category), p.ps, p.pe, NULL
     FROM universe AS u
     CROSS JOIN period AS p
-    WHERE u.k NOT IN (SELECT k FROM known)
+    WHERE NOT u.covered
 ),
 cut AS (
     SELECT
@@ -77,7 +77,7 @@ CROSS JOIN period AS p;
 
 -- EVSEs with opening hours or exclusions: cut their pieces at every window edge, then give
 -- each elementary stretch its piece's category, CLOSED outside an open window, and whether an
--- exclusion covers it (as-of joins: the last piece / window / exclusion starting at or before).
+-- exclusion covers it (as-of joins: the last piece / window starting at or before).
 CREATE OR REPLACE TABLE cut_pieces AS
 SELECT k, category, f, t, run_f FROM pieces WHERE split;
 
@@ -119,12 +119,14 @@ labelled AS (
         e.f,
         e.t,
         c.run_f,
-        COALESCE(x.t > e.f, FALSE) AS in_exclusion
+        x.k IS NOT NULL AS in_exclusion
     FROM elementary AS e
     JOIN universe AS u ON u.k = e.k
     ASOF JOIN cut_pieces AS c ON c.k = e.k AND e.f >= c.f
     ASOF LEFT JOIN open_windows AS w ON w.hk = u.hk AND e.f >= w.f
-    ASOF LEFT JOIN excluded_union AS x ON x.k = e.k AND e.f >= x.f
+    -- Few EVSEs have exclusions, and their union's windows do not overlap: a plain join finds
+    -- the one (if any) that covers the stretch.
+    LEFT JOIN excluded_union AS x ON x.k = e.k AND e.f >= x.f AND e.f < x.t
 )
 SELECT
     l.k,
@@ -132,7 +134,7 @@ SELECT
     l.f,
     l.t,
     l.run_f,
-    l.in_exclusion AND l.category IN ('OUT_OF_ORDER', 'UNAVAILABLE') AS excluded,
+    l.in_exclusion AND l.category IN ({{categories:down}}) AS excluded,
     TRUE AS split,
     date_diff('microsecond', p.ps, l.f) // 3600000000 AS first_hour,
     (date_diff('microsecond', p.ps, l.t) - 1) // 3600000000 AS last_hour

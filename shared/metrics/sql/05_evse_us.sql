@@ -20,7 +20,7 @@ SELECT
     SUM(date_diff('microsecond', f, t)) AS us,
     SUM(CASE WHEN excluded THEN date_diff('microsecond', f, t) ELSE 0 END) AS excluded_us
 FROM pieces
-WHERE category IN ('OUT_OF_ORDER', 'UNAVAILABLE') OR (split AND category = 'IN_USE')
+WHERE category IN ({{categories:down}}) OR (split AND category = 'IN_USE')
 GROUP BY k, run_f;
 
 -- A run counts where its first in-service instant lies (spec 4.1). A run with in-service time

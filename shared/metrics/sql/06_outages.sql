@@ -21,4 +21,4 @@ FROM run_us AS r
 JOIN islands AS i ON i.k = r.k AND i.f = r.run_f
 LEFT JOIN causes AS c ON c.k = r.k AND c.run_f = r.run_f
 CROSS JOIN period AS p
-WHERE r.category IN ('OUT_OF_ORDER', 'UNAVAILABLE');
+WHERE r.category IN ({{categories:down}});

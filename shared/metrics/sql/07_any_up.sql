@@ -9,9 +9,9 @@ WITH holes AS (
         pc.k,
         pc.f,
         pc.t,
-        pc.category IN ('UNKNOWN', 'NO_DATA', 'NOT_IN_SERVICE', 'CLOSED') AS unknown
+        pc.category IN ({{categories:not_known}}) AS unknown
     FROM pieces AS pc
-    WHERE pc.category IN ('UNKNOWN', 'NO_DATA', 'NOT_IN_SERVICE', 'CLOSED', 'OUT_OF_ORDER', 'UNAVAILABLE')
+    WHERE pc.category IN ({{categories:not_known}}, {{categories:down}})
 ),
 blocks AS (
     -- kind 'known': between unknown holes; kind 'up': between any holes.

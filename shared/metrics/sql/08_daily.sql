@@ -1,28 +1,44 @@
 -- The minute columns per EVSE per local calendar day (days: local days as UTC intervals).
 -- A piece's first and last days come from the hours it starts and ends in (pieces.first_hour,
--- last_hour), so each piece meets only its own day or two, not all of them.
+-- last_hour), so each piece meets only its own day or two, not all of them. Most pieces lie
+-- inside one day and are summed whole; only those crossing a local midnight are spread over
+-- their days and clipped. Sums are by day number; the date is joined to the (few) sums.
 CREATE OR REPLACE TABLE daily_us AS
-WITH spread AS (
-    SELECT pc.k, pc.category, pc.excluded, pc.f, pc.t, UNNEST(range(hf.day_no, hl.day_no + 1)) AS day_no
+WITH located AS (
+    SELECT pc.k, pc.category, pc.excluded, pc.f, pc.t, hf.day_no AS first_day, hl.day_no AS last_day
     FROM pieces AS pc
     JOIN hours AS hf ON hf.idx = pc.first_hour
     JOIN hours AS hl ON hl.idx = pc.last_hour
 ),
+spread AS (
+    SELECT l.k, l.category, l.excluded, l.f, l.t, UNNEST(range(l.first_day, l.last_day + 1)) AS day_no
+    FROM located AS l
+    WHERE l.first_day < l.last_day
+),
 clipped AS (
+    SELECT k, first_day AS day_no, category, excluded, date_diff('microsecond', f, t) AS us
+    FROM located
+    WHERE first_day = last_day
+    UNION ALL
     SELECT
         sp.k,
-        d.day,
+        sp.day_no,
         sp.category,
         sp.excluded,
         date_diff('microsecond', GREATEST(sp.f, d.f), LEAST(sp.t, d.t)) AS us
     FROM spread AS sp
     JOIN days AS d ON d.day_no = sp.day_no
+),
+sums AS (
+    SELECT
+        k,
+        day_no,
+        SUM(us) AS period_us,
+        {{category_sums:us}},
+        SUM(CASE WHEN excluded THEN us ELSE 0 END) AS excluded_us
+    FROM clipped
+    GROUP BY k, day_no
 )
-SELECT
-    k,
-    day,
-    SUM(us) AS period_us,
-    {{category_sums:us}},
-    SUM(CASE WHEN excluded THEN us ELSE 0 END) AS excluded_us
-FROM clipped
-GROUP BY k, day;
+SELECT s.k, d.day, s.* EXCLUDE (k, day_no)
+FROM sums AS s
+JOIN days AS d ON d.day_no = s.day_no;

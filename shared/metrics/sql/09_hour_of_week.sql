@@ -5,18 +5,24 @@
 -- time is the hours' whole length less the UNKNOWN, NO_DATA, NOT_IN_SERVICE and CLOSED pieces: only those (few)
 -- and the IN_USE pieces need spreading, not every known piece.
 CREATE OR REPLACE TABLE hour_of_week_us AS
-WITH spread AS (
-    SELECT
-        s.site_k,
-        pc.category = 'IN_USE' AS in_use,
-        pc.f,
-        pc.t,
-        UNNEST(range(pc.first_hour, pc.last_hour + 1)) AS idx
+WITH wanted AS (
+    SELECT s.site_k, pc.category = 'IN_USE' AS in_use, pc.f, pc.t, pc.first_hour, pc.last_hour
     FROM pieces AS pc
     JOIN evse_static AS s ON s.k = pc.k
-    WHERE pc.category IN ('IN_USE', 'UNKNOWN', 'NO_DATA', 'NOT_IN_SERVICE', 'CLOSED')
+    WHERE pc.category IN ('IN_USE', {{categories:not_known}})
 ),
+spread AS (
+    SELECT w.site_k, w.in_use, w.f, w.t, UNNEST(range(w.first_hour, w.last_hour + 1)) AS idx
+    FROM wanted AS w
+    WHERE w.first_hour < w.last_hour
+),
+-- A piece inside one hour is summed whole; only longer ones are spread and clipped.
 clipped AS (
+    SELECT w.site_k, h.hour_of_week, w.in_use, date_diff('microsecond', w.f, w.t) AS us
+    FROM wanted AS w
+    JOIN hours AS h ON h.idx = w.first_hour
+    WHERE w.first_hour = w.last_hour
+    UNION ALL
     SELECT
         sp.site_k,
         h.hour_of_week,
@@ -52,6 +58,7 @@ capacity AS (
     ) AS h
 )
 SELECT
+    c.site_k,
     c.cpo_id,
     c.site_id,
     c.hour_of_week,
