@@ -27,14 +27,31 @@ from shared.metrics import schema
 from shared.monthly import charts
 
 
-def read_month(tables: MonthlyTables, month: str, level: str = "site") -> None:
-    """Read into ``tables`` everything the page draws a month with (warm-up and prefetch)."""
+def read_month(
+    tables: MonthlyTables,
+    month: str,
+    level: str = "site",
+    scope: tuple[str, ...] | None = None,
+    views: bool = True,
+) -> None:
+    """Read into ``tables`` everything the page draws a month with (warm-up and prefetch).
+
+    For a viewer's ``scope`` (a government viewer) the tables and the structures every viewer
+    shares, not the national views only analysts see; the national map, breakdown and site
+    rows only with ``views`` (their tabs are hidden otherwise, and built when opened).
+    """
     tables.get(month, "network")
-    unfiltered_distribution(tables, month, level)
-    unfiltered_trend(tables, month)
-    unfiltered_site_choices(tables, month)
+    if scope is None:
+        unfiltered_distribution(tables, month, level)
+        unfiltered_trend(tables, month)
+        unfiltered_site_choices(tables, month)
+    else:
+        month_tables_for(tables, month, level)
+        tables.derived(month, "daily", daily_figures, DAILY_COLUMNS)
+        month_choices(tables, month, scope)
     tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS)
-    unfiltered_views(tables, month)
+    if scope is None and views:
+        unfiltered_views(tables, month)
 
 
 def month_tables_for(tables: MonthlyTables, month: str, level: str) -> dict[str, pd.DataFrame]:

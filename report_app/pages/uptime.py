@@ -57,6 +57,8 @@ from shared.monthly.sections import funded_sites, outage_list, threshold_lookup
 from shared.sites import STATES
 
 T = TypeVar("T")
+# Tabs drawn from the month's map, breakdown or site rows (read ahead only while one is open).
+TABS_WITH_VIEWS = ("map", "breakdown", "funded")
 LEVEL_LABELS = {"network": "Network (CPO)", "state": "State", "program": "Grant program",
                 "lga": "Local government area", "site": "Site", "charger": "Charger",
                 "connector": "Connector"}  # fmt: skip
@@ -238,14 +240,15 @@ def uptime_server(
         # once this month's outputs have gone out (the reading would slow their rendering).
         with reactive.isolate():
             available = months()
+            views = input.views.is_set() and input.views() in TABS_WITH_VIEWS
 
         def read_ahead() -> None:
             for other in neighbours(available, month):
 
                 def job(other: str = other) -> None:
-                    read_month(context.monthly, other, level)
+                    read_month(context.monthly, other, level, scope, views)
 
-                context.prefetcher.submit((other, level), job)
+                context.prefetcher.submit((other, level, scope, views), job)
 
         session.on_flushed(read_ahead, once=True)
         return tables
