@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from ingest_worker.pipeline import Ingest
 from ingest_worker.raw_archive import read_archive
 from ingest_worker.records import ObservationBatch
 from ingest_worker.spool import Spool, SpoolRecord
-from shared.blobstore import AzureBlobStore, BlobStore, LocalBlobStore
+from shared.blobstore import MAX_APPEND_BLOCKS, AzureBlobStore, BlobStore, LocalBlobStore
 from shared.db.engine import make_engine, upgrade
 from shared.db.tables import ingest_batch
 from shared.settings import Settings
@@ -119,3 +121,33 @@ def test_each_payload_is_archived_once_across_retries(tmp_path: Path) -> None:
         for line in gzip.decompress(store.get(info.name)).decode().splitlines()
     ]
     assert sorted(payloads) == ["payload-one", "payload-two"]
+
+
+@pytest.mark.azurite
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.skipif(
+    not os.environ.get("CAL_TEST_APPEND_LIMIT"),
+    reason="fills an append blob with 50,000 blocks on Azurite (5 to 12 minutes on this busy"
+    " machine); set CAL_TEST_APPEND_LIMIT=1 to run it",
+)
+def test_a_full_hour_continues_in_its_next_part(
+    tmp_path: Path, azure_blobstore: AzureBlobStore
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    ingest = Ingest(FEEDS, make_engine(url), azure_blobstore, None, 15)
+    ingest.store_records([_record(0, "ACME", T0)])
+    name = "raw/ACME/2026/11/20/10.jsonl.gz"
+    blob = azure_blobstore.container.get_blob_client(name)
+    empty = gzip.compress(b"")  # an empty gzip member keeps the blob readable
+    with ThreadPoolExecutor(8) as pool:  # the rest of the hour's 50,000 appends
+        list(pool.map(lambda _: blob.append_block(empty), range(MAX_APPEND_BLOCKS - 1)))
+    ingest.store_records([_record(1, "ACME", T0 + timedelta(minutes=30))])
+    ingest.store_records([_record(2, "ACME", T0 + timedelta(minutes=31))])
+    assert [b.name for b in azure_blobstore.list("raw/")] == [
+        "raw/ACME/2026/11/20/10.1.jsonl.gz",
+        name,
+    ]
+    next_part = read_archive(azure_blobstore, "raw/ACME/2026/11/20/10.1.jsonl.gz")
+    assert [line["payload"] for line in next_part] == ["message 1", "message 2"]
