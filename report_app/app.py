@@ -34,6 +34,7 @@ from shared.sites import STATES
 
 shiny_speed.install()  # before any session makes its reactive values
 FIRST_MAP_WAIT_SECONDS = 5.0
+PAUSE_SECONDS = 1.0  # no session served for this long: the newest month is read then
 
 
 def app_ui(request: Request) -> ui.Tag:
@@ -67,6 +68,7 @@ def app_ui(request: Request) -> ui.Tag:
 def server(input: Inputs, output: Outputs, session: Session) -> None:
     # The viewer is fixed for the session from the request that opened it; every page keeps
     # its data, choices and downloads to the viewer's states.
+    context.visited()
     headers = session.http_conn.headers  # type: ignore[attr-defined]  # AppSession's, untyped
     viewer = viewer_for(headers, context.settings)
     live_server("live", viewer=viewer)
@@ -126,6 +128,7 @@ def warm_up() -> None:
         # After the first visitor's map (or a few seconds): reading a month competes with
         # drawing it for the interpreter, and the map is what the first visitor waits for.
         context.first_map_sent.wait(timeout=FIRST_MAP_WAIT_SECONDS)
+        context.wait_for_pause(PAUSE_SECONDS, FIRST_MAP_WAIT_SECONDS * 4)
         months = available_months(context.store)
         if months:
             read_month(context.monthly, months[0])
