@@ -219,7 +219,8 @@ class OcppFeed:
             await _deny(
                 websocket,
                 400,
-                f"{where}: no OCPP sub-protocol we speak in {offered[:5]}; offer ocpp1.6 or ocpp2.0.1",
+                f"{where}: no OCPP sub-protocol we speak in {offered[:5]};"
+                " offer ocpp1.6 or ocpp2.0.1",
             )
             return
         try:
@@ -477,7 +478,8 @@ class Session:
         if action not in self.charge_point.route_map:
             raise Refused(
                 NotSupportedError(
-                    description=f"{action} is sent by a CSMS, not a charge point; the platform only observes"
+                    description=f"{action} is sent by a CSMS, not a charge point;"
+                    " the platform only observes"
                 ),
                 unique_id,
                 action,
@@ -498,7 +500,10 @@ class Session:
             found = SNIFF_ACTION.match(raw[:200])
             action = action or (found.group(1) if found else None)
             if action is not None and action not in STATUS_TRAFFIC:
-                return f"[OCPP {action} frame of {len(raw)} characters, not kept: it may carry driver data]"
+                return (
+                    f"[OCPP {action} frame of {len(raw)} characters,"
+                    " not kept: it may carry driver data]"
+                )
         return raw
 
     async def _quarantine(self, raw: str | bytes, reason: str, what: str = "frame") -> None:

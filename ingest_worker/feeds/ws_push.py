@@ -1,12 +1,12 @@
 """``/ws/v1/observations``: a CPO streams observations over a WebSocket with its bearer token.
 
 Each text message is one observation (``push_common.ObservationItem``) or a batch
-(``PushBody``) and is answered with the same ``PushResult`` as the REST API. Every message, and an application-level
-``{"type": "ping"}`` (answered ``{"type": "pong"}``), is a liveness signal for all EVSEs of the CPO
-(stored coalesced, see ``Ingest.liveness``). A connection may send ``MESSAGES_PER_SECOND``
-messages a second (bursts of ``BURST``); beyond that a message is answered with an error and
-not taken. A token may hold ``MAX_CONNECTIONS_PER_TOKEN`` connections at once; one more is
-closed with 1013 (try again later).
+(``PushBody``) and is answered with the same ``PushResult`` as the REST API. Every message, and
+an application-level ``{"type": "ping"}`` (answered ``{"type": "pong"}``), is a liveness signal
+for all EVSEs of the CPO (stored coalesced, see ``Ingest.liveness``). A connection may send
+``MESSAGES_PER_SECOND`` messages a second (bursts of ``BURST``); beyond that a message is
+answered with an error and not taken. A token may hold ``MAX_CONNECTIONS_PER_TOKEN``
+connections at once; one more is closed with 1013 (try again later).
 """
 
 from __future__ import annotations

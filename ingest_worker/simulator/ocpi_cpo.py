@@ -48,7 +48,8 @@ def _envelope(data: object = None, status_code: int = 1000, message: str = "Succ
 def location_object(
     cpo_id: str, site_id: str, evses: list[SimEvse], statuses: dict[str, tuple[str, datetime]]
 ) -> dict[str, object]:
-    """An OCPI 2.2.1 Location with its EVSEs' current statuses (``statuses``: uid → (OCPI status, at))."""
+    """An OCPI 2.2.1 Location with its EVSEs' current statuses (``statuses``: uid → (OCPI
+    status, at))."""
     site = evses[0].site
     stamps = [statuses[e.evse_uid][1] for e in evses if e.evse_uid in statuses]
     last = max(stamps) if stamps else datetime.now(UTC)
