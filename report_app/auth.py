@@ -20,8 +20,6 @@ import binascii
 import json
 from collections.abc import Mapping
 
-from shiny import Session
-
 from shared.jurisdictions import PUBLIC, RoleError, Viewer, combined, parse_role
 from shared.settings import Settings
 
@@ -68,13 +66,6 @@ def viewer_from_roles(roles: set[str]) -> Viewer:
         except RoleError:
             continue
     return combined(viewers)
-
-
-def request_headers(session: Session) -> Mapping[str, str]:
-    """The headers of the request that opened ``session`` (the root session a server gets)."""
-    # Shiny's AppSession keeps that request as ``http_conn`` (Shiny's documented way to read
-    # headers), but the abstract Session type the server function is given does not declare it.
-    return session.http_conn.headers  # type: ignore[attr-defined]  # on AppSession only
 
 
 def viewer_for(headers: Mapping[str, str], settings: Settings) -> Viewer:
