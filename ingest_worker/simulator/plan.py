@@ -153,7 +153,7 @@ def simulated_feeds(
     only_kinds: tuple[str, ...] = KINDS,
     poll_seconds: float = 30,
 ) -> list[SimFeed]:
-    """Feed configurations (with secrets) for every simulated CPO whose kind is in ``only_kinds``."""
+    """Feed configurations (with secrets) of every simulated CPO of a kind in ``only_kinds``."""
     cpo_ids = sorted({e.cpo_id for e in evses})
     ocpp_cpos = {e.cpo_id for e in evses if e.mapped}
     kinds = assign_kinds(cpo_ids, ocpp_cpos, overrides or {})
@@ -198,7 +198,8 @@ def party_id(cpo_id: str) -> str:
 def feeds_toml(feeds: list[SimFeed]) -> str:
     """FEEDS.toml for the worker (secrets named, never written)."""
     lines = [
-        "# Written by `chargeatlarge simulate --write-feeds`; secrets are in the .env file beside it.",
+        "# Written by `chargeatlarge simulate --write-feeds`;"
+        " secrets are in the .env file beside it.",
         "",
     ]
     for sim in feeds:

@@ -92,7 +92,7 @@ class Dropouts:
 
 @dataclass
 class FeedRecord:
-    """What one simulated feed sent; ``last`` is the stored form (upper case) per stored evse_uid."""
+    """What one simulated feed sent; ``last``: the stored form (upper case) per stored evse_uid."""
 
     cpo_id: str
     kind: str
@@ -111,5 +111,5 @@ class FeedRecord:
 
 
 def now_text() -> str:
-    """The real instant, as OCPP/OCPI/push timestamps carry it (simulated time only paces events)."""
+    """The real instant, as OCPP/OCPI/push timestamps carry it (simulated time paces events)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
