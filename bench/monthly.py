@@ -11,7 +11,10 @@ rejected ones that must not count) are in the database. Prints, each measured in
 - the engine alone on the same runs read from a Parquet file, and a straightforward pandas
   implementation of the EVSE minute figures on that file; that both agree, and the ratio.
 
-    .venv/bin/python bench/monthly.py [--evses 50000] [--seed 1]
+    .venv/bin/python bench/monthly.py [--evses 50000] [--seed 1] [--profile]
+
+Each run also prints CPU seconds (user + system, every thread): on a shared machine compare
+those. ``--profile`` prints the engine run's wall and CPU time per SQL statement and output.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -59,6 +63,7 @@ CATEGORY = {
 # Every fifth site has opening hours, in turn one of these; the others are open all the time.
 OPENING_HOURS = ("Mo-Fr 07:00-19:00; Sa 08:00-16:00", "Mo-Su 06:00-22:00", "Fr-Mo 09:00-02:00")
 EXCLUSIONS = 300
+STATES = np.array(["NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT"])
 
 
 def synthesise(evses: int, period: Period, seed: int) -> tuple[pa.Table, pd.DataFrame]:
@@ -120,11 +125,13 @@ def synthesise(evses: int, period: Period, seed: int) -> tuple[pa.Table, pd.Data
     connectors = pd.DataFrame(
         {
             "cpo_id": cpos, "site_id": [f"S{s:06d}" for s in sites], "site_name": "Bench site",
-            "address": "1 Bench St", "suburb": "Goulburn", "state": np.array(["NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT"])[sites % 8],
-            "postcode": "2580", "latitude": -34.75, "longitude": 149.72, "charger_id": [f"C{i // 3:06d}-{i % 3 // 2}" for i in range(evses)],
+            "address": "1 Bench St", "suburb": "Goulburn", "state": STATES[sites % 8],
+            "postcode": "2580", "latitude": -34.75, "longitude": 149.72,
+            "charger_id": [f"C{i // 3:06d}-{i % 3 // 2}" for i in range(evses)],
             "evse_uid": uids, "connector_id": "1", "connector_standard": "IEC_62196_T2_COMBO",
-            "power_type": "DC", "max_power_kw": 150.0, "ocpp_charge_point_id": None, "ocpp_evse_id": None,
-            "program": None, "commissioned_on": None, "decommissioned_on": None, "attribution": None,
+            "power_type": "DC", "max_power_kw": 150.0, "ocpp_charge_point_id": None,
+            "ocpp_evse_id": None, "program": None, "commissioned_on": None,
+            "decommissioned_on": None, "attribution": None,
             "lga_code": None, "lga_name": None, "time_zone": None,
             "opening_hours": [OPENING_HOURS[s // 5 % 3] if s % 5 == 0 else "" for s in sites],
         }
@@ -147,7 +154,8 @@ def store_exclusions(connectors: pd.DataFrame, period: Period, path: str, seed: 
         proposals.append(
             Proposal(cpo_id=row["cpo_id"], scope=scope, scope_id=scope_id,
                      from_at=datetime.fromtimestamp(begin, UTC),
-                     to_at=datetime.fromtimestamp(begin + int(rng.integers(1_800, 2 * 86_400)), UTC),
+                     to_at=datetime.fromtimestamp(
+                         begin + int(rng.integers(1_800, 2 * 86_400)), UTC),
                      cause=CAUSES[n % len(CAUSES)], note=f"bench {n}")
         )  # fmt: skip
     ids = propose(engine, proposals, actor="bench")
@@ -219,6 +227,13 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, every thread included (the figure to
+    compare on a busy machine, where wall time depends on the others)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(kind: str, folder: str, memory_limit: str | None) -> None:
     """Run one side in a fresh process."""
     import pyarrow.parquet as pq
@@ -238,7 +253,7 @@ def child(kind: str, folder: str, memory_limit: str | None) -> None:
         )
         detail = ", ".join(f"{k} {v:,}" for k, v in result.row_counts.items())
         print(json.dumps({"seconds": time.perf_counter() - began, "peak_mib": peak_rss_mib(),
-                          "detail": detail}))  # fmt: skip
+                          "cpu_seconds": cpu_seconds(), "detail": detail}))  # fmt: skip
         return
     pf = pq.ParquetFile(f"{folder}/runs.parquet")
     if kind == "engine":
@@ -249,13 +264,18 @@ def child(kind: str, folder: str, memory_limit: str | None) -> None:
         with engine.connect() as connection:
             exclusions = approved_exclusions(connection, period.start, period.end)
         inputs = MonthInputs(period, runs, connectors, 15, {}, exclusions=exclusions)
+        profile: list[tuple[str, float, float]] = []
         with month_tables(inputs, memory_limit=memory_limit) as tables:
-            counts = {
-                name: write_parquet(
+            profile += [(t.statement, t.seconds, t.cpu_seconds) for t in tables.step_times]
+            counts = {}
+            for name in schema.TABLES:
+                wall, cpu = time.perf_counter(), cpu_seconds()
+                counts[name] = write_parquet(
                     tables.batches(name), schema.TABLES[name], Path(folder) / f"{name}.parquet"
                 )
-                for name in schema.TABLES
-            }
+                profile.append((f"query and write {name}.parquet", time.perf_counter() - wall,
+                                cpu_seconds() - cpu))  # fmt: skip
+        Path(folder, "profile.json").write_text(json.dumps(profile))
         detail = ", ".join(f"{k} {v:,}" for k, v in counts.items())
     else:
         runs = pf.read(
@@ -265,9 +285,10 @@ def child(kind: str, folder: str, memory_limit: str | None) -> None:
         detail = "EVSE minute figures"
     print(
         json.dumps(
-            {"seconds": time.perf_counter() - began, "peak_mib": peak_rss_mib(), "detail": detail}
+            {"seconds": time.perf_counter() - began, "peak_mib": peak_rss_mib(),
+             "cpu_seconds": cpu_seconds(), "detail": detail}
         )
-    )
+    )  # fmt: skip
 
 
 def run_child(kind: str, folder: str, memory_limit: str | None) -> dict:
@@ -290,6 +311,9 @@ def main() -> None:
     parser.add_argument(
         "--memory-limit", default=ENGINE_MEMORY_LIMIT, help="DuckDB working-memory cap (engine run)"
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="print the engine's time per SQL statement"
+    )
     parser.add_argument("--child", choices=["job", "engine", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -307,7 +331,8 @@ def main() -> None:
             pa.Table.from_pandas(connectors, preserve_index=False), f"{folder}/connectors.parquet"
         )
         print(
-            f"synthesised {runs.num_rows:,} status runs for {args.evses:,} EVSEs ({runs.num_rows / args.evses:.0f}"
+            f"synthesised {runs.num_rows:,} status runs for {args.evses:,} EVSEs"
+            f" ({runs.num_rows / args.evses:.0f}"
             f" per EVSE) in {time.perf_counter() - began:.1f} s"
         )
         began = time.perf_counter()
@@ -325,17 +350,25 @@ def main() -> None:
         del runs, connectors
         job = run_child("job", folder, None)
         print(
-            f"whole job (SQLite → DuckDB capped at {ENGINE_MEMORY_LIMIT} → Parquet, manifest, report):"
-            f" {job['seconds']:.1f} s, peak {job['peak_mib']:.0f} MiB — {job['detail']}"
+            f"whole job (SQLite → DuckDB capped at {ENGINE_MEMORY_LIMIT} → Parquet, manifest,"
+            f" report): {job['seconds']:.1f} s ({job['cpu_seconds']:.1f} CPU-s),"
+            f" peak {job['peak_mib']:.0f} MiB"
+            f" — {job['detail']}"
         )
         engine = run_child("engine", folder, args.memory_limit)
         print(
-            f"engine alone (runs from Parquet, all {len(schema.TABLES)} tables, memory_limit {args.memory_limit}):"
-            f" {engine['seconds']:.1f} s, peak {engine['peak_mib']:.0f} MiB"
+            f"engine alone (runs from Parquet, all {len(schema.TABLES)} tables,"
+            f" memory_limit {args.memory_limit}): {engine['seconds']:.1f} s"
+            f" ({engine['cpu_seconds']:.1f} CPU-s), peak {engine['peak_mib']:.0f} MiB"
         )
+        if args.profile:
+            print("engine profile (wall s, CPU s of every thread) per statement, then per output:")
+            for statement, wall, cpu in json.loads(Path(folder, "profile.json").read_text()):
+                print(f"  {wall:7.2f} {cpu:7.2f}  {statement}")
         baseline = run_child("pandas", folder, None)
         print(
-            f"pandas (EVSE minute figures only): {baseline['seconds']:.1f} s, peak {baseline['peak_mib']:.0f} MiB"
+            f"pandas (EVSE minute figures only): {baseline['seconds']:.1f} s"
+            f" ({baseline['cpu_seconds']:.1f} CPU-s), peak {baseline['peak_mib']:.0f} MiB"
         )
         ours = pq.read_table(f"{folder}/evse.parquet").to_pandas().set_index(["cpo_id", "evse_uid"])
         theirs = pd.read_parquet(f"{folder}/pandas_evse.parquet").set_index(["cpo_id", "evse_uid"])
@@ -355,7 +388,8 @@ def main() -> None:
         )
         print(
             f"closed minutes {ours['closed_minutes'].sum():,.0f}, excluded minutes"
-            f" {ours['excluded_minutes'].sum():,.0f} on {(ours['excluded_minutes'] > 0).sum():,} EVSEs"
+            f" {ours['excluded_minutes'].sum():,.0f}"
+            f" on {(ours['excluded_minutes'] > 0).sum():,} EVSEs"
         )
         job_store = LocalBlobStore(Path(folder) / "blobs")
         same = [
@@ -365,14 +399,17 @@ def main() -> None:
             == Path(f"{folder}/{name}.parquet").read_bytes()
         ]
         print(
-            f"tables byte-identical between the job and the engine run: {len(same)} of {len(schema.TABLES)}"
+            "tables byte-identical between the job and the engine run:"
+            f" {len(same)} of {len(schema.TABLES)}"
         )
         print(
-            f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} × (the engine also builds"
+            f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} ×"
+            " (the engine also builds"
             f" {len(schema.TABLES) - 1} more tables)"
         )
     print(
-        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]},"
+        f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}"
     )
 
 

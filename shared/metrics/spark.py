@@ -173,7 +173,8 @@ def translate(statement: exp.Expression) -> exp.Expression:
 
 def spark_sql(sql: str) -> list[exp.Expression]:
     """DuckDB SQL text (one or more statements) → translated statements (``.sql("spark")``)."""
-    return [translate(s) for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    parsed = sqlglot.parse(sql, read="duckdb")
+    return [translate(s) for s in parsed if isinstance(s, exp.Expression)]
 
 
 def step_statements() -> list[exp.Expression]:
@@ -280,7 +281,7 @@ class SparkMonthTables:
 class _Catalog:
     """Temporary views standing in for the engine's tables, each materialised once."""
 
-    def __init__(self, spark: SparkSession, folder: Path, materialise: str):
+    def __init__(self, spark: SparkSession, folder: Path, materialise: str) -> None:
         if materialise not in MATERIALISE:
             raise ValueError(f"materialise {materialise!r}: expected one of {MATERIALISE}")
         self.spark = spark

@@ -168,6 +168,14 @@ def run_month(
             with computing as computed:
                 computed_in = time.perf_counter() - began
                 run_count = computed.run_count
+                for step in getattr(computed, "step_times", ()):  # DuckDB's profile
+                    log.debug(
+                        "%s: %.2f s (%.2f CPU-s) %s",
+                        month,
+                        step.seconds,
+                        step.cpu_seconds,
+                        step.statement,
+                    )
                 row_counts = {
                     name: write_parquet(
                         computed.batches(name), schema.TABLES[name], folder / f"{name}.parquet"
