@@ -34,7 +34,7 @@ from shared.sites import STATES
 
 shiny_speed.install()  # before any session makes its reactive values
 FIRST_MAP_WAIT_SECONDS = 5.0
-PAUSE_SECONDS = 1.0  # no session served for this long: the newest month is read then
+PAUSE_SECONDS = 3.0  # no session served for this long (maps drawn): the newest month is read
 
 
 def app_ui(request: Request) -> ui.Tag:
