@@ -58,7 +58,7 @@ def main() -> None:
                 connection.execute(insert(status_run), rows)
         del rows
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         with engine.connect() as connection:
             reader = runs_reader(
                 connection,
@@ -69,12 +69,17 @@ def main() -> None:
             )
             count = sum(batch.num_rows for batch in reader)
         seconds = time.perf_counter() - began
+        cpu = time.process_time() - cpu
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"streamed {count:,} runs of {args.evses:,} EVSEs in {seconds:.1f} s"
-        f" ({count / seconds:,.0f} runs/s); peak RSS {before:.0f} → {after:.0f} MiB"
+        f" ({count / seconds:,.0f} runs/s, {cpu:.1f} CPU-s);"
+        f" peak RSS {before:.0f} → {after:.0f} MiB"
     )
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]},"
+        f" load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":
