@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,8 +34,9 @@ from shared.blobstore import BlobNotFound
 from shared.sites import STATES
 
 shiny_speed.install()  # before any session makes its reactive values
-FIRST_MAP_WAIT_SECONDS = 5.0
-PAUSE_SECONDS = 3.0  # no session served for this long (maps drawn): the newest month is read
+# The server starts serving once the warm-up is done, or after this long (a slow store must
+# not keep it from starting; the pages then read what they need themselves).
+WARM_UP_SECONDS = 30.0
 
 
 def app_ui(request: Request) -> ui.Tag:
@@ -68,7 +70,6 @@ def app_ui(request: Request) -> ui.Tag:
 def server(input: Inputs, output: Outputs, session: Session) -> None:
     # The viewer is fixed for the session from the request that opened it; every page keeps
     # its data, choices and downloads to the viewer's states.
-    context.visited()
     headers = session.http_conn.headers  # type: ignore[attr-defined]  # AppSession's, untyped
     viewer = viewer_for(headers, context.settings)
     live_server("live", viewer=viewer)
@@ -119,16 +120,16 @@ async def published(request: Request) -> Response:
 
 
 def warm_up() -> None:
-    """Read, in the background, what the first visitors need: the live map, the newest month."""
+    """Read, in the background, what the first visitors need: the live map, the newest month.
+
+    Started before the server accepts visitors and waited for (``lifespan``): reading a month
+    while the first maps are drawn slowed them by seconds, the threads contending for the GIL.
+    """
 
     def live() -> None:
         context.shared_live_view(context.read_live(), Filters())  # the public map
 
     def newest_month() -> None:
-        # After the first visitor's map (or a few seconds): reading a month competes with
-        # drawing it for the interpreter, and the map is what the first visitor waits for.
-        context.first_map_sent.wait(timeout=FIRST_MAP_WAIT_SECONDS)
-        context.wait_for_pause(PAUSE_SECONDS, FIRST_MAP_WAIT_SECONDS * 4)
         months = available_months(context.store)
         if months:
             read_month(context.monthly, months[0])
@@ -141,6 +142,7 @@ def warm_up() -> None:
 @asynccontextmanager
 async def lifespan(_: Starlette) -> AsyncIterator[None]:
     warm_up()
+    await asyncio.to_thread(context.prefetcher.wait_idle, WARM_UP_SECONDS)
     yield
 
 

@@ -140,6 +140,12 @@ class Prefetcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._pending: set[object] = set()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job is pending (at most ``timeout`` seconds); whether none is."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._pending, timeout=timeout)
 
     def submit(self, key: object, job: Callable[[], object]) -> None:
         with self._lock:
@@ -153,8 +159,9 @@ class Prefetcher:
             except Exception:  # noqa: BLE001 - see the class docstring
                 pass
             finally:
-                with self._lock:
+                with self._idle:
                     self._pending.discard(key)
+                    self._idle.notify_all()
 
         self._pool.submit(run)
 

@@ -7,7 +7,6 @@ path, where that name would shadow the top-level ``shared`` package.)
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 
 import pandas as pd
@@ -59,22 +58,6 @@ _views_lock = threading.Lock()
 
 
 _building_views: dict[tuple[int, Filters], threading.Lock] = {}
-# Set once the first session's map has gone out: the newest month's warm-up waits for it, so
-# the first visitor's map is not slowed by reading a month (see ``app.warm_up``).
-first_map_sent = threading.Event()
-_last_visit = [0.0]  # time.monotonic() when a session last started or sent its map
-
-
-def visited() -> None:
-    """Note that a session is being served now (background warm-up waits for a pause)."""
-    _last_visit[0] = time.monotonic()
-
-
-def wait_for_pause(pause: float, longest: float) -> None:
-    """Return once no session was served for ``pause`` seconds, or after ``longest``."""
-    until = time.monotonic() + longest
-    while (quiet := time.monotonic() - _last_visit[0]) < pause and time.monotonic() < until:
-        time.sleep(min(pause - quiet, 0.2))
 
 
 def shared_live_view(data: LiveData, filters: Filters) -> LiveView:

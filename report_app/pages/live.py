@@ -168,16 +168,11 @@ def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noq
         leaflet.add(LegendControl(legend, title="Site status", position="bottomright"))
         return leaflet
 
-    def map_sent() -> None:
-        context.visited()
-        context.first_map_sent.set()
-
     @reactive.effect
     def _draw() -> None:
         data = view().layers
         for key, layer in layers.items():
             layer.data = data[key]
-        session.on_flushed(map_sent, once=True)
 
     @render.ui
     def age() -> ui.Tag:

@@ -59,7 +59,6 @@ from shared.sites import STATES
 T = TypeVar("T")
 # Tabs drawn from the month's map, breakdown or site rows (read ahead only while one is open).
 TABS_WITH_VIEWS = ("map", "breakdown", "funded")
-READ_AHEAD_PAUSE_SECONDS = 0.5  # the months either side are read once visits pause this long
 LEVEL_LABELS = {"network": "Network (CPO)", "state": "State", "program": "Grant program",
                 "lga": "Local government area", "site": "Site", "charger": "Charger",
                 "connector": "Connector"}  # fmt: skip
@@ -232,7 +231,6 @@ def uptime_server(
         month = input.month()
         if not month:
             return "No months have been processed yet: run `chargeatlarge monthly` first."
-        context.visited()
         level = input.level()
         try:
             tables = month_tables_for(context.monthly, month, level)
@@ -248,8 +246,6 @@ def uptime_server(
             for other in neighbours(available, month):
 
                 def job(other: str = other) -> None:
-                    # yields to visitors: reading competes with their rendering for the GIL
-                    context.wait_for_pause(READ_AHEAD_PAUSE_SECONDS, 10.0)
                     read_month(context.monthly, other, level, scope, views)
 
                 context.prefetcher.submit((other, level, scope, views), job)

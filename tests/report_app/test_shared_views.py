@@ -118,3 +118,14 @@ def test_a_live_view_asked_for_at_once_is_built_once(blobstore, monkeypatch) -> 
     assert len(views) == 2 and views[0] is views[1]
     assert builds == [filters]
     assert set(views[0].sites["state"]) == {"NSW"}
+
+
+def test_start_up_waits_for_the_warm_up_jobs() -> None:
+    prefetcher = caches.Prefetcher()
+    assert prefetcher.wait_idle(timeout=60)  # nothing pending
+    go, done = threading.Event(), []
+    prefetcher.submit("month", lambda: (go.wait(timeout=60), done.append("month")))
+    assert not prefetcher.wait_idle(timeout=0.05)  # the job holds until told to go
+    go.set()
+    assert prefetcher.wait_idle(timeout=60)
+    assert done == ["month"]
