@@ -22,12 +22,10 @@ from shared.blobstore import BlobStore
 log = logging.getLogger("chargeatlarge.worker.ocpi")
 
 SUCCESS = 1000
-CLIENT_ERROR = 2000
 INVALID_PARAMETERS = 2001
 NOT_ENOUGH_INFORMATION = 2002
 UNKNOWN_LOCATION = 2003
 SERVER_ERROR = 3000
-UNABLE_TO_USE_CLIENT_API = 3001
 
 REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"

@@ -62,7 +62,6 @@ class Parties:
         self.cipher = cipher
         self.by_cpo: dict[str, Registration] = {}
         self.loaded = False
-        self.loaded_at = float("-inf")  # last successful load
         self.tried_at = float("-inf")  # last attempt, successful or not
         self.changed = asyncio.Event()
         self._loading = asyncio.Lock()
@@ -99,7 +98,6 @@ class Parties:
                 by_cpo[row.cpo_id] = Registration(
                     row.cpo_id, parties, row.token_c_sha256, row.versions_url, token_b
                 )
-        self.loaded_at = time.monotonic()
         self.loaded = True
         if by_cpo != self.by_cpo:
             self.by_cpo = by_cpo

@@ -51,7 +51,6 @@ class PushPoller:
         self.interval = poll_interval(feed, default_max_gap_minutes)
         self.registration: Registration | None = None
         self.puller: OcpiPuller | None = None
-        self.polls = 0
 
     def _current(self) -> Registration | None:
         registration = self.parties.by_cpo.get(self.feed.cpo_id)
@@ -88,7 +87,6 @@ class PushPoller:
             self.ingest.mark_error(self.feed, f"Locations poll (liveness): {message}")
             log.warning("%s: Locations poll failed: %s", self.feed.name, message)
             return False
-        self.polls += 1
         log.info(
             "%s: Locations poll, %d changed locations, %d statuses",
             self.feed.name,
