@@ -61,7 +61,7 @@ def chromium():
         launched.close()
 
 
-def open_page(chromium, url: str, headers: dict[str, str]):  # noqa: ANN001, ANN201
+def open_page(chromium, url: str, headers: dict[str, str]):
     context = chromium.new_context(viewport={"width": 1400, "height": 1000}, extra_http_headers=headers,
                                   accept_downloads=True)  # fmt: skip
     page = context.new_page()
@@ -73,16 +73,16 @@ def open_page(chromium, url: str, headers: dict[str, str]):  # noqa: ANN001, ANN
 MARKERS = ".leaflet-container path.leaflet-interactive"
 
 
-def wait_for_markers(page, count: int) -> None:  # noqa: ANN001
+def wait_for_markers(page, count: int) -> None:
     script = f"() => document.querySelectorAll('{MARKERS}').length === {count}"
     try:
         page.wait_for_function(script, timeout=30_000)
-    except Exception as exc:  # noqa: BLE001 - say what was drawn instead
+    except Exception as exc:
         drawn = page.evaluate(f"() => document.querySelectorAll('{MARKERS}').length")
         raise AssertionError(f"expected {count} markers, {drawn} drawn") from exc
 
 
-def test_live_map_filters_and_site_click(server, chromium) -> None:  # noqa: ANN001
+def test_live_map_filters_and_site_click(server, chromium) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = open_page(chromium, server["url"], ANALYST)
     wait_for_markers(page, SITES)
@@ -109,7 +109,7 @@ def test_live_map_filters_and_site_click(server, chromium) -> None:  # noqa: ANN
     page.context.close()
 
 
-def test_uptime_month_switch_and_csv_download(server, chromium) -> None:  # noqa: ANN001
+def test_uptime_month_switch_and_csv_download(server, chromium) -> None:
     page = open_page(chromium, server["url"], ANALYST)
     page.locator("a.nav-link", has_text="Uptime").click()
     page.get_by_text("Uptime distribution, site level, 2026-10").wait_for(timeout=20_000)
@@ -145,7 +145,7 @@ def test_uptime_month_switch_and_csv_download(server, chromium) -> None:  # noqa
     page.context.close()
 
 
-def test_quality_and_reports_pages(server, chromium) -> None:  # noqa: ANN001
+def test_quality_and_reports_pages(server, chromium) -> None:
     page = open_page(chromium, server["url"], ANALYST)
     page.locator("a.nav-link", has_text="Data quality").click()
     page.get_by_text("connection refused").wait_for(timeout=20_000)
@@ -166,7 +166,7 @@ def test_quality_and_reports_pages(server, chromium) -> None:  # noqa: ANN001
     page.context.close()
 
 
-def test_public_visitor_reaches_no_government_figure(server, chromium) -> None:  # noqa: ANN001
+def test_public_visitor_reaches_no_government_figure(server, chromium) -> None:
     page = open_page(chromium, server["url"], {})
     wait_for_markers(page, SITES)
     assert page.locator("#role").inner_text() == "role: public"
@@ -185,7 +185,7 @@ def test_public_visitor_reaches_no_government_figure(server, chromium) -> None: 
     page.context.close()
 
 
-def test_map_refreshes_when_the_snapshot_changes(server, chromium) -> None:  # noqa: ANN001
+def test_map_refreshes_when_the_snapshot_changes(server, chromium) -> None:
     page = open_page(chromium, server["url"], ANALYST)
     wait_for_markers(page, SITES)
     assert page.locator("#count-all_available").inner_text() != str(SITES)
@@ -198,7 +198,7 @@ def test_map_refreshes_when_the_snapshot_changes(server, chromium) -> None:  # n
             f"() => document.querySelector('#count-all_available').textContent === '{SITES}'",
             timeout=30_000,
         )
-    except Exception as exc:  # noqa: BLE001 - say what the page shows instead
+    except Exception as exc:
         shown = page.locator("#count-all_available").inner_text()
         raise AssertionError(f"all-available count {shown}, expected {SITES}") from exc
     # Counts and markers are separate outputs: wait for the markers as well, never assume them.
@@ -208,12 +208,12 @@ def test_map_refreshes_when_the_snapshot_changes(server, chromium) -> None:  # n
     )
     try:
         page.wait_for_function(f"() => ({green})() === {SITES}", timeout=30_000)
-    except Exception as exc:  # noqa: BLE001 - say what the map shows instead
+    except Exception as exc:
         raise AssertionError(f"{page.evaluate(green)} green markers, expected {SITES}") from exc
     page.context.close()
 
 
-def test_hostile_report_paths_are_refused(server) -> None:  # noqa: ANN001
+def test_hostile_report_paths_are_refused(server) -> None:
     for path in ["published/2026-10/..%2F..%2Fstatic%2Fsites%2Fgenerated.csv",
                  "published/..%2Fprocessed/report.html", "published/2026-10/manifest.json",
                  "published/2026-10/report.HTML", "published/2026-13/report.html"]:  # fmt: skip
@@ -221,7 +221,7 @@ def test_hostile_report_paths_are_refused(server) -> None:  # noqa: ANN001
         assert response.status_code == 404, path
 
 
-def test_empty_store_explains_itself(tmp_path, chromium) -> None:  # noqa: ANN001
+def test_empty_store_explains_itself(tmp_path, chromium) -> None:
     process, url = start_app(tmp_path / "var")
     try:
         page = open_page(chromium, url, ANALYST)
@@ -241,7 +241,7 @@ def test_empty_store_explains_itself(tmp_path, chromium) -> None:  # noqa: ANN00
         stop_app(process)
 
 
-def download_rows(page, button: str) -> tuple[str, list[dict]]:  # noqa: ANN001
+def download_rows(page, button: str) -> tuple[str, list[dict]]:
     with page.expect_download(timeout=30_000) as download_info:
         page.locator(button).click()
     download = download_info.value
@@ -250,19 +250,19 @@ def download_rows(page, button: str) -> tuple[str, list[dict]]:  # noqa: ANN001
     )
 
 
-def uptime(evse) -> float:  # noqa: ANN001
+def uptime(evse) -> float:
     """Spec 4's uptime of summed minutes, written out here (not the code under test)."""
     up = evse[["available_minutes", "in_use_minutes", "reserved_minutes"]].to_numpy().sum()
     return 100 * up / evse["known_minutes"].sum()
 
 
-def wait_for_text(locator, text: str, absent: bool = False) -> None:  # noqa: ANN001
+def wait_for_text(locator, text: str, absent: bool = False) -> None:
     locator.get_by_text(text).first.wait_for(state="detached" if absent else "visible",
                                              timeout=30_000)  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_sees_and_downloads_only_its_states(server, chromium, role: str) -> None:  # noqa: ANN001
+def test_each_role_sees_and_downloads_only_its_states(server, chromium, role: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     states = ROLE_STATES[role]
     evses = server["network"].evses

@@ -22,14 +22,14 @@ MONTHS = ("2026-08", "2026-09", "2026-10")
 
 
 @pytest.fixture
-def months(blobstore):  # noqa: ANN001, ANN201
+def months(blobstore):
     network = generate.make_network(4)
     for index, month in enumerate(MONTHS):
         generate.write_month(blobstore, month, generate.month_tables(network, month, seed=index))
     return blobstore
 
 
-def test_month_cache_keeps_the_most_recently_used_months(months) -> None:  # noqa: ANN001
+def test_month_cache_keeps_the_most_recently_used_months(months) -> None:
     cache = caches.MonthlyTables(months, months=2)
     networks = {month: cache.get(month, "network") for month in MONTHS}
     evse = {month: cache.get(month, "evse") for month in MONTHS}
@@ -41,7 +41,7 @@ def test_month_cache_keeps_the_most_recently_used_months(months) -> None:  # noq
     assert all(cache.get(month, "network") is networks[month] for month in MONTHS)
 
 
-def test_a_rerun_month_is_read_afresh(months) -> None:  # noqa: ANN001
+def test_a_rerun_month_is_read_afresh(months) -> None:
     cache = caches.MonthlyTables(months)
     site = cache.get("2026-10", "site")
     profiles = cache.derived("2026-10", "hour_of_week", month_data.site_profiles)
@@ -53,7 +53,7 @@ def test_a_rerun_month_is_read_afresh(months) -> None:  # noqa: ANN001
     assert cache.cached_months() == ["2026-10"]  # the earlier run's entries are gone
 
 
-def test_read_month_table_decodes_only_the_named_columns(months) -> None:  # noqa: ANN001
+def test_read_month_table_decodes_only_the_named_columns(months) -> None:
     daily = sources.read_month_table(months, "2026-10", "daily", month_data.DAILY_COLUMNS)
     assert list(daily.columns) == month_data.DAILY_COLUMNS
     assert str(daily["date"].dtype).startswith("datetime64")
@@ -61,7 +61,7 @@ def test_read_month_table_decodes_only_the_named_columns(months) -> None:  # noq
         sources.read_month_table(months, "2026-10", "daily", ["cpo_id", "nonsense"])
 
 
-def test_read_month_fills_the_cache_for_the_page(months) -> None:  # noqa: ANN001
+def test_read_month_fills_the_cache_for_the_page(months) -> None:
     cache = caches.MonthlyTables(months)
     read_month(cache, "2026-09")
     assert cache.cached_months() == ["2026-09"]
@@ -113,7 +113,7 @@ def test_prefetcher_runs_a_key_once_at_a_time_and_survives_errors() -> None:
     assert runs == ["slow", "slow"]
 
 
-def test_live_cache_rebuilds_only_when_a_blob_changed(blobstore) -> None:  # noqa: ANN001
+def test_live_cache_rebuilds_only_when_a_blob_changed(blobstore) -> None:
     network = generate.make_network(3)
     generate.write_static_sites(blobstore, network)
     now = datetime(2026, 11, 20, tzinfo=UTC)
@@ -129,7 +129,7 @@ def test_live_cache_rebuilds_only_when_a_blob_changed(blobstore) -> None:  # noq
     assert len(second.evses) == len(network.evses)
 
 
-def test_unfiltered_views_are_shared_and_match_the_per_session_path(months) -> None:  # noqa: ANN001
+def test_unfiltered_views_are_shared_and_match_the_per_session_path(months) -> None:
     cache = caches.MonthlyTables(months)
     read_month(cache, "2026-10")
     rows = uptime.unfiltered_rows(cache, "2026-10", "site")

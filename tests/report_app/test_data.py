@@ -179,13 +179,13 @@ def test_data_age(seconds: float | None, text: str) -> None:
     assert live_data.data_age(newest, NOW) == text
 
 
-def put_parquet(store, name: str, table: pa.Table) -> None:  # noqa: ANN001
+def put_parquet(store, name: str, table: pa.Table) -> None:
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     store.put(name, buffer.getvalue())
 
 
-def test_live_status_round_trip_and_problems(blobstore) -> None:  # noqa: ANN001
+def test_live_status_round_trip_and_problems(blobstore) -> None:
     with pytest.raises(DataProblem, match="No live data yet"):
         sources.read_live_status(blobstore)
     blobstore.put(layout.LIVE_STATUS, b"PAR1 not really")
@@ -208,7 +208,7 @@ def test_live_status_round_trip_and_problems(blobstore) -> None:  # noqa: ANN001
     ]
 
 
-def test_load_live_reports_missing_parts(blobstore) -> None:  # noqa: ANN001
+def test_load_live_reports_missing_parts(blobstore) -> None:
     live = sources.load_live(blobstore)
     assert live.evses.empty
     assert live.problems[0].startswith("No live data yet")
@@ -291,7 +291,7 @@ def test_a_filter_that_matches_no_evse_gives_an_empty_table() -> None:
     assert rolled.empty and {"site_count", "uptime_pct", "coverage_pct"} <= set(rolled.columns)
 
 
-def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # noqa: ANN001
+def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:
     network = generate.make_network(8)
     tables = generate.month_tables(network, "2026-10", seed=3)
     generate.write_month(blobstore, "2026-10", tables)
@@ -312,7 +312,7 @@ def test_generated_month_round_trips_through_the_schemas(blobstore) -> None:  # 
     assert shown["site_id"].tolist() == ["S00000", "S00004"]  # every 4th site has program BBF
 
 
-def test_available_months_need_a_manifest(blobstore) -> None:  # noqa: ANN001
+def test_available_months_need_a_manifest(blobstore) -> None:
     blobstore.put(layout.monthly_manifest_blob("2026-09"), b"{}")
     blobstore.put(layout.monthly_manifest_blob("2026-10"), b"{}")
     blobstore.put(layout.monthly_table_blob("2026-11", "evse"), b"half written")
@@ -346,7 +346,7 @@ def test_daily_trend_and_hour_of_week_grid() -> None:
     assert grid.isna().sum().sum() == 166
 
 
-def test_feed_health_tolerates_extra_and_refuses_junk(blobstore) -> None:  # noqa: ANN001
+def test_feed_health_tolerates_extra_and_refuses_junk(blobstore) -> None:
     with pytest.raises(DataProblem, match="No feed health yet"):
         sources.read_feed_health(blobstore)
     feeds = {"feeds": [{"cpo_id": "X", "kind": "ocpp", "lag_seconds": "12", "extra": [1]},
@@ -367,7 +367,7 @@ def test_feed_health_tolerates_extra_and_refuses_junk(blobstore) -> None:  # noq
         sources.read_feed_health(blobstore)
 
 
-def test_quarantine_counts(engine, settings) -> None:  # noqa: ANN001
+def test_quarantine_counts(engine, settings) -> None:
     from shared.db.tables import quarantine
 
     with engine.begin() as conn:
@@ -392,12 +392,12 @@ def test_quarantine_counts(engine, settings) -> None:  # noqa: ANN001
         sources.quarantine_counts(None)
 
 
-def test_quarantine_counts_without_the_table(tmp_path) -> None:  # noqa: ANN001
+def test_quarantine_counts_without_the_table(tmp_path) -> None:
     with pytest.raises(DataProblem, match="cannot be read for quarantine counts"):
         sources.quarantine_counts(f"sqlite:///{tmp_path / 'empty.db'}")
 
 
-def test_published_reports_and_hostile_names(blobstore) -> None:  # noqa: ANN001
+def test_published_reports_and_hostile_names(blobstore) -> None:
     blobstore.put("reports/2026-10/report.html", b"<html></html>")
     blobstore.put("reports/2026-10/site.csv", b"a\n")
     for state in ("NSW", "WA", "SA"):
@@ -431,7 +431,7 @@ def test_published_reports_and_hostile_names(blobstore) -> None:  # noqa: ANN001
             sources.report_blob(month, name)
 
 
-def test_static_sites_are_reread_only_when_a_file_changes(blobstore) -> None:  # noqa: ANN001
+def test_static_sites_are_reread_only_when_a_file_changes(blobstore) -> None:
     network = generate.make_network(2)
     generate.write_static_sites(blobstore, network)
     cache = sources.StaticSitesCache()
@@ -445,7 +445,7 @@ def test_static_sites_are_reread_only_when_a_file_changes(blobstore) -> None:  #
     )  # S00000-S00001 twice (first file wins) + S00002
 
 
-def test_fast_paths_give_the_same_figures(blobstore) -> None:  # noqa: ANN001
+def test_fast_paths_give_the_same_figures(blobstore) -> None:
     network = generate.make_network(6)
     tables = generate.month_tables(network, "2026-10", seed=4)
     daily, evse = tables["daily"], tables["evse"]
@@ -512,7 +512,7 @@ def test_site_profiles_grid_per_site() -> None:
     assert month_data.hour_of_week_grid(profiles, "Y", "T").isna().all().all()
 
 
-def test_a_month_processed_before_contract_version_two_is_read_with_its_meaning(blobstore) -> None:  # noqa: ANN001
+def test_a_month_processed_before_contract_version_two_is_read_with_its_meaning(blobstore) -> None:
     network = generate.make_network(8)
     tables = generate.month_tables(network, "2026-08", seed=4)
     added = [c for c in sources.VERSION_ONE if c in schema.EVSE.names]

@@ -20,7 +20,7 @@ MONTHS = ("2026-09", "2026-10")
 
 
 @pytest.fixture
-def months(blobstore):  # noqa: ANN001, ANN201
+def months(blobstore):
     network = generate.make_network(40)
     for index, month in enumerate(MONTHS):
         generate.write_month(blobstore, month, generate.month_tables(network, month, seed=index))
@@ -34,7 +34,7 @@ def held(cache: caches.MonthlyTables, month: str, name: str) -> bool:
     return not built
 
 
-def test_read_ahead_for_a_government_viewer_builds_no_national_view(months) -> None:  # noqa: ANN001
+def test_read_ahead_for_a_government_viewer_builds_no_national_view(months) -> None:
     national, scoped, without_views = (caches.MonthlyTables(months) for _ in range(3))
     read_month(national, "2026-10")
     read_month(scoped, "2026-10", scope=("NSW",))
@@ -47,7 +47,7 @@ def test_read_ahead_for_a_government_viewer_builds_no_national_view(months) -> N
     assert not held(without_views, "2026-10", "map:None")
 
 
-def test_filter_choices_hold_only_the_viewers_states(months) -> None:  # noqa: ANN001
+def test_filter_choices_hold_only_the_viewers_states(months) -> None:
     cache = caches.MonthlyTables(months)
     evse = cache.get("2026-10", "evse")
     assert {"NSW", "WA"} <= set(evse["state"])  # the generated month has other states too
@@ -64,7 +64,7 @@ def test_filter_choices_hold_only_the_viewers_states(months) -> None:  # noqa: A
     assert set(lgas) < set(everything)
 
 
-def test_scoped_connectors_are_shared_and_hold_only_the_viewers_states(blobstore) -> None:  # noqa: ANN001
+def test_scoped_connectors_are_shared_and_hold_only_the_viewers_states(blobstore) -> None:
     network = generate.make_network(40)
     generate.write_static_sites(blobstore, network)
     generate.write_live(
@@ -80,7 +80,7 @@ def test_scoped_connectors_are_shared_and_hold_only_the_viewers_states(blobstore
     assert len(context.scoped_connectors(data, None)) == len(data.connectors)
 
 
-def test_a_live_view_asked_for_at_once_is_built_once(blobstore, monkeypatch) -> None:  # noqa: ANN001
+def test_a_live_view_asked_for_at_once_is_built_once(blobstore, monkeypatch) -> None:
     network = generate.make_network(40)
     generate.write_static_sites(blobstore, network)
     generate.write_live(
