@@ -1,4 +1,5 @@
-"""Nothing accepted is lost: database outages spool to disk, and a killed worker replays."""
+"""Nothing accepted is lost: database outages spool to disk, a killed worker replays, and a blob
+store that cannot be reached for a moment does not end the writer."""
 
 import asyncio
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from azure.core.exceptions import ServiceRequestError
 from sqlalchemy import select
 
 from ingest_worker.pipeline import Ingest
@@ -189,3 +191,46 @@ def test_a_record_replayed_after_a_crash_is_audited_once(tmp_path: Path) -> None
     with engine.connect() as connection:
         assert len(connection.execute(select(status_run)).all()) == 1
         assert len(connection.execute(select(ingest_batch)).all()) == 1
+
+
+class FailingOnceStore(LocalBlobStore):
+    """A local blob store whose first ``put`` fails the way the Azure SDK does when the
+    storage account cannot be reached (``ServiceRequestError``, not an ``OSError``)."""
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+
+    def put(self, name: str, data: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ServiceRequestError("<urllib3.connection.HTTPSConnection>: connection refused")
+        super().put(name, data)
+
+
+def test_writer_outlives_a_transient_blob_store_error(tmp_path: Path) -> None:
+    """A blob store that cannot be reached for a moment delays the writer; it does not end it."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    rest = feed("ACME", "rest_push", "s")
+    store = FailingOnceStore(tmp_path / "blobs", failures=1)
+    ingest = Ingest([rest], engine, store, Spool(tmp_path / "spool.db"), 15)
+
+    async def scenario() -> tuple[int, bool]:
+        stop = asyncio.Event()
+        writer = asyncio.create_task(ingest.run_writer(stop))
+        await ingest.accept(rest, [Observation("ACME", "E1", "AVAILABLE", T0)], raw="m", sender="t")
+        deadline = time.monotonic() + 120  # a busy machine; ends at the condition
+        while ingest.spool.backlog()[0] and not writer.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        alive = not writer.done()
+        stop.set()
+        await asyncio.gather(writer, return_exceptions=True)
+        return ingest.spool.backlog()[0], alive
+
+    backlog, alive = asyncio.run(scenario())
+    assert alive, "the writer task ended"
+    assert backlog == 0
+    with engine.connect() as connection:
+        assert connection.execute(select(status_run.c.status)).scalars().all() == ["AVAILABLE"]
