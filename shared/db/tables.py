@@ -46,20 +46,6 @@ cpo = Table(
     Column("created_at", Instant, nullable=False),
 )
 
-feed = Table(
-    "feed",
-    metadata,
-    Column("feed_id", BigId, primary_key=True, autoincrement=True),
-    Column("cpo_id", Id, ForeignKey("cpo.cpo_id"), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("config", Text, nullable=True, comment="JSON, never secrets"),
-    Column("last_success_at", Instant, nullable=True),
-    Column("last_error_at", Instant, nullable=True),
-    Column("last_error", Text, nullable=True),
-    Column("updated_at", Instant, nullable=True),
-    UniqueConstraint("cpo_id", "kind", name="uq_feed_cpo_kind"),
-)
-
 # One row per run of identical raw status of one EVSE. Every observation inside
 # [started_at, last_confirmed_at] re-confirmed the status within max_gap of the previous one,
 # so the status is known throughout; it carries forward max_gap past last_confirmed_at.

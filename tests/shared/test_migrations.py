@@ -53,6 +53,7 @@ def test_migrations_render_for_sql_server() -> None:
     assert "DATETIME2(6)" in sql
     assert "BIGINT NOT NULL IDENTITY" in sql
     assert "GO" in sql  # T-SQL batch separators
+    assert "DROP TABLE feed" in sql  # 0007: the unused table goes on Azure SQL too
 
 
 def test_entra_token_option_signs_in_with_an_access_token() -> None:
@@ -91,3 +92,15 @@ def test_schema_rollback_command_of_the_readme_rolls_back(
     # Either the rollback happened, or the command said it could not.
     rolled_back = version == "0001" and "ocpi_party" not in tables
     assert rolled_back or result.exit_code != 0, (version, result.output)
+
+
+def test_the_unused_feed_table_is_dropped_and_comes_back_on_downgrade(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    assert "feed" not in inspect(engine).get_table_names()
+    command.downgrade(alembic_config(url), "0006")
+    assert "feed" in inspect(engine).get_table_names()
+    upgrade(url)
+    assert "feed" not in inspect(engine).get_table_names()
+    engine.dispose()
