@@ -41,11 +41,6 @@ class Filters:
         """Whether the user picked any filter (the viewer's scope is not a pick)."""
         return self != Filters(scope=self.scope)
 
-    def keeps_state(self, state: object) -> bool:
-        return (self.scope is None or state in self.scope) and (
-            not self.states or state in self.states
-        )
-
 
 def matching_evses(connectors: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     """(cpo_id, evse_uid) of EVSEs with at least one connector passing the connector filters."""

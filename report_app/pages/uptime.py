@@ -434,12 +434,6 @@ def uptime_server(
         grid = hour_of_week_grid(profile, cpo_id, site_id)
         return draw("heatmap", plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month))
 
-    def rows_of(level: str) -> pd.DataFrame:
-        tables = tables_now()
-        if level not in tables:
-            return pd.DataFrame()
-        return level_rows(level, tables, connectors(), filters()).frame
-
     def shared_view(name: str, build: Callable[[], T]) -> T:
         """Built once per month and viewer's states for every session when no filter is picked."""
         if not filters().picked:
