@@ -28,3 +28,5 @@ _.locate  # shared.lga: one point; the job locates many at once with locate_many
 _.read_archive  # ingest_worker.raw_archive: reads the archive back (tests, operators)
 _.cached_months  # report_app.caches: what the cache holds now (tests)
 _.SMALL_DATA_CONF  # shared.metrics.spark: Spark settings for small inputs (tests)
+_.ocpp_charge_point  # ingest_worker.auth: the OCPP Basic dependency (tested); the OCPP route
+# calls charge_point_feed itself, after its sub-protocol check
