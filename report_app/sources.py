@@ -56,7 +56,11 @@ def _read_parquet(
     try:
         with blob, pq.ParquetFile(blob, read_dictionary=dictionary) as file:
             present = set(file.schema_arrow.names)
-            table = file.read(columns=[f.name for f in expected if f.name in present])
+            wanted = [f.name for f in expected if f.name in present]
+            # a month processed before contract version 2 fills some columns from others
+            copies = {VERSION_ONE.get(f.name) for f in expected if f.name not in present}
+            wanted += sorted(c for c in copies if isinstance(c, str) and c in present)
+            table = file.read(columns=list(dict.fromkeys(wanted)))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataProblem(f"{name} is not a readable Parquet file ({exc}).") from None
     table = _version_one_filled(table, expected)

@@ -523,6 +523,10 @@ def test_a_month_processed_before_contract_version_two_is_read_with_its_meaning(
     assert evse["no_data_minutes"].tolist() == old["unknown_minutes"].tolist()
     assert evse["uptime_excl_pct"].tolist() == old["uptime_pct"].tolist()
     assert evse["uptime_12m_pct"].isna().all() and evse["lga_code"].isna().all()
+    # a subset of columns: a filled column still takes its source's values, read for it
+    subset = sources.read_month_table(blobstore, "2026-08", "evse", ["evse_uid", "no_data_minutes"])
+    assert subset.columns.tolist() == ["evse_uid", "no_data_minutes"]
+    assert subset["no_data_minutes"].tolist() == old["unknown_minutes"].tolist()
     # the engine's formulas over the filled rows give the month's own uptime back
     rolled = month_data.aggregate(evse, ["cpo_id"])
     up = (
