@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -18,14 +18,16 @@ from ingest_worker.feeds.push_common import BadPayload, loads_json
 from ingest_worker.pipeline import Ingest
 from shared import layout
 from shared.exclusions import (
-    CAUSES,
     MAX_TEXT_CHARS,
     STATES,
+    Cause,
     DuplicateExclusion,
     Exclusion,
     ExclusionError,
     ExclusionNotFound,
+    Scope,
     SiteScopes,
+    State,
     StateConflict,
     check_proposal,
     get_exclusion,
@@ -44,7 +46,7 @@ class ExclusionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    scope: Literal["evse", "charger", "site"]
+    scope: Scope
     scope_id: str = Field(
         max_length=64,
         description="the evse_uid, charger_id or site_id as the static site CSV lists it",
@@ -52,7 +54,7 @@ class ExclusionIn(BaseModel):
     )
     from_: str = Field(alias="from", max_length=40, examples=["2026-11-23T10:15:00+11:00"])
     to: str = Field(max_length=40, description="after from, at most a year later")
-    cause: Literal[CAUSES] = Field(examples=["UTILITY_INTERRUPTION"])  # type: ignore[valid-type]
+    cause: Cause = Field(examples=["UTILITY_INTERRUPTION"])
     note: str | None = Field(None, max_length=MAX_TEXT_CHARS)
     cpo_id: str | None = Field(None, max_length=64, description="if present, the token's CPO")
 
@@ -68,13 +70,13 @@ class ExclusionOut(BaseModel):
 
     exclusion_id: str
     cpo_id: str
-    scope: Literal["evse", "charger", "site"]
+    scope: Scope
     scope_id: str
     from_: datetime = Field(alias="from")
     to: datetime
     cause: str
     note: str | None
-    state: Literal["PROPOSED", "APPROVED", "REJECTED", "WITHDRAWN"]
+    state: State
     proposed_at: datetime
     reviewed_at: datetime | None = Field(description="when the latest review or withdrawal was")
     reason: str | None = Field(description="the reason given with the latest review")

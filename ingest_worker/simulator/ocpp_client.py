@@ -16,6 +16,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import datatypes as types201
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from ingest_worker.simulator.model import FAULTED, spelled
 from ingest_worker.simulator.plan import SimEvse, SimFeed
@@ -85,7 +86,7 @@ class SimulatedChargePoint:
         token = base64.b64encode(f"{self.id}:{self.sim.feed.secret}".encode()).decode()
         async with connect(
             f"{self.url}/ocpp/{self.id}",
-            subprotocols=[PROTOCOL[self.version]],  # type: ignore[list-item]
+            subprotocols=[Subprotocol(PROTOCOL[self.version])],
             additional_headers={"Authorization": f"Basic {token}"},
             open_timeout=10,
         ) as ws:

@@ -18,6 +18,7 @@ from shared.exclusions.rules import (
     SCOPE_COLUMNS,
     SCOPES,
     STATES,
+    Cause,
     DuplicateExclusion,
     ExclusionError,
     ExclusionNotFound,
@@ -49,6 +50,7 @@ from shared.exclusions.store import (
 __all__ = [
     "APPROVED_SCHEMA",
     "CAUSES",
+    "Cause",
     "IMPORT_COLUMNS",
     "LIST_COLUMNS",
     "MAX_FUTURE_START",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 import pandas as pd
 from pydantic import BaseModel
@@ -13,15 +13,16 @@ from shared.status import InvalidObservation, check_id, parse_instant
 
 Scope = Literal["evse", "charger", "site"]
 State = Literal["PROPOSED", "APPROVED", "REJECTED", "WITHDRAWN"]
-SCOPES: tuple[Scope, ...] = ("evse", "charger", "site")
-STATES: tuple[State, ...] = ("PROPOSED", "APPROVED", "REJECTED", "WITHDRAWN")
-CAUSES = (
+Cause = Literal[
     "UTILITY_INTERRUPTION",
     "VEHICLE_FAULT",
     "SCHEDULED_MAINTENANCE",
     "VANDALISM",
     "NATURAL_DISASTER",
-)
+]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+STATES: tuple[State, ...] = get_args(State)
+CAUSES: tuple[Cause, ...] = get_args(Cause)
 SCOPE_COLUMNS: dict[str, str] = {"evse": "evse_uid", "charger": "charger_id", "site": "site_id"}
 MAX_FUTURE_START = timedelta(days=90)
 MAX_TEXT_CHARS = 2000
