@@ -12,6 +12,7 @@ import contextlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, overload
 from urllib.parse import urlencode
 
 import httpx
@@ -47,7 +48,7 @@ def _envelope(data: object = None, status_code: int = 1000, message: str = "Succ
 
 def location_object(
     cpo_id: str, site_id: str, evses: list[SimEvse], statuses: dict[str, tuple[str, datetime]]
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """An OCPI 2.2.1 Location with its EVSEs' current statuses (``statuses``: uid → (OCPI
     status, at))."""
     site = evses[0].site
@@ -145,27 +146,28 @@ def sender_app(states: dict[str, CpoState]) -> Starlette:
             candidates.add(base64.b64decode(value.strip(), validate=True).decode())
         return (state.token or state.sim.feed.secret) in candidates
 
-    def guard(request: Request) -> tuple[CpoState | None, JSONResponse | None]:
+    def guard(request: Request) -> CpoState | JSONResponse:
+        """The CPO the request is for, or the refusal to send instead."""
         state = states.get(request.path_params["cpo_id"])
         if state is None:
-            return None, JSONResponse(_envelope(None, 2003, "unknown CPO"), status_code=404)
+            return JSONResponse(_envelope(None, 2003, "unknown CPO"), status_code=404)
         if not authorised(request, state):
-            return None, JSONResponse(_envelope(None, 2000, "unknown token"), status_code=401)
+            return JSONResponse(_envelope(None, 2000, "unknown token"), status_code=401)
         if state.silent:
-            return None, JSONResponse(_envelope(None, 3000, "simulated drop-out"), status_code=503)
-        return state, None
+            return JSONResponse(_envelope(None, 3000, "simulated drop-out"), status_code=503)
+        return state
 
     def base(request: Request) -> str:
         return f"{str(request.base_url).rstrip('/')}/ocpi/cpo/{request.path_params['cpo_id']}"
 
     async def versions(request: Request) -> JSONResponse:
-        _, refused = guard(request)
-        return refused or JSONResponse(
-            _envelope([{"version": VERSION, "url": f"{base(request)}/{VERSION}"}])
-        )
+        if isinstance(refused := guard(request), JSONResponse):
+            return refused
+        return JSONResponse(_envelope([{"version": VERSION, "url": f"{base(request)}/{VERSION}"}]))
 
     async def details(request: Request) -> JSONResponse:
-        _, refused = guard(request)
+        if isinstance(refused := guard(request), JSONResponse):
+            return refused
         endpoints = [
             {
                 "identifier": "locations",
@@ -173,12 +175,12 @@ def sender_app(states: dict[str, CpoState]) -> Starlette:
                 "url": f"{base(request)}/{VERSION}/locations",
             }
         ]
-        return refused or JSONResponse(_envelope({"version": VERSION, "endpoints": endpoints}))
+        return JSONResponse(_envelope({"version": VERSION, "endpoints": endpoints}))
 
     async def locations(request: Request) -> JSONResponse:
-        state, refused = guard(request)
-        if refused is not None or state is None:
-            return refused  # type: ignore[return-value]
+        state = guard(request)
+        if isinstance(state, JSONResponse):
+            return state
         try:
             offset = max(0, int(request.query_params.get("offset", 0)))
             limit = min(MAX_LIMIT, max(1, int(request.query_params.get("limit", MAX_LIMIT))))
@@ -193,12 +195,12 @@ def sender_app(states: dict[str, CpoState]) -> Starlette:
         chosen = [
             d
             for d in documents
-            if (date_from is None or _parse(str(d["last_updated"])) >= date_from)  # type: ignore[operator]
-            and (date_to is None or _parse(str(d["last_updated"])) < date_to)  # type: ignore[operator]
+            if (date_from is None or _parse(str(d["last_updated"])) >= date_from)
+            and (date_to is None or _parse(str(d["last_updated"])) < date_to)
         ]
         page = chosen[offset : offset + limit]
         for document in page:
-            for evse in document["evses"]:  # type: ignore[attr-defined]
+            for evse in document["evses"]:
                 state.record.record(evse["uid"], evse["status"])
         headers = {"X-Total-Count": str(len(chosen)), "X-Limit": str(limit)}
         if offset + limit < len(chosen):
@@ -218,6 +220,10 @@ def sender_app(states: dict[str, CpoState]) -> Starlette:
     )
 
 
+@overload
+def _parse(value: str) -> datetime: ...
+@overload
+def _parse(value: str | None) -> datetime | None: ...
 def _parse(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -258,7 +264,7 @@ class OcpiPusher:
     def _auth(token: str) -> dict[str, str]:
         return {"Authorization": "Token " + base64.b64encode(token.encode()).decode()}
 
-    async def _data(self, response: httpx.Response, what: str) -> object:
+    async def _data(self, response: httpx.Response, what: str) -> Any:  # noqa: ANN401 - the JSON the worker sent
         body = response.json()
         if response.status_code != 200 or body.get("status_code") != 1000:
             raise RuntimeError(f"{what}: HTTP {response.status_code} {str(body)[:200]}")
@@ -270,9 +276,9 @@ class OcpiPusher:
         versions = await self._data(
             await self.client.get(self.versions_url, headers=token_a), "versions"
         )
-        url = next(v["url"] for v in versions if v["version"] == VERSION)  # type: ignore[attr-defined]
+        url = next(v["url"] for v in versions if v["version"] == VERSION)
         details = await self._data(await self.client.get(url, headers=token_a), "version details")
-        endpoints = {e["identifier"]: e["url"] for e in details["endpoints"]}  # type: ignore[index]
+        endpoints = {e["identifier"]: e["url"] for e in details["endpoints"]}
         self.locations_url = endpoints["locations"]
         credentials = {
             "token": self.token_b,
@@ -289,7 +295,7 @@ class OcpiPusher:
             ],
         }
         answer = await self.client.post(endpoints["credentials"], json=credentials, headers=token_a)
-        self.token_c = (await self._data(answer, "credentials"))["token"]  # type: ignore[index]
+        self.token_c = (await self._data(answer, "credentials"))["token"]
 
     def _prefix(self) -> str:
         country_code, party = party_of(self.sim.feed)
@@ -302,7 +308,7 @@ class OcpiPusher:
                 f"{self._prefix()}/{site_id}", json=document, headers=self._auth(self.token_c or "")
             )
             await self._data(response, f"PUT location {site_id}")
-            for evse in document["evses"]:  # type: ignore[attr-defined]
+            for evse in document["evses"]:
                 self.record.record(evse["uid"], evse["status"])
 
     async def patch_evse(self, evse: SimEvse) -> None:
