@@ -22,6 +22,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,6 +30,9 @@ sys.path.insert(0, str(ROOT))
 from bench import dashboard_data as generate  # noqa: E402
 from shared.blobstore import LocalBlobStore  # noqa: E402
 from shared.jurisdictions import parse_role  # noqa: E402
+
+if TYPE_CHECKING:  # playwright is imported when the bench runs (dev extra)
+    from playwright.sync_api import Page, WebSocket
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]  # fmt: skip
@@ -65,14 +69,14 @@ class Received:
         self.on = on
         self.bytes = 0
 
-    def watch(self, page: object) -> None:
+    def watch(self, page: Page) -> None:
         if not self.on:
             return
 
-        def on_socket(socket: object) -> None:
-            socket.on("framereceived", lambda frame: self.add(frame))  # type: ignore[attr-defined]
+        def on_socket(socket: WebSocket) -> None:
+            socket.on("framereceived", self.add)
 
-        page.on("websocket", on_socket)  # type: ignore[attr-defined]
+        page.on("websocket", on_socket)
 
     def add(self, frame: object) -> None:
         self.bytes += len(frame if isinstance(frame, str | bytes) else str(frame))
