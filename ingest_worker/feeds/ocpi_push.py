@@ -54,6 +54,7 @@ from ingest_worker.feeds.ocpi_models import (
     Credentials,
     Endpoint,
     OcpiResponse,
+    UrlLevel,
     Version,
     VersionDetails,
     credentials_problem,
@@ -319,7 +320,7 @@ def router(receiver: Receiver) -> APIRouter:
 
         return (location, evse, connector)[depth]
 
-    levels = ("location", "evse", "connector")
+    levels: tuple[UrlLevel, ...] = ("location", "evse", "connector")
     for depth, path in enumerate(
         (prefix, prefix + "/{evse_uid}", prefix + "/{evse_uid}/{connector_id}")
     ):
@@ -331,8 +332,8 @@ def router(receiver: Receiver) -> APIRouter:
                 handler,
                 methods=[method],
                 name=f"{method.lower()}_{handler.__name__}",
-                responses=_documented(PUT_MODELS[level] if method == "GET" else None),  # type: ignore[index]
-                openapi_extra=_body_schema(body[level]) if body else None,  # type: ignore[index]
+                responses=_documented(PUT_MODELS[level] if method == "GET" else None),
+                openapi_extra=_body_schema(body[level]) if body else None,
             )
 
     async def _locations(
