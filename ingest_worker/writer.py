@@ -467,7 +467,7 @@ async def run_writer_process(
         max_dequeue=options.max_dequeue,
     )
     base_health = ingest.health_json
-    ingest.health_json = lambda: {**base_health(), **writer.health()}  # type: ignore[method-assign]
+    ingest.health_json = lambda: {**base_health(), **writer.health()}  # type: ignore[method-assign]  # the queue writer's health joins the worker's
     parties = ocpi_push.Parties(engine, cipher_for(settings))
     canonical = CanonicalEvses(store)
     async with httpx.AsyncClient(

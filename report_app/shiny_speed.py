@@ -47,7 +47,7 @@ def _value_name(value: object) -> str | None:
             return match.group(1)
         if VALUE_CALL.search(line):
             # a multi-line assignment: its target is on a line above
-            return type(value)._try_infer_name_from_preceding_lines(  # type: ignore[attr-defined]
+            return type(value)._try_infer_name_from_preceding_lines(  # type: ignore[attr-defined]  # Shiny's own fallback
                 filename, frame.f_lineno
             )
         frame = frame.f_back
@@ -82,7 +82,7 @@ def install() -> None:
 
     if hasattr(_reactives.Value, "_try_infer_name"):
         originals["Value._try_infer_name"] = _reactives.Value._try_infer_name
-        _reactives.Value._try_infer_name = _value_name  # type: ignore[method-assign, assignment]
+        _reactives.Value._try_infer_name = _value_name  # type: ignore[method-assign, assignment]  # the faster stand-in this module exists for
     modules: tuple[Any, ...] = (_reactives, _session)
     for module in modules:
         if hasattr(module, "extract_source_ref"):

@@ -111,7 +111,7 @@ def blocks(source: BlobSource, size: int) -> Iterator[bytes]:
             yield from _file_blocks(file, size)
         return
     if hasattr(source, "read"):
-        yield from _file_blocks(source, size)  # type: ignore[arg-type]
+        yield from _file_blocks(source, size)  # type: ignore[arg-type]  # hasattr does not narrow
         return
     pending = bytearray()
     for piece in source:
