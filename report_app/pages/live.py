@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 from ipyleaflet import GeoJSON, LegendControl, Map
-from shiny import module, reactive, render, ui
+from shiny import Inputs, Outputs, Session, module, reactive, render, ui
 from shinywidgets import output_widget, render_widget
 
 from report_app import context
@@ -60,7 +60,7 @@ def filter_inputs(with_status: bool, states: tuple[str, ...] = STATES) -> list:
 
 
 def filters_from(
-    input,  # noqa: ANN001
+    input: Inputs,
     with_status: bool,
     with_programs: bool = False,
     scope: tuple[str, ...] | None = None,
@@ -117,7 +117,7 @@ def live_ui(states: tuple[str, ...] = STATES) -> ui.CardItem:
 
 
 @module.server
-def live_server(input, output, session, viewer: Viewer = PUBLIC) -> None:  # noqa: ANN001
+def live_server(input: Inputs, output: Outputs, session: Session, viewer: Viewer = PUBLIC) -> None:
     """Everyone sees the live map; a government viewer sees their states' sites only."""
     scope = viewer.scope if viewer.sees_figures else None
     selected: reactive.Value[tuple[str, str] | None] = reactive.value(None)
