@@ -149,7 +149,7 @@ async def hold(
             sent = time.perf_counter()
             try:
                 await point.call("Heartbeat", {})
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - any failed heartbeat is counted, and that client stops
                 beat_errors += 1
                 return
             beats.append(time.perf_counter() - sent)

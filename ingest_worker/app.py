@@ -204,7 +204,10 @@ def create_app(
         samples = sorted(ingest.state.commit_latencies)
         if not samples:
             return JSONResponse({"samples": 0, "p50_seconds": None, "p99_seconds": None})
-        pick = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]  # noqa: E731
+
+        def pick(q: float) -> float:
+            return samples[min(len(samples) - 1, int(q * len(samples)))]
+
         return JSONResponse(
             {"samples": len(samples), "p50_seconds": pick(0.5), "p99_seconds": pick(0.99)}
         )

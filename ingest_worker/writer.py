@@ -396,7 +396,7 @@ class WriterLease:
             try:
                 await asyncio.to_thread(self.lease.renew)
                 self.renewed = time.monotonic()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - logged; the lease is tried again or given up
                 log.warning("writer lease not renewed: %s", _public_error(exc))
                 if time.monotonic() - self.renewed > self.seconds - 5 or _lease_gone(exc):
                     log.error("writer lease lost: stopping")
