@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("chargeatlarge.monthly")
 JOB_VERSION = f"chargeatlarge-monthly/{__version__}"
 # DuckDB spills to disk beyond this; with the runs streamed in and the tables streamed out, a
-# national month then peaks well under 2 GB (bench/monthly.py) and is no slower.
-ENGINE_MEMORY_LIMIT = "700MB"
+# national month then peaks well under 2 GB (bench/monthly.py). Below about 1 GB the engine's
+# in-memory tables of a national month spill and the daily and hour-of-week steps slow down.
+ENGINE_MEMORY_LIMIT = "1000MB"
 ROW_GROUP_ROWS = 131_072
 
 
