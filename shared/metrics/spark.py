@@ -31,6 +31,7 @@ uses the active one (a Databricks job's) or starts a local one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import tempfile
@@ -288,6 +289,8 @@ class _Catalog:
         self.folder = folder
         self.materialise = materialise
         self.frames: dict[str, DataFrame] = {}
+        # a step's folder is never reused: frame counts shrink on drop and id()s are recycled
+        self.steps = itertools.count()
 
     def put(self, name: str, frame: DataFrame) -> None:
         self.frames[name] = frame
@@ -303,7 +306,7 @@ class _Catalog:
 
     def _materialise(self, frame: DataFrame) -> DataFrame:
         if self.materialise == "parquet":
-            path = str(self.folder / f"step-{len(self.frames)}-{id(frame)}")
+            path = str(self.folder / f"step-{next(self.steps)}")
             frame.write.parquet(path)
             return self.spark.read.parquet(path)
         from pyspark.sql import functions as F
