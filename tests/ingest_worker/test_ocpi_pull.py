@@ -2,6 +2,7 @@
 cannot read."""
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -301,8 +302,17 @@ def test_hostile_version_details_do_not_end_the_poller(worker_settings) -> None:
             stop = asyncio.Event()
             async with httpx.AsyncClient(timeout=5) as client:
                 task = asyncio.create_task(OcpiPuller(pull, ingest, client).run(stop))
-                await asyncio.sleep(1.5)
-                alive = not task.done()
+                health = ingest.health[pull.name]
+                # Wait for two failed polls (poll_seconds=1): the poller went on after the first.
+                first: datetime | None = None
+                deadline = time.monotonic() + 120  # a busy machine; ends at the condition
+                while not task.done() and time.monotonic() < deadline:
+                    if first is None:
+                        first = health.last_error_at
+                    elif health.last_error_at != first:
+                        break
+                    await asyncio.sleep(0.05)
+                alive = not task.done() and first is not None and health.last_error_at != first
                 stop.set()
                 await asyncio.gather(task, return_exceptions=True)
             return alive, ingest.health[pull.name].last_error
