@@ -20,6 +20,8 @@ from ingest_worker.feeds import exclusions as exclusion_routes
 from ingest_worker.feeds import ocpi_push, rest_push, ws_push
 from ingest_worker.feeds.config import FeedConfig
 from ingest_worker.feeds.ocpi_common import CanonicalEvses, RequestIds
+from ingest_worker.feeds.ocpi_locations import LocationStore
+from ingest_worker.feeds.ocpi_parties import Parties, keep_loading, try_load
 from ingest_worker.feeds.ocpi_pull import OcpiPuller
 from ingest_worker.feeds.ocpi_push_poll import PushPoller
 from ingest_worker.feeds.ocpi_tokens import cipher_for
@@ -58,12 +60,12 @@ def create_app(
         else Spool(options.spool_path or settings.data_dir / "spool" / "worker-spool.db")
     )
     ingest = Ingest(feeds, engine, store, spool, settings.max_gap_minutes, handoff=handoff)
-    parties = ocpi_push.Parties(engine, cipher_for(settings))
+    parties = Parties(engine, cipher_for(settings))
     canonical = CanonicalEvses(store)
     receiver = ocpi_push.Receiver(
         ingest,
         parties,
-        ocpi_push.LocationStore(store),
+        LocationStore(store),
         canonical,
         public_url=options.public_url or settings.public_url,
         feeds=[feed for feed in feeds if feed.kind == "ocpi_push"],
@@ -72,14 +74,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        await ocpi_push.try_load(parties)
+        await try_load(parties)
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False
         ) as client:
             receiver.http = client
             tasks = [
                 # The database may be down at start: registrations load when it is back.
-                asyncio.create_task(ocpi_push.keep_loading(parties, stop), name="ocpi parties"),
+                asyncio.create_task(keep_loading(parties, stop), name="ocpi parties"),
             ]
             if handoff is not None:
                 try:

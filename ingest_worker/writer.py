@@ -432,8 +432,8 @@ async def run_writer_process(
     Returns the exit status (1 when the lease was lost)."""
     import httpx
 
-    from ingest_worker.feeds import ocpi_push
     from ingest_worker.feeds.ocpi_common import CanonicalEvses
+    from ingest_worker.feeds.ocpi_parties import Parties, keep_loading
     from ingest_worker.feeds.ocpi_pull import OcpiPuller
     from ingest_worker.feeds.ocpi_push_poll import PushPoller
     from ingest_worker.feeds.ocpi_tokens import cipher_for
@@ -468,7 +468,7 @@ async def run_writer_process(
     )
     base_health = ingest.health_json
     ingest.health_json = lambda: {**base_health(), **writer.health()}  # type: ignore[method-assign]  # the queue writer's health joins the worker's
-    parties = ocpi_push.Parties(engine, cipher_for(settings))
+    parties = Parties(engine, cipher_for(settings))
     canonical = CanonicalEvses(store)
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False
@@ -482,7 +482,7 @@ async def run_writer_process(
                 ),
                 name="live",
             ),
-            asyncio.create_task(ocpi_push.keep_loading(parties, stop), name="ocpi parties"),
+            asyncio.create_task(keep_loading(parties, stop), name="ocpi parties"),
         ]
         tasks += [
             asyncio.create_task(

@@ -63,28 +63,14 @@ from ingest_worker.feeds.ocpi_models import (
 from ingest_worker.feeds.ocpi_parties import (
     Parties,
     PartyTaken,
-    Registration,
     RegistrationChanged,
-    keep_loading,
     try_load,
 )
 from ingest_worker.feeds.ocpi_pull import OcpiError, discover
+from ingest_worker.feeds.openapi import inlined_schema
 from ingest_worker.feeds.push_common import MAX_BODY_BYTES, BadPayload, loads_json
-from ingest_worker.feeds.rest_push import inlined_schema
 from ingest_worker.pipeline import Ingest
 from shared.status import InvalidObservation
-
-# Parties and LocationStore live beside, re-exported for the worker and the writer.
-__all__ = [
-    "LocationStore",
-    "Parties",
-    "Receiver",
-    "Registration",
-    "install_error_envelopes",
-    "keep_loading",
-    "router",
-    "try_load",
-]
 
 log = logging.getLogger("chargeatlarge.worker.ocpi_push")
 VERSION = "2.2.1"

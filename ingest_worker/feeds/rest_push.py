@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from ingest_worker.auth import bearer_feed
 from ingest_worker.feeds.config import FeedConfig
+from ingest_worker.feeds.openapi import inlined_schema
 from ingest_worker.feeds.push_common import (
     MAX_BODY_BYTES,
     BadPayload,
@@ -31,26 +30,6 @@ from ingest_worker.pipeline import Ingest
 BODY_SECONDS = 30.0
 MAX_CONCURRENT_PER_TOKEN = 32
 SOURCE = "rest_push"
-
-
-def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``model``'s JSON schema with its ``$defs`` written in place: a schema placed inside the
-    OpenAPI document must not point at ``#/$defs`` (that would be the document's root)."""
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:  # noqa: ANN401 - any JSON value
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(definitions[ref.removeprefix("#/$defs/")])
-            return {k: resolve(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [resolve(v) for v in node]
-        return node
-
-    resolved: dict[str, Any] = resolve(schema)
-    return resolved
 
 
 class Refusal(Exception):

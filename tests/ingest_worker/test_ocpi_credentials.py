@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ingest_worker.app import WorkerOptions, create_app
 from ingest_worker.feeds.ocpi_common import token_header
-from ingest_worker.feeds.ocpi_push import Parties
+from ingest_worker.feeds.ocpi_parties import Parties
 from ingest_worker.feeds.ocpi_tokens import TokenCipher, cipher_for
 from shared.db.engine import make_engine, upgrade
 from shared.db.tables import ocpi_party, ocpi_party_role, quarantine
@@ -425,7 +425,7 @@ def test_tokens_b_stored_before_encryption_are_encrypted_on_load(engine, setting
 def test_stored_locations_outlive_the_cache(tmp_path) -> None:
     import asyncio
 
-    from ingest_worker.feeds.ocpi_push import LocationStore, apply_push
+    from ingest_worker.feeds.ocpi_locations import LocationStore, apply_push
     from shared.blobstore import LocalBlobStore
 
     store = LocationStore(LocalBlobStore(tmp_path / "blobs"), cached=2)
