@@ -5,6 +5,7 @@ live data, and the background thread that fills them ahead of the pages.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -136,11 +137,25 @@ class Prefetcher:
     the problem then.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, quiet_seconds: float = 0.75) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._pending: set[object] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self.quiet_seconds = quiet_seconds
+        self._busy_at = float("-inf")
+
+    def busy(self) -> None:
+        """A session is answering a visitor now: speculative jobs hold off a while."""
+        self._busy_at = time.monotonic()
+
+    def pause(self) -> None:
+        """Wait (in a job, between its steps) until no session has been busy for
+        ``quiet_seconds``: a read-ahead holds the GIL for most of a second, and running it
+        while a session answers, or while its visitor's browser draws what it sent, made a
+        month switch wait on it."""
+        while (wait := self._busy_at + self.quiet_seconds - time.monotonic()) > 0:
+            time.sleep(wait)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no job is pending (at most ``timeout`` seconds); whether none is."""

@@ -6,12 +6,15 @@ when it can) and the builders of the map, the breakdown and the site choices.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import TypeVar
 
 import pandas as pd
 
 from report_app import context, plots
 from report_app.caches import MonthlyTables
 from report_app.data import DataProblem, Filters, in_scope, rounded
+from report_app.grids import SharedGrid
 from report_app.month_data import (
     DAILY_COLUMNS,
     HOUR_OF_WEEK_COLUMNS,
@@ -25,6 +28,15 @@ from report_app.month_data import (
 )
 from shared.metrics import schema
 from shared.monthly import charts
+from shared.monthly.labels import HOUR_COLUMNS, for_display
+
+T = TypeVar("T")
+
+# What the figures table leaves out unless "All columns" is picked: the port-hours (the "Where
+# the port time went" tab draws them), strict uptime and the 12-month figure's month count.
+# Fewer cells to send and draw on every month switch; the CSV holds every column.
+DETAIL_COLUMNS = HOUR_COLUMNS | {"uptime_strict_pct", "months_in_12m"}
+TABLE_COLUMNS = {"key": "Key figures", "all": "All columns"}
 
 
 def read_month(
@@ -33,25 +45,35 @@ def read_month(
     level: str = "site",
     scope: tuple[str, ...] | None = None,
     views: bool = True,
+    pause: Callable[[], None] = lambda: None,
 ) -> None:
     """Read into ``tables`` everything the page draws a month with (warm-up and prefetch).
 
     For a viewer's ``scope`` (a government viewer) the tables and the structures every viewer
     shares, not the national views only analysts see; the national map, breakdown and site
     rows only with ``views`` (their tabs are hidden otherwise, and built when opened).
+    ``pause()`` is called between the steps (a read-ahead gives way to sessions there).
     """
-    tables.get(month, "network")
+    steps: list[Callable[[], object]] = [lambda: tables.get(month, "network")]
     if scope is None:
-        unfiltered_distribution(tables, month, level)
-        unfiltered_trend(tables, month)
-        unfiltered_site_choices(tables, month)
+        steps += [
+            lambda: unfiltered_distribution(tables, month, level),
+            lambda: unfiltered_grid(tables, month, level).to_payload(),
+            lambda: unfiltered_trend(tables, month),
+            lambda: unfiltered_site_choices(tables, month),
+        ]
     else:
-        month_tables_for(tables, month, level)
-        tables.derived(month, "daily", daily_figures, DAILY_COLUMNS)
-        month_choices(tables, month, scope)
-    tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS)
+        steps += [
+            lambda: month_tables_for(tables, month, level),
+            lambda: tables.derived(month, "daily", daily_figures, DAILY_COLUMNS),
+            lambda: month_choices(tables, month, scope),
+        ]
+    steps.append(lambda: tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS))
     if scope is None and views:
-        unfiltered_views(tables, month)
+        steps.append(lambda: unfiltered_views(tables, month))
+    for step in steps:
+        pause()
+        step()
 
 
 def month_tables_for(tables: MonthlyTables, month: str, level: str) -> dict[str, pd.DataFrame]:
@@ -75,6 +97,43 @@ def unfiltered_rows(tables: MonthlyTables, month: str, level: str) -> pd.DataFra
         return rounded(level_rows(level, month_tables, pd.DataFrame(), Filters()).frame)
 
     return tables.remember(month, f"rows:{level}", build)
+
+
+def display_rows(frame: pd.DataFrame, columns: str = "key") -> pd.DataFrame:
+    """The figures table as people read it: the key columns (or ``"all"``), words, units and
+    local times; the index stays the frame's, so a download can follow the table's order."""
+    if columns != "all":
+        frame = frame[[c for c in frame.columns if c not in DETAIL_COLUMNS]]
+    return for_display(frame, context.settings.report_tz)
+
+
+def unfiltered_display(
+    tables: MonthlyTables, month: str, level: str, columns: str = "key"
+) -> pd.DataFrame:
+    return tables.remember(
+        month,
+        f"display:{level}:{columns}",
+        lambda: display_rows(unfiltered_rows(tables, month, level), columns),
+    )
+
+
+def figures_grid(
+    frame: pd.DataFrame, payload: Callable[[Callable[[], T]], T] | None = None
+) -> SharedGrid:
+    """The figures table's grid (``payload``: where its browser payload is kept)."""
+    return SharedGrid(frame, payload, width="100%", height="420px", filters=False)
+
+
+def unfiltered_grid(
+    tables: MonthlyTables, month: str, level: str, columns: str = "key"
+) -> SharedGrid:
+    """The grid of the month's rows at ``level`` with no filter, its payload kept with the
+    month: the same bytes for every analyst's session."""
+
+    def payload(build: Callable[[], T]) -> T:
+        return tables.remember(month, f"grid:{level}:{columns}", build)
+
+    return figures_grid(unfiltered_display(tables, month, level, columns), payload)
 
 
 def distribution_spec(frame: pd.DataFrame, level: str, month: str) -> str:

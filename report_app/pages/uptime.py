@@ -34,8 +34,11 @@ from report_app.month_data import (
 from report_app.pages.live import filter_inputs, filters_from
 from report_app.sources import available_months
 from report_app.uptime_views import (
+    TABLE_COLUMNS,
     breakdown_spec,
+    display_rows,
     distribution_spec,
+    figures_grid,
     map_spec,
     matched,
     month_choices,
@@ -45,6 +48,7 @@ from report_app.uptime_views import (
     site_choices_of,
     site_rows_of,
     unfiltered_distribution,
+    unfiltered_grid,
     unfiltered_rows,
     unfiltered_site_choices,
     unfiltered_trend,
@@ -139,7 +143,12 @@ def uptime_ui(states: tuple[str, ...] = STATES) -> ui.CardItem:
                 "Figures",
                 ui.div(
                     ui.strong(ui.output_text("table_title", inline=True)),
-                    ui.download_button("download", "Download CSV", class_="btn-sm float-end"),
+                    ui.download_button(
+                        "download", "Download CSV (all columns)", class_="btn-sm float-end"
+                    ),
+                    ui.input_radio_buttons(
+                        "columns", None, TABLE_COLUMNS, selected="key", inline=True
+                    ),
                     class_="mb-2",
                 ),
                 ui.output_ui("notes"),
@@ -232,6 +241,7 @@ def uptime_server(
         if not month:
             return "No months have been processed yet: run `chargeatlarge monthly` first."
         level = input.level()
+        context.prefetcher.busy()
         try:
             tables = month_tables_for(context.monthly, month, level)
         except DataProblem as exc:
@@ -243,10 +253,12 @@ def uptime_server(
             views = input.views.is_set() and input.views() in TABS_WITH_VIEWS
 
         def read_ahead() -> None:
+            context.prefetcher.busy()  # the browser draws what went out; read after that
             for other in neighbours(available, month):
 
                 def job(other: str = other) -> None:
-                    read_month(context.monthly, other, level, scope, views)
+                    pause = context.prefetcher.pause
+                    read_month(context.monthly, other, level, scope, views, pause)
 
                 context.prefetcher.submit((other, level, scope, views), job)
 
@@ -477,15 +489,20 @@ def uptime_server(
 
     @render.data_frame
     def figures() -> render.DataGrid:
-        return render.DataGrid(for_display(shown(), tz), width="100%", height="420px",
-                               filters=False)  # fmt: skip
+        columns, level, rows = input.columns(), input.level(), shown()  # shown() raises any problem
+        if unfiltered():
+            return unfiltered_grid(context.monthly, input.month(), level, columns)
+        return figures_grid(
+            shared_view(f"display-{level}-{columns}", lambda: display_rows(rows, columns))
+        )
 
     def suffix() -> str:
         return f"-{'-'.join(scope)}" if scope else ""
 
     @render.download_button(filename=lambda: f"{input.level()}-{input.month()}{suffix()}.csv")
     def download() -> Iterator[str]:
-        # Exactly what the table shows, in the order the user sorted it, with the spec's names.
+        # The rows the table shows, in the order the user sorted it, with every column under
+        # the spec's names.
         view = figures.data_view()
         yield frame_csv(shown().loc[view.index])
 

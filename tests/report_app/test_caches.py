@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -15,8 +16,16 @@ from bench import dashboard_data as generate
 from report_app import caches, data, month_data, sources
 from report_app.data import DataProblem, Filters
 from report_app.pages import uptime
-from report_app.uptime_views import neighbours, read_month
+from report_app.uptime_views import (
+    display_rows,
+    figures_grid,
+    neighbours,
+    read_month,
+    unfiltered_grid,
+    unfiltered_rows,
+)
 from shared import layout
+from shared.monthly.labels import label
 
 MONTHS = ("2026-08", "2026-09", "2026-10")
 
@@ -161,3 +170,55 @@ def test_figure_script_cannot_be_closed_by_a_site_name() -> None:
     body = html[html.index("<script>") + len("<script>") : html.rindex("</script>")]
     assert "<" not in body
     assert json.loads(body[body.index("var f=") + 6 : body.index(";Plotly")]) == json.loads(spec)
+
+
+def test_a_read_ahead_gives_way_while_a_session_is_busy() -> None:
+    prefetcher = caches.Prefetcher(quiet_seconds=0.3)
+    steps: list[float] = []
+
+    def job() -> None:
+        for _ in range(2):
+            prefetcher.pause()
+            steps.append(time.monotonic())
+
+    marked = time.monotonic()
+    prefetcher.busy()
+    prefetcher.submit("month", job)
+    assert prefetcher.wait_idle(timeout=60)
+    assert len(steps) == 2
+    assert steps[0] >= marked + 0.3  # not before the sessions have been quiet that long
+    # no session busy since: a pause returns at once (warm-up jobs never wait either)
+    started = time.monotonic()
+    prefetcher.pause()
+    assert time.monotonic() - started < prefetcher.quiet_seconds
+
+
+def test_read_month_pauses_before_each_step(months) -> None:
+    cache = caches.MonthlyTables(months)
+    cached_at_pause: list[int] = []
+    read_month(cache, "2026-10", pause=lambda: cached_at_pause.append(len(cache.cached_months())))
+    assert len(cached_at_pause) >= 5
+    assert cached_at_pause[0] == 0  # the first pause comes before anything is read
+    assert cached_at_pause[-1] == 1  # and later ones between the steps that read it
+    assert cache.cached_months() == ["2026-10"]
+
+
+def test_the_figures_grid_shows_key_columns_and_keeps_its_payload(months) -> None:
+    cache = caches.MonthlyTables(months)
+    rows = unfiltered_rows(cache, "2026-10", "site")
+    key = display_rows(rows)
+    every = display_rows(rows, "all")
+    assert list(every.columns) == [label(c) for c in rows.columns]
+    assert "Uptime (%)" in key.columns and "12-month uptime (%)" in key.columns
+    assert "Site name" in key.columns and "Outages" in key.columns
+    for detail in ("Known (port-hours)", "No data (port-hours)", "Strict uptime (%)"):
+        assert detail in every.columns and detail not in key.columns, detail
+    assert key.index.equals(rows.index)  # a download follows the table's sorted view
+    grid = unfiltered_grid(cache, "2026-10", "site")
+    payload = grid.to_payload()
+    assert unfiltered_grid(cache, "2026-10", "site").to_payload() is payload  # built once
+    assert payload == figures_grid(key).to_payload()
+    assert payload["columns"] == list(key.columns) and len(payload["data"]) == len(rows)
+    assert unfiltered_grid(cache, "2026-10", "site", "all").to_payload()["columns"] == list(
+        every.columns
+    )
