@@ -120,7 +120,8 @@ async def published(request: Request) -> Response:
 
 
 def warm_up() -> None:
-    """Read, in the background, what the first visitors need: the live map, the newest month.
+    """Read, in the background, what the first visitors need: the live map, the newest month
+    (the uptime page opens on it) and the month before (the likeliest first switch).
 
     Started before the server accepts visitors and waited for (``lifespan``): reading a month
     while the first maps are drawn slowed them by seconds, the threads contending for the GIL.
@@ -131,8 +132,8 @@ def warm_up() -> None:
 
     def newest_month() -> None:
         months = available_months(context.store)
-        if months:
-            read_month(context.monthly, months[0])
+        for month in months[:2]:
+            read_month(context.monthly, month)
 
     context.prefetcher.submit("live", live)
     context.prefetcher.submit("database", database)  # the exclusions page's engine, imported

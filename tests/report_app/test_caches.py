@@ -222,3 +222,15 @@ def test_the_figures_grid_shows_key_columns_and_keeps_its_payload(months) -> Non
     assert unfiltered_grid(cache, "2026-10", "site", "all").to_payload()["columns"] == list(
         every.columns
     )
+
+
+def test_warm_up_reads_the_newest_month_and_the_one_before(months, monkeypatch) -> None:
+    from report_app import app, context
+
+    monkeypatch.setattr(context, "store", months)
+    monkeypatch.setattr(context, "monthly", caches.MonthlyTables(months))
+    monkeypatch.setattr(app, "database", lambda: None)
+    app.warm_up()
+    assert context.prefetcher.wait_idle(timeout=120)
+    newest, before = sorted(MONTHS)[-1], sorted(MONTHS)[-2]
+    assert sorted(context.monthly.cached_months()) == [before, newest]
