@@ -443,8 +443,13 @@ def uptime_server(
             )
         except DataProblem as exc:
             return draw("heatmap", plots.empty_figure(str(exc)))
-        grid = hour_of_week_grid(profile, cpo_id, site_id)
-        return draw("heatmap", plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month))
+
+        def build() -> str:
+            grid = hour_of_week_grid(profile, cpo_id, site_id)
+            return plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month).to_json()
+
+        # the same figure for every viewer allowed the site (checked above)
+        return draw("heatmap", context.monthly.remember(month, f"heatmap:{key}", build))
 
     def shared_view(name: str, build: Callable[[], T]) -> T:
         """Built once per month and viewer's states for every session when no filter is picked."""

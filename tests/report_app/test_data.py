@@ -6,6 +6,7 @@ import io
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -601,3 +602,19 @@ def test_a_month_is_exactly_yyyy_mm(month: str) -> None:
     with pytest.raises(DataProblem, match="is not a month"):
         sources.check_month(month)
     assert sources.check_month("2026-10") == "2026-10"
+
+
+def test_daily_figures_of_one_row_per_evse_and_day_equal_the_table() -> None:
+    rng = np.random.default_rng(3)
+    rows = [
+        {"cpo_id": "X", "evse_uid": f"E{e}", "charger_id": "C1", "date": date(2026, 10, d),
+         **{m: float(rng.integers(0, 1440)) for m in schema.MINUTE_FIGURES}}
+        for e in range(4) for d in range(1, 6) if (e + d) % 3
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows).sample(frac=1, random_state=1)  # any row order
+    figures = month_data.daily_figures(frame)
+    for column in month_data.TREND_MINUTES:
+        table = frame.pivot(index="evse_uid", columns="date", values=column).fillna(0.0)
+        expected = table.reindex(index=[k[1] for k in figures.keys], columns=figures.dates)
+        assert figures.minutes[column].tolist() == expected.to_numpy().tolist(), column
+    assert figures.present.sum() == len(rows)
