@@ -120,8 +120,9 @@ async def published(request: Request) -> Response:
 
 
 def warm_up() -> None:
-    """Read, in the background, what the first visitors need: the live map, the newest month
-    (the uptime page opens on it) and the month before (the likeliest first switch).
+    """Read, in the background, what the first visitors need: the live map and the newest
+    months, as many as the month cache holds (the uptime page opens on the newest; a switch
+    between them reads nothing).
 
     Started before the server accepts visitors and waited for (``lifespan``): reading a month
     while the first maps are drawn slowed them by seconds, the threads contending for the GIL.
@@ -132,7 +133,7 @@ def warm_up() -> None:
 
     def newest_month() -> None:
         months = available_months(context.store)
-        for month in months[:2]:
+        for month in months[: context.monthly.months]:
             read_month(context.monthly, month)
 
     context.prefetcher.submit("live", live)

@@ -253,22 +253,13 @@ def daily_figures(daily: pd.DataFrame) -> DailyFigures:
     shape = (len(keys), len(dates))
     cells = evse_codes * len(dates) + day_codes
     size = shape[0] * shape[1]
-    counts = np.bincount(cells, minlength=size)
-    present = (counts > 0).reshape(shape)
-    values = np.column_stack([daily[column].to_numpy(dtype=float) for column in TREND_MINUTES])
-    if counts.max(initial=0) <= 1:
-        # one row per EVSE and day, as the engine writes it: place the rows, nothing to sum
-        # (a fifth of the time of a weighted bincount per column)
-        grid = np.zeros((size, len(TREND_MINUTES)))
-        grid[cells] = values
-    else:
-        grid = np.column_stack(
-            [
-                np.bincount(cells, weights=values[:, i], minlength=size)
-                for i in range(len(TREND_MINUTES))
-            ]
-        )
-    minutes = {column: grid[:, i].reshape(shape) for i, column in enumerate(TREND_MINUTES)}
+    present = (np.bincount(cells, minlength=size) > 0).reshape(shape)
+    minutes = {
+        column: np.bincount(
+            cells, weights=daily[column].to_numpy(dtype=float), minlength=size
+        ).reshape(shape)
+        for column in TREND_MINUTES
+    }
     matched = np.zeros(len(keys), dtype=bool)
     matched[evse_codes[daily["charger_id"].notna().to_numpy()]] = True
     return DailyFigures(keys, matched, np.asarray(dates), present, minutes)

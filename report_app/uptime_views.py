@@ -6,7 +6,7 @@ when it can) and the builders of the map, the breakdown and the site choices.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import pandas as pd
@@ -198,6 +198,22 @@ def neighbours(months: tuple[str, ...], month: str) -> list[str]:
         return []
     at = months.index(month)
     return [months[i] for i in (at + 1, at - 1) if 0 <= i < len(months)]
+
+
+def read_ahead_months(
+    months: tuple[str, ...], month: str, held: Sequence[str], capacity: int
+) -> list[str]:
+    """The neighbours of ``month`` worth reading ahead: those ``held`` already (their views may
+    be missing) and others only while the cache has room; a guess must not push out a month
+    a visitor has looked at (with more months than the cache holds it did, and switching back
+    read that month again)."""
+    room = capacity - len(held)
+    chosen = []
+    for other in neighbours(months, month):
+        if other in held or room > 0:
+            chosen.append(other)
+            room -= other not in held
+    return chosen
 
 
 def breakdown_rows(

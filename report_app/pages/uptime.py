@@ -43,7 +43,7 @@ from report_app.uptime_views import (
     matched,
     month_choices,
     month_tables_for,
-    neighbours,
+    read_ahead_months,
     read_month,
     site_choices_of,
     site_rows_of,
@@ -254,7 +254,8 @@ def uptime_server(
 
         def read_ahead() -> None:
             context.prefetcher.busy()  # the browser draws what went out; read after that
-            for other in neighbours(available, month):
+            held, capacity = context.monthly.cached_months(), context.monthly.months
+            for other in read_ahead_months(available, month, held, capacity):
 
                 def job(other: str = other) -> None:
                     pause = context.prefetcher.pause

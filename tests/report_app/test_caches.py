@@ -20,6 +20,7 @@ from report_app.uptime_views import (
     display_rows,
     figures_grid,
     neighbours,
+    read_ahead_months,
     read_month,
     unfiltered_grid,
     unfiltered_rows,
@@ -93,6 +94,20 @@ def test_read_month_fills_the_cache_for_the_page(months) -> None:
 )
 def test_neighbours_of_a_month(month: str, expected: list[str]) -> None:
     assert neighbours(("2026-10", "2026-09", "2026-08"), month) == expected
+
+
+@pytest.mark.parametrize(
+    ("held", "expected"),
+    [
+        (["2026-09"], ["2026-08", "2026-10"]),  # room for both
+        (["2026-09", "2026-06", "2026-05"], ["2026-08"]),  # room for one: the nearer, older
+        (["2026-09", "2026-10", "2026-06", "2026-05"], ["2026-10"]),  # full: held ones only
+        (["2026-06", "2026-09", "2026-05", "2026-04"], []),
+    ],
+)
+def test_a_read_ahead_never_pushes_a_month_out(held: list[str], expected: list[str]) -> None:
+    months = ("2026-10", "2026-09", "2026-08")
+    assert read_ahead_months(months, "2026-09", held, capacity=4) == expected
 
 
 def test_prefetcher_runs_a_key_once_at_a_time_and_survives_errors() -> None:
@@ -224,13 +239,12 @@ def test_the_figures_grid_shows_key_columns_and_keeps_its_payload(months) -> Non
     )
 
 
-def test_warm_up_reads_the_newest_month_and_the_one_before(months, monkeypatch) -> None:
+def test_warm_up_reads_the_newest_months_the_cache_holds(months, monkeypatch) -> None:
     from report_app import app, context
 
     monkeypatch.setattr(context, "store", months)
-    monkeypatch.setattr(context, "monthly", caches.MonthlyTables(months))
+    monkeypatch.setattr(context, "monthly", caches.MonthlyTables(months, months=2))
     monkeypatch.setattr(app, "database", lambda: None)
     app.warm_up()
     assert context.prefetcher.wait_idle(timeout=120)
-    newest, before = sorted(MONTHS)[-1], sorted(MONTHS)[-2]
-    assert sorted(context.monthly.cached_months()) == [before, newest]
+    assert sorted(context.monthly.cached_months()) == sorted(MONTHS)[-2:]
