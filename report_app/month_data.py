@@ -279,12 +279,26 @@ def daily_trend(daily: DailyFigures | pd.DataFrame, evses: pd.DataFrame | None) 
         rows = daily.keys.get_indexer(wanted)
         rows = rows[rows >= 0]
     days = daily.present[rows].any(axis=0)
-    if not days.any():
-        return pd.DataFrame(columns=["date", "uptime_pct", "coverage_pct", "utilisation_pct"])
     summed = pd.DataFrame({"date": daily.dates[days]})
     for column, grid in daily.minutes.items():
         summed[column] = grid[rows][:, days].sum(axis=0)
-    return percentages(summed)[["date", "uptime_pct", "coverage_pct", "utilisation_pct"]]
+    return trend_of(summed)
+
+
+def matched_daily_totals(daily: pd.DataFrame) -> pd.DataFrame:
+    """The trend's minutes summed per local day over every matched EVSE (those with a
+    charger), straight from a daily table: the unfiltered trend needs no per-EVSE grid."""
+    matched = daily[daily["charger_id"].notna()]
+    return matched.groupby("date", sort=True)[list(TREND_MINUTES)].sum().reset_index()
+
+
+def trend_of(summed: pd.DataFrame) -> pd.DataFrame:
+    """Uptime, coverage and utilisation per day from minutes summed per day (the engine's
+    formulas)."""
+    columns = ["date", "uptime_pct", "coverage_pct", "utilisation_pct"]
+    if summed.empty:
+        return pd.DataFrame(columns=columns)
+    return percentages(summed)[columns]
 
 
 @dataclass(frozen=True)

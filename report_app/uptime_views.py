@@ -21,10 +21,11 @@ from report_app.month_data import (
     aggregate,
     coverage_note,
     daily_figures,
-    daily_trend,
     evse_subset,
     level_rows,
+    matched_daily_totals,
     site_profiles,
+    trend_of,
 )
 from shared.metrics import schema
 from shared.monthly import charts
@@ -150,8 +151,8 @@ def unfiltered_distribution(tables: MonthlyTables, month: str, level: str) -> st
 
 def unfiltered_trend(tables: MonthlyTables, month: str) -> str:
     def build() -> str:
-        daily = tables.derived(month, "daily", daily_figures, DAILY_COLUMNS)
-        return plots.daily_trend(daily_trend(daily, None), month).to_json()
+        totals = tables.derived(month, "daily", matched_daily_totals, DAILY_COLUMNS)
+        return plots.daily_trend(trend_of(totals), month).to_json()
 
     return tables.remember(month, "trend", build)
 

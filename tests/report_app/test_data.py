@@ -497,6 +497,9 @@ def test_daily_figures_sum_per_evse_and_day_and_keep_missing_days_out() -> None:
     everything = month_data.daily_trend(figures, None)
     assert everything["date"].tolist() == [date(2026, 10, 1), date(2026, 10, 2)]  # Y unmatched
     assert everything["uptime_pct"].tolist() == pytest.approx([100 * 70 / 110, 50.0])
+    # the unfiltered trend, summed straight from the table, is the same
+    unfiltered = month_data.trend_of(month_data.matched_daily_totals(pd.DataFrame(rows)))
+    pd.testing.assert_frame_equal(unfiltered, everything, check_dtype=False)
     nobody = month_data.daily_trend(figures, pd.DataFrame({"cpo_id": ["Z"], "evse_uid": ["E9"]}))
     assert nobody.empty
 
