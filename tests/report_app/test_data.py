@@ -621,3 +621,15 @@ def test_daily_figures_of_one_row_per_evse_and_day_equal_the_table() -> None:
         expected = table.reindex(index=[k[1] for k in figures.keys], columns=figures.dates)
         assert figures.minutes[column].tolist() == expected.to_numpy().tolist(), column
     assert figures.present.sum() == len(rows)
+
+
+@pytest.mark.parametrize("rows", [2_000, 10])  # few possible pairs per row, then sparse ones
+def test_pairs_are_coded_so_that_each_row_finds_its_own(rows: int) -> None:
+    rng = np.random.default_rng(rows)
+    frame = pd.DataFrame({
+        "cpo_id": pd.Categorical(rng.choice([f"C{i}" for i in range(300)], rows)),
+        "site_id": rng.choice([f"S{i}" for i in range(300)], rows),
+    })  # fmt: skip
+    codes, pairs = month_data._factorize_pairs(frame, "cpo_id", "site_id")
+    assert pairs.is_unique and len(pairs) == len(frame.drop_duplicates())
+    assert list(pairs[codes]) == list(zip(frame["cpo_id"], frame["site_id"], strict=True))
