@@ -17,6 +17,7 @@ from report_app import caches, data, month_data, sources
 from report_app.data import DataProblem, Filters
 from report_app.pages import uptime
 from report_app.uptime_views import (
+    DETAIL_COLUMNS,
     display_rows,
     figures_grid,
     neighbours,
@@ -26,7 +27,7 @@ from report_app.uptime_views import (
     unfiltered_rows,
 )
 from shared import layout
-from shared.monthly.labels import label
+from shared.monthly.labels import for_display, label
 
 MONTHS = ("2026-08", "2026-09", "2026-10")
 
@@ -233,6 +234,9 @@ def test_the_figures_grid_shows_key_columns_and_keeps_its_payload(months) -> Non
     payload = grid.to_payload()
     assert unfiltered_grid(cache, "2026-10", "site").to_payload() is payload  # built once
     assert payload == figures_grid(key).to_payload()
+    # the strings as Python objects change nothing the browser gets
+    as_read = for_display(rows[[c for c in rows.columns if c not in DETAIL_COLUMNS]], "UTC")
+    assert figures_grid(as_read).to_payload() == payload
     assert payload["columns"] == list(key.columns) and len(payload["data"]) == len(rows)
     assert unfiltered_grid(cache, "2026-10", "site", "all").to_payload()["columns"] == list(
         every.columns
