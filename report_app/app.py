@@ -72,6 +72,8 @@ def server(input: Inputs, output: Outputs, session: Session) -> None:
     # its data, choices and downloads to the viewer's states.
     headers = session.http_conn.headers  # type: ignore[attr-defined]  # AppSession's, untyped
     viewer = viewer_for(headers, context.settings)
+    # Whatever a session has just sent, its browser draws now: read-aheads hold off meanwhile.
+    session.on_flushed(context.prefetcher.busy, once=False)
     live_server("live", viewer=viewer)
     # Pages with government figures get no server at all for other roles, so no output,
     # download or message of theirs can be reached from a public session.

@@ -253,7 +253,6 @@ def uptime_server(
             views = input.views.is_set() and input.views() in TABS_WITH_VIEWS
 
         def read_ahead() -> None:
-            context.prefetcher.busy()  # the browser draws what went out; read after that
             held, capacity = context.monthly.cached_months(), context.monthly.months
             for other in read_ahead_months(available, month, held, capacity):
 
