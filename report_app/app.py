@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route
 from report_app import context, shiny_speed
 from report_app.auth import viewer_for
 from report_app.data import DataProblem, Filters
+from report_app.memory import keep_freed_memory
 from report_app.pages.exclusions import (
     database,
     exclusion_access,
@@ -145,6 +146,7 @@ def warm_up() -> None:
 
 @asynccontextmanager
 async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    keep_freed_memory()  # for the serving process only, so not on import
     warm_up()
     await asyncio.to_thread(context.prefetcher.wait_idle, WARM_UP_SECONDS)
     yield

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 import pandas as pd
-import pyarrow as pa
 
 from report_app.data import DataProblem
 from report_app.live_data import LiveData
@@ -21,6 +20,7 @@ from report_app.sources import (
     check_month,
     live_signature,
     load_live,
+    read_month_arrow,
     read_month_table,
 )
 from shared import layout
@@ -101,17 +101,19 @@ class MonthlyTables:
         self,
         month: str,
         table: str,
-        build: Callable[[pd.DataFrame], object],
+        build: Callable[[Any], object],
         columns: Sequence[str] | None = None,
+        arrow: bool = False,
     ) -> Any:  # noqa: ANN401 - whatever ``build`` returns
-        """``build(table)``, from only ``columns`` of the table; the table itself is not kept."""
+        """``build(table)``, from only ``columns`` of the table (a DataFrame, or with ``arrow``
+        a ``pyarrow.Table``); the table itself is not kept."""
 
         def read_and_build() -> object:
-            # Keys as categoricals: building on their codes is much cheaper than on strings.
-            frame = read_month_table(self.store, month, table, columns, KEY_COLUMNS)
-            built = build(frame)
-            pa.default_memory_pool().release_unused()  # the decoded table's buffers
-            return built
+            # Keys as categoricals (dictionaries): building on their codes is much cheaper than
+            # on strings. The decoded table's buffers are freed but kept by the server for the
+            # next read (``report_app.memory``): handed back, that read faulted them in again.
+            read = read_month_arrow if arrow else read_month_table
+            return build(read(self.store, month, table, columns, KEY_COLUMNS))
 
         return self._cached(month, f"{table}:{build.__name__}", read_and_build)
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from report_app.data import DataProblem, Filters, matching_evses, state_mask
 from shared.monthly.rollup import RollupError, duration_minutes, percentages, rollup, twelve_month
@@ -201,7 +203,8 @@ def level_rows(
 # The daily columns a trend needs (the formulas' inputs), read alone from ``daily.parquet``.
 TREND_MINUTES = duration_minutes()
 DAILY_COLUMNS = ["cpo_id", "evse_uid", "charger_id", "date", *TREND_MINUTES]
-HOUR_OF_WEEK_COLUMNS = ["cpo_id", "site_id", "day_of_week", "hour", "utilisation_pct"]
+TOTALS_COLUMNS = ["charger_id", "date", *TREND_MINUTES]  # what the unfiltered trend sums
+HOUR_OF_WEEK_COLUMNS = ["cpo_id", "site_id", "hour_of_week", "utilisation_pct"]
 
 
 @dataclass(frozen=True)
@@ -235,12 +238,45 @@ def _factorize_pairs(frame: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, p
     """Codes of the (a, b) pairs of ``frame`` and the distinct pairs (in the order of their
     columns' codes, or of appearance when the pairs are sparse).
 
-    Column by column: factorizing tuples of a MultiIndex costs seconds at a million rows. When
-    the possible pairs are few against the rows (a million hour-of-week rows of 20,000 sites),
-    a table over every possible pair replaces hashing, which took half a second here.
+    Column by column: factorizing tuples of a MultiIndex costs seconds at a million rows.
     """
-    a_codes, a_values = _codes(frame[a])
-    b_codes, b_values = _codes(frame[b])
+    return _pairs(*_codes(frame[a]), *_codes(frame[b]), (a, b))
+
+
+def _arrow_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
+    """``_codes`` of an Arrow column: a dictionary column's own indices (one dictionary for
+    every chunk, see ``pa.Table.unify_dictionaries``), nulls with a code of their own."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    assert isinstance(column, pa.DictionaryArray)  # encoded above
+    values = pd.Index(column.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    indices = column.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(values))
+        values = values.append(pd.Index([None], dtype=object))
+    return indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), values
+
+
+def _arrow_pairs(table: pa.Table, a: str, b: str) -> tuple[np.ndarray, pd.MultiIndex]:
+    """``_factorize_pairs`` of an Arrow table."""
+    table = table.select([a, b]).unify_dictionaries()
+    return _pairs(*_arrow_codes(table[a]), *_arrow_codes(table[b]), (a, b))
+
+
+def _pairs(
+    a_codes: np.ndarray,
+    a_values: pd.Index,
+    b_codes: np.ndarray,
+    b_values: pd.Index,
+    names: tuple[str, str],
+) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Codes of the pairs of two coded columns and the distinct pairs.
+
+    When the possible pairs are few against the rows (a million hour-of-week rows of 20,000
+    sites), a table over every possible pair replaces hashing, which took half a second here.
+    """
     combined = a_codes * len(b_values) + b_codes
     possible = len(a_values) * len(b_values)
     if possible <= max(4 * len(combined), 65_536):
@@ -252,7 +288,7 @@ def _factorize_pairs(frame: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, p
         codes, pairs = pd.factorize(combined)
     index = pd.MultiIndex.from_arrays(
         [a_values.take(pairs // len(b_values)), b_values.take(pairs % len(b_values))],
-        names=[a, b],
+        names=list(names),
     )
     return codes, index
 
@@ -296,11 +332,24 @@ def daily_trend(daily: DailyFigures | pd.DataFrame, evses: pd.DataFrame | None) 
     return trend_of(summed)
 
 
-def matched_daily_totals(daily: pd.DataFrame) -> pd.DataFrame:
+def matched_daily_totals(daily: pd.DataFrame | pa.Table) -> pd.DataFrame:
     """The trend's minutes summed per local day over every matched EVSE (those with a
-    charger), straight from a daily table: the unfiltered trend needs no per-EVSE grid."""
-    matched = daily[daily["charger_id"].notna()]
-    return matched.groupby("date", sort=True)[list(TREND_MINUTES)].sum().reset_index()
+    charger), straight from a daily table: the unfiltered trend needs no per-EVSE grid.
+
+    Summed in Arrow: through pandas the table was copied whole first (the daily table of a
+    national month is 600,000 rows). A table read from Parquet gives datetime64 dates.
+    """
+    columns = TOTALS_COLUMNS
+    if isinstance(daily, pd.DataFrame):
+        table, as_object = pa.Table.from_pandas(daily[columns], preserve_index=False), True
+    else:
+        table, as_object = daily.select(columns), False
+    matched = table.filter(pc.is_valid(table["charger_id"])).drop_columns(["charger_id"])
+    every = pc.ScalarAggregateOptions(min_count=0)  # a day of nulls sums to 0, as in pandas
+    sums = matched.group_by("date").aggregate([(c, "sum", every) for c in TREND_MINUTES])
+    sums = sums.select(["date", *[f"{c}_sum" for c in TREND_MINUTES]])
+    sums = sums.rename_columns(["date", *TREND_MINUTES]).sort_by("date")
+    return sums.to_pandas(date_as_object=as_object)
 
 
 def trend_of(summed: pd.DataFrame) -> pd.DataFrame:
@@ -320,16 +369,29 @@ class SiteProfiles:
     utilisation: np.ndarray  # float (site, day_of_week, hour); NaN where there is no figure
 
 
-def site_profiles(profile: pd.DataFrame) -> SiteProfiles:
-    """``SiteProfiles`` of an hour-of-week table."""
-    codes, sites = _factorize_pairs(profile, "cpo_id", "site_id")
-    grid = np.full((len(sites), 7, 24), np.nan)
-    day = profile["day_of_week"].to_numpy(dtype=int)
-    hour = profile["hour"].to_numpy(dtype=int)
-    inside = (day >= 0) & (day < 7) & (hour >= 0) & (hour < 24)
-    values = profile["utilisation_pct"].to_numpy(dtype=float, na_value=np.nan)
-    grid[codes[inside], day[inside], hour[inside]] = values[inside]
-    return SiteProfiles(sites, grid)
+def site_profiles(profile: pd.DataFrame | pa.Table) -> SiteProfiles:
+    """``SiteProfiles`` of an hour-of-week table (its ``hour_of_week``, else ``day_of_week``
+    and ``hour``); an Arrow table's dictionary keys are used as they are, with no copy."""
+    table = profile if isinstance(profile, pa.Table) else pa.Table.from_pandas(profile)
+    codes, sites = _arrow_pairs(table, "cpo_id", "site_id")
+
+    def numbers(name: str) -> np.ndarray:
+        return table[name].to_numpy().astype(np.int64, copy=False)
+
+    if "hour_of_week" in table.column_names:
+        slot = numbers("hour_of_week")
+        inside = (slot >= 0) & (slot < 7 * 24)
+    else:
+        day, hour = numbers("day_of_week"), numbers("hour")
+        slot = day * 24 + hour
+        inside = (day >= 0) & (day < 7) & (hour >= 0) & (hour < 24)
+    values = table["utilisation_pct"].to_numpy().astype(float, copy=False)  # nulls as NaN
+    grid = np.full(len(sites) * 7 * 24, np.nan)
+    if inside.all():
+        grid[codes * (7 * 24) + slot] = values
+    else:
+        grid[codes[inside] * (7 * 24) + slot[inside]] = values[inside]
+    return SiteProfiles(sites, grid.reshape(len(sites), 7, 24))
 
 
 def hour_of_week_grid(

@@ -41,6 +41,20 @@ def _read_parquet(
     Only the named columns are decoded (Parquet column projection); ``categorical`` string
     columns stay dictionary-encoded and arrive as pandas categoricals.
     """
+    table = _read_arrow(store, name, expected, what, columns, categorical)
+    # Dates as datetime64, not one Python object per row (the daily table has a million rows).
+    return table.to_pandas(date_as_object=False)
+
+
+def _read_arrow(
+    store: BlobStore,
+    name: str,
+    expected: pa.Schema,
+    what: str,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+) -> pa.Table:
+    """``_read_parquet``'s checked and cast table, as Arrow (``categorical``: dictionaries)."""
     if columns is not None:
         expected = pa.schema([expected.field(c) for c in columns])
     dictionary = [c for c in categorical if c in expected.names]
@@ -71,8 +85,7 @@ def _read_parquet(
         table = table.select([f.name for f in expected]).cast(expected)
     except (pa.ArrowException, ValueError) as exc:
         raise DataProblem(f"{name} has columns of the wrong type ({exc}).") from None
-    # Dates as datetime64, not one Python object per row (the daily table has a million rows).
-    return table.to_pandas(date_as_object=False)
+    return table
 
 
 # Columns that contract version 2 added, and what they are in a month processed before it: no
@@ -139,13 +152,26 @@ def read_month_table(
     categorical: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One monthly table (or its ``columns``), checked against ``shared.metrics.schema``."""
+    return read_month_arrow(store, month, table, columns, categorical).to_pandas(
+        date_as_object=False  # datetime64, not one Python object per row
+    )
+
+
+def read_month_arrow(
+    store: BlobStore,
+    month: str,
+    table: str,
+    columns: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+) -> pa.Table:
+    """``read_month_table``'s table as Arrow: no pandas copy, for builders that need none."""
     check_month(month)
     if table not in schema.TABLES:
         raise DataProblem(f"{table!r} is not a monthly table.")
     unknown = [c for c in columns or () if c not in schema.TABLES[table].names]
     if unknown:
         raise DataProblem(f"{table} has no columns {', '.join(unknown)}.")
-    return _read_parquet(
+    return _read_arrow(
         store,
         layout.monthly_table_blob(month, table),
         schema.TABLES[table],

@@ -18,6 +18,8 @@ from report_app.grids import SharedGrid
 from report_app.month_data import (
     DAILY_COLUMNS,
     HOUR_OF_WEEK_COLUMNS,
+    TOTALS_COLUMNS,
+    SiteProfiles,
     aggregate,
     coverage_note,
     daily_figures,
@@ -69,7 +71,7 @@ def read_month(
             lambda: tables.derived(month, "daily", daily_figures, DAILY_COLUMNS),
             lambda: month_choices(tables, month, scope),
         ]
-    steps.append(lambda: tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS))
+    steps.append(lambda: month_profiles(tables, month))
     if scope is None and views:
         steps.append(lambda: unfiltered_views(tables, month))
     for step in steps:
@@ -155,10 +157,15 @@ def unfiltered_distribution(tables: MonthlyTables, month: str, level: str) -> st
 
 def unfiltered_trend(tables: MonthlyTables, month: str) -> str:
     def build() -> str:
-        totals = tables.derived(month, "daily", matched_daily_totals, DAILY_COLUMNS)
+        totals = tables.derived(month, "daily", matched_daily_totals, TOTALS_COLUMNS, arrow=True)
         return plots.daily_trend(trend_of(totals), month).to_json()
 
     return tables.remember(month, "trend", build)
+
+
+def month_profiles(tables: MonthlyTables, month: str) -> SiteProfiles:
+    """Every site's hour-of-week grid of the month (for the heatmap), built once."""
+    return tables.derived(month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS, arrow=True)
 
 
 def site_choices_of(evse: pd.DataFrame) -> dict[str, str]:

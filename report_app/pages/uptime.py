@@ -22,14 +22,12 @@ from report_app.data import DataProblem, Filters, in_scope, rounded
 from report_app.history import WINDOWS, history, last_months, network_history, selection_trend
 from report_app.month_data import (
     DAILY_COLUMNS,
-    HOUR_OF_WEEK_COLUMNS,
     LEVELS,
     daily_figures,
     daily_trend,
     evse_subset,
     hour_of_week_grid,
     level_rows,
-    site_profiles,
 )
 from report_app.pages.live import filter_inputs, filters_from
 from report_app.sources import available_months
@@ -42,6 +40,7 @@ from report_app.uptime_views import (
     map_spec,
     matched,
     month_choices,
+    month_profiles,
     month_tables_for,
     read_ahead_months,
     read_month,
@@ -438,9 +437,7 @@ def uptime_server(
             return draw("heatmap", plots.empty_figure("Pick a site."))
         cpo_id, site_id = key.split("/", 1)
         try:
-            profile = context.monthly.derived(
-                month, "hour_of_week", site_profiles, HOUR_OF_WEEK_COLUMNS
-            )
+            profile = month_profiles(context.monthly, month)
         except DataProblem as exc:
             return draw("heatmap", plots.empty_figure(str(exc)))
 

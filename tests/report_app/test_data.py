@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench import dashboard_data as generate
-from report_app import caches, live_data, month_data, sources
+from report_app import caches, live_data, month_data, sources, uptime_views
 from report_app.data import DataProblem, Filters
 from shared import layout
 from shared.jurisdictions import parse_role
@@ -514,6 +514,51 @@ def test_site_profiles_grid_per_site() -> None:
     assert x.loc[0, 0] == 12.5 and x.isna().sum().sum() == 167  # the null figure stays null
     assert month_data.hour_of_week_grid(profiles, "Y", "S").loc[2, 5] == 40.0
     assert month_data.hour_of_week_grid(profiles, "Y", "T").isna().all().all()
+
+
+def test_stored_profiles_and_daily_totals_read_as_arrow_match_the_tables(blobstore) -> None:
+    # what a month switch builds from Arrow, against pandas over the tables as generated
+    network = generate.make_network(9)
+    tables = generate.month_tables(network, "2026-10", seed=5)
+    daily = tables["daily"]
+    daily.loc[daily.index[:40], "charger_id"] = None  # days of EVSEs no static list names
+    generate.write_month(blobstore, "2026-10", tables)
+    cache = caches.MonthlyTables(blobstore)
+    profiles = uptime_views.month_profiles(cache, "2026-10")
+    profile = tables["hour_of_week"]
+    assert len(profiles.sites) == profile.groupby(["cpo_id", "site_id"]).ngroups
+    for (cpo_id, site_id), rows in profile.groupby(["cpo_id", "site_id"]):
+        expected = rows.pivot(index="day_of_week", columns="hour", values="utilisation_pct")
+        grid = month_data.hour_of_week_grid(profiles, cpo_id, site_id)
+        np.testing.assert_array_equal(
+            grid.to_numpy(), expected.reindex(index=range(7), columns=range(24)).to_numpy()
+        )
+    totals = cache.derived(
+        "2026-10", "daily", month_data.matched_daily_totals, month_data.TOTALS_COLUMNS, arrow=True
+    )
+    minutes = list(month_data.TREND_MINUTES)
+    expected = daily[daily["charger_id"].notna()].groupby("date", sort=True)[minutes].sum()
+    assert totals["date"].dt.date.tolist() == expected.index.tolist()
+    np.testing.assert_allclose(totals[minutes].to_numpy(), expected.to_numpy(), rtol=1e-12)
+    # from a DataFrame the same sums, with its own date values
+    in_memory = month_data.matched_daily_totals(daily)
+    assert in_memory["date"].tolist() == expected.index.tolist()
+    np.testing.assert_allclose(in_memory[minutes].to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_site_profiles_from_arrow_keep_null_keys_and_drop_slots_outside_the_week() -> None:
+    table = pa.table({
+        "cpo_id": pa.array(["X", "X", None, "X"]).dictionary_encode(),
+        "site_id": pa.array(["S", "S", "S", "T"]).dictionary_encode(),
+        "hour_of_week": pa.array([0, 167, 3, 168], pa.int64()),
+        "utilisation_pct": pa.array([10.0, None, 30.0, 50.0]),
+    })  # fmt: skip
+    profiles = month_data.site_profiles(table)
+    assert len(profiles.sites) == 3  # a null CPO is a key of its own, not X's
+    assert profiles.sites.get_indexer([("X", "S"), ("X", "T")]).min() >= 0
+    x = month_data.hour_of_week_grid(profiles, "X", "S")
+    assert x.loc[0, 0] == 10.0 and x.isna().sum().sum() == 167  # Sunday 23:00 stays null
+    assert month_data.hour_of_week_grid(profiles, "X", "T").isna().all().all()  # 168: no slot
 
 
 def test_a_month_processed_before_contract_version_two_is_read_with_its_meaning(blobstore) -> None:
