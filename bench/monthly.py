@@ -11,7 +11,11 @@ rejected ones that must not count) are in the database. Prints, each measured in
 - the engine alone on the same runs read from a Parquet file, and a straightforward pandas
   implementation of the EVSE minute figures on that file; that both agree, and the ratio.
 
-    .venv/bin/python bench/monthly.py [--evses 50000] [--seed 1] [--profile]
+    .venv/bin/python bench/monthly.py [--evses 50000] [--seed 1] [--profile] [--data DIR]
+
+``--data DIR`` keeps the synthesised month (runs, database, site CSV) in DIR and reuses it on
+the next run with the same ``--evses`` and ``--seed``, skipping the set-up (minutes at national
+scale, most of it SQLite inserts).
 
 Each run also prints CPU seconds (user + system, every thread): on a shared machine compare
 those. ``--profile`` prints the engine run's wall and CPU time per SQL statement and output.
@@ -35,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shared import layout
 from shared.blobstore import LocalBlobStore
@@ -236,7 +241,6 @@ def cpu_seconds() -> float:
 
 def child(kind: str, folder: str, memory_limit: str | None) -> None:
     """Run one side in a fresh process."""
-    import pyarrow.parquet as pq
 
     period = Period.for_month("2026-11", "Australia/Sydney")
     began = time.perf_counter()
@@ -314,102 +318,117 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="print the engine's time per SQL statement"
     )
+    parser.add_argument("--data", help="keep the synthesised month here and reuse it next time")
     parser.add_argument("--child", choices=["job", "engine", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.folder, args.memory_limit)
         return
-    import pyarrow.parquet as pq
 
     period = Period.for_month("2026-11", "Australia/Sydney")
-    with tempfile.TemporaryDirectory() as folder:
-        began = time.perf_counter()
-        runs, connectors = synthesise(args.evses, period, args.seed)
-        pq.write_table(runs, f"{folder}/runs.parquet")
-        pq.write_table(
-            pa.Table.from_pandas(connectors, preserve_index=False), f"{folder}/connectors.parquet"
-        )
-        print(
-            f"synthesised {runs.num_rows:,} status runs for {args.evses:,} EVSEs"
-            f" ({runs.num_rows / args.evses:.0f}"
-            f" per EVSE) in {time.perf_counter() - began:.1f} s"
-        )
-        began = time.perf_counter()
-        store_database(runs, f"{folder}/chargeatlarge.db")
-        store_exclusions(connectors, period, f"{folder}/chargeatlarge.db", args.seed)
-        csv = write_sites_csv(connectors.to_dict("records"))
-        validated = validate_sites_csv(csv, "bench_sites.csv")
-        assert not validated.problems, validated.problems[:3]
-        store_sites(LocalBlobStore(Path(folder) / "blobs"), validated)
-        print(
-            f"stored them in SQLite (time order), {EXCLUSIONS} approved exclusions and the site CSV"
-            f" ({int((connectors['opening_hours'] != '').sum()):,} connectors with opening hours)"
-            f" in {time.perf_counter() - began:.1f} s"
-        )
-        del runs, connectors
-        job = run_child("job", folder, None)
-        print(
-            f"whole job (SQLite → DuckDB capped at {ENGINE_MEMORY_LIMIT} → Parquet, manifest,"
-            f" report): {job['seconds']:.1f} s ({job['cpu_seconds']:.1f} CPU-s),"
-            f" peak {job['peak_mib']:.0f} MiB"
-            f" — {job['detail']}"
-        )
-        engine = run_child("engine", folder, args.memory_limit)
-        print(
-            f"engine alone (runs from Parquet, all {len(schema.TABLES)} tables,"
-            f" memory_limit {args.memory_limit}): {engine['seconds']:.1f} s"
-            f" ({engine['cpu_seconds']:.1f} CPU-s), peak {engine['peak_mib']:.0f} MiB"
-        )
-        if args.profile:
-            print("engine profile (wall s, CPU s of every thread) per statement, then per output:")
-            for statement, wall, cpu in json.loads(Path(folder, "profile.json").read_text()):
-                print(f"  {wall:7.2f} {cpu:7.2f}  {statement}")
-        baseline = run_child("pandas", folder, None)
-        print(
-            f"pandas (EVSE minute figures only): {baseline['seconds']:.1f} s"
-            f" ({baseline['cpu_seconds']:.1f} CPU-s), peak {baseline['peak_mib']:.0f} MiB"
-        )
-        ours = pq.read_table(f"{folder}/evse.parquet").to_pandas().set_index(["cpo_id", "evse_uid"])
-        theirs = pd.read_parquet(f"{folder}/pandas_evse.parquet").set_index(["cpo_id", "evse_uid"])
-        # The pandas version knows nothing of opening hours: compare the always-open EVSEs.
-        open_all_time = ours.index[ours["opening_hours"].isna()].intersection(theirs.index)
-        diff = (
-            (
-                theirs.loc[open_all_time, "unknown_minutes"]
-                - ours.loc[open_all_time, "unknown_minutes"]
-            )
-            .abs()
-            .max()
-        )
-        print(
-            f"largest difference in unknown_minutes between the two ({len(open_all_time):,} EVSEs"
-            f" open all the time): {diff:.6f} minutes"
-        )
-        print(
-            f"closed minutes {ours['closed_minutes'].sum():,.0f}, excluded minutes"
-            f" {ours['excluded_minutes'].sum():,.0f}"
-            f" on {(ours['excluded_minutes'] > 0).sum():,} EVSEs"
-        )
-        job_store = LocalBlobStore(Path(folder) / "blobs")
-        same = [
-            name
-            for name in schema.TABLES
-            if job_store.get(layout.monthly_table_blob("2026-11", name))
-            == Path(f"{folder}/{name}.parquet").read_bytes()
-        ]
-        print(
-            "tables byte-identical between the job and the engine run:"
-            f" {len(same)} of {len(schema.TABLES)}"
-        )
-        print(
-            f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} ×"
-            " (the engine also builds"
-            f" {len(schema.TABLES) - 1} more tables)"
-        )
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.data or scratch
+        marker = Path(folder, "synthesised.json")
+        wanted = {"evses": args.evses, "seed": args.seed}
+        if marker.exists() and json.loads(marker.read_text()) == wanted:
+            print(f"reusing the synthesised month in {folder}")
+        else:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            marker.unlink(missing_ok=True)
+            Path(folder, "chargeatlarge.db").unlink(missing_ok=True)
+            synthesise_and_store(args, period, folder)
+            marker.write_text(json.dumps(wanted))
+        run_all(args, folder)
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]},"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}"
+    )
+
+
+def synthesise_and_store(args: argparse.Namespace, period: Period, folder: str) -> None:
+    began = time.perf_counter()
+    runs, connectors = synthesise(args.evses, period, args.seed)
+    pq.write_table(runs, f"{folder}/runs.parquet")
+    pq.write_table(
+        pa.Table.from_pandas(connectors, preserve_index=False), f"{folder}/connectors.parquet"
+    )
+    print(
+        f"synthesised {runs.num_rows:,} status runs for {args.evses:,} EVSEs"
+        f" ({runs.num_rows / args.evses:.0f}"
+        f" per EVSE) in {time.perf_counter() - began:.1f} s"
+    )
+    began = time.perf_counter()
+    store_database(runs, f"{folder}/chargeatlarge.db")
+    store_exclusions(connectors, period, f"{folder}/chargeatlarge.db", args.seed)
+    csv = write_sites_csv(connectors.to_dict("records"))
+    validated = validate_sites_csv(csv, "bench_sites.csv")
+    assert not validated.problems, validated.problems[:3]
+    store_sites(LocalBlobStore(Path(folder) / "blobs"), validated)
+    print(
+        f"stored them in SQLite (time order), {EXCLUSIONS} approved exclusions and the site CSV"
+        f" ({int((connectors['opening_hours'] != '').sum()):,} connectors with opening hours)"
+        f" in {time.perf_counter() - began:.1f} s"
+    )
+    del runs, connectors
+
+
+def run_all(args: argparse.Namespace, folder: str) -> None:
+    job = run_child("job", folder, None)
+    print(
+        f"whole job (SQLite → DuckDB capped at {ENGINE_MEMORY_LIMIT} → Parquet, manifest,"
+        f" report): {job['seconds']:.1f} s ({job['cpu_seconds']:.1f} CPU-s),"
+        f" peak {job['peak_mib']:.0f} MiB"
+        f" — {job['detail']}"
+    )
+    engine = run_child("engine", folder, args.memory_limit)
+    print(
+        f"engine alone (runs from Parquet, all {len(schema.TABLES)} tables,"
+        f" memory_limit {args.memory_limit}): {engine['seconds']:.1f} s"
+        f" ({engine['cpu_seconds']:.1f} CPU-s), peak {engine['peak_mib']:.0f} MiB"
+    )
+    if args.profile:
+        print("engine profile (wall s, CPU s of every thread) per statement, then per output:")
+        for statement, wall, cpu in json.loads(Path(folder, "profile.json").read_text()):
+            print(f"  {wall:7.2f} {cpu:7.2f}  {statement}")
+    baseline = run_child("pandas", folder, None)
+    print(
+        f"pandas (EVSE minute figures only): {baseline['seconds']:.1f} s"
+        f" ({baseline['cpu_seconds']:.1f} CPU-s), peak {baseline['peak_mib']:.0f} MiB"
+    )
+    ours = pq.read_table(f"{folder}/evse.parquet").to_pandas().set_index(["cpo_id", "evse_uid"])
+    theirs = pd.read_parquet(f"{folder}/pandas_evse.parquet").set_index(["cpo_id", "evse_uid"])
+    # The pandas version knows nothing of opening hours: compare the always-open EVSEs.
+    open_all_time = ours.index[ours["opening_hours"].isna()].intersection(theirs.index)
+    diff = (
+        (theirs.loc[open_all_time, "unknown_minutes"] - ours.loc[open_all_time, "unknown_minutes"])
+        .abs()
+        .max()
+    )
+    print(
+        f"largest difference in unknown_minutes between the two ({len(open_all_time):,} EVSEs"
+        f" open all the time): {diff:.6f} minutes"
+    )
+    print(
+        f"closed minutes {ours['closed_minutes'].sum():,.0f}, excluded minutes"
+        f" {ours['excluded_minutes'].sum():,.0f}"
+        f" on {(ours['excluded_minutes'] > 0).sum():,} EVSEs"
+    )
+    job_store = LocalBlobStore(Path(folder) / "blobs")
+    same = [
+        name
+        for name in schema.TABLES
+        if job_store.get(layout.monthly_table_blob("2026-11", name))
+        == Path(f"{folder}/{name}.parquet").read_bytes()
+    ]
+    print(
+        "tables byte-identical between the job and the engine run:"
+        f" {len(same)} of {len(schema.TABLES)}"
+    )
+    print(
+        f"ratio pandas / engine: {baseline['seconds'] / engine['seconds']:.2f} ×"
+        " (the engine also builds"
+        f" {len(schema.TABLES) - 1} more tables)"
     )
 
 

@@ -3,9 +3,12 @@ back."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,6 +37,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # SQL Server accepts at most 2,100 parameters in one statement.
 IN_CHUNK = 500
+# A SQLite file's runs are read by this many connections at once, each a range of run ids,
+# once the table is big enough for it to pay (one core decodes about 1.5 M runs a second).
+SQLITE_READERS = min(4, os.cpu_count() or 1)
+SQLITE_ROWS_PER_READER = 1_000_000
+# As the engine's own connections (shared.db.engine): a reader waits for a writer, e.g. one
+# switching the file to WAL, instead of failing at once with "database is locked".
+SQLITE_BUSY_TIMEOUT = "PRAGMA busy_timeout = 30000"
 
 
 def to_db_time(instant: datetime) -> datetime:
@@ -483,23 +493,54 @@ def runs_reader(
     from shared.db import odbc_arrow
 
     query = runs_query(start, end, look_back, look_ahead)
+    sql, params = _compiled(query, connection)
+    url = connection.engine.url
+    source = odbc_arrow.runs_source(url)
+    if source == odbc_arrow.ADBC_SQLITE and url.database:
+        path = url.database
+        ranges = _run_id_ranges(path)
+        parts = [
+            _compiled(query.where(status_run.c.run_id >= lo, status_run.c.run_id < hi), connection)
+            for lo, hi in ranges
+        ] or [(sql, params)]
+        batches = _read_ahead(*(_adbc_sqlite_batches(path, *part, batch_rows) for part in parts))
+    elif source == odbc_arrow.ARROW_ODBC and isinstance(params, tuple):
+        odbc = odbc_arrow.odbc_connection_string(url, connection.dialect)
+        batches = odbc_arrow.arrow_odbc_batches(odbc, sql, params, batch_rows, _runs_schema())
+    else:
+        batches = _cursor_batches(connection, sql, params, batch_rows)
+    return pa.RecordBatchReader.from_batches(_runs_schema(), batches)
+
+
+def _compiled(
+    query: Select[Any], connection: Connection
+) -> tuple[str, tuple[Any, ...] | dict[str, Any]]:
+    """A query's SQL for the connection's dialect, and its parameters as the driver takes them."""
     compiled = query.compile(dialect=connection.dialect)
     processors: Mapping[str, Any] = compiled._bind_processors  # the dialect's own conversion
     values = compiled.construct_params()
     bound = {k: processors[k](v) if k in processors else v for k, v in values.items()}
     positions = compiled.positiontup or []
-    params = tuple(bound[k] for k in positions) if compiled.positional else bound
-    url = connection.engine.url
-    source = odbc_arrow.runs_source(url)
-    if source == odbc_arrow.ADBC_SQLITE and url.database:
-        batches = _read_ahead(_adbc_sqlite_batches(url.database, str(compiled), params, batch_rows))
-    elif source == odbc_arrow.ARROW_ODBC and isinstance(params, tuple):
-        odbc = odbc_arrow.odbc_connection_string(url, connection.dialect)
-        sql = str(compiled)
-        batches = odbc_arrow.arrow_odbc_batches(odbc, sql, params, batch_rows, _runs_schema())
-    else:
-        batches = _cursor_batches(connection, str(compiled), params, batch_rows)
-    return pa.RecordBatchReader.from_batches(_runs_schema(), batches)
+    return str(compiled), tuple(bound[k] for k in positions) if compiled.positional else bound
+
+
+def _run_id_ranges(path: str) -> list[tuple[int, int]]:
+    """Half-open run id ranges that split a SQLite file's runs between SQLITE_READERS readers;
+    none when one reader will do."""
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    with adbc_sqlite.connect(path) as connection, connection.cursor() as cursor:
+        cursor.execute(SQLITE_BUSY_TIMEOUT)
+        cursor.execute("SELECT MIN(run_id), MAX(run_id) FROM status_run")
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return []
+    low, high = int(row[0]), int(row[1]) + 1
+    parts = min(SQLITE_READERS, (high - low) // SQLITE_ROWS_PER_READER)
+    if parts < 2:
+        return []
+    cuts = [low + (high - low) * n // parts for n in range(parts + 1)]
+    return list(itertools.pairwise(cuts))
 
 
 def _runs_schema() -> pa.Schema:
@@ -518,15 +559,29 @@ def _runs_schema() -> pa.Schema:
     )
 
 
-def _read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """``items``, with the next one already being read by a worker thread while the caller
-    works on the current one: the database read and DuckDB storing the runs overlap."""
+def _read_ahead(*sources: Iterator[T]) -> Iterator[T]:
+    """The items of every source, each source read one item ahead by its own worker thread
+    while the caller works on the current item: the database read and DuckDB storing the runs
+    overlap, and several readers share the cores. A source's items keep their order; sources
+    interleave as their items arrive. The first error of a source is raised to the caller."""
     end = object()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="runs-read-ahead") as worker:
-        pending = worker.submit(next, items, end)
-        while (item := pending.result()) is not end:
-            pending = worker.submit(next, items, end)
-            yield item  # type: ignore[misc]  # not the sentinel, so a T
+    with ExitStack() as stack:
+        workers = [
+            stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="runs-read-ahead"))
+            for _ in sources
+        ]
+        pending: dict[Future[object], int] = {
+            worker.submit(next, source, end): n
+            for n, (worker, source) in enumerate(zip(workers, sources, strict=True))
+        }
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=pending.__getitem__):
+                n = pending.pop(future)
+                item = future.result()
+                if item is not end:
+                    pending[workers[n].submit(next, sources[n], end)] = n
+                    yield item  # type: ignore[misc]  # not the sentinel, so a T
 
 
 def _adbc_sqlite_batches(
@@ -537,6 +592,7 @@ def _adbc_sqlite_batches(
 
     schema = _runs_schema()
     with adbc_sqlite.connect(path) as connection, connection.cursor() as cursor:
+        cursor.execute(SQLITE_BUSY_TIMEOUT)
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
         cursor.execute(sql, params)
         for batch in cursor.fetch_record_batch():

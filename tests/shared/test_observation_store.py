@@ -1,5 +1,6 @@
 """The observation store on a real SQLite file: runs, liveness, live status, period reads."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -227,6 +228,41 @@ def test_runs_reader_reads_a_sqlite_file_as_the_cursor_does(engine: Engine) -> N
     assert by_adbc.num_rows == 12
 
 
+def test_a_big_sqlite_file_is_read_by_several_readers_with_the_same_runs(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SQLITE_ROWS_PER_READER runs, the file is read in run id ranges by several
+    connections at once: every run still comes exactly once, with the filter applied."""
+    from shared.db import observations
+
+    store = ObservationStore(engine, 15)
+    store.write(
+        [obs(f"E{i}", minute, status) for i in range(7) for minute, status in
+         ((-300, "CHARGING"), (-10, "CHARGING"), (30, "AVAILABLE"), (50, "FAULTED"),
+          (90, "OUTOFORDER"), (400, "AVAILABLE"))]
+    )  # fmt: skip
+    end = T0 + timedelta(minutes=120)
+
+    def read() -> pa.Table:
+        with engine.connect() as connection:
+            return pa.Table.from_batches(
+                list(runs_reader(connection, T0, end, timedelta(minutes=15), batch_rows=3))
+            )
+
+    one = read()
+    path = engine.url.database
+    assert path and observations._run_id_ranges(path) == []  # small: one reader
+    monkeypatch.setattr(observations, "SQLITE_READERS", 3)
+    monkeypatch.setattr(observations, "SQLITE_ROWS_PER_READER", 4)
+    ranges = observations._run_id_ranges(path)
+    assert len(ranges) == 3 and all(lo < hi for lo, hi in ranges)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))  # no run id left out
+    several = read()
+    keys = [("evse_uid", "ascending"), ("started_at", "ascending")]
+    assert several.num_rows == one.num_rows > 0
+    assert several.sort_by(keys).to_pylist() == one.sort_by(keys).to_pylist()
+
+
 def test_run_columns_from_pyodbc_datetimes_are_utc() -> None:
     """pyodbc (Azure SQL) hands back naive datetime objects of UTC; SQLite hands back text."""
     from shared.db.observations import _column
@@ -264,3 +300,19 @@ def test_read_ahead_keeps_order_passes_errors_on_and_stops_with_its_reader() -> 
     assert [next(reader), next(reader)] == [0, 1]
     reader.close()
     assert len(produced) <= 3  # read at most one ahead, then stopped
+
+
+def test_read_ahead_of_several_sources_gives_every_item_once_in_each_sources_order() -> None:
+    from shared.db.observations import _read_ahead
+
+    items = list(_read_ahead(iter(range(0, 50)), iter(range(100, 130)), iter([])))
+    assert sorted(items) == [*range(0, 50), *range(100, 130)]
+    assert [n for n in items if n < 100] == list(range(0, 50))
+    assert [n for n in items if n >= 100] == list(range(100, 130))
+
+    def failing():
+        yield 1
+        raise RuntimeError("second reader lost its file")
+
+    with pytest.raises(RuntimeError, match="second reader"):
+        list(_read_ahead(iter(range(1000)), failing()))
