@@ -7,8 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 import pandas as pd
@@ -38,6 +39,9 @@ class MonthlyTables:
     exist; the tiny network and state tables of every month are kept apart from that bound, so
     the chart over all months does not push the big tables out.
     Each entry is built once even when a session and the prefetch thread ask at the same time.
+    Reads ``ahead()`` (warm-up, read-ahead) are guesses: they do not make a held month more
+    recent, and a month they bring in is the first to go, so a guess never pushes out a month a
+    visitor looked at.
     """
 
     SMALL = ("network", "state")
@@ -49,6 +53,17 @@ class MonthlyTables:
         self._small: dict[tuple[str, object], dict[str, object]] = {}
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
+        self._guessing = threading.local()
+
+    @contextmanager
+    def ahead(self) -> Iterator[None]:
+        """Reads in this thread, inside, are guesses (see the class docstring)."""
+        before = getattr(self._guessing, "on", False)
+        self._guessing.on = True
+        try:
+            yield
+        finally:
+            self._guessing.on = before
 
     def _version(self, month: str) -> tuple[str, object]:
         check_month(month)
@@ -61,10 +76,14 @@ class MonthlyTables:
         """The dict an entry lives in (made if need be); called with the lock held."""
         if name in self.SMALL or name.startswith("small:"):
             return self._small.setdefault(version, {})
-        entries = self._entries.setdefault(version, {})
-        if touch:
+        guess = getattr(self._guessing, "on", False)
+        if version not in self._entries:
+            self._entries[version] = {}
+            if guess:  # least recently used: the first to go
+                self._entries.move_to_end(version, last=False)
+        elif touch and not guess:
             self._entries.move_to_end(version)
-        return entries
+        return self._entries[version]
 
     def _cached(self, month: str, name: str, build: Callable[[], object]) -> object:
         version = self._version(month)

@@ -344,10 +344,12 @@ def matched_daily_totals(daily: pd.DataFrame | pa.Table) -> pd.DataFrame:
         table, as_object = pa.Table.from_pandas(daily[columns], preserve_index=False), True
     else:
         table, as_object = daily.select(columns), False
-    matched = table.filter(pc.is_valid(table["charger_id"])).drop_columns(["charger_id"])
+    # grouped by day and whether matched, not filtered first: a filter copies every column
+    charger = table.schema.get_field_index("charger_id")
+    table = table.set_column(charger, "matched", pc.is_valid(table["charger_id"]))
     every = pc.ScalarAggregateOptions(min_count=0)  # a day of nulls sums to 0, as in pandas
-    sums = matched.group_by("date").aggregate([(c, "sum", every) for c in TREND_MINUTES])
-    sums = sums.select(["date", *[f"{c}_sum" for c in TREND_MINUTES]])
+    sums = table.group_by(["date", "matched"]).aggregate([(c, "sum", every) for c in TREND_MINUTES])
+    sums = sums.filter(sums["matched"]).select(["date", *[f"{c}_sum" for c in TREND_MINUTES]])
     sums = sums.rename_columns(["date", *TREND_MINUTES]).sort_by("date")
     return sums.to_pandas(date_as_object=as_object)
 

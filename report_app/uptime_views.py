@@ -74,9 +74,10 @@ def read_month(
     steps.append(lambda: month_profiles(tables, month))
     if scope is None and views:
         steps.append(lambda: unfiltered_views(tables, month))
-    for step in steps:
-        pause()
-        step()
+    with tables.ahead():  # a guess: it must not push out a month a visitor looked at
+        for step in steps:
+            pause()
+            step()
 
 
 def month_tables_for(tables: MonthlyTables, month: str, level: str) -> dict[str, pd.DataFrame]:

@@ -52,6 +52,24 @@ def test_month_cache_keeps_the_most_recently_used_months(months) -> None:
     assert all(cache.get(month, "network") is networks[month] for month in MONTHS)
 
 
+def test_a_guess_never_pushes_out_a_month_a_visitor_looked_at(months) -> None:
+    cache = caches.MonthlyTables(months, months=2)
+    cache.get("2026-10", "site")  # visitors look at 10, then 09
+    cache.get("2026-09", "site")
+    with cache.ahead():
+        cache.get("2026-10", "evse")  # a read-ahead of a held month leaves it where it was
+    assert cache.cached_months() == ["2026-10", "2026-09"]
+    cache.get("2026-08", "site")  # a visitor's jump pushes out the least recently looked at
+    assert cache.cached_months() == ["2026-09", "2026-08"]
+    with cache.ahead():
+        cache.get("2026-10", "site")  # a guessed month goes first, not a looked-at one
+    assert cache.cached_months() == ["2026-09", "2026-08"]
+    read_month(cache, "2026-10")  # the warm-up and read-aheads read ahead
+    assert cache.cached_months() == ["2026-09", "2026-08"]
+    cache.get("2026-10", "site")  # until a visitor looks at it
+    assert cache.cached_months() == ["2026-08", "2026-10"]
+
+
 def test_a_rerun_month_is_read_afresh(months) -> None:
     cache = caches.MonthlyTables(months)
     site = cache.get("2026-10", "site")
