@@ -317,12 +317,23 @@ class MonthTables:
         queries: dict[str, str],
         run_count: int,
         step_times: list[StepTime] | None = None,
+        inputs: Mapping[str, pa.Table] | None = None,
     ) -> None:
         self._con = con
         self._queries = queries
+        self._inputs = dict(inputs or {})  # registered on ``con`` by name
         self.run_count = run_count  # status runs the engine read
         # Storing the runs, then each statement of the SQL steps, in order (a profile).
         self.step_times = step_times or []
+
+    def concurrent(self) -> MonthTables:
+        """The same tables through a connection of their own (the inputs registered on it too),
+        to stream one table in another thread while this one streams others: a DuckDB
+        connection serves one thread at a time."""
+        cursor = self._con.cursor()
+        for name, table in self._inputs.items():
+            cursor.register(name, table)
+        return MonthTables(cursor, self._queries, self.run_count, self.step_times, self._inputs)
 
     def batches(self, table: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """``table``'s rows in order, as record batches of exactly ``schema.TABLES[table]``."""
@@ -403,7 +414,8 @@ def month_tables(
             run_count = _load_runs(con, inputs.runs)
             loaded = (time.perf_counter() - began, time.process_time() - cpu)
             observed = {c for (c,) in con.sql("SELECT DISTINCT cpo_id FROM runs").fetchall()}
-            for name, table in input_tables(inputs, observed).items():
+            registered = input_tables(inputs, observed)
+            for name, table in registered.items():
                 con.register(name, table)  # read in place, no copy
             times = [StepTime("store the runs", *loaded)]
             for step in STEPS:
@@ -411,7 +423,7 @@ def month_tables(
                     times.append(_timed(con, statement.query, step.stem))
             evse_full, queries = output_sql(inputs)
             times.append(_timed(con, evse_full, "outputs"))
-            yield MonthTables(con, queries, run_count, times)
+            yield MonthTables(con, queries, run_count, times, registered)
         finally:
             con.close()
 

@@ -278,6 +278,9 @@ class SparkMonthTables:
     def batches(self, table: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         yield from self.table(table).to_batches(max_chunksize=batch_rows)
 
+    def concurrent(self) -> SparkMonthTables:
+        return self  # a Spark session takes queries from several threads at once
+
 
 class _Catalog:
     """Temporary views standing in for the engine's tables, each materialised once."""

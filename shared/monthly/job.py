@@ -11,6 +11,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from shared.metrics.engine import MonthInputs, MonthTables, month_tables
 from shared.metrics.period import Period
 from shared.monthly.history import read_history
 from shared.monthly.report import REPORT_TABLES
-from shared.monthly.state_reports import publish_reports
+from shared.monthly.state_reports import build_reports
 from shared.programs.store import site_programs
 from shared.sites import MAX_REPORTED_PROBLEMS, read_static_sites
 
@@ -44,6 +45,8 @@ JOB_VERSION = f"chargeatlarge-monthly/{__version__}"
 # in-memory tables of a national month spill and the daily and hour-of-week steps slow down.
 ENGINE_MEMORY_LIMIT = "1000MB"
 ROW_GROUP_ROWS = 131_072
+# Tables of millions of rows (one per EVSE and day, per site and hour of the week).
+LARGE_TABLES = ("daily", "hour_of_week")
 
 
 class MonthNotReady(ValueError):
@@ -80,6 +83,10 @@ def write_parquet(batches: Iterable[pa.RecordBatch], table_schema: pa.Schema, pa
         if pending or rows == 0:
             writer.write_table(pa.Table.from_batches(pending, table_schema))
     return rows
+
+
+def _write_table(computed: MonthTables | SparkMonthTables, name: str, folder: Path) -> int:
+    return write_parquet(computed.batches(name), schema.TABLES[name], folder / f"{name}.parquet")
 
 
 def _sha256(path: Path) -> str:
@@ -177,14 +184,69 @@ def run_month(
                         step.cpu_seconds,
                         step.statement,
                     )
-                row_counts = {
-                    name: write_parquet(
-                        computed.batches(name), schema.TABLES[name], folder / f"{name}.parquet"
+                # The big tables stream to Parquet in threads of their own while the small ones
+                # are written and the reports built: the engine's queries and Parquet's encoding
+                # leave the GIL, the reports' Python has it, so the cores share the work.
+                with ThreadPoolExecutor(len(LARGE_TABLES), thread_name_prefix="write") as pool:
+                    large = {
+                        name: pool.submit(_write_table, computed.concurrent(), name, folder)
+                        for name in LARGE_TABLES
+                    }
+                    row_counts = {
+                        name: _write_table(computed, name, folder)
+                        for name in schema.TABLES
+                        if name not in large
+                    }
+                    # The reports read the small tables only.
+                    report_tables = {
+                        name: pq.read_table(folder / f"{name}.parquet", schema=schema.TABLES[name])
+                        for name in REPORT_TABLES
+                    }
+                    if run_count == 0:
+                        warnings.append(
+                            f"no observations for {month}: every listed EVSE is 100 % unknown"
+                        )
+                    unmatched = row_counts["unmatched"]
+                    if unmatched:
+                        warnings.append(
+                            f"{unmatched} observed EVSE(s) are not in any static site CSV; they"
+                            " are listed in unmatched.parquet and left out of the site, network"
+                            " and state figures"
+                        )
+                    for warning in warnings:
+                        log.warning("%s: %s", month, warning)
+                    manifest: dict[str, object] = {
+                        "month": month,
+                        "report_tz": tz,
+                        "period_start": period.start.isoformat(),
+                        "period_end": period.end.isoformat(),
+                        "period_minutes": period.minutes,
+                        "job_version": JOB_VERSION,
+                        "metrics_engine": metrics_engine,
+                        "run_at": now.isoformat(),
+                        "inputs": {
+                            "static_site_csvs": static.sources,
+                            "static_connectors": len(static.connectors),
+                            "status_runs": run_count,
+                            "default_max_gap_minutes": default_max_gap_minutes,
+                            "cpo_max_gap_minutes": {k: v for k, v in sorted(gaps.items()) if v},
+                            "approved_exclusions": exclusions.num_rows,
+                            "program_assignments": programs.num_rows,
+                            # spec 4.5: the processed months (as their latest run wrote them)
+                            "twelve_month_months": history.months,
+                        },
+                        "row_counts": {},  # filled in once the big tables are written
+                        "files": {},
+                        "warnings": warnings,
+                    }
+                    # (The reports read the manifest's period, inputs and warnings.)
+                    report_files, _ = build_reports(
+                        store, month, report_tables, manifest, uptime_threshold_pct
                     )
-                    for name in schema.TABLES
-                }
+                    row_counts.update({name: done.result() for name, done in large.items()})
         log.info(
-            "%s: read %d status runs and computed the tables in %.1f s, wrote them in %.1f s",
+            "%s: read %d status runs and computed the tables in %.1f s; wrote them and built the"
+            " reports in %.1f s",
             month,
             run_count,
             computed_in,
@@ -192,46 +254,9 @@ def run_month(
         )
         # Streamed from disk to the store, never held whole in memory (nor hashed whole).
         files = {path.name: path for path in sorted(folder.glob("*.parquet"))}
-        # The report needs the small tables only; daily and hour_of_week stay on disk.
-        report_tables = {
-            name: pq.read_table(folder / f"{name}.parquet", schema=schema.TABLES[name])
-            for name in REPORT_TABLES
-        }
-        if run_count == 0:
-            warnings.append(f"no observations for {month}: every listed EVSE is 100 % unknown")
-        unmatched = row_counts["unmatched"]
-        if unmatched:
-            warnings.append(
-                f"{unmatched} observed EVSE(s) are not in any static site CSV; they are listed in"
-                " unmatched.parquet and left out of the site, network and state figures"
-            )
-        for warning in warnings:
-            log.warning("%s: %s", month, warning)
-
-        manifest = {
-            "month": month,
-            "report_tz": tz,
-            "period_start": period.start.isoformat(),
-            "period_end": period.end.isoformat(),
-            "period_minutes": period.minutes,
-            "job_version": JOB_VERSION,
-            "metrics_engine": metrics_engine,
-            "run_at": now.isoformat(),
-            "inputs": {
-                "static_site_csvs": static.sources,
-                "static_connectors": len(static.connectors),
-                "status_runs": run_count,
-                "default_max_gap_minutes": default_max_gap_minutes,
-                "cpo_max_gap_minutes": {k: v for k, v in sorted(gaps.items()) if v},
-                "approved_exclusions": exclusions.num_rows,
-                "program_assignments": programs.num_rows,
-                # spec 4.5: the processed months (as their latest run wrote them) summed with it
-                "twelve_month_months": history.months,
-            },
-            "row_counts": row_counts,
-            "files": {name: _sha256(path) for name, path in sorted(files.items())},
-            "warnings": warnings,
-        }
+        row_counts = {name: row_counts[name] for name in schema.TABLES}
+        manifest["row_counts"] = row_counts
+        manifest["files"] = {name: _sha256(path) for name, path in sorted(files.items())}
         prefix = layout.monthly_prefix(month)
         # manifest.json goes last: on Azure it is the commit marker of the folder.
         store.replace_prefix(
@@ -239,6 +264,6 @@ def run_month(
         )
 
     # The national report and one per state with EVSEs (reports/YYYY-MM/<STATE>/).
-    publish_reports(store, month, report_tables, manifest, uptime_threshold_pct)
+    store.replace_prefix(layout.report_prefix(month), report_files)
     log.info("%s: wrote %s and %s", month, prefix, layout.report_prefix(month))
     return MonthResult(month, prefix, layout.report_prefix(month), row_counts, warnings, manifest)

@@ -165,6 +165,31 @@ def publish_reports(
     """Write the national report and one per state with EVSEs under ``reports/YYYY-MM/`` in one
     step; returns the states reported. Program thresholds and the LGA boundary file default to
     the settings."""
+    files, states = build_reports(
+        store,
+        month,
+        tables,
+        manifest,
+        threshold_pct,
+        program_thresholds=program_thresholds,
+        lga_boundaries=lga_boundaries,
+    )
+    store.replace_prefix(layout.report_prefix(month), files)
+    return states
+
+
+def build_reports(
+    store: BlobStore,
+    month: str,
+    tables: Mapping[str, pa.Table],
+    manifest: dict,
+    threshold_pct: float,
+    *,
+    program_thresholds: Mapping[str, float] | None = None,
+    lga_boundaries: Path | None = None,
+) -> tuple[dict[str, bytes], list[str]]:
+    """The files of ``publish_reports`` (names under ``reports/YYYY-MM/``) and the states
+    reported, without storing them; the previous months are read from ``store``."""
     if program_thresholds is None or lga_boundaries is None:
         from shared.settings import get_settings
 
@@ -198,5 +223,4 @@ def publish_reports(
     for state in states:
         view = state_view(state, month, frames, history, previous_evse, base)
         files.update({f"{state}/{name}": data for name, data in build_report(view).items()})
-    store.replace_prefix(layout.report_prefix(month), files)
-    return states
+    return files, states

@@ -127,7 +127,7 @@ def connector(
     return row
 
 
-def compute(
+def month_inputs(
     month: str,
     observations: list[tuple[str, str, datetime, str]],
     connectors: list[dict],
@@ -136,24 +136,27 @@ def compute(
     exclusions: list[tuple] | None = None,
     programs: pa.Table | None = None,
     history: dict[str, pa.Table] | None = None,
-) -> dict[str, pa.Table]:
+) -> MonthInputs:
     frame = (
         pd.DataFrame(connectors, columns=list(COLUMNS))
         if connectors
         else pd.DataFrame(columns=list(COLUMNS))
     )
-    return compute_month(
-        MonthInputs(
-            period=Period.for_month(month, tz),
-            runs=runs_table(observations, max_gap),
-            connectors=frame.astype({"latitude": float, "longitude": float, "max_power_kw": float}),
-            default_max_gap_minutes=15,
-            max_gap_minutes=max_gap or {},
-            exclusions=exclusions_table(exclusions) if exclusions is not None else None,
-            programs=programs,
-            history=history or {},
-        )
+    return MonthInputs(
+        period=Period.for_month(month, tz),
+        runs=runs_table(observations, max_gap),
+        connectors=frame.astype({"latitude": float, "longitude": float, "max_power_kw": float}),
+        default_max_gap_minutes=15,
+        max_gap_minutes=max_gap or {},
+        exclusions=exclusions_table(exclusions) if exclusions is not None else None,
+        programs=programs,
+        history=history or {},
     )
+
+
+def compute(*args, **kwargs) -> dict[str, pa.Table]:
+    """Every table of the month of ``month_inputs(*args, **kwargs)``."""
+    return compute_month(month_inputs(*args, **kwargs))
 
 
 def row(table: pa.Table, **keys) -> dict:

@@ -483,6 +483,31 @@ def test_results_are_identical_run_to_run() -> None:
         assert first[name].equals(second[name]), name
 
 
+def test_tables_stream_from_other_threads_as_from_the_engines_own() -> None:
+    """The job streams the big tables in threads of their own (``MonthTables.concurrent``):
+    every table, inputs-reading ones included, is the same there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.metrics import schema
+    from shared.metrics.engine import month_tables
+    from tests.shared.metrics.helpers import month_inputs
+
+    inputs = month_inputs(
+        "2026-11",
+        every("2026-11-01 00:00", 7, 500, "AVAILABLE") + one("2026-11-06 10:00", "FAULTED"),
+        [connector("A", "S1", "C1", "E1")],
+        exclusions=[
+            ("X1", "A", "evse", "E1", local("2026-11-06 10:00"), local("2026-11-06 12:00"), "power")
+        ],
+    )
+    with month_tables(inputs) as tables, ThreadPoolExecutor(len(schema.TABLES)) as pool:
+        elsewhere = {name: pool.submit(tables.concurrent().table, name) for name in schema.TABLES}
+        here = {name: tables.table(name) for name in schema.TABLES}
+        for name in schema.TABLES:
+            assert elsewhere[name].result().equals(here[name]), name
+    assert here["exclusions"].num_rows == 1 and here["daily"].num_rows == 30
+
+
 def test_timestamps_are_utc() -> None:
     tables = compute("2026-11", one("2026-11-06 10:00", "FAULTED"), E1)
     assert str(tables["outages"].schema.field("started_at").type) == "timestamp[us, tz=UTC]"
