@@ -57,10 +57,19 @@ def _evse_inputs(columns: Sequence[str]) -> str:
     return ", ".join(out)
 
 
-def _frame(evse: pd.DataFrame | pa.Table) -> pa.Table:
+def _frame(evse: pd.DataFrame | pa.Table, wanted: Sequence[str]) -> pa.Table:
+    """The rows with only the ``wanted`` columns they have (the EVSE table's text columns
+    cost more to convert than the figures do to sum)."""
+    names = list(evse.columns) if isinstance(evse, pd.DataFrame) else evse.column_names
+    kept = [c for c in dict.fromkeys(wanted) if c in names]
     if isinstance(evse, pa.Table):
-        return evse
-    return pa.Table.from_pandas(evse, preserve_index=False)
+        return evse.select(kept)
+    return pa.Table.from_pandas(evse[kept], preserve_index=False)
+
+
+def _wanted(keys: Sequence[str]) -> list[str]:
+    """The columns a roll-up over ``keys`` reads."""
+    return [*keys, "cpo_id", "site_id", "evse_uid", "matched", *(s for _, s in _inputs())]
 
 
 def _run(sql: str, name: str, table: pa.Table) -> pd.DataFrame:
@@ -86,7 +95,7 @@ def rollup(evse: pd.DataFrame | pa.Table, keys: Sequence[str]) -> pd.DataFrame:
     With no ``keys`` the result is one row over all of them. Columns: the keys, ``site_count``,
     ``evse_count`` and every column of ``formulas.figure_columns()``.
     """
-    table = _frame(evse)
+    table = _frame(evse, _wanted(keys))
     names = table.column_names
     missing = [k for k in [*keys, "cpo_id", "site_id", "evse_uid", "matched"] if k not in names]
     if missing:
@@ -126,8 +135,7 @@ def twelve_month(
     """
     frames = []
     for month, evse in sorted(evse_by_month.items()):
-        table = _frame(evse)
-        table = table.select([c for c in table.column_names if c != "month"])
+        table = _frame(evse, [c for c in _wanted(keys) if c != "month"])
         frames.append(table.append_column("month", pa.array([month] * table.num_rows)))
     columns = [*keys, "uptime_12m_pct", "uptime_excl_12m_pct", "months_in_12m"]
     if not frames:

@@ -77,7 +77,8 @@ def exclusions_in_scope(
         ("charger", "charger_id"),
         ("site", "site_id"),
     ):
-        keys |= {(scope_kind, c, i) for c, i in zip(inside["cpo_id"], inside[column], strict=True)}
+        pairs = zip(inside["cpo_id"].tolist(), inside[column].tolist(), strict=True)
+        keys |= {(scope_kind, c, i) for c, i in pairs}
     kept = [
         (kind, cpo, scope_id) in keys
         for kind, cpo, scope_id in zip(
