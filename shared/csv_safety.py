@@ -74,6 +74,8 @@ def escape_formula_arrow(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Ch
     starts = pc.starts_with(column, FORMULA_STARTS[0])
     for start in FORMULA_STARTS[1:]:
         starts = pc.or_(starts, pc.starts_with(column, start))
+    if not pc.any(starts).as_py():
+        return column  # most columns: no cell starts like a formula, no regex to run
     number = pc.match_substring_regex(column, f"^(?:{_PLAIN_NUMBER})$")
     risky = pc.and_(starts, pc.invert(number))
     return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)

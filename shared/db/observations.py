@@ -531,7 +531,11 @@ def _run_id_ranges(path: str) -> list[tuple[int, int]]:
 
     with adbc_sqlite.connect(path) as connection, connection.cursor() as cursor:
         cursor.execute(SQLITE_BUSY_TIMEOUT)
-        cursor.execute("SELECT MIN(run_id), MAX(run_id) FROM status_run")
+        # Two subqueries: SQLite answers a lone MIN or MAX of the rowid from the b-tree's ends,
+        # but both in one SELECT by scanning the table.
+        cursor.execute(
+            "SELECT (SELECT MIN(run_id) FROM status_run), (SELECT MAX(run_id) FROM status_run)"
+        )
         row = cursor.fetchone()
     if row is None or row[0] is None:
         return []

@@ -617,6 +617,9 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
                      MAX(LEAST(r.last_confirmed_at, p.pe)) AS last_confirmed_at
               FROM runs AS r CROSS JOIN period AS p
               WHERE r.started_at < p.pe
+                AND EXISTS (SELECT 1 FROM evse_full AS u
+                            WHERE NOT u.matched AND u.cpo_id = r.cpo_id
+                              AND u.evse_uid = r.evse_uid)
               GROUP BY r.cpo_id, r.evse_uid) AS r
           ON r.cpo_id = x.cpo_id AND r.evse_uid = x.evse_uid
         WHERE NOT x.matched ORDER BY x.cpo_id, x.evse_uid

@@ -184,23 +184,24 @@ def run_month(
                         step.cpu_seconds,
                         step.statement,
                     )
-                # The big tables stream to Parquet in threads of their own while the small ones
-                # are written and the reports built: the engine's queries and Parquet's encoding
-                # leave the GIL, the reports' Python has it, so the cores share the work.
+                # The small tables first, kept for the reports. Then the big ones stream to
+                # Parquet in threads of their own while the reports are built: the engine's
+                # queries and Parquet's encoding leave the GIL, the reports' Python holds it.
+                small = {
+                    name: computed.table(name) for name in schema.TABLES if name not in LARGE_TABLES
+                }
+                row_counts = {
+                    name: write_parquet(
+                        table.to_batches(), schema.TABLES[name], folder / f"{name}.parquet"
+                    )
+                    for name, table in small.items()
+                }
+                report_tables = {name: small[name] for name in REPORT_TABLES}
+                del small
                 with ThreadPoolExecutor(len(LARGE_TABLES), thread_name_prefix="write") as pool:
                     large = {
                         name: pool.submit(_write_table, computed.concurrent(), name, folder)
                         for name in LARGE_TABLES
-                    }
-                    row_counts = {
-                        name: _write_table(computed, name, folder)
-                        for name in schema.TABLES
-                        if name not in large
-                    }
-                    # The reports read the small tables only.
-                    report_tables = {
-                        name: pq.read_table(folder / f"{name}.parquet", schema=schema.TABLES[name])
-                        for name in REPORT_TABLES
                     }
                     if run_count == 0:
                         warnings.append(
