@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -80,7 +80,9 @@ class MonthInputs:
     period: Period
     # cpo_id, evse_uid, category, started_at, last_confirmed_at (UTC); other columns unused
     runs: pa.Table | pa.RecordBatchReader
-    connectors: pd.DataFrame  # shared.sites.StaticSites.connectors
+    # shared.sites.StaticSites.connectors, or a function giving them: the engine asks for them
+    # once the runs are stored, so the job reads the static sites while the runs stream in.
+    connectors: pd.DataFrame | Callable[[], pd.DataFrame]
     default_max_gap_minutes: float
     max_gap_minutes: Mapping[str, float | None]  # per CPO, None → default
     # Approved exclusions (EXCLUSIONS_INPUT columns); only those overlapping the period count.
@@ -354,8 +356,11 @@ def input_tables(inputs: MonthInputs, observed_cpos: set[str]) -> dict[str, pa.T
     Checks the static inputs first: bad opening hours or exclusions raise before any SQL runs.
     """
     period = inputs.period
-    cpos = set(inputs.max_gap_minutes) | set(inputs.connectors["cpo_id"])
-    connectors = connectors_table(inputs.connectors)
+    static = (
+        inputs.connectors if isinstance(inputs.connectors, pd.DataFrame) else inputs.connectors()
+    )
+    cpos = set(inputs.max_gap_minutes) | set(static["cpo_id"])
+    connectors = connectors_table(static)
     site_hours, open_windows = opening_hours_tables(connectors, period)
     exclusions = exclusions_table(inputs.exclusions)
     bounds = pa.table(
@@ -617,6 +622,8 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
                      MAX(LEAST(r.last_confirmed_at, p.pe)) AS last_confirmed_at
               FROM runs AS r CROSS JOIN period AS p
               WHERE r.started_at < p.pe
+                -- (a scan of every run: none at all when every EVSE is matched)
+                AND (SELECT COUNT(*) FROM evse_full WHERE NOT matched) > 0
                 AND EXISTS (SELECT 1 FROM evse_full AS u
                             WHERE NOT u.matched AND u.cpo_id = r.cpo_id
                               AND u.evse_uid = r.evse_uid)

@@ -33,7 +33,7 @@ from shared.monthly.history import read_history
 from shared.monthly.report import REPORT_TABLES
 from shared.monthly.state_reports import build_reports
 from shared.programs.store import site_programs
-from shared.sites import MAX_REPORTED_PROBLEMS, read_static_sites
+from shared.sites import MAX_REPORTED_PROBLEMS, StaticSites, read_static_sites
 
 if TYPE_CHECKING:
     from shared.metrics.spark import SparkMonthTables
@@ -89,6 +89,23 @@ def _write_table(computed: MonthTables | SparkMonthTables, name: str, folder: Pa
     return write_parquet(computed.batches(name), schema.TABLES[name], folder / f"{name}.parquet")
 
 
+def _static_warnings(static: StaticSites) -> list[str]:
+    warnings = []
+    if not static.sources:
+        warnings.append(
+            f"no static site CSV in {layout.STATIC_SITES_PREFIX}: every observed EVSE is unmatched"
+            " and no site, charger, network or state figures can be made"
+        )
+    warnings.extend(
+        f"static sites: {problem}" for problem in static.problems[:MAX_REPORTED_PROBLEMS]
+    )
+    if len(static.problems) > MAX_REPORTED_PROBLEMS:
+        warnings.append(
+            f"static sites: {len(static.problems) - MAX_REPORTED_PROBLEMS} more problems not listed"
+        )
+    return warnings
+
+
 def _sha256(path: Path) -> str:
     with path.open("rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
@@ -123,20 +140,10 @@ def run_month(
             f" {now:%Y-%m-%d %H:%M} UTC"
         )
 
-    static = read_static_sites(store)
-    if not static.sources:
-        warnings.append(
-            f"no static site CSV in {layout.STATIC_SITES_PREFIX}: every observed EVSE is unmatched"
-            " and no site, charger, network or state figures can be made"
-        )
-    warnings.extend(
-        f"static sites: {problem}" for problem in static.problems[:MAX_REPORTED_PROBLEMS]
-    )
-    if len(static.problems) > MAX_REPORTED_PROBLEMS:
-        warnings.append(
-            f"static sites: {len(static.problems) - MAX_REPORTED_PROBLEMS} more problems not listed"
-        )
-
+    # Read (and re-validated) in a thread while the runs stream into the engine.
+    reader = ThreadPoolExecutor(1, thread_name_prefix="static-sites")
+    reading = reader.submit(read_static_sites, store)
+    reader.shutdown(wait=False)
     history = read_history(store, month)
     with tempfile.TemporaryDirectory(prefix="chargeatlarge-month-") as work:
         folder = Path(work)
@@ -156,7 +163,7 @@ def run_month(
             inputs = MonthInputs(
                 period=period,
                 runs=runs,
-                connectors=static.connectors,
+                connectors=lambda: reading.result().connectors,
                 default_max_gap_minutes=default_max_gap_minutes,
                 max_gap_minutes=gaps,
                 exclusions=exclusions,
@@ -176,6 +183,8 @@ def run_month(
             with computing as computed:
                 computed_in = time.perf_counter() - began
                 run_count = computed.run_count
+                static = reading.result()
+                warnings.extend(_static_warnings(static))
                 for step in getattr(computed, "step_times", ()):  # DuckDB's profile
                     log.debug(
                         "%s: %.2f s (%.2f CPU-s) %s",
@@ -184,25 +193,29 @@ def run_month(
                         step.cpu_seconds,
                         step.statement,
                     )
-                # The small tables first, kept for the reports. Then the big ones stream to
-                # Parquet in threads of their own while the reports are built: the engine's
-                # queries and Parquet's encoding leave the GIL, the reports' Python holds it.
-                small = {
-                    name: computed.table(name) for name in schema.TABLES if name not in LARGE_TABLES
-                }
-                row_counts = {
-                    name: write_parquet(
-                        table.to_batches(), schema.TABLES[name], folder / f"{name}.parquet"
-                    )
-                    for name, table in small.items()
-                }
-                report_tables = {name: small[name] for name in REPORT_TABLES}
-                del small
-                with ThreadPoolExecutor(len(LARGE_TABLES), thread_name_prefix="write") as pool:
+                # Every table is queried on a connection of its own in two worker threads, the
+                # small ones first: the reports read those from memory and are built (Python,
+                # holding the GIL) while the big ones stream to Parquet (the engine's queries and
+                # Parquet's encoding leave the GIL), so both cores stay busy.
+                with ThreadPoolExecutor(2, thread_name_prefix="tables") as pool:
+                    small = {
+                        name: pool.submit(computed.concurrent().table, name)
+                        for name in schema.TABLES
+                        if name not in LARGE_TABLES
+                    }
                     large = {
                         name: pool.submit(_write_table, computed.concurrent(), name, folder)
                         for name in LARGE_TABLES
                     }
+                    report_tables = {}
+                    row_counts = {}
+                    for name, done in small.items():
+                        table = done.result()
+                        row_counts[name] = write_parquet(
+                            table.to_batches(), schema.TABLES[name], folder / f"{name}.parquet"
+                        )
+                        if name in REPORT_TABLES:
+                            report_tables[name] = table
                     if run_count == 0:
                         warnings.append(
                             f"no observations for {month}: every listed EVSE is 100 % unknown"
