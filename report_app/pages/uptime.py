@@ -208,7 +208,7 @@ def uptime_server(
     tz = context.settings.report_tz
 
     def draw(output: str, figure: go.Figure | str) -> ui.TagList:
-        spec = figure if isinstance(figure, str) else figure.to_json()
+        spec = figure if isinstance(figure, str) else plots.spec(figure)
         return figure_html(spec, session.ns(f"{output}_plot"))
 
     def months_now() -> tuple[str, ...]:
@@ -356,7 +356,7 @@ def uptime_server(
 
         def build() -> str:
             history = network_history(context.monthly, span, connectors(), filters())
-            return plots.network_over_months(history).to_json()
+            return plots.spec(plots.network_over_months(history))
 
         try:
             spec = shared_view(f"networks:{context.monthly.versions(span)}", build)
@@ -384,7 +384,7 @@ def uptime_server(
 
             def monthly() -> str:
                 trend = selection_trend(context.monthly, span, connectors(), filters())
-                return plots.monthly_trend(trend, count).to_json()
+                return plots.spec(plots.monthly_trend(trend, count))
 
             try:
                 key = f"monthly-trend-{count}:{context.monthly.versions(span)}"
@@ -400,7 +400,7 @@ def uptime_server(
         month = input.month()
         spec = shared_view(
             "daily-trend",
-            lambda: plots.daily_trend(daily_trend(daily, selected_evses()), month).to_json(),
+            lambda: plots.spec(plots.daily_trend(daily_trend(daily, selected_evses()), month)),
         )
         return draw("trend", spec)
 
@@ -443,7 +443,7 @@ def uptime_server(
 
         def build() -> str:
             grid = hour_of_week_grid(profile, cpo_id, site_id)
-            return plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month).to_json()
+            return plots.spec(plots.hour_of_week_heatmap(grid, f"{site_id} ({cpo_id})", month))
 
         # the same figure for every viewer allowed the site (checked above)
         return draw("heatmap", context.monthly.remember(month, f"heatmap:{key}", build))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import plotly.graph_objects as go
 
 from report_app import plots
 from shared.settings import Settings
@@ -59,3 +62,32 @@ def test_hour_of_week_heatmap_is_seven_by_twenty_four() -> None:
     assert figure.data[0].z[6][23] == 167.0
     blank = plots.hour_of_week_heatmap(pd.DataFrame([[None] * 24] * 7), "S1 (X)", "2026-10")
     assert "No hour-of-week profile" in blank.layout.annotations[0].text
+
+
+def test_a_figure_is_sent_with_the_white_template_plotly_would_give_it() -> None:
+    history = pd.DataFrame({"month": ["2026-09", "2026-10"], "cpo_id": ["X", "X"],
+                            "uptime_pct": [97.0, 98.0], "coverage_pct": [90.0, 95.0],
+                            "utilisation_pct": [10.0, 12.0]})  # fmt: skip
+    days = pd.DataFrame({"date": pd.date_range("2026-10-01", periods=3), "uptime_pct": 99.0,
+                         "coverage_pct": 90.0, "utilisation_pct": 5.0})  # fmt: skip
+    figures = [
+        plots.network_over_months(history),
+        plots.daily_trend(days, "2026-10"),
+        plots.monthly_trend(history.drop(columns="cpo_id"), 3),
+        plots.hour_of_week_heatmap(pd.DataFrame([[1.0] * 24] * 7), "S1 (X)", "2026-10"),
+        plots.uptime_distribution(history, "site", "2026-10", "", thresholds=(97.0,)),
+    ]
+    for figure in figures:
+        # plotly's own way: the template named on the figure, expanded by plotly
+        expected = go.Figure(figure).update_layout(template="plotly_white").to_json()
+        assert json.loads(plots.spec(figure)) == json.loads(expected)
+        assert (
+            json.loads(plots.spec(figure))["layout"]["template"]
+            != json.loads(figure.to_json())["layout"]["template"]
+        )
+    # a blank figure of the shared charts keeps its own look
+    blank = plots.daily_trend(days.iloc[0:0], "2026-10")
+    assert json.loads(plots.spec(blank)) == json.loads(blank.to_json())
+    # the subplots' axes: uptime and coverage above, utilisation below
+    axes = [(t.xaxis, t.yaxis) for t in figures[0].data]
+    assert axes == [("x", "y"), ("x", "y"), ("x2", "y2")]
