@@ -20,13 +20,16 @@ log = logging.getLogger(__name__)
 # glibc's mallopt parameters (malloc.h) and its largest allowed mmap threshold (64-bit).
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
 TRIM_THRESHOLD = 1024 * 1024 * 1024
 
 
 def keep_freed_memory() -> list[str]:
     """Arrow's buffers from jemalloc with no decay (its pages stay in the process), and glibc's
-    heap (numpy's and pandas' arrays) not trimmed and used up to its largest mmap threshold.
+    heap (numpy's and pandas' arrays) not trimmed, used up to its largest mmap threshold and
+    one for every thread: with an arena per thread, what the warm-up thread freed was no use
+    to the sessions' thread, whose first big arrays were faulted in afresh.
 
     For the whole process, so called when the server starts, never on import. Returns what
     was set, for the log; where an allocator is missing, it is left as it is.
@@ -46,6 +49,7 @@ def keep_freed_memory() -> list[str]:
         if mallopt is not None:
             trimmed = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
             mapped = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
-            if trimmed and mapped:
-                done.append("glibc: heap kept, mmap above 32 MiB")
+            shared = mallopt(M_ARENA_MAX, 1)
+            if trimmed and mapped and shared:
+                done.append("glibc: one heap, kept, mmap above 32 MiB")
     return done
