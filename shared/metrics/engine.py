@@ -41,6 +41,8 @@ from shared.status import Category
 
 SQL_DIR = Path(__file__).parent / "sql"
 STEPS = sorted(SQL_DIR.glob("*.sql"))
+# The steps' biggest tables (a row per status run, per piece), which no output reads.
+INTERMEDIATE_TABLES = ("segments", "pieces")
 _CATEGORY_SUMS = re.compile(r"\{\{category_sums:(.*?)\}\}")
 _CATEGORY_LIST = re.compile(r"\{\{categories:(\w+)\}\}")
 
@@ -428,6 +430,8 @@ def month_tables(
                     times.append(_timed(con, statement.query, step.stem))
             evse_full, queries = output_sql(inputs)
             times.append(_timed(con, evse_full, "outputs"))
+            for name in INTERMEDIATE_TABLES:  # memory for the outputs' queries and their readers
+                times.append(_timed(con, f"DROP TABLE {name}", "outputs"))
             yield MonthTables(con, queries, run_count, times, registered)
         finally:
             con.close()

@@ -85,8 +85,13 @@ def write_parquet(batches: Iterable[pa.RecordBatch], table_schema: pa.Schema, pa
     return rows
 
 
-def _write_table(computed: MonthTables | SparkMonthTables, name: str, folder: Path) -> int:
-    return write_parquet(computed.batches(name), schema.TABLES[name], folder / f"{name}.parquet")
+def _write_tables(
+    computed: MonthTables | SparkMonthTables, names: Iterable[str], folder: Path
+) -> dict[str, int]:
+    return {
+        name: write_parquet(computed.batches(name), schema.TABLES[name], folder / f"{name}.parquet")
+        for name in names
+    }
 
 
 def _static_warnings(static: StaticSites) -> list[str]:
@@ -203,10 +208,8 @@ def run_month(
                         for name in schema.TABLES
                         if name not in LARGE_TABLES
                     }
-                    large = {
-                        name: pool.submit(_write_table, computed.concurrent(), name, folder)
-                        for name in LARGE_TABLES
-                    }
+                    # One after the other: each sorts millions of rows in the engine's memory.
+                    large = pool.submit(_write_tables, computed.concurrent(), LARGE_TABLES, folder)
                     report_tables = {}
                     row_counts = {}
                     for name, done in small.items():
@@ -257,7 +260,7 @@ def run_month(
                     report_files, _ = build_reports(
                         store, month, report_tables, manifest, uptime_threshold_pct
                     )
-                    row_counts.update({name: done.result() for name, done in large.items()})
+                    row_counts.update(large.result())
         log.info(
             "%s: read %d status runs and computed the tables in %.1f s; wrote them and built the"
             " reports in %.1f s",
