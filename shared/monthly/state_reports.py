@@ -3,7 +3,7 @@
 ``reports/YYYY-MM/report.html`` (+ CSVs) covers every state; ``reports/YYYY-MM/<STATE>/`` holds
 the report and CSVs of that state's EVSEs only, its network (CPO) and program figures computed
 over those EVSEs with the engine's formulas (``shared.monthly.rollup``), their twelve-month
-figures from the stored months' EVSE rows. The monthly job calls ``publish_reports`` once.
+figures from the stored months' EVSE rows. The monthly job calls ``build_reports`` once.
 """
 
 from __future__ import annotations
@@ -152,32 +152,6 @@ def national_view(
     )
 
 
-def publish_reports(
-    store: BlobStore,
-    month: str,
-    tables: Mapping[str, pa.Table],
-    manifest: dict,
-    threshold_pct: float,
-    *,
-    program_thresholds: Mapping[str, float] | None = None,
-    lga_boundaries: Path | None = None,
-) -> list[str]:
-    """Write the national report and one per state with EVSEs under ``reports/YYYY-MM/`` in one
-    step; returns the states reported. Program thresholds and the LGA boundary file default to
-    the settings."""
-    files, states = build_reports(
-        store,
-        month,
-        tables,
-        manifest,
-        threshold_pct,
-        program_thresholds=program_thresholds,
-        lga_boundaries=lga_boundaries,
-    )
-    store.replace_prefix(layout.report_prefix(month), files)
-    return states
-
-
 def build_reports(
     store: BlobStore,
     month: str,
@@ -188,8 +162,10 @@ def build_reports(
     program_thresholds: Mapping[str, float] | None = None,
     lga_boundaries: Path | None = None,
 ) -> tuple[dict[str, bytes], list[str]]:
-    """The files of ``publish_reports`` (names under ``reports/YYYY-MM/``) and the states
-    reported, without storing them; the previous months are read from ``store``."""
+    """The national report and one per state with EVSEs: their files by name under
+    ``reports/YYYY-MM/``, and the states reported. Previous months are read from ``store``;
+    program thresholds and the LGA boundary file default to the settings. The monthly job
+    stores the files in one step, after the month's tables."""
     if program_thresholds is None or lga_boundaries is None:
         from shared.settings import get_settings
 

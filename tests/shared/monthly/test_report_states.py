@@ -12,10 +12,11 @@ import pyarrow as pa
 import pytest
 
 from bench import dashboard_data as generate
+from shared import layout
 from shared.blobstore import LocalBlobStore
 from shared.metrics import schema
 from shared.monthly.report import REPORT_TABLES
-from shared.monthly.state_reports import month_before, publish_reports
+from shared.monthly.state_reports import build_reports, month_before
 
 SITES = 24  # site i is in CITIES[i % 8]: three sites per state; CPO of site i: CPA/CPB/CPC by i % 3
 MANIFEST = {
@@ -48,10 +49,11 @@ def published(tmp_path: Path) -> tuple[LocalBlobStore, generate.Network, dict, d
     september = generate.month_tables(network, "2026-09", seed=10)
     generate.write_month(store, "2026-09", september)
     october = generate.month_tables(network, "2026-10", seed=11)
-    states = publish_reports(
+    files, states = build_reports(
         store, "2026-10", arrow(october), MANIFEST, 98.0, program_thresholds={"BBF": 99.5},
         lga_boundaries=generate.LGA_FILE,
     )  # fmt: skip
+    store.replace_prefix(layout.report_prefix("2026-10"), files)
     assert states == ["ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"]
     return store, network, september, october
 
