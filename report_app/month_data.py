@@ -389,10 +389,7 @@ def site_profiles(profile: pd.DataFrame | pa.Table) -> SiteProfiles:
         inside = (day >= 0) & (day < 7) & (hour >= 0) & (hour < 24)
     values = table["utilisation_pct"].to_numpy().astype(float, copy=False)  # nulls as NaN
     grid = np.full(len(sites) * 7 * 24, np.nan)
-    if inside.all():
-        grid[codes * (7 * 24) + slot] = values
-    else:
-        grid[codes[inside] * (7 * 24) + slot[inside]] = values[inside]
+    grid[codes[inside] * (7 * 24) + slot[inside]] = values[inside]
     return SiteProfiles(sites, grid.reshape(len(sites), 7, 24))
 
 

@@ -28,24 +28,6 @@ from shared.sites import STATES, StaticSites
 MAX_FEEDS_JSON_BYTES = 5_000_000
 
 
-def _read_parquet(
-    store: BlobStore,
-    name: str,
-    expected: pa.Schema,
-    what: str,
-    columns: Sequence[str] | None = None,
-    categorical: Sequence[str] = (),
-) -> pd.DataFrame:
-    """The blob as a DataFrame of ``columns`` (default: all of ``expected``), checked and cast.
-
-    Only the named columns are decoded (Parquet column projection); ``categorical`` string
-    columns stay dictionary-encoded and arrive as pandas categoricals.
-    """
-    table = _read_arrow(store, name, expected, what, columns, categorical)
-    # Dates as datetime64, not one Python object per row (the daily table has a million rows).
-    return table.to_pandas(date_as_object=False)
-
-
 def _read_arrow(
     store: BlobStore,
     name: str,
@@ -54,7 +36,11 @@ def _read_arrow(
     columns: Sequence[str] | None = None,
     categorical: Sequence[str] = (),
 ) -> pa.Table:
-    """``_read_parquet``'s checked and cast table, as Arrow (``categorical``: dictionaries)."""
+    """The blob as a table of ``columns`` (default: all of ``expected``), checked and cast.
+
+    Only the named columns are decoded (Parquet column projection); ``categorical`` string
+    columns stay dictionary-encoded (pandas categoricals once converted).
+    """
     if columns is not None:
         expected = pa.schema([expected.field(c) for c in columns])
     dictionary = [c for c in categorical if c in expected.names]
@@ -117,7 +103,8 @@ def _version_one_filled(table: pa.Table, expected: pa.Schema) -> pa.Table:
 
 def read_live_status(store: BlobStore) -> pd.DataFrame:
     """``live/status.parquet``, one row per EVSE, checked against ``schema.LIVE_STATUS``."""
-    return _read_parquet(store, layout.LIVE_STATUS, schema.LIVE_STATUS, "live data")
+    table = _read_arrow(store, layout.LIVE_STATUS, schema.LIVE_STATUS, "live data")
+    return table.to_pandas(date_as_object=False)
 
 
 def live_signature(store: BlobStore) -> tuple[object, ...]:
