@@ -41,8 +41,8 @@ from shared.status import Category
 
 SQL_DIR = Path(__file__).parent / "sql"
 STEPS = sorted(SQL_DIR.glob("*.sql"))
-# The steps' biggest tables (a row per status run, per piece), which no output reads.
-INTERMEDIATE_TABLES = ("segments", "pieces")
+# The steps' biggest table (a row per piece), which no output reads.
+INTERMEDIATE_TABLES = ("pieces",)
 _CATEGORY_SUMS = re.compile(r"\{\{category_sums:(.*?)\}\}")
 _CATEGORY_LIST = re.compile(r"\{\{categories:(\w+)\}\}")
 
@@ -622,17 +622,8 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
         SELECT x.cpo_id, x.evse_uid, r.first_observed_at, r.last_confirmed_at,
                {minutes(known_us("x"))} AS known_minutes
         FROM evse_full AS x
-        JOIN (SELECT r.cpo_id, r.evse_uid, MIN(r.started_at) AS first_observed_at,
-                     MAX(LEAST(r.last_confirmed_at, p.pe)) AS last_confirmed_at
-              FROM runs AS r CROSS JOIN period AS p
-              WHERE r.started_at < p.pe
-                -- (a scan of every run: none at all when every EVSE is matched)
-                AND (SELECT COUNT(*) FROM evse_full WHERE NOT matched) > 0
-                AND EXISTS (SELECT 1 FROM evse_full AS u
-                            WHERE NOT u.matched AND u.cpo_id = r.cpo_id
-                              AND u.evse_uid = r.evse_uid)
-              GROUP BY r.cpo_id, r.evse_uid) AS r
-          ON r.cpo_id = x.cpo_id AND r.evse_uid = x.evse_uid
+        JOIN evse_keys AS ek ON ek.cpo_id = x.cpo_id AND ek.evse_uid = x.evse_uid
+        JOIN observed_span AS r ON r.k = ek.k
         WHERE NOT x.matched ORDER BY x.cpo_id, x.evse_uid
         """
     tables["outages"] = f"""
@@ -663,12 +654,13 @@ def output_sql(inputs: MonthInputs) -> tuple[str, dict[str, str]]:
         ORDER BY d.k, d.day
         """
     tables["hour_of_week"] = f"""
-        SELECT h.cpo_id, h.site_id, st.state, h.hour_of_week,
+        SELECT st.cpo_id, st.site_id, st.state, h.hour_of_week,
                h.hour_of_week // 24 AS day_of_week, h.hour_of_week % 24 AS hour,
                {minutes("h.in_use_us")} AS in_use_minutes, {minutes("h.known_us")} AS known_minutes,
                {pct("h.in_use_us", "h.known_us")} AS utilisation_pct
         FROM hour_of_week_us AS h
-        JOIN (SELECT site_k, MIN(state) AS state FROM evse_static GROUP BY site_k) AS st
+        JOIN (SELECT site_k, MIN(cpo_id) AS cpo_id, MIN(site_id) AS site_id, MIN(state) AS state
+              FROM evse_static GROUP BY site_k) AS st
           ON st.site_k = h.site_k
         ORDER BY h.site_k, h.hour_of_week
         """

@@ -41,16 +41,22 @@ UP = tuple(_sum_column(c.value) for c in Category if c in UP_CATEGORIES)
 DURATION_SUMS = ("period_us", *(column for column, _ in PIECE_CATEGORIES), "excluded_us")
 
 
+def category_literal(category: str) -> str:
+    """A category as the SQL steps compare it: a value of their ``category`` ENUM. (DuckDB
+    compares an ENUM with plain text by casting the ENUM to text, row by row.)"""
+    return f"CAST('{category}' AS category)"
+
+
 def category_list(name: str) -> str:
-    """A category set of the SQL steps as quoted text (``{{categories:down}}``, ``not_known``)."""
+    """A category set of the SQL steps (``{{categories:down}}``, ``not_known``)."""
     categories = {"down": DOWN_CATEGORIES, "not_known": NOT_KNOWN_CATEGORIES}[name]
-    return ", ".join(f"'{c}'" for c in categories)
+    return ", ".join(category_literal(c) for c in categories)
 
 
 def category_sums(us: str) -> str:
     """``SUM(...) AS x_us`` for each piece category, of the duration expression ``us``."""
     return ",\n    ".join(
-        f"SUM(CASE WHEN category = '{category}' THEN {us} ELSE 0 END) AS {column}"
+        f"SUM(CASE WHEN category = {category_literal(category)} THEN {us} ELSE 0 END) AS {column}"
         for column, category in PIECE_CATEGORIES
     )
 

@@ -5,7 +5,9 @@
 -- to (NULL for NO_DATA and the window's NOT_IN_SERVICE); excluded marks down in-service time
 -- inside the EVSE's approved exclusions (spec 4.3). first_hour and last_hour number the hours
 -- (hours.idx, counted from ps) a piece starts and ends in: the daily and hour-of-week steps
--- spread pieces over hours and days by these numbers.
+-- spread pieces over hours and days by these numbers. This is the engine's largest table (a
+-- row per piece), so its columns are narrow: a table that outgrows the memory limit spills,
+-- and every later scan reads it back.
 CREATE OR REPLACE TABLE pieces AS
 WITH known AS (
     -- gap_f: where the uncovered time before this segment begins (a segment before the
@@ -70,8 +72,8 @@ SELECT
     c.run_f,
     FALSE AS excluded,
     c.split,
-    date_diff('microsecond', p.ps, c.f) // 3600000000 AS first_hour,
-    (date_diff('microsecond', p.ps, c.t) - 1) // 3600000000 AS last_hour
+    CAST(date_diff('microsecond', p.ps, c.f) // 3600000000 AS INTEGER) AS first_hour,
+    CAST((date_diff('microsecond', p.ps, c.t) - 1) // 3600000000 AS INTEGER) AS last_hour
 FROM cut AS c
 CROSS JOIN period AS p;
 
@@ -112,7 +114,7 @@ labelled AS (
     SELECT
         e.k,
         CASE
-            WHEN c.category = 'NOT_IN_SERVICE' THEN c.category
+            WHEN c.category = CAST('NOT_IN_SERVICE' AS category) THEN c.category
             WHEN u.hk IS NOT NULL AND (w.t IS NULL OR w.t <= e.f) THEN CAST('CLOSED' AS category)
             ELSE c.category
         END AS category,
@@ -136,9 +138,12 @@ SELECT
     l.run_f,
     l.in_exclusion AND l.category IN ({{categories:down}}) AS excluded,
     TRUE AS split,
-    date_diff('microsecond', p.ps, l.f) // 3600000000 AS first_hour,
-    (date_diff('microsecond', p.ps, l.t) - 1) // 3600000000 AS last_hour
+    CAST(date_diff('microsecond', p.ps, l.f) // 3600000000 AS INTEGER) AS first_hour,
+    CAST((date_diff('microsecond', p.ps, l.t) - 1) // 3600000000 AS INTEGER) AS last_hour
 FROM labelled AS l
 CROSS JOIN period AS p;
 
 DROP TABLE cut_pieces;
+
+-- No step after this one reads the segments.
+DROP TABLE segments;

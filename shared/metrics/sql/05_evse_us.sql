@@ -20,7 +20,7 @@ SELECT
     SUM(date_diff('microsecond', f, t)) AS us,
     SUM(CASE WHEN excluded THEN date_diff('microsecond', f, t) ELSE 0 END) AS excluded_us
 FROM pieces
-WHERE category IN ({{categories:down}}) OR (split AND category = 'IN_USE')
+WHERE category IN ({{categories:down}}) OR (split AND category = CAST('IN_USE' AS category))
 GROUP BY k, run_f;
 
 -- A run counts where its first in-service instant lies (spec 4.1). A run with in-service time
@@ -31,12 +31,12 @@ GROUP BY k, run_f;
 -- is the piece that starts at run_f, or at the in-service window's start.
 CREATE OR REPLACE TABLE evse_counts AS
 WITH candidates AS (
-    SELECT k, category, run_f FROM run_us WHERE category IN ('IN_USE', 'OUT_OF_ORDER')
+    SELECT k, category, run_f FROM run_us WHERE category IN (CAST('IN_USE' AS category), CAST('OUT_OF_ORDER' AS category))
     UNION ALL
     SELECT pc.k, pc.category, pc.run_f
     FROM pieces AS pc
     JOIN universe AS u ON u.k = pc.k
-    WHERE pc.category = 'IN_USE' AND NOT pc.split AND (pc.f = pc.run_f OR pc.f = u.svc_f)
+    WHERE pc.category = CAST('IN_USE' AS category) AND NOT pc.split AND (pc.f = pc.run_f OR pc.f = u.svc_f)
 ),
 under_way AS (
     SELECT
@@ -69,8 +69,8 @@ counted AS (
 )
 SELECT
     k,
-    SUM(CASE WHEN category = 'IN_USE' THEN n ELSE 0 END) AS in_use_sessions,
-    SUM(CASE WHEN category = 'OUT_OF_ORDER' THEN n ELSE 0 END) AS outage_count
+    SUM(CASE WHEN category = CAST('IN_USE' AS category) THEN n ELSE 0 END) AS in_use_sessions,
+    SUM(CASE WHEN category = CAST('OUT_OF_ORDER' AS category) THEN n ELSE 0 END) AS outage_count
 FROM counted
 GROUP BY k;
 
@@ -83,7 +83,7 @@ SELECT
 FROM evse_us AS d
 LEFT JOIN evse_counts AS c ON c.k = d.k
 LEFT JOIN (
-    SELECT k, MAX(us) AS longest_outage_us FROM run_us WHERE category = 'OUT_OF_ORDER' GROUP BY k
+    SELECT k, MAX(us) AS longest_outage_us FROM run_us WHERE category = CAST('OUT_OF_ORDER' AS category) GROUP BY k
 ) AS l ON l.k = d.k;
 
 DROP TABLE evse_us;

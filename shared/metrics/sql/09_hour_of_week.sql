@@ -6,10 +6,10 @@
 -- and the IN_USE pieces need spreading, not every known piece.
 CREATE OR REPLACE TABLE hour_of_week_us AS
 WITH wanted AS (
-    SELECT s.site_k, pc.category = 'IN_USE' AS in_use, pc.f, pc.t, pc.first_hour, pc.last_hour
+    SELECT s.site_k, pc.category = CAST('IN_USE' AS category) AS in_use, pc.f, pc.t, pc.first_hour, pc.last_hour
     FROM pieces AS pc
     JOIN evse_static AS s ON s.k = pc.k
-    WHERE pc.category IN ('IN_USE', {{categories:not_known}})
+    WHERE pc.category IN (CAST('IN_USE' AS category), {{categories:not_known}})
 ),
 spread AS (
     SELECT w.site_k, w.in_use, w.f, w.t, UNNEST(range(w.first_hour, w.last_hour + 1)) AS idx
@@ -42,25 +42,15 @@ sums AS (
 ),
 -- Every EVSE of the site over every hour with that label: the time that could be known.
 capacity AS (
-    SELECT
-        s.site_k,
-        s.cpo_id,
-        s.site_id,
-        h.hour_of_week,
-        s.evse_count * h.us AS us
-    FROM (
-        SELECT site_k, MIN(cpo_id) AS cpo_id, MIN(site_id) AS site_id, COUNT(*) AS evse_count
-        FROM evse_static
-        GROUP BY site_k
-    ) AS s
+    SELECT s.site_k, h.hour_of_week, s.evse_count * h.us AS us
+    FROM (SELECT site_k, COUNT(*) AS evse_count FROM evse_static GROUP BY site_k) AS s
     CROSS JOIN (
         SELECT hour_of_week, SUM(date_diff('microsecond', f, t)) AS us FROM hours GROUP BY hour_of_week
     ) AS h
 )
+-- (The site's names are joined on output: millions of rows here, one per site there.)
 SELECT
     c.site_k,
-    c.cpo_id,
-    c.site_id,
     c.hour_of_week,
     COALESCE(x.in_use_us, 0) AS in_use_us,
     c.us - COALESCE(x.not_known_us, 0) AS known_us
