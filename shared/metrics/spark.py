@@ -18,6 +18,8 @@ Rewrite rules (everything else is sqlglot's own DuckDB → Spark translation):
 - ``string_agg(DISTINCT x, sep ORDER BY x)`` → ``array_join(array_sort(collect_set(x)), sep)``,
   NULL when x is NULL throughout, as in DuckDB (Spark's LISTAGG(DISTINCT …) WITHIN GROUP fails
   to plan beside another DISTINCT aggregate in Spark 4.0). Both sort text by its UTF-8 bytes.
+- ``WITH x AS NOT MATERIALIZED (…)``: DuckDB's hint to inline a CTE read twice rather than
+  store its rows; Spark takes no hint there, and plans CTEs its own way.
 - ``A ASOF [LEFT] JOIN B ON <equalities> AND a.x >= b.y`` (for each A row, the B row with the
   greatest y <= x): Spark has no as-of join, so B gets the start of its next row,
   ``LEAD(y) OVER (PARTITION BY <B's equality columns> ORDER BY y)``, and the join becomes an
@@ -80,6 +82,12 @@ def _microsecond_intervals(node: exp.Expression) -> exp.Expression:
         (count,) = node.expressions
         one = exp.Interval(this=exp.Literal.string("0.000001"), unit=exp.var("SECOND"))
         return exp.Mul(this=one, expression=exp.paren(count.copy(), copy=False))
+    return node
+
+
+def _plain_ctes(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)
     return node
 
 
@@ -165,6 +173,7 @@ def translate(statement: exp.Expression) -> exp.Expression:
         .transform(_category_casts)
         .transform(_microsecond_intervals)
         .transform(_sorted_distinct_lists)
+        .transform(_plain_ctes)
     )
     for join in list(tree.find_all(exp.Join)):
         if str(join.args.get("method") or "").upper() == "ASOF":

@@ -3,8 +3,10 @@
 -- last_hour), so each piece meets only its own day or two, not all of them. Most pieces lie
 -- inside one day and are summed whole; only those crossing a local midnight are spread over
 -- their days and clipped. Sums are by day number; the date is joined to the (few) sums.
+-- (located is read twice; NOT MATERIALIZED reads the pieces twice rather than store a copy
+-- of every piece.)
 CREATE OR REPLACE TABLE daily_us AS
-WITH located AS (
+WITH located AS NOT MATERIALIZED (
     SELECT pc.k, pc.category, pc.excluded, pc.f, pc.t, hf.day_no AS first_day, hl.day_no AS last_day
     FROM pieces AS pc
     JOIN hours AS hf ON hf.idx = pc.first_hour
