@@ -2,9 +2,9 @@
 -- last confirmation, and never past the next run's start. Inputs: runs_k, gaps. Times are UTC.
 -- Category runs: adjacent segments of one category with no unknown time between them are one
 -- run; a run ends where the category changes, UNKNOWN included (spec section 4). starts_run
--- marks where runs begin (not kept); run_f is where the segment's run began (it names the run); prev_t is
--- where the segment before ends (the time no observation covers lies between). The window
--- functions of one level share one sort: two levels, two sorts.
+-- marks where runs begin (not kept); run_f is where the segment's run began (it names the
+-- run); prev_t is where the segment before ends (the time no observation covers lies
+-- between). The window functions of one level share one sort: two levels, two sorts.
 CREATE OR REPLACE TABLE segments AS
 WITH held AS (
     SELECT

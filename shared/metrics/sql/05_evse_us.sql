@@ -31,12 +31,16 @@ GROUP BY k, run_f;
 -- is the piece that starts at run_f, or at the in-service window's start.
 CREATE OR REPLACE TABLE evse_counts AS
 WITH candidates AS (
-    SELECT k, category, run_f FROM run_us WHERE category IN (CAST('IN_USE' AS category), CAST('OUT_OF_ORDER' AS category))
+    SELECT k, category, run_f
+    FROM run_us
+    WHERE category IN (CAST('IN_USE' AS category), CAST('OUT_OF_ORDER' AS category))
     UNION ALL
     SELECT pc.k, pc.category, pc.run_f
     FROM pieces AS pc
     JOIN universe AS u ON u.k = pc.k
-    WHERE pc.category = CAST('IN_USE' AS category) AND NOT pc.split AND (pc.f = pc.run_f OR pc.f = u.svc_f)
+    WHERE pc.category = CAST('IN_USE' AS category)
+      AND NOT pc.split
+      AND (pc.f = pc.run_f OR pc.f = u.svc_f)
 ),
 under_way AS (
     SELECT
@@ -83,7 +87,10 @@ SELECT
 FROM evse_us AS d
 LEFT JOIN evse_counts AS c ON c.k = d.k
 LEFT JOIN (
-    SELECT k, MAX(us) AS longest_outage_us FROM run_us WHERE category = CAST('OUT_OF_ORDER' AS category) GROUP BY k
+    SELECT k, MAX(us) AS longest_outage_us
+    FROM run_us
+    WHERE category = CAST('OUT_OF_ORDER' AS category)
+    GROUP BY k
 ) AS l ON l.k = d.k;
 
 DROP TABLE evse_us;

@@ -6,7 +6,13 @@
 -- and the IN_USE pieces need spreading, not every known piece.
 CREATE OR REPLACE TABLE hour_of_week_us AS
 WITH wanted AS (
-    SELECT s.site_k, pc.category = CAST('IN_USE' AS category) AS in_use, pc.f, pc.t, pc.first_hour, pc.last_hour
+    SELECT
+        s.site_k,
+        pc.category = CAST('IN_USE' AS category) AS in_use,
+        pc.f,
+        pc.t,
+        pc.first_hour,
+        pc.last_hour
     FROM pieces AS pc
     JOIN evse_static AS s ON s.k = pc.k
     WHERE pc.category IN (CAST('IN_USE' AS category), {{categories:not_known}})
