@@ -497,8 +497,8 @@ def _load_runs(con: duckdb.DuckDBPyConnection, runs: pa.Table | pa.RecordBatchRe
     con.unregister("runs_input")
     counted = con.sql(
         f"SELECT COUNT(*), COUNT(*) FILTER (WHERE category IN ({engine_only})) FROM runs"
-    ).fetchone()
-    if counted is None or counted[1]:
+    ).fetchall()[0]
+    if counted[1]:
         raise ValueError(f"status runs hold a category that is not one of {values}")
     pa.default_memory_pool().release_unused()  # the streamed batches are gone: give it back
     return int(counted[0])

@@ -85,10 +85,7 @@ def _run(sql: str, name: str, table: pa.Table) -> pd.DataFrame:
     connection = _database().cursor()
     try:
         connection.register(name, table)
-        result = connection.execute(sql).arrow()
-        # DuckDB 1.4 and later answer a reader, earlier versions a table
-        frame = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
-        return frame.to_pandas()
+        return connection.sql(sql).to_arrow_table().to_pandas()
     finally:
         connection.close()
 
