@@ -211,6 +211,37 @@ def test_outage_rows() -> None:
     assert {(o["site_id"], o["charger_id"], o["state"]) for o in outages} == {("S1", "C1", "NSW")}
 
 
+def test_a_run_carried_on_through_several_status_words_is_one_run() -> None:
+    # Each status word is a run of its own as stored; one category without a gap is one run.
+    observations = (
+        one("2026-11-06 10:00", "FAULTED")
+        + one("2026-11-06 10:10", "OUTOFORDER")
+        + one("2026-11-06 10:20", "FAULTED")
+        + one("2026-11-06 10:30", "AVAILABLE")
+        + one("2026-11-06 11:00", "CHARGING")
+        + one("2026-11-06 11:10", "SUSPENDEDEV")
+        + one("2026-11-06 11:20", "CHARGING")
+        + one("2026-11-06 11:30", "AVAILABLE")
+        # a silence longer than max_gap ends the run, though the category is the same
+        + one("2026-11-06 12:00", "FAULTED")
+        + one("2026-11-06 12:30", "OUTOFORDER")
+        + one("2026-11-06 12:40", "AVAILABLE")
+    )
+    tables = compute("2026-11", observations, E1)
+    utc = lambda text: local(text).replace(tzinfo=UTC)  # noqa: E731
+    assert [
+        (o["started_at"], o["ended_at"], o["minutes_in_period"])
+        for o in tables["outages"].to_pylist()
+    ] == [
+        (utc("2026-11-06 10:00"), utc("2026-11-06 10:30"), 30.0),
+        (utc("2026-11-06 12:00"), utc("2026-11-06 12:15"), 15.0),
+        (utc("2026-11-06 12:30"), utc("2026-11-06 12:40"), 10.0),
+    ]
+    (evse,) = tables["evse"].to_pylist()
+    assert (evse["in_use_sessions"], evse["outage_count"]) == (1, 3)
+    assert evse["longest_outage_minutes"] == pytest.approx(30.0)
+
+
 def test_cpo_max_gap() -> None:
     observations = one("2026-11-02 10:00", "AVAILABLE", cpo="SLOW") + one(
         "2026-11-02 10:50", "AVAILABLE", cpo="SLOW"
