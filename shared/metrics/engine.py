@@ -25,6 +25,7 @@ from shared.metrics import schema
 from shared.metrics.formulas import (
     ENGINE_ONLY_CATEGORIES,
     US_PER_MINUTE,
+    bigint_columns,
     category_list,
     category_sums,
     figure_columns,
@@ -45,12 +46,15 @@ STEPS = sorted(SQL_DIR.glob("*.sql"))
 INTERMEDIATE_TABLES = ("pieces",)
 _CATEGORY_SUMS = re.compile(r"\{\{category_sums:(.*?)\}\}")
 _CATEGORY_LIST = re.compile(r"\{\{categories:(\w+)\}\}")
+_BIGINT_SUMS = re.compile(r"\{\{bigint_sums:(\w+)\}\}")
 
 
 def render(sql: str) -> str:
     """A step's SQL with its generated parts filled in: ``{{category_sums:EXPR}}`` (one sum
-    column per piece category) and ``{{categories:down}}`` / ``not_known`` (category sets)."""
+    column per piece category), ``{{categories:down}}`` / ``not_known`` (category sets) and
+    ``{{bigint_sums:ALIAS}}`` (every sum column of ALIAS as BIGINT)."""
     sql = _CATEGORY_SUMS.sub(lambda m: category_sums(m.group(1)), sql)
+    sql = _BIGINT_SUMS.sub(lambda m: bigint_columns(m.group(1)), sql)
     return _CATEGORY_LIST.sub(lambda m: category_list(m.group(1)), sql)
 
 

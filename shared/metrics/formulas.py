@@ -61,6 +61,12 @@ def category_sums(us: str) -> str:
     )
 
 
+def bigint_columns(src: str) -> str:
+    """Every ``*_us`` sum column of ``src`` (DURATION_SUMS) cast to BIGINT, under its own name:
+    for sums taken as DOUBLE (``{{bigint_sums:src}}``)."""
+    return ", ".join(f"CAST({src}.{column} AS BIGINT) AS {column}" for column in DURATION_SUMS)
+
+
 def minutes(expression: str) -> str:
     return f"CAST({expression} AS DOUBLE) / {US_PER_MINUTE}"
 

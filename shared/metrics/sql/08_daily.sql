@@ -4,7 +4,9 @@
 -- inside one day and are summed whole; only those crossing a local midnight are spread over
 -- their days and clipped. Sums are by day number; the date is joined to the (few) sums.
 -- (located is read twice; NOT MATERIALIZED reads the pieces twice rather than store a copy
--- of every piece.)
+-- of every piece.) The durations are summed as DOUBLE and stored as BIGINT: DuckDB sums BIGINT
+-- in 128-bit states, which for 1.5 M (EVSE, day) groups of a national month push the pieces
+-- out to disk; a day holds under 2^53 microseconds, so every partial sum is an exact integer.
 CREATE OR REPLACE TABLE daily_us AS
 WITH located AS NOT MATERIALIZED (
     SELECT pc.k, pc.category, pc.excluded, pc.f, pc.t, hf.day_no AS first_day, hl.day_no AS last_day
@@ -18,7 +20,12 @@ spread AS (
     WHERE l.first_day < l.last_day
 ),
 clipped AS (
-    SELECT k, first_day AS day_no, category, excluded, date_diff('microsecond', f, t) AS us
+    SELECT
+        k,
+        first_day AS day_no,
+        category,
+        excluded,
+        CAST(date_diff('microsecond', f, t) AS DOUBLE) AS us
     FROM located
     WHERE first_day = last_day
     UNION ALL
@@ -27,7 +34,7 @@ clipped AS (
         sp.day_no,
         sp.category,
         sp.excluded,
-        date_diff('microsecond', GREATEST(sp.f, d.f), LEAST(sp.t, d.t)) AS us
+        CAST(date_diff('microsecond', GREATEST(sp.f, d.f), LEAST(sp.t, d.t)) AS DOUBLE) AS us
     FROM spread AS sp
     JOIN days AS d ON d.day_no = sp.day_no
 ),
@@ -41,6 +48,6 @@ sums AS (
     FROM clipped
     GROUP BY k, day_no
 )
-SELECT s.k, d.day, s.* EXCLUDE (k, day_no)
+SELECT s.k, d.day, {{bigint_sums:s}}
 FROM sums AS s
 JOIN days AS d ON d.day_no = s.day_no;

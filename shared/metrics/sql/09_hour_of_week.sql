@@ -22,9 +22,14 @@ spread AS (
     FROM wanted AS w
     WHERE w.first_hour < w.last_hour
 ),
--- A piece inside one hour is summed whole; only longer ones are spread and clipped.
+-- A piece inside one hour is summed whole; only longer ones are spread and clipped. (Summed as
+-- DOUBLE, stored as BIGINT, as in the daily step: a site's month is far under 2^53 µs.)
 clipped AS (
-    SELECT w.site_k, h.hour_of_week, w.in_use, date_diff('microsecond', w.f, w.t) AS us
+    SELECT
+        w.site_k,
+        h.hour_of_week,
+        w.in_use,
+        CAST(date_diff('microsecond', w.f, w.t) AS DOUBLE) AS us
     FROM wanted AS w
     JOIN hours AS h ON h.idx = w.first_hour
     WHERE w.first_hour = w.last_hour
@@ -33,7 +38,7 @@ clipped AS (
         sp.site_k,
         h.hour_of_week,
         sp.in_use,
-        date_diff('microsecond', GREATEST(sp.f, h.f), LEAST(sp.t, h.t)) AS us
+        CAST(date_diff('microsecond', GREATEST(sp.f, h.f), LEAST(sp.t, h.t)) AS DOUBLE) AS us
     FROM spread AS sp
     JOIN hours AS h ON h.idx = sp.idx
 ),
@@ -51,15 +56,17 @@ capacity AS (
     SELECT s.site_k, h.hour_of_week, s.evse_count * h.us AS us
     FROM (SELECT site_k, COUNT(*) AS evse_count FROM evse_static GROUP BY site_k) AS s
     CROSS JOIN (
-        SELECT hour_of_week, SUM(date_diff('microsecond', f, t)) AS us FROM hours GROUP BY hour_of_week
+        SELECT hour_of_week, CAST(SUM(date_diff('microsecond', f, t)) AS BIGINT) AS us
+        FROM hours
+        GROUP BY hour_of_week
     ) AS h
 )
 -- (The site's names are joined on output: millions of rows here, one per site there.)
 SELECT
     c.site_k,
     c.hour_of_week,
-    COALESCE(x.in_use_us, 0) AS in_use_us,
-    c.us - COALESCE(x.not_known_us, 0) AS known_us
+    CAST(COALESCE(x.in_use_us, 0) AS BIGINT) AS in_use_us,
+    c.us - CAST(COALESCE(x.not_known_us, 0) AS BIGINT) AS known_us
 FROM capacity AS c
 LEFT JOIN sums AS x
     ON x.site_k = c.site_k AND x.hour_of_week = c.hour_of_week;
