@@ -79,7 +79,11 @@ CROSS JOIN period AS p;
 
 -- EVSEs with opening hours or exclusions: cut their pieces at every window edge, then give
 -- each elementary stretch its piece's category, CLOSED outside an open window, and whether an
--- exclusion covers it (as-of joins: the last piece / window starting at or before).
+-- exclusion covers it. One sweep over each EVSE's edges in time order (one sort): a piece's
+-- start names the piece; an open window's or exclusion's start and end set whether one is
+-- under way (an end sorts before a start at the same instant: o). Of the edges at one instant
+-- only the last starts a stretch, reaching to the next instant; its running values have seen
+-- them all. (Windows of one group, and an EVSE's exclusion union, do not overlap.)
 CREATE OR REPLACE TABLE cut_pieces AS
 SELECT k, category, f, t, run_f FROM pieces WHERE split;
 
@@ -87,48 +91,65 @@ DELETE FROM pieces WHERE split;
 
 INSERT INTO pieces
 WITH edges AS (
-    SELECT k, f AS b FROM cut_pieces
-    UNION
-    SELECT u.k, w.f
+    SELECT
+        k,
+        f AS b,
+        1 AS o,
+        f AS piece_f,
+        CAST(NULL AS BOOLEAN) AS opens,
+        CAST(NULL AS BOOLEAN) AS excludes
+    FROM cut_pieces
+    UNION ALL
+    -- (a window open at the period's start opens there)
+    SELECT u.k, GREATEST(w.f, p.ps), 1, NULL, TRUE, NULL
     FROM universe AS u
     JOIN open_windows AS w ON w.hk = u.hk
     CROSS JOIN period AS p
-    WHERE u.split AND w.f > p.ps AND w.f < p.pe
-    UNION
-    SELECT u.k, w.t
+    WHERE u.split AND w.f < p.pe AND w.t > p.ps
+    UNION ALL
+    SELECT u.k, w.t, 0, NULL, FALSE, NULL
     FROM universe AS u
     JOIN open_windows AS w ON w.hk = u.hk
     CROSS JOIN period AS p
     WHERE u.split AND w.t > p.ps AND w.t < p.pe
-    UNION
-    SELECT x.k, x.f FROM excluded_union AS x
-    UNION
-    SELECT x.k, x.t FROM excluded_union AS x CROSS JOIN period AS p WHERE x.t < p.pe
-),
-elementary AS (
-    SELECT e.k, e.b AS f, COALESCE(LEAD(e.b) OVER (PARTITION BY e.k ORDER BY e.b), p.pe) AS t
-    FROM edges AS e
+    UNION ALL
+    SELECT x.k, x.f, 1, NULL, NULL, TRUE FROM excluded_union AS x
+    UNION ALL
+    SELECT x.k, x.t, 0, NULL, NULL, FALSE
+    FROM excluded_union AS x
     CROSS JOIN period AS p
+    WHERE x.t < p.pe
+),
+swept AS (
+    SELECT
+        k,
+        b AS f,
+        LEAD(b) OVER ordered AS t,
+        LAST_VALUE(piece_f IGNORE NULLS) OVER so_far AS piece_f,
+        COALESCE(LAST_VALUE(opens IGNORE NULLS) OVER so_far, FALSE) AS open,
+        COALESCE(LAST_VALUE(excludes IGNORE NULLS) OVER so_far, FALSE) AS in_exclusion
+    FROM edges
+    WINDOW
+        ordered AS (PARTITION BY k ORDER BY b, o),
+        so_far AS (PARTITION BY k ORDER BY b, o ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 labelled AS (
     SELECT
-        e.k,
+        s.k,
         CASE
             WHEN c.category = CAST('NOT_IN_SERVICE' AS category) THEN c.category
-            WHEN u.hk IS NOT NULL AND (w.t IS NULL OR w.t <= e.f) THEN CAST('CLOSED' AS category)
+            WHEN u.hk IS NOT NULL AND NOT s.open THEN CAST('CLOSED' AS category)
             ELSE c.category
         END AS category,
-        e.f,
-        e.t,
+        s.f,
+        COALESCE(s.t, p.pe) AS t,
         c.run_f,
-        x.k IS NOT NULL AS in_exclusion
-    FROM elementary AS e
-    JOIN universe AS u ON u.k = e.k
-    ASOF JOIN cut_pieces AS c ON c.k = e.k AND e.f >= c.f
-    ASOF LEFT JOIN open_windows AS w ON w.hk = u.hk AND e.f >= w.f
-    -- Few EVSEs have exclusions, and their union's windows do not overlap: a plain join finds
-    -- the one (if any) that covers the stretch.
-    LEFT JOIN excluded_union AS x ON x.k = e.k AND e.f >= x.f AND e.f < x.t
+        s.in_exclusion
+    FROM swept AS s
+    JOIN universe AS u ON u.k = s.k
+    JOIN cut_pieces AS c ON c.k = s.k AND c.f = s.piece_f
+    CROSS JOIN period AS p
+    WHERE s.t IS NULL OR s.t > s.f
 )
 SELECT
     l.k,

@@ -319,6 +319,27 @@ def test_exclusion_over_closed_time_excludes_only_in_service_time() -> None:
     assert tables["outages"].to_pylist()[0]["excluded_minutes_in_period"] == 60
 
 
+def test_edges_at_one_instant_open_window_piece_and_exclusion() -> None:
+    # Two windows touching at 12:00, an outage starting where an exclusion starts (11:00) and
+    # crossing 12:00, where the other exclusion starts; it ends at 13:00. Site closes at 18:00,
+    # as the second exclusion ends.
+    obs = every("2026-11-02 11:00", 10, 12, "FAULTED") + one("2026-11-02 13:00", "AVAILABLE")
+    given = [
+        ("X1", "A", "evse", "E1", local("2026-11-02 11:00"), local("2026-11-02 11:30"), "GRID"),
+        ("X2", "A", "site", "S1", local("2026-11-02 12:00"), local("2026-11-02 18:00"), "GRID"),
+    ]
+    tables = compute("2026-11", obs, [site("Mo-Su 08:00-12:00,12:00-18:00")], exclusions=given)
+    e = evse_row(tables)
+    assert e["closed_minutes"] == 30 * 14 * 60
+    assert e["out_of_order_minutes"] == 120
+    assert e["excluded_minutes"] == 90  # 11:00-11:30 and 12:00-13:00
+    assert e["outage_count"] == 1
+    (outage,) = tables["outages"].to_pylist()
+    assert (outage["minutes_in_period"], outage["excluded_minutes_in_period"]) == (120, 90)
+    # AVAILABLE from 13:00 until max_gap after it (13:15), inside the open hours
+    assert e["available_minutes"] == 15
+
+
 def test_bad_exclusions_are_refused() -> None:
     bad = [
         ("X", "A", "evse", "E1", local("2026-11-05 11:00"), local("2026-11-05 10:00"), "VANDALISM")
